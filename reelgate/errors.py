@@ -1,0 +1,67 @@
+"""The one exception tree of reelgate.
+
+Three families are kept apart, because each is handled differently:
+
+    ReelgateError
+    ├── TransientError        a fault that may pass: retried by the Prefect task
+    │   └── BackendUnavailable  a service or device is busy or unreachable
+    ├── InputError            bad input or configuration: never retried; the message
+    │   │                     says what to change
+    │   ├── ConfigError         a setting is wrong (names the setting)
+    │   ├── UnknownBackendError a backend name is not registered (lists the known ones)
+    │   ├── ModelNotFoundError  weights are not where the settings say (says how to provide them)
+    │   └── MediaError          a media file is unreadable, empty or malformed
+    └── PublishRefused        publishing was asked for without a recorded human approval
+
+Content decisions (a blocked prompt, a shot sent to review) are *not* exceptions: they
+are results with reasons (see `reelgate.records.Verdict`), never retried and never a crash.
+"""
+
+from __future__ import annotations
+
+
+class ReelgateError(Exception):
+    """Base of every error reelgate raises on purpose."""
+
+
+class TransientError(ReelgateError):
+    """A fault that may pass on its own (network, busy device): safe to retry."""
+
+
+class BackendUnavailable(TransientError):
+    """A backend service or device is busy or unreachable right now."""
+
+
+class InputError(ReelgateError):
+    """Bad input or configuration. The message says what to change; never retried."""
+
+
+class ConfigError(InputError):
+    """A setting has a value reelgate cannot use."""
+
+
+class UnknownBackendError(InputError):
+    """A backend name that is not registered."""
+
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        super().__init__(
+            f"unknown {kind} backend {name!r}; known {kind} backends: {', '.join(sorted(known))}"
+        )
+        self.kind, self.name, self.known = kind, name, known
+
+
+class ModelNotFoundError(InputError):
+    """Model weights are not available locally (and there is no hub here to fetch them)."""
+
+
+class MediaError(InputError):
+    """A media file cannot be read, is empty, or is not what it claims to be."""
+
+
+class PublishRefused(ReelgateError):
+    """Publishing was asked for, but the manifest holds no recorded human approval."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Retry condition for Prefect tasks: only transient faults are retried."""
+    return isinstance(exc, TransientError)

@@ -1,0 +1,190 @@
+"""Video and audio file helpers over the ffmpeg that ships inside imageio-ffmpeg.
+
+One ffmpeg, found the same way everywhere, so nobody has to put one on PATH. Frames are
+streamed in and out (never a whole video in memory). No ffprobe is needed: `probe`
+reads ffmpeg's own stream listing.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from reelgate.errors import MediaError
+
+
+@cache
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary shipped with imageio-ffmpeg."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def run_ffmpeg(args: list[str], what: str) -> None:
+    """Run ffmpeg with `args`; raise MediaError with ffmpeg's last lines if it fails."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
+        raise MediaError(f"ffmpeg failed while {what}:\n{tail}")
+
+
+@dataclass
+class StreamInfo:
+    kind: str  # video, audio, subtitle, data
+    codec: str
+    language: str | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    sample_rate: int | None = None
+    pix_fmt: str | None = None
+
+
+@dataclass
+class ProbeResult:
+    duration_s: float
+    streams: list[StreamInfo] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+    chapters: int = 0
+
+    def of_kind(self, kind: str) -> list[StreamInfo]:
+        return [s for s in self.streams if s.kind == kind]
+
+
+_STREAM = re.compile(r"Stream #\d+:\d+(?:\[0x[0-9a-f]+\])?(?:\((\w+)\))?: (Video|Audio|Subtitle|Data): (\w+)(.*)")
+
+
+def probe(path: Path) -> ProbeResult:
+    """Read duration, streams, metadata and chapter count of a media file."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"no such media file: {path}")
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True
+    )
+    text = proc.stderr
+    m = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", text)
+    if not m:
+        raise MediaError(f"{path} is not a readable media file ({text.strip().splitlines()[-1:]})")
+    h, mi, s = m.groups()
+    result = ProbeResult(duration_s=int(h) * 3600 + int(mi) * 60 + float(s))
+    result.chapters = len(re.findall(r"^\s+Chapter #", text, flags=re.M))
+    in_global_meta = False
+    for line in text.splitlines():
+        sm = _STREAM.search(line)
+        if sm:
+            in_global_meta = False
+            lang, kind, codec, rest = sm.groups()
+            info = StreamInfo(kind=kind.lower(), codec=codec, language=None if lang in (None, "und") else lang)
+            if dm := re.search(r", (\d{2,5})x(\d{2,5})", rest):
+                info.width, info.height = int(dm.group(1)), int(dm.group(2))
+            if fm := re.search(r"([\d.]+) fps", rest):
+                info.fps = float(fm.group(1))
+            if am := re.search(r"(\d+) Hz", rest):
+                info.sample_rate = int(am.group(1))
+            if pm := re.search(r"\), (yuv\w+|rgb\w+|gray\w*)", rest) or re.search(r", (yuv\w+|rgb\w+)", rest):
+                info.pix_fmt = pm.group(1)
+            result.streams.append(info)
+        elif line.startswith("  Metadata:") and not result.streams:
+            in_global_meta = True
+        elif in_global_meta and (mm := re.match(r"^\s{4}(\S[^:]*?)\s*: (.*)$", line)):
+            result.metadata[mm.group(1).strip()] = mm.group(2).strip()
+        elif in_global_meta and not line.startswith("    "):
+            in_global_meta = False
+    return result
+
+
+def read_frames(path: Path, size: tuple[int, int] | None = None, fps: float | None = None) -> Iterator[np.ndarray]:
+    """Yield RGB uint8 frames (H, W, 3), optionally resized and resampled, streaming."""
+    import imageio_ffmpeg
+
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"no such video file: {path}")
+    output_params: list[str] = []
+    if fps:
+        output_params += ["-vf", f"fps={fps}"]
+    try:
+        gen = imageio_ffmpeg.read_frames(str(path), output_params=output_params or None, size=None)
+        meta = next(gen)
+    except (RuntimeError, OSError, StopIteration) as exc:
+        raise MediaError(f"cannot read video {path}: {exc}") from exc
+    w, h = meta["size"]
+    if size is not None:
+        import cv2
+    for raw in gen:
+        frame = np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
+        yield cv2.resize(frame, size, interpolation=cv2.INTER_AREA) if size is not None else frame
+
+
+def video_info(path: Path) -> tuple[int, int, float, float]:
+    """(width, height, fps, duration_s) of the first video stream."""
+    info = probe(path)
+    videos = info.of_kind("video")
+    if not videos or not videos[0].width:
+        raise MediaError(f"{path} has no video stream")
+    v = videos[0]
+    return v.width or 0, v.height or 0, v.fps or 0.0, info.duration_s
+
+
+class VideoWriter:
+    """Stream RGB frames into an H.264 (yuv420p) MP4 without holding them in memory.
+
+    Use as a context manager; the file appears at `path` only when writing succeeded.
+    """
+
+    def __init__(self, path: Path, width: int, height: int, fps: float, crf: int = 20) -> None:
+        if width % 2 or height % 2:
+            raise MediaError(f"H.264 needs even dimensions, got {width}x{height}")
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self.size = (width, height)
+        self.fps = fps
+        self.crf = crf
+        self.frames = 0
+        self._gen = None
+
+    def __enter__(self) -> "VideoWriter":
+        import imageio_ffmpeg
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._gen = imageio_ffmpeg.write_frames(
+            str(self.tmp),
+            self.size,
+            fps=self.fps,
+            codec="libx264",
+            pix_fmt_in="rgb24",
+            pix_fmt_out="yuv420p",
+            quality=None,
+            macro_block_size=2,
+            output_params=["-crf", str(self.crf), "-preset", "veryfast", "-movflags", "+faststart"],
+            ffmpeg_log_level="error",
+        )
+        self._gen.send(None)
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        w, h = self.size
+        if frame.shape != (h, w, 3) or frame.dtype != np.uint8:
+            raise MediaError(f"frame must be uint8 ({h}, {w}, 3), got {frame.dtype} {frame.shape}")
+        assert self._gen is not None
+        self._gen.send(np.ascontiguousarray(frame))
+        self.frames += 1
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self._gen is not None
+        self._gen.close()
+        if exc_type is None and self.frames > 0:
+            self.tmp.replace(self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+            if exc_type is None:
+                raise MediaError(f"no frames were written to {self.path}")

@@ -1,0 +1,95 @@
+"""Domain records shared between stages: small, typed, JSON-serialisable.
+
+Stages pass these (and file paths) between each other, never frames or tensors.
+Stage-specific reports live beside their stage (e.g. `safety.report`).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+class Action(str, Enum):
+    """What a check decided, ordered from mildest to strictest."""
+
+    ALLOW = "allow"
+    WARN = "warn"
+    REVIEW = "review"
+    BLOCK = "block"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @staticmethod
+    def strictest(actions: "list[Action]") -> "Action":
+        return max(actions, key=lambda a: a.rank, default=Action.ALLOW)
+
+
+_RANK = {Action.ALLOW: 0, Action.WARN: 1, Action.REVIEW: 2, Action.BLOCK: 3}
+
+
+class Verdict(BaseModel):
+    """A content decision with its reasons. A result, never an exception."""
+
+    action: Action = Action.ALLOW
+    reasons: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def combine(cls, verdicts: "list[Verdict]") -> "Verdict":
+        return cls(
+            action=Action.strictest([v.action for v in verdicts]),
+            reasons=[r for v in verdicts for r in v.reasons],
+        )
+
+
+class ShotSpec(BaseModel):
+    """One shot of an episode's plan, as the generator receives it."""
+
+    index: int = Field(description="0-based position in the episode.")
+    text: str = Field(description="The story sentence this shot shows; also its narration and caption.")
+    subject: str = ""
+    action: str = ""
+    environment: str = ""
+    style: str = ""
+    camera: str = Field("static", description="Camera move: static, push, pull, pan_left, pan_right, tilt_up, tilt_down.")
+    time_of_day: str = Field("day", description="dawn, day, dusk or night: drives palette and sky.")
+    mood: str = Field("calm", description="Mood keyword: calm, joyful, mysterious, tense, sad, epic.")
+    prompt: str = Field(description="The expanded prompt a diffusion model receives.")
+    duration_s: float = Field(gt=0, description="Planned length of the shot in seconds.")
+    seed: int = Field(ge=0, description="Base seed of the shot; attempt k uses a seed derived from it.")
+    wants_motion: bool = Field(True, description="Whether the shot is meant to move (drives the frozen-shot check).")
+
+
+class ShotPlan(BaseModel):
+    """An episode turned into shots sharing one style and one seed."""
+
+    episode_id: str
+    language: str
+    style: str
+    seed: int
+    shots: list[ShotSpec]
+
+
+class GeneratedShot(BaseModel):
+    """A video file a generator wrote, with the record of how it was made."""
+
+    index: int
+    attempt: int = 0
+    path: Path
+    backend: str
+    model: str | None = None
+    seed: int
+    width: int
+    height: int
+    fps: float
+    frames: int
+    seconds_taken: float = Field(0.0, description="Wall time the generator spent.")
+    peak_memory_mb: float | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.fps

@@ -1,0 +1,147 @@
+"""The one settings model. Loaded once (by the CLI or a flow) and passed down.
+
+Every field can be set from the environment with the prefix ``REELGATE_`` and ``__``
+between nested names, e.g. ``REELGATE_GENERATION__BACKEND=wan`` or
+``REELGATE_QUALITY__MAX_ATTEMPTS=2``. Nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ScreeningSettings(BaseModel):
+    use_default_lists: bool = Field(True, description="Screen against the blocklists shipped with reelgate.")
+    extra_lists: list[Path] = Field(
+        default_factory=list,
+        description="More blocklist files or folders (one term per line, '#' comments).",
+    )
+
+
+class PlanningSettings(BaseModel):
+    shot_seconds: float = Field(3.5, gt=0.5, le=30, description="Target length of one shot, seconds.")
+    max_shots: int = Field(12, ge=1, le=200, description="Most shots one episode may have.")
+    style: str = Field(
+        "storybook illustration, soft light",
+        description="Series-wide visual style appended to every shot prompt.",
+    )
+
+
+class GenerationSettings(BaseModel):
+    backend: str = Field("animatic", description="Generator backend: animatic (offline default) or wan.")
+    model: str | None = Field(
+        None, description="Model id or local folder for diffusers backends (e.g. a Wan2.1 T2V-1.3B folder)."
+    )
+    width: int = Field(640, ge=64, le=3840, description="Frame width in pixels (even).")
+    height: int = Field(360, ge=64, le=2160, description="Frame height in pixels (even).")
+    fps: int = Field(24, ge=4, le=60, description="Frames per second of generated shots.")
+    steps: int = Field(30, ge=1, le=200, description="Denoising steps for diffusion backends.")
+    guidance: float = Field(5.0, ge=0, le=30, description="Classifier-free guidance scale for diffusion backends.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="Torch dtype; auto is bfloat16 on CUDA and float32 on CPU."
+    )
+    cpu_offload: bool = Field(False, description="Enable diffusers model CPU offload (less GPU memory, slower).")
+    negative_prompt: str = Field(
+        "blurry, low quality, distorted, watermark, subtitles, text",
+        description="Negative prompt for diffusion backends.",
+    )
+
+    @field_validator("width", "height")
+    @classmethod
+    def _even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError(f"must be even for H.264 (yuv420p); use {v + 1} or {v - 1}")
+        return v
+
+
+class SafetySettings(BaseModel):
+    sample_fps: float = Field(2.0, gt=0, le=60, description="Frames per second sampled for safety checks.")
+    nudity_block_score: float = Field(
+        0.45, ge=0, le=1, description="NudeNet score above which an exposed-body-part detection blocks."
+    )
+    nudity_review_score: float = Field(
+        0.6, ge=0, le=1, description="NudeNet score above which a covered-body-part detection goes to review."
+    )
+    face_detection: bool = Field(True, description="Detect faces (MTCNN) and report them per frame.")
+    face_min_confidence: float = Field(0.9, ge=0, le=1, description="MTCNN confidence to count a face.")
+
+
+class QualitySettings(BaseModel):
+    max_attempts: int = Field(3, ge=1, le=10, description="Most generation attempts per shot (first one included).")
+    jump_z: float = Field(
+        6.0, gt=0, description="A frame change this many robust deviations above the shot's median is a jump."
+    )
+    min_stability: float = Field(0.5, ge=0, le=1, description="Lowest optical-flow stability score that passes.")
+    min_score: float = Field(0.6, ge=0, le=1, description="Lowest composite quality score that passes.")
+    require_motion: bool = Field(True, description="Flag near-still shots when the prompt asked for motion.")
+
+
+class PostSettings(BaseModel):
+    voice_en: str = Field("piper", description="English voice: piper (offline) or espeak.")
+    voice_zh: str = Field("espeak-pinyin", description="Chinese voice: espeak-pinyin (offline).")
+    speech_rate: float = Field(1.0, gt=0.3, lt=3.0, description="Narration speed multiplier.")
+    music: bool = Field(True, description="Add synthesised background music under the narration.")
+    music_gain_db: float = Field(-20.0, le=0, description="Music level relative to full scale, dB.")
+    burn_subtitles: bool = Field(True, description="Draw subtitles into the picture as well as writing an SRT.")
+    font: Path | None = Field(
+        None, description="Font file for burned-in subtitles; default: a CJK font found on the system."
+    )
+    font_size: int = Field(0, ge=0, le=200, description="Subtitle font size in pixels; 0 means height/18.")
+    ai_label: str = Field("AI生成", description="Visible AI-content label drawn in a corner; empty for none.")
+
+
+class Settings(BaseSettings):
+    """Everything reelgate can be told. Field descriptions are the documentation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="REELGATE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(
+        Path("reelgate-data"),
+        description="Where episodes, the publish folder and the local Prefect server's database live.",
+    )
+    prefect_api_url: str | None = Field(
+        None, description="An existing Prefect server's API URL; unset: reelgate starts a local one."
+    )
+    server_host: str = Field("127.0.0.1", description="Host the local Prefect server binds to.")
+    server_port: int = Field(4200, ge=1, le=65535, description="Port of the local Prefect server.")
+    language: Literal["auto", "zh", "en"] = Field("auto", description="Language of prompts; auto detects it.")
+    review_timeout_hours: float = Field(72.0, gt=0, description="How long an episode waits for a review decision.")
+
+    screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
+    planning: PlanningSettings = Field(default_factory=PlanningSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    post: PostSettings = Field(default_factory=PostSettings)
+
+    @model_validator(mode="after")
+    def _absolute_data_dir(self) -> "Settings":
+        # Resolved once so that worker subprocesses started elsewhere write to the same place.
+        self.data_dir = self.data_dir.expanduser().resolve()
+        return self
+
+    @property
+    def episodes_dir(self) -> Path:
+        return self.data_dir / "episodes"
+
+    @property
+    def publish_dir(self) -> Path:
+        return self.data_dir / "publish"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.data_dir / "prefect"
+
+    @property
+    def local_api_url(self) -> str:
+        return f"http://{self.server_host}:{self.server_port}/api"
+
+    @property
+    def api_url(self) -> str:
+        return self.prefect_api_url or self.local_api_url
