@@ -1,0 +1,133 @@
+"""Blocklists: plain text files of terms, each tagged with a category and an action.
+
+File format (UTF-8), one term per line::
+
+    # a comment; '#' also starts a comment after a term
+    #! category=gore action=block      <- applies to the lines that follow
+    血腥
+    gore
+    #! category=ip action=review
+    mickey mouse
+    #! allow                           <- the lines that follow are allow-list entries
+    景色情调
+
+A file without a directive line uses category ``custom`` and action ``block``. Actions are
+warn, review or block. An allow-list entry is a benign longer word or phrase containing a
+listed term (景色情调 holds 色情): a match lying inside one is dropped. Terms are stored
+normalized (`prompts.normalize`), so the files may be written in any script or width.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from prompts.normalize import normalize
+from reelgate.errors import ConfigError
+from reelgate.records import Action
+
+DEFAULT_DIR = Path(__file__).parent / "blocklists"
+
+_CATEGORY = re.compile(r"^[a-z][a-z0-9_-]*$")
+_TERM_ACTIONS = {a.value: a for a in (Action.WARN, Action.REVIEW, Action.BLOCK)}
+
+
+@dataclass(frozen=True)
+class Term:
+    """One listed term, normalized, with where it came from ("file:line")."""
+
+    term: str
+    category: str
+    action: Action
+    source: str
+
+
+class Blocklist:
+    """Terms to screen for, and allow-list entries that excuse a match inside them."""
+
+    def __init__(self, terms: list[Term], allow: list[str]) -> None:
+        self.terms = terms
+        self.allow = allow
+
+    def __repr__(self) -> str:
+        return f"Blocklist({len(self.terms)} terms, {len(self.allow)} allow entries)"
+
+    @classmethod
+    def load(cls, paths: list[Path] | tuple[Path, ...] = (), use_defaults: bool = True) -> "Blocklist":
+        """Read the shipped lists (unless use_defaults is False) and then `paths`.
+
+        paths: files, or folders whose *.txt files are read in name order.
+        """
+        files: list[Path] = sorted(DEFAULT_DIR.glob("*.txt")) if use_defaults else []
+        for path in map(Path, paths):
+            if path.is_dir():
+                files.extend(sorted(path.glob("*.txt")))
+            else:
+                files.append(path)
+        terms: list[Term] = []
+        allow: list[str] = []
+        seen: set[tuple[str, str]] = set()
+        for file in files:
+            file_terms, file_allow = _read_file(file)
+            for term in file_terms:
+                if (term.term, term.category) not in seen:
+                    seen.add((term.term, term.category))
+                    terms.append(term)
+            allow.extend(a for a in file_allow if a not in allow)
+        return cls(terms, allow)
+
+
+def _read_file(path: Path) -> tuple[list[Term], list[str]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read blocklist {path}: {exc}; give a readable UTF-8 text file or folder of *.txt files"
+        ) from exc
+    category, action, allow_mode = "custom", Action.BLOCK, False
+    terms: list[Term] = []
+    allow: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        where = f"{path}:{number}"
+        line = raw.strip()
+        if line.startswith("#!"):
+            category, action, allow_mode = _parse_directive(line[2:], where, category, action)
+            continue
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        folded = " ".join(normalize(line).text.split())
+        if not folded:
+            raise ConfigError(f"{where}: the entry {line!r} is empty after normalization; remove it")
+        if allow_mode:
+            allow.append(folded)
+        else:
+            terms.append(Term(folded, category, action, where))
+    return terms, allow
+
+
+def _parse_directive(body: str, where: str, category: str, action: Action) -> tuple[str, Action, bool]:
+    """Parse '#! ...': 'allow', or key=value pairs for category and action."""
+    words = body.split()
+    if words == ["allow"]:
+        return category, action, True
+    if not words:
+        raise ConfigError(f"{where}: empty directive; write e.g. '#! category=gore action=block' or '#! allow'")
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep:
+            raise ConfigError(
+                f"{where}: unknown directive {word!r}; write 'category=NAME', 'action=warn|review|block' or 'allow'"
+            )
+        if key == "category":
+            if not _CATEGORY.match(value):
+                raise ConfigError(f"{where}: category {value!r} must be lowercase letters, digits, '_' or '-'")
+            category = value
+        elif key == "action":
+            if value not in _TERM_ACTIONS:
+                raise ConfigError(f"{where}: unknown action {value!r}; use one of warn, review, block")
+            action = _TERM_ACTIONS[value]
+        else:
+            raise ConfigError(f"{where}: unknown directive key {key!r}; known keys: category, action")
+    return category, action, False
