@@ -1,0 +1,352 @@
+"""Optical-flow measurements of one shot: plain functions over RGB frames.
+
+Everything is computed on grey frames downscaled to at most 320 px on the long side
+(OpenCV DIS flow, ~2-4 ms a pair there), streaming two frames at a time. Pixel
+quantities are in pixels of that analysed resolution unless a name says otherwise;
+`FlowSeries.scale` converts them back to source pixels.
+
+References (see shared/ANCHORS.md): VBench's dynamic degree (top-5% flow magnitude),
+EvalCrafter's warping error, and the "Catch": stability rewards still clips, so a shot
+that asked for motion is also checked with `is_frozen`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from reelgate.errors import MediaError
+
+# Robust scale of a normal distribution from its median absolute deviation.
+_MAD_TO_SIGMA = 1.4826
+
+# Floors under the robust spread of each jump signal, so a perfectly steady shot (spread ~0)
+# does not turn codec noise into "jumps". Each is absolute + relative to the shot's median.
+_WARP_FLOOR = (0.006, 0.15)  # warp error, fraction of 255
+_MOTION_FLOOR = (0.25, 0.15)  # mean flow magnitude, analysed px per frame
+_BRIGHTNESS_FLOOR = (0.008, 0.0)  # mean brightness change, fraction of 255
+
+# Longest run of outlier pairs that still counts as one discontinuity (a cut is 1 pair,
+# a teleport there and back 2, a short flash of other frames 3).
+_MAX_JUMP_PAIRS = 3
+# A hold ("stutter") inside a moving shot: near-zero flow for at most this long.
+_MAX_HOLD_S = 0.5
+# Below this mean flow (analysed px per frame) a shot's median motion counts as "not moving"
+# for the hold check.
+_MOVING_PX = 0.3
+
+# Frozen shot: the top-5% flow magnitude, in px per second on a 256-px short side (VBench's
+# reference scale), has an upper quartile under this (~1% of the frame height per second),
+# and frames barely differ (median mean absolute difference under ~1.5 grey levels).
+FROZEN_TOP5_PX_PER_S = 3.0
+FROZEN_FRAME_DIFF = 0.006
+
+# Sobel |gx| + |gy| above this (about 5 grey levels per pixel) counts as texture.
+_TEXTURE_GRADIENT = 40.0
+
+_local = threading.local()
+
+
+def _dis() -> cv2.DISOpticalFlow:
+    # One DIS object per thread: creating it costs more than a small pair, and OpenCV
+    # algorithm objects are not safe to share between threads (Prefect may run tasks in threads).
+    dis = getattr(_local, "dis", None)
+    if dis is None:
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        _local.dis = dis
+    return dis
+
+
+def to_gray_small(frame: np.ndarray, max_side: int = 320) -> np.ndarray:
+    """Grey uint8 copy of an RGB (or grey) frame, downscaled so its long side is <= max_side."""
+    gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    h, w = gray.shape
+    if max(h, w) > max_side:
+        s = max_side / max(h, w)
+        gray = cv2.resize(gray, (max(2, round(w * s)), max(2, round(h * s))), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(gray, dtype=np.uint8)
+
+
+def dense_flow(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+    """Dense optical flow (H, W, 2) float32 from grey `prev` to grey `nxt` (DIS, fast preset).
+
+    flow[y, x] is the displacement (dx, dy) in pixels that carries prev's pixel at (x, y) to nxt.
+    """
+    if prev.shape != nxt.shape or prev.ndim != 2:
+        raise MediaError(f"dense_flow needs two grey frames of one size, got {prev.shape} and {nxt.shape}")
+    return _dis().calc(prev, nxt, None)
+
+
+@dataclass
+class FlowSeries:
+    """Per consecutive-frame-pair measurements of one shot (index i = frames i -> i+1).
+
+    mean_mag: mean flow magnitude over textured pixels (where flow is measurable; all pixels
+        if under 5% are textured), analysed px per frame (>= 0).
+    mean_dx, mean_dy: mean flow vector over the same pixels (global camera motion), px per frame.
+    top5_mag: mean of the top 5% flow magnitudes over all pixels (VBench's dynamic-degree
+        statistic), px per frame.
+    frame_diff: mean absolute grey difference, fraction of 255 in [0, 1].
+    warp_error: frame i warped onto i+1 by the flow, mean absolute error against i+1 after
+        removing the global brightness change, fraction of 255 in [0, 1]. Pixels the flow
+        carries from outside the frame are left out. Low when the flow explains the change.
+    brightness_change: mean grey of i+1 minus mean grey of i, fraction of 255 in [-1, 1].
+    width, height: the analysed frame size; scale: analysed px per source px.
+    """
+
+    mean_mag: list[float] = field(default_factory=list)
+    mean_dx: list[float] = field(default_factory=list)
+    mean_dy: list[float] = field(default_factory=list)
+    top5_mag: list[float] = field(default_factory=list)
+    frame_diff: list[float] = field(default_factory=list)
+    warp_error: list[float] = field(default_factory=list)
+    brightness_change: list[float] = field(default_factory=list)
+    width: int = 0
+    height: int = 0
+    scale: float = 1.0
+
+    @property
+    def pairs(self) -> int:
+        return len(self.mean_mag)
+
+    def as_dict(self) -> dict[str, list[float]]:
+        """The per-pair lists by name (for plotting or JSON)."""
+        return {
+            "mean_mag": self.mean_mag,
+            "mean_dx": self.mean_dx,
+            "mean_dy": self.mean_dy,
+            "top5_mag": self.top5_mag,
+            "frame_diff": self.frame_diff,
+            "warp_error": self.warp_error,
+            "brightness_change": self.brightness_change,
+        }
+
+
+def _pair_stats(prev: np.ndarray, nxt: np.ndarray, grid: tuple[np.ndarray, np.ndarray]) -> tuple[float, ...]:
+    # Backward flow (t+1 -> t) lets one remap pull frame t onto frame t+1's pixel grid;
+    # its sign is flipped for the reported forward motion.
+    back = dense_flow(nxt, prev)
+    gx, gy = grid
+    map_x = gx + back[..., 0]
+    map_y = gy + back[..., 1]
+    h, w = prev.shape
+    valid = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
+    warped = cv2.remap(prev, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    p = prev.astype(np.float32)
+    n = nxt.astype(np.float32)
+    brightness = float(n.mean() - p.mean()) / 255.0
+    if valid.mean() > 0.05:
+        residual = warped.astype(np.float32)[valid] - n[valid]
+        warp = float(np.abs(residual - residual.mean()).mean()) / 255.0
+    else:  # the flow pushes everything out of frame: nothing explained
+        warp = float(np.abs(p - n).mean()) / 255.0
+    mag = np.sqrt(back[..., 0] ** 2 + back[..., 1] ** 2)
+    flat_mag = mag.ravel()
+    k = max(1, int(flat_mag.size * 0.05))
+    top5 = float(np.partition(flat_mag, flat_mag.size - k)[-k:].mean())
+    # Flow is only measurable where there is texture: on flat sky DIS returns noise that
+    # would read as camera shake. Mean motion is taken over textured pixels when there are enough.
+    grad = np.abs(cv2.Sobel(nxt, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(nxt, cv2.CV_32F, 0, 1, ksize=3))
+    textured = grad > _TEXTURE_GRADIENT
+    sel = textured if textured.mean() >= 0.05 else np.ones_like(textured)
+    dx, dy = -float(back[..., 0][sel].mean()), -float(back[..., 1][sel].mean())
+    return float(mag[sel].mean()), dx, dy, top5, float(np.abs(p - n).mean()) / 255.0, warp, brightness
+
+
+def flow_series(frames: Iterable[np.ndarray], max_side: int = 320, source_width: int | None = None) -> FlowSeries:
+    """Measure every consecutive pair of `frames` (RGB uint8), holding two frames at a time.
+
+    source_width: width of the original video when the frames were already downscaled at
+    decode (sets `scale`); default: the frames' own width.
+    Raises MediaError if there are fewer than two frames.
+    """
+    series = FlowSeries()
+    prev: np.ndarray | None = None
+    grid: tuple[np.ndarray, np.ndarray] | None = None
+    for frame in frames:
+        gray = to_gray_small(frame, max_side)
+        if prev is None:
+            h, w = gray.shape
+            series.width, series.height = w, h
+            series.scale = w / (source_width or frame.shape[1])
+            gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            grid = (gx, gy)
+        else:
+            assert grid is not None
+            if gray.shape != prev.shape:
+                raise MediaError(f"frame size changed mid-video: {prev.shape} -> {gray.shape}")
+            mean_mag, dx, dy, top5, diff, warp, bright = _pair_stats(prev, gray, grid)
+            series.mean_mag.append(mean_mag)
+            series.mean_dx.append(dx)
+            series.mean_dy.append(dy)
+            series.top5_mag.append(top5)
+            series.frame_diff.append(diff)
+            series.warp_error.append(warp)
+            series.brightness_change.append(bright)
+        prev = gray
+    if series.pairs == 0:
+        raise MediaError(f"motion scoring needs at least 2 frames, got {0 if prev is None else 1}")
+    return series
+
+
+def flow_stability(series: FlowSeries) -> float:
+    """How smoothly the motion evolves, in [0, 1] (1 = steady motion the flow fully explains).
+
+    stability = exp(-(jitter + unexplained)), where
+      jitter = (mean |m[i+1] - m[i]| + mean ||v[i+1] - v[i]||) / (median(m) + 0.5 px), with
+               m the per-pair mean flow magnitude and v the mean flow vector: how much the
+               amount and direction of motion wobble from pair to pair (shake), relative to
+               the motion itself;
+      unexplained = median(warp_error) / (median(frame_diff) + 0.02): the share of the frame
+               change the flow cannot explain (0.02, ~5 grey levels, keeps near-still shots
+               from being judged on codec noise).
+    Still shots score high here by construction; gate them with `is_frozen`.
+    """
+    m = np.asarray(series.mean_mag, dtype=np.float64)
+    v = np.stack([series.mean_dx, series.mean_dy], axis=1)
+    jitter = 0.0
+    if m.size > 1:
+        wobble = float(np.abs(np.diff(m)).mean()) + float(np.linalg.norm(np.diff(v, axis=0), axis=1).mean())
+        jitter = wobble / (float(np.median(m)) + 0.5)
+    unexplained = float(np.median(series.warp_error)) / (float(np.median(series.frame_diff)) + 0.02)
+    return float(np.exp(-(jitter + unexplained)))
+
+
+@dataclass
+class Jump:
+    """A discontinuity between frames. time_s: time of the frame after the break.
+
+    kind: cut (the flow cannot explain the change), jump (the content moves far more than
+    the shot's own motion: a teleport), flicker (global brightness step), hold (motion stops
+    for a moment inside a moving shot: a stutter). score: robust z-score of the signal (for
+    a hold: its length in frames).
+    """
+
+    time_s: float
+    score: float
+    kind: str
+    threshold: float = 0.0
+
+
+def _robust_z(values: list[float], floor: tuple[float, float], two_sided: bool = False) -> np.ndarray:
+    x = np.asarray(values, dtype=np.float64)
+    med = float(np.median(x))
+    spread = _MAD_TO_SIGMA * float(np.median(np.abs(x - med)))
+    scale = max(spread, floor[0] + floor[1] * abs(med))
+    dev = np.abs(x - med) if two_sided else x - med
+    return dev / scale
+
+
+def frame_jumps(series: FlowSeries, fps: float, z: float) -> list[Jump]:
+    """Frame changes that are outliers against the shot's own motion, in time order.
+
+    A pair is a cut/jump/flicker when its warp error, mean flow magnitude or brightness
+    change lies more than `z` robust deviations (1.4826 * MAD, floored) above the shot's
+    median; a steady fast pan has a high median and a small spread, so it is not a jump.
+    Cuts and jumps must be short (at most 3 outlier pairs in a row): motion that starts and
+    keeps going is the shot's own.
+    Also reports holds: a run of near-zero-flow pairs shorter than 0.5 s between moving
+    pairs in a shot that otherwise moves.
+    """
+    if series.pairs == 0:
+        return []
+    wz = _robust_z(series.warp_error, _WARP_FLOOR)
+    mz = _robust_z(series.mean_mag, _MOTION_FLOOR)
+    bz = _robust_z(series.brightness_change, _BRIGHTNESS_FLOOR, two_sided=True)
+    # A cut or teleport breaks one pair (two when the picture jumps back); an outlier lasting
+    # longer is the shot's own motion starting (a subject that begins to run), not a jump.
+    w_out = _short_runs(wz > z, _MAX_JUMP_PAIRS)
+    m_out = _short_runs(mz > z, _MAX_JUMP_PAIRS)
+    jumps: list[Jump] = []
+    for i in range(series.pairs):
+        t = (i + 1) / fps
+        # A brightness step is a flicker when it explains the change at least as well as
+        # a content break does (saturated pixels leave some warp residual after a flash).
+        if bz[i] > z and bz[i] >= wz[i]:
+            jumps.append(Jump(t, float(bz[i]), "flicker", z))
+        elif w_out[i]:
+            jumps.append(Jump(t, float(wz[i]), "cut", z))
+        elif m_out[i]:
+            jumps.append(Jump(t, float(mz[i]), "jump", z))
+    jumps += _holds(series, fps)
+    return sorted(jumps, key=lambda j: j.time_s)
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each run of True values, end exclusive."""
+    runs: list[tuple[int, int]] = []
+    i = 0
+    while i < len(flags):
+        if flags[i]:
+            j = i
+            while j < len(flags) and flags[j]:
+                j += 1
+            runs.append((i, j))
+            i = j
+        else:
+            i += 1
+    return runs
+
+
+def _short_runs(flags: np.ndarray, max_len: int) -> np.ndarray:
+    out = np.zeros(len(flags), dtype=bool)
+    for i, j in _runs(flags):
+        out[i:j] = j - i <= max_len
+    return out
+
+
+def _holds(series: FlowSeries, fps: float) -> list[Jump]:
+    m = np.asarray(series.mean_mag)
+    d = np.asarray(series.frame_diff)
+    med_m, med_d = float(np.median(m)), float(np.median(d))
+    if med_m < _MOVING_PX:
+        return []
+    still = (m < max(0.05, 0.1 * med_m)) & (d < 0.25 * med_d)
+    # Only bracketed, short runs: a shot may legitimately start or end at rest.
+    return [
+        Jump((i + 1) / fps, float(j - i), "hold", 0.0)
+        for i, j in _runs(still)
+        if i > 0 and j < len(still) and j - i <= _MAX_HOLD_S * fps
+    ]
+
+
+def _vbench_interval(fps: float | None) -> int:
+    # VBench samples frames every round(fps / 8) frames, so each flow pair spans ~1/8 s.
+    return max(1, round(fps / 8)) if fps else 1
+
+
+def dynamic_degree(series: FlowSeries, width: int, height: int, fps: float | None = None) -> float:
+    """Fraction of pairs that "move" as VBench judges it, in [0, 1].
+
+    A pair moves when its top-5% flow magnitude exceeds 6 * min(width, height) / 256 source
+    pixels (converted to the analysed resolution). VBench measures pairs ~1/8 s apart; given
+    `fps`, per-frame magnitudes are multiplied by VBench's sampling interval round(fps / 8),
+    assuming motion is locally steady. (VBench reports a yes/no per video: >= 4 of 16 pairs.)
+    """
+    if series.pairs == 0:
+        return 0.0
+    threshold = 6.0 * min(width, height) / 256.0 * series.scale
+    top5 = np.asarray(series.top5_mag) * _vbench_interval(fps)
+    return float((top5 > threshold).mean())
+
+
+def motion_px_per_s(series: FlowSeries, fps: float) -> float:
+    """How much the shot moves: upper-quartile top-5% flow magnitude, px per second on a
+    256-px short side (VBench's scale). The upper quartile counts a shot that moves for at
+    least a quarter of its length as moving."""
+    if series.pairs == 0:
+        return 0.0
+    short = min(series.width, series.height)
+    return float(np.percentile(series.top5_mag, 75)) * fps * 256.0 / short
+
+
+def is_frozen(series: FlowSeries, fps: float) -> bool:
+    """True when the shot barely moves: little flow and frames nearly identical."""
+    return (
+        motion_px_per_s(series, fps) < FROZEN_TOP5_PX_PER_S
+        and float(np.median(series.frame_diff)) < FROZEN_FRAME_DIFF
+    )
