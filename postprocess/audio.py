@@ -1,0 +1,116 @@
+"""Small WAV helpers shared by narration, music and the mixer.
+
+Every audio file reelgate writes is in one house format: WAV, 48 kHz, mono, 16-bit PCM,
+so the mixer and the muxer never have to guess. In memory, audio is float32 in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from reelgate.errors import MediaError
+from reelgate.files import atomic_path
+from reelgate.media import ffmpeg_exe
+
+SAMPLE_RATE = 48_000
+
+
+def load_audio(path: Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Decode any audio file ffmpeg reads into mono float32 samples at `sample_rate`."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"no such audio file: {path}")
+    if _is_house_wav(path, sample_rate):  # our own files need no decoder
+        return read_wav(path)[0]
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
+           "-vn", "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-"]
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
+        raise MediaError(f"cannot decode audio {path}: {' / '.join(tail)}")
+    return np.frombuffer(proc.stdout, dtype=np.float32).copy()
+
+
+def _is_house_wav(path: Path, sample_rate: int) -> bool:
+    try:
+        with wave.open(str(path), "rb") as wf:
+            return wf.getnchannels() == 1 and wf.getsampwidth() == 2 and wf.getframerate() == sample_rate
+    except (wave.Error, EOFError):
+        return False
+
+
+def write_wav(path: Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
+    """Write mono float samples as 16-bit PCM WAV, atomically. Values are clipped to [-1, 1]."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    with atomic_path(Path(path)) as tmp:
+        with wave.open(str(tmp), "wb") as wf:
+            wf.setnchannels(1)
+            wf.setsampwidth(2)
+            wf.setframerate(sample_rate)
+            wf.writeframes(pcm.tobytes())
+    return Path(path)
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """Read a 16-bit PCM mono WAV (the house format) as (float32 samples, sample rate)."""
+    try:
+        with wave.open(str(path), "rb") as wf:
+            if wf.getsampwidth() != 2 or wf.getnchannels() != 1:
+                raise MediaError(
+                    f"{path} is not 16-bit mono PCM ({wf.getnchannels()} ch, {8 * wf.getsampwidth()} bit)"
+                )
+            rate = wf.getframerate()
+            raw = wf.readframes(wf.getnframes())
+    except (wave.Error, EOFError, FileNotFoundError) as exc:
+        raise MediaError(f"cannot read WAV {path}: {exc}") from exc
+    return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0, rate
+
+
+def wav_duration(path: Path) -> float:
+    """Duration of a WAV file in seconds, from its header."""
+    with wave.open(str(path), "rb") as wf:
+        return wf.getnframes() / wf.getframerate()
+
+
+def frame_rms(samples: np.ndarray, hop: int) -> np.ndarray:
+    """RMS of consecutive non-overlapping frames of `hop` samples (last partial frame included)."""
+    n = -(-len(samples) // hop)
+    padded = np.zeros(n * hop, dtype=np.float32)
+    padded[: len(samples)] = samples
+    return np.sqrt(np.mean(np.square(padded.reshape(n, hop)), axis=1))
+
+
+def to_db(x: float | np.ndarray) -> float | np.ndarray:
+    """Amplitude to dB (floor at -120 dB)."""
+    return 20.0 * np.log10(np.maximum(x, 1e-6))
+
+
+def measure_loudness(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[float, float]:
+    """(integrated loudness in LUFS, true peak in dBTP) from ffmpeg's `ebur128` filter."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-f", "f32le", "-ar", str(sample_rate),
+           "-ac", "1", "-i", "-", "-af", "ebur128=peak=true", "-f", "null", "-"]
+    proc = subprocess.run(cmd, input=np.ascontiguousarray(samples, dtype=np.float32).tobytes(),
+                          capture_output=True)
+    return _parse_ebur128(proc.stderr.decode(errors="replace"), proc.returncode)
+
+
+def measure_file_loudness(path: Path) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) of an audio file, measured by ffmpeg `ebur128`."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path),
+           "-af", "ebur128=peak=true", "-f", "null", "-"]
+    proc = subprocess.run(cmd, capture_output=True)
+    return _parse_ebur128(proc.stderr.decode(errors="replace"), proc.returncode)
+
+
+def _parse_ebur128(log: str, returncode: int) -> tuple[float, float]:
+    summary = log[log.rfind("Summary:"):]
+    i = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
+    p = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    if returncode != 0 or not i or not p:
+        raise MediaError(f"ffmpeg ebur128 gave no loudness summary: {log.strip().splitlines()[-3:]}")
+    return float(i.group(1)), float(p.group(1))
