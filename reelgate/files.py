@@ -23,6 +23,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; published files must be readable by others
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

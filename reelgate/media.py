@@ -109,20 +109,20 @@ def read_frames(path: Path, size: tuple[int, int] | None = None, fps: float | No
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"no such video file: {path}")
-    output_params: list[str] = []
-    if fps:
-        output_params += ["-vf", f"fps={fps}"]
+    filters = [f"fps={fps}"] if fps else []
+    if size is not None:
+        # ffmpeg shrinks while decoding: cheaper than full-size frames resized in Python.
+        filters.append(f"scale={size[0]}:{size[1]}:flags=area")
     try:
-        gen = imageio_ffmpeg.read_frames(str(path), output_params=output_params or None, size=None)
+        gen = imageio_ffmpeg.read_frames(
+            str(path), output_params=["-vf", ",".join(filters)] if filters else None
+        )
         meta = next(gen)
     except (RuntimeError, OSError, StopIteration) as exc:
         raise MediaError(f"cannot read video {path}: {exc}") from exc
-    w, h = meta["size"]
-    if size is not None:
-        import cv2
+    w, h = meta["size"] if size is None else size
     for raw in gen:
-        frame = np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
-        yield cv2.resize(frame, size, interpolation=cv2.INTER_AREA) if size is not None else frame
+        yield np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
 
 
 def video_info(path: Path) -> tuple[int, int, float, float]:

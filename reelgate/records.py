@@ -93,3 +93,14 @@ class GeneratedShot(BaseModel):
     @property
     def duration_s(self) -> float:
         return self.frames / self.fps
+
+
+class EpisodeRequest(BaseModel):
+    """What an episode is asked to be: the prompt and the identity that seeds it."""
+
+    prompt: str = Field(description="The story or prompt, Chinese or English.")
+    episode_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description="Folder-safe id of the episode.")
+    title: str = ""
+    series: str | None = None
+    language: str = Field("auto", description="zh, en or auto.")
+    seed: int | None = Field(None, ge=0, description="Episode seed; default derived from the episode id.")

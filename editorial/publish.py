@@ -1,0 +1,43 @@
+"""Publishing: the only way files reach the publish folder, and only with an approval."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from editorial.manifest import Decision, Status, load_manifest, save_manifest
+from reelgate.errors import PublishRefused
+
+
+def publish_episode(episode_dir: Path, publish_dir: Path) -> Path:
+    """Copy an approved episode's outputs to `publish_dir/<episode_id>/`; return that folder.
+
+    Refuses (PublishRefused) unless the manifest on disk records a human approval.
+    The folder appears whole or not at all (copied aside, then renamed into place).
+    """
+    manifest = load_manifest(episode_dir)
+    review = manifest.review
+    if review is None or review.decision != Decision.APPROVE or not review.reviewer:
+        raise PublishRefused(
+            f"episode {manifest.episode_id} has no recorded approval "
+            f"(status {manifest.status.value}); approve it first: reelgate review approve <run id>"
+        )
+    if not manifest.outputs.get("video"):
+        raise PublishRefused(f"episode {manifest.episode_id} has no final video to publish")
+
+    target = Path(publish_dir) / manifest.episode_id
+    staging = Path(publish_dir) / f".{manifest.episode_id}.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in manifest.outputs.values():
+        source = Path(episode_dir) / name
+        if source.is_file():
+            shutil.copy2(source, staging / source.name)
+    manifest.status = Status.PUBLISHED
+    manifest.published_to = str(target)
+    (staging / "manifest.json").write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+    save_manifest(episode_dir, manifest)
+    return target

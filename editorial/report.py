@@ -1,0 +1,49 @@
+"""What editors look at first: the episode's contact sheet and a one-page summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reelgate.contact_sheet import make_contact_sheet
+from reelgate.media import read_frames, video_info
+
+
+def episode_contact_sheet(
+    video: Path, out: Path, flags: list[tuple[float, str]], *, frames: int = 12, title: str | None = None
+) -> Path:
+    """A grid of `frames` evenly spaced frames of `video`; frames near a flagged time are marked.
+
+    flags: (time in the episode in seconds, short label) for findings reviewers must see.
+    """
+    _, _, _, duration = video_info(video)
+    step = max(duration / frames, 1e-3)
+    picked = [(i * step, frame) for i, frame in enumerate(read_frames(video, fps=1.0 / step)) if i < frames]
+    marks: dict[int, str] = {}
+    for t, label in flags:
+        nearest = min(range(len(picked)), key=lambda i: abs(picked[i][0] - t), default=None)
+        if nearest is not None:
+            marks[nearest] = (marks[nearest] + "; " if nearest in marks else "") + label
+    return make_contact_sheet(picked, out, marks=marks, columns=4, thumb_width=320, title=title)
+
+
+def summary_markdown(manifest_dict: dict) -> str:
+    """The run's summary artifact: status, verdict, and where the files are."""
+    lines = [
+        f"## Episode `{manifest_dict['episode_id']}`: {manifest_dict['status']}",
+        "",
+        f"**Prompt:** {manifest_dict['request']['prompt'][:500]}",
+        "",
+        f"**Verdict:** {manifest_dict['verdict']['action']}",
+    ]
+    lines += [f"- {r}" for r in manifest_dict["verdict"]["reasons"]]
+    lines += ["", "| shot | attempts | kept | quality | safety |", "|---|---|---|---|---|"]
+    for shot in manifest_dict.get("shots", []):
+        kept = shot["attempts"][shot["kept_attempt"]] if shot["attempts"] else {}
+        quality = kept.get("quality", {})
+        safety = shot.get("safety") or {}
+        lines.append(
+            f"| {shot['index'] + 1} | {len(shot['attempts'])} | {shot['kept_attempt'] + 1} "
+            f"| {'pass' if quality.get('passed') else 'FAIL'} {quality.get('score', 0):.2f} "
+            f"| {safety.get('action', '?')} |"
+        )
+    return "\n".join(lines)

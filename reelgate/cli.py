@@ -1,0 +1,240 @@
+"""The `reelgate` command.
+
+    reelgate up                      start the server, serve the flows, produce the bundled example
+    reelgate episode "<prompt>"      produce one episode and stop at the review gate
+    reelgate review list|show|approve|reject
+    reelgate server start|stop|status
+    reelgate settings                print the effective settings
+
+Prefect is imported only after its environment is configured (see flows.environment).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from reelgate.errors import InputError, ReelgateError
+from reelgate.records import EpisodeRequest
+from reelgate.settings import GenerationSettings, Settings
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weaver_and_herdsman.json"
+EXIT_OK, EXIT_REFUSED, EXIT_ERROR = 0, 1, 2
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings(**({"data_dir": args.data_dir} if getattr(args, "data_dir", None) else {}))
+    updates = {k: v for k in ("backend", "model") if (v := getattr(args, k, None))}
+    if updates:
+        settings.generation = GenerationSettings.model_validate({**settings.generation.model_dump(), **updates})
+    return settings
+
+
+def _runtime(settings: Settings):
+    from flows.environment import configure_prefect
+
+    configure_prefect(settings)
+    from flows import runtime  # imports prefect: only after its environment is set
+
+    return runtime
+
+
+def default_episode_id(prompt: str) -> str:
+    digest = hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:6]
+    return f"ep-{datetime.now():%Y%m%d-%H%M%S}-{digest}"
+
+
+def _print_outcome(runtime, run, settings: Settings) -> int:
+    from editorial.manifest import load_manifest
+
+    episode_dir = runtime.episode_dir_of(run)
+    state = run.state.type.value if run.state else "UNKNOWN"
+    try:
+        manifest = load_manifest(episode_dir)
+    except InputError:
+        print(f"run {run.id} ended {state} before writing a manifest: {run.state.message if run.state else ''}")
+        print(f"  Prefect UI: {runtime.ui_url(run.id)}")
+        return EXIT_ERROR
+    print(f"episode {manifest.episode_id}: {manifest.status.value}")
+    for reason in manifest.verdict.reasons:
+        print(f"  - {reason}")
+    if manifest.outputs:
+        for name, file in manifest.outputs.items():
+            print(f"  {name:14s} {episode_dir / file}")
+    print(f"  {'manifest':14s} {episode_dir / 'manifest.json'}")
+    print(f"  {'Prefect UI':14s} {runtime.ui_url(run.id)}")
+    if manifest.status.value == "awaiting_review":
+        print(f"  review gate    {runtime.ui_url(run.id)}  (Resume shows the decision form)")
+        print(f"  approve:       reelgate review approve {manifest.episode_id} --notes '...'")
+        print(f"  reject:        reelgate review reject {manifest.episode_id} --notes '...'")
+        return EXIT_OK
+    if manifest.status.value == "published":
+        print(f"  published to   {manifest.published_to}")
+        return EXIT_OK
+    if manifest.status.value in ("blocked", "rejected"):
+        return EXIT_REFUSED
+    return EXIT_ERROR if state in ("FAILED", "CRASHED") else EXIT_OK
+
+
+def cmd_episode(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    request = EpisodeRequest(
+        prompt=args.prompt,
+        episode_id=args.id or default_episode_id(args.prompt),
+        title=args.title or "",
+        seed=args.seed,
+        language=args.language,
+    )
+    if not request.prompt.strip():
+        raise InputError("the prompt is empty; write one or more sentences describing the story")
+    from generation.base import check_backend
+
+    check_backend(settings.generation)  # fail at once on a missing model, before any work
+    runtime = _runtime(settings)
+    runtime.ensure_server(settings)
+    deployment_id = runtime.ensure_deployment()
+    run = runtime.create_episode_run(deployment_id, request, settings)
+    print(f"episode {request.episode_id}: flow run {run.id}\n  Prefect UI: {runtime.ui_url(run.id)}", flush=True)
+    run = runtime.drive_run(run.id, deployment_id)
+    return _print_outcome(runtime, run, settings)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    example = json.loads(Path(args.example).read_text(encoding="utf-8"))
+    request = EpisodeRequest(**{**example, "episode_id": example.get("episode_id") or default_episode_id(example["prompt"])})
+    request = request.model_copy(update={"episode_id": f"{request.episode_id}-{datetime.now():%Y%m%d-%H%M%S}"})
+    runtime = _runtime(settings)
+    runtime.ensure_server(settings)
+    print(f"Prefect UI      {runtime.ui_url()}")
+    print(f"output folder   {settings.episodes_dir}")
+    print(f"publish folder  {settings.publish_dir}", flush=True)
+
+    def on_settled(settled, run) -> None:
+        if settled is None:
+            print(f"example episode {request.episode_id}: flow run {run.id}")
+            print(f"review gate     {runtime.ui_url(run.id)}", flush=True)
+            return
+        _print_outcome(runtime, settled, settings)
+        if not args.until_review:
+            print("serving the episode deployment; approve or reject from the Prefect UI or "
+                  "`reelgate review`; Ctrl-C stops", flush=True)
+
+    runtime.serve(settings, request, on_settled, until_settled=args.until_review)
+    return EXIT_OK
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from editorial.manifest import Decision, ReviewDecision, load_manifest
+
+    settings = _settings(args)
+    runtime = _runtime(settings)
+    runtime.ensure_server(settings)
+    if args.action == "list":
+        waiting = runtime.waiting_runs()
+        if not waiting:
+            print("no episode is waiting for review")
+        for w in waiting:
+            print(f"{w.episode_id:40s} run {w.flow_run_id}  waiting since {w.waiting_since}  expires {w.timeout_at}")
+        return EXIT_OK
+    run = runtime.find_run(args.id)
+    if args.action == "show":
+        manifest = load_manifest(runtime.episode_dir_of(run))
+        print(manifest.model_dump_json(indent=2))
+        return EXIT_OK
+    if args.action == "reject" and not (args.notes or "").strip():
+        raise InputError("a rejection needs --notes saying what is wrong, so the next version can fix it")
+    decision = ReviewDecision(decision=Decision(args.action), notes=args.notes or "", reviewer=args.reviewer)
+    runtime.resume_with_decision(run, decision)
+    deployment_id = run.deployment_id
+    settled = runtime.drive_run(run.id, deployment_id)
+    return _print_outcome(runtime, settled, settings)
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    runtime = _runtime(settings)
+    if args.action == "start":
+        print(f"Prefect server healthy at {runtime.ensure_server(settings)}; UI {runtime.ui_url()}")
+    elif args.action == "stop":
+        print("stopped" if runtime.stop_server(settings) else "no local server was running")
+    else:
+        import os
+
+        healthy = runtime.server_healthy(os.environ["PREFECT_API_URL"])
+        print(f"{os.environ['PREFECT_API_URL']}: {'healthy' if healthy else 'not answering'}")
+        return EXIT_OK if healthy else EXIT_REFUSED
+    return EXIT_OK
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    print(_settings(args).model_dump_json(indent=2))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reelgate",
+        description="Prompt -> moderated, human-approved video, orchestrated by Prefect. "
+        "Settings come from REELGATE_* environment variables (see `reelgate settings`).",
+    )
+    parser.add_argument("--data-dir", type=Path, help="where episodes, the publish folder and Prefect's database live")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start the local Prefect server, serve the episode flow, produce the bundled example")
+    up.add_argument("--example", default=str(EXAMPLE), help="episode request JSON to produce first")
+    up.add_argument("--until-review", action="store_true", help="exit once the example waits for review")
+    up.add_argument("--backend", help="generator backend (default: animatic, offline)")
+    up.add_argument("--model", help="model id or local folder for diffusers backends")
+    up.set_defaults(func=cmd_up)
+
+    ep = sub.add_parser("episode", help="produce one episode end to end; exits when it waits for review or is blocked")
+    ep.add_argument("prompt", help="the story, Chinese or English; several sentences become several shots")
+    ep.add_argument("--id", help="episode id (default: ep-<time>-<hash>); reusing one resumes it")
+    ep.add_argument("--title", help="episode title")
+    ep.add_argument("--seed", type=int, help="episode seed (default: derived from the id)")
+    ep.add_argument("--language", default="auto", choices=["auto", "zh", "en"])
+    ep.add_argument("--backend", help="generator backend (default: animatic, offline)")
+    ep.add_argument("--model", help="model id or local folder for diffusers backends")
+    ep.set_defaults(func=cmd_episode)
+
+    review = sub.add_parser("review", help="act on episodes waiting at the review gate")
+    rsub = review.add_subparsers(dest="action", required=True)
+    rsub.add_parser("list", help="episodes waiting for review, newest first")
+    show = rsub.add_parser("show", help="print an episode's manifest")
+    show.add_argument("id", help="episode id or flow run id")
+    for action in ("approve", "reject"):
+        p = rsub.add_parser(action, help=f"{action} an episode (resumes its run)")
+        p.add_argument("id", help="episode id or flow run id")
+        p.add_argument("--notes", help="what you saw" + ("; required" if action == "reject" else ""))
+        p.add_argument("--reviewer", default="editor", help="who decides (recorded in the manifest and audit log)")
+    review.set_defaults(func=cmd_review)
+
+    server = sub.add_parser("server", help="the local Prefect server")
+    server.add_argument("action", choices=["start", "stop", "status"])
+    server.set_defaults(func=cmd_server)
+
+    settings = sub.add_parser("settings", help="print the effective settings as JSON")
+    settings.set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ReelgateError, ValidationError) as exc:
+        print(f"reelgate: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

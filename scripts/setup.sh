@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything reelgate needs on a fresh Debian/Ubuntu machine: the Debian packages
+# (a CJK font for captions, espeak-ng for the offline Chinese voice) and the Python package
+# with its pinned dependencies. Safe to run again: it skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+
+debs=()
+command -v espeak-ng >/dev/null 2>&1 || debs+=(espeak-ng)
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || debs+=(fonts-wqy-microhei)
+if [ ${#debs[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing Debian packages: ${debs[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${debs[@]}" >/dev/null
+fi
+
+# Editable install with the test extras; the pins in pyproject.toml keep torch/torchvision
+# matched and prefect on a fastapi/SQLAlchemy pair that works (see shared/FINDINGS.md).
+if ! "$PYTHON" -c "import reelgate, prefect, torch, torchvision, nudenet, facenet_pytorch, piper, pytest, srt" >/dev/null 2>&1 \
+   || [ "$("$PYTHON" -c 'import reelgate,os;print(os.path.dirname(os.path.dirname(reelgate.__file__)))' 2>/dev/null)" != "$PWD" ]; then
+  echo "setup: installing Python dependencies (first time: several minutes, ~5 GB with torch)"
+  "$PYTHON" -m pip install -q --disable-pip-version-check -e ".[dev]"
+fi
+echo "setup: ok"

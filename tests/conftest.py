@@ -1,0 +1,68 @@
+"""Test-wide set-up: every test talks to its own Prefect server and data folder.
+
+The environment is set here, at import, because Prefect reads it when first imported.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_DATA = Path(tempfile.mkdtemp(prefix="reelgate-test-"))
+os.environ.update(
+    {
+        "REELGATE_DATA_DIR": str(_DATA),
+        "REELGATE_SERVER_PORT": str(_free_port()),
+        # Small frames keep the integration tier fast; the stages are size-independent.
+        "REELGATE_GENERATION__WIDTH": "320",
+        "REELGATE_GENERATION__HEIGHT": "180",
+        "REELGATE_GENERATION__FPS": "12",
+    }
+)
+os.environ.pop("PREFECT_API_URL", None)
+
+from flows.environment import configure_prefect  # noqa: E402
+from reelgate.settings import Settings  # noqa: E402
+
+configure_prefect(Settings())
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except Exception:
+        cuda = False
+    if not cuda:
+        skip = pytest.mark.skip(reason="needs CUDA")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return _DATA
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """A real local Prefect server for the session (the same code path as `reelgate`)."""
+    from flows import runtime
+
+    settings = Settings()
+    runtime.ensure_server(settings)
+    yield settings
+    runtime.stop_server(settings)

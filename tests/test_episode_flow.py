@@ -1,0 +1,166 @@
+"""The whole pipeline under a real Prefect server: prompt -> MP4 at the review gate -> decision.
+
+These run the `reelgate` CLI in-process (the flow itself runs in a child process, exactly
+as for a user) against the session's own server and data folder (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import srt
+
+from editorial.audit import read_audit
+from editorial.manifest import load_manifest
+from reelgate.cli import main
+from reelgate.media import probe
+
+pytestmark = pytest.mark.integration
+
+STORY_EN = (
+    "At dusk a fox runs across the snowy hills. "
+    "The fox stops under a tall pine and looks up at the first stars. "
+    "Then the moon rises slowly over the quiet valley."
+)
+STORY_ZH = "夜空中，织女在银河边织着云锦。牛郎牵着老牛，望向河对岸的星光。喜鹊成群飞来，在银河上搭起一座桥。"
+
+
+def _episode_dir(settings, episode_id: str) -> Path:
+    return settings.episodes_dir / episode_id
+
+
+def test_english_story_becomes_a_video_waiting_for_review_then_published(prefect_server, capsys):
+    settings = prefect_server
+    assert main(["episode", STORY_EN, "--id", "e2e-en", "--title", "Fox"]) == 0
+    out = capsys.readouterr().out
+    assert "awaiting_review" in out and "reelgate review approve e2e-en" in out
+
+    episode = _episode_dir(settings, "e2e-en")
+    manifest = load_manifest(episode)
+    assert manifest.status.value == "awaiting_review"
+    assert len(manifest.shots) == 3
+    assert len({s.attempts[0]["shot"]["seed"] for s in manifest.shots}) == 3  # one seed per shot
+
+    info = probe(episode / "episode.mp4")
+    video, audio = info.of_kind("video"), info.of_kind("audio")
+    assert video and video[0].codec == "h264" and (video[0].width, video[0].height) == (320, 180)
+    assert audio and audio[0].codec == "aac"
+    assert info.of_kind("subtitle"), "soft subtitle track missing"
+    assert 6.0 < info.duration_s < 30.0
+
+    cues = list(srt.parse((episode / "subtitles.srt").read_text(encoding="utf-8")))
+    assert len(cues) >= 3
+    assert cues[-1].end.total_seconds() <= info.duration_s + 0.05
+    assert (episode / "contact_sheet.png").stat().st_size > 10_000
+
+    # Nothing is published before a decision.
+    assert not (settings.publish_dir / "e2e-en").exists()
+    assert main(["review", "list"]) == 0
+    assert "e2e-en" in capsys.readouterr().out
+
+    assert main(["review", "approve", "e2e-en", "--notes", "lovely fox", "--reviewer", "ana"]) == 0
+    published = settings.publish_dir / "e2e-en"
+    assert (published / "episode.mp4").is_file() and (published / "subtitles.srt").is_file()
+    final = load_manifest(episode)
+    assert final.status.value == "published"
+    assert final.review is not None and final.review.reviewer == "ana" and final.review.decision.value == "approve"
+    events = [e for e in read_audit(settings.data_dir / "audit.jsonl") if e["episode_id"] == "e2e-en"]
+    assert [e["what"] for e in events] == ["approve"] and events[0]["who"] == "ana"
+
+
+def test_chinese_story_gets_chinese_subtitles_and_can_be_rejected(prefect_server, capsys):
+    settings = prefect_server
+    assert main(["episode", STORY_ZH, "--id", "e2e-zh"]) == 0
+    episode = _episode_dir(settings, "e2e-zh")
+    manifest = load_manifest(episode)
+    assert manifest.language == "zh" and len(manifest.shots) == 3
+    text = "".join(c.content for c in srt.parse((episode / "subtitles.srt").read_text(encoding="utf-8")))
+    assert "织女" in text and "喜鹊" in text
+
+    assert main(["review", "reject", "e2e-zh"]) == 2  # notes are required to reject
+    assert main(["review", "reject", "e2e-zh", "--notes", "the bridge is missing"]) == 1
+    final = load_manifest(episode)
+    assert final.status.value == "rejected" and final.review.notes == "the bridge is missing"
+    assert not (settings.publish_dir / "e2e-zh").exists()
+
+
+def test_blocked_prompt_ends_with_reasons_and_no_video(prefect_server, capsys):
+    settings = prefect_server
+    code = main(["episode", "A close-up of a bloody beheading in the market.", "--id", "e2e-blocked"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "blocked" in out
+    manifest = load_manifest(_episode_dir(settings, "e2e-blocked"))
+    assert manifest.status.value == "blocked"
+    assert manifest.verdict.reasons and any("gore" in r or "violence" in r for r in manifest.verdict.reasons)
+    assert not list(_episode_dir(settings, "e2e-blocked").glob("*.mp4"))
+
+
+def test_a_run_killed_after_generation_does_not_generate_again(prefect_server, tmp_path):
+    settings = prefect_server
+    counter = tmp_path / "generator_calls.txt"
+    env = {**os.environ, "REELGATE_TEST_CALLS": str(counter), "REELGATE_GENERATION__BACKEND": "tests.fakes:CountingAnimatic"}
+    cmd = [sys.executable, "-m", "reelgate.cli", "episode", STORY_EN, "--id", "e2e-crash"]
+    episode = _episode_dir(settings, "e2e-crash")
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        # Narration starts only after every shot was generated, checked and persisted.
+        while not list(episode.glob("voice*.wav")):
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "generation did not finish in time"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    calls_before = counter.read_text().splitlines()
+    assert len(calls_before) == 3
+    assert not (episode / "episode.mp4").exists()
+
+    restarted = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert restarted.returncode == 0, restarted.stdout[-2000:] + restarted.stderr[-2000:]
+    assert counter.read_text().splitlines() == calls_before, "shots were generated again after the restart"
+    assert load_manifest(episode).status.value == "awaiting_review"
+    assert (episode / "episode.mp4").is_file()
+
+
+def test_tiny_wan_pipeline_runs_the_whole_flow(prefect_server, tmp_path, monkeypatch, capsys):
+    from generation.tiny_wan import build_tiny_wan
+
+    model = build_tiny_wan(tmp_path / "tiny-wan")
+    monkeypatch.setenv("REELGATE_GENERATION__WIDTH", "96")
+    monkeypatch.setenv("REELGATE_GENERATION__HEIGHT", "64")
+    monkeypatch.setenv("REELGATE_GENERATION__FPS", "8")
+    monkeypatch.setenv("REELGATE_GENERATION__STEPS", "2")
+    monkeypatch.setenv("REELGATE_QUALITY__MAX_ATTEMPTS", "1")
+    code = main(["episode", STORY_EN, "--id", "e2e-wan", "--backend", "wan", "--model", str(model)])
+    assert code == 0, capsys.readouterr().out
+    episode = _episode_dir(prefect_server, "e2e-wan")
+    manifest = load_manifest(episode)
+    assert manifest.backend == "wan" and manifest.status.value == "awaiting_review"
+    kept = manifest.shots[0].attempts[0]["shot"]
+    assert kept["backend"] == "wan" and kept["frames"] % 4 == 1
+    info = probe(episode / "episode.mp4")
+    assert info.of_kind("video")[0].width == 96 and info.of_kind("audio")
+
+
+def test_missing_model_fails_at_once_with_a_message(prefect_server, capsys, tmp_path):
+    started = time.monotonic()
+    code = main(["episode", STORY_EN, "--id", "e2e-nomodel", "--backend", "wan", "--model", str(tmp_path / "nope")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "nope" in err and "REELGATE_GENERATION__MODEL" in err
+    assert time.monotonic() - started < 10
+    assert not (prefect_server.episodes_dir / "e2e-nomodel").exists()
+
+
+def test_empty_prompt_is_refused_with_a_message(capsys):
+    assert main(["episode", "   "]) == 2
+    assert "prompt is empty" in capsys.readouterr().err
