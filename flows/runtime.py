@@ -256,9 +256,11 @@ def serve(
     import anyio
     from prefect.runner import Runner
 
+    deployment = episode_deployment()  # built outside the loop: to_deployment is sync-or-async
+
     async def main() -> None:
         runner = Runner(name="reelgate", query_seconds=2, pause_on_shutdown=False, limit=1)
-        deployment_id = await runner.aadd_deployment(episode_deployment())
+        deployment_id = await runner.aadd_deployment(deployment)
         async with anyio.create_task_group() as group:
             group.start_soon(runner.start)
             if first is not None:

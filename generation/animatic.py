@@ -52,7 +52,7 @@ _MOODS: dict[str, tuple[RGB, float, float]] = {
 _DEPTH = dict(sky=0.04, clouds=0.12, far=0.3, mist=0.45, mid=0.6, near=1.0, air=1.1)
 
 _SUBJECT_WORDS = {
-    "bird": ["bird", "eagle", "crow", "dragon", "swallow", "鸟", "鹰", "龙", "燕"],
+    "bird": ["bird", "eagle", "crow", "dragon", "swallow", "鸟", "鹰", "龙", "燕", "鹊", "鹤", "magpie", "crane", "owl", "phoenix", "凤"],
     "boat": ["boat", "ship", "sail", "船", "帆"],
     "house": ["house", "castle", "tower", "temple", "cabin", "lighthouse", "房", "城堡", "塔", "庙", "屋", "灯塔"],
     "tree": ["tree", "树"],

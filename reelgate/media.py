@@ -7,6 +7,7 @@ reads ffmpeg's own stream listing.
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 from collections.abc import Iterator
@@ -117,7 +118,13 @@ def read_frames(path: Path, size: tuple[int, int] | None = None, fps: float | No
         gen = imageio_ffmpeg.read_frames(
             str(path), output_params=["-vf", ",".join(filters)] if filters else None
         )
-        meta = next(gen)
+        # imageio-ffmpeg warns that the scaled size differs from the source: that is the point.
+        quiet = logging.getLogger("imageio_ffmpeg")
+        level, quiet.level = quiet.level, logging.ERROR
+        try:
+            meta = next(gen)
+        finally:
+            quiet.setLevel(level)
     except (RuntimeError, OSError, StopIteration) as exc:
         raise MediaError(f"cannot read video {path}: {exc}") from exc
     w, h = meta["size"] if size is None else size
