@@ -98,7 +98,7 @@ class GeneratedShot(BaseModel):
 class EpisodeRequest(BaseModel):
     """What an episode is asked to be: the prompt and the identity that seeds it."""
 
-    prompt: str = Field(description="The story or prompt, Chinese or English.")
+    prompt: str = Field(max_length=20000, description="The story or prompt, Chinese or English (at most 20000 characters).")
     episode_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description="Folder-safe id of the episode.")
     title: str = ""
     series: str | None = None
