@@ -37,6 +37,3 @@ def configure_prefect(settings: Settings) -> dict[str, str]:
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     return env
 
-
-def uses_external_server(settings: Settings) -> bool:
-    return bool(settings.prefect_api_url or os.environ.get("PREFECT_API_URL", "").rstrip("/") not in ("", settings.local_api_url))

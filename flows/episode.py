@@ -13,7 +13,9 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.context import get_run_context
 from prefect.flow_runs import suspend_flow_run
 
-from editorial.manifest import Decision, Manifest, ReviewDecision, ShotRecord, Status, save_manifest
+from editorial.manifest import (
+    Decision, Manifest, ReviewDecision, ShotRecord, Status, load_manifest, manifest_path, save_manifest,
+)
 from editorial.report import summary_markdown
 from generation.base import check_backend, release_generators
 from postprocess.timeline import build_timeline
@@ -39,7 +41,14 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
     flow_run_id = str(get_run_context().flow_run.id)
     episode_dir = settings.episodes_dir / request.episode_id
     episode_dir.mkdir(parents=True, exist_ok=True)
+    previous = load_manifest(episode_dir) if manifest_path(episode_dir).is_file() else None
+    if previous is not None and previous.status in (Status.PUBLISHED, Status.REJECTED):
+        log.info("episode %s was already decided (%s); nothing to redo", request.episode_id, previous.status.value)
+        return _outcome(previous, episode_dir)
     manifest = Manifest(episode_id=request.episode_id, request=request, flow_run_id=flow_run_id)
+    if previous is not None:
+        # A recorded decision is never dropped by re-running the stages before the gate.
+        manifest.review, manifest.created_at = previous.review, previous.created_at
     check_backend(settings.generation)  # a missing model fails here, before any work
 
     log.info("stage 1/8 screen prompt")
@@ -105,7 +114,7 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
     }
 
     log.info("stage 8/8 waiting for review")
-    manifest.status = Status.AWAITING_REVIEW
+    manifest.status = Status.AWAITING_REVIEW if manifest.review is None else previous.status
     save_manifest(episode_dir, manifest)
     create_markdown_artifact(
         summary_markdown(manifest.model_dump(mode="json")),

@@ -107,9 +107,16 @@ def cmd_episode(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    example = json.loads(Path(args.example).read_text(encoding="utf-8"))
-    request = EpisodeRequest(**{**example, "episode_id": example.get("episode_id") or default_episode_id(example["prompt"])})
-    request = request.model_copy(update={"episode_id": f"{request.episode_id}-{datetime.now():%Y%m%d-%H%M%S}"})
+    try:
+        example = json.loads(Path(args.example).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the example episode {args.example}: {exc}; pass --example with a JSON "
+                         f"file like {EXAMPLE.name} (prompt, title, language)") from exc
+    if not isinstance(example, dict) or not str(example.get("prompt", "")).strip():
+        raise InputError(f"{args.example} needs a JSON object with a non-empty \"prompt\"")
+    # A fresh id per start, so the example is produced anew rather than resumed.
+    base = example.get("episode_id") or "example"
+    request = EpisodeRequest(**{**example, "episode_id": f"{base}-{datetime.now():%Y%m%d-%H%M%S}"})
     runtime = _runtime(settings)
     runtime.ensure_server(settings)
     print(f"Prefect UI      {runtime.ui_url()}")

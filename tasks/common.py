@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -61,7 +62,5 @@ def stage_task(name: str, packages: tuple[str, ...], retries: int = 2, **kwargs:
 
 def artifact_key(*parts: object) -> str:
     """Prefect artifact keys allow lowercase letters, digits and dashes only."""
-    import re
-
     raw = "-".join(str(p) for p in parts).lower()
     return re.sub(r"[^a-z0-9-]+", "-", raw).strip("-")[:120]

@@ -74,6 +74,12 @@ def test_english_story_becomes_a_video_waiting_for_review_then_published(prefect
     events = [e for e in read_audit(settings.data_dir / "audit.jsonl") if e["episode_id"] == "e2e-en"]
     assert [e["what"] for e in events] == ["approve"] and events[0]["who"] == "ana"
 
+    # Running a decided episode again redoes nothing and loses no part of its decision.
+    assert main(["episode", STORY_EN, "--id", "e2e-en"]) == 0
+    again = load_manifest(episode)
+    assert again.status.value == "published" and again.review == final.review
+    assert len([e for e in read_audit(settings.data_dir / "audit.jsonl") if e["episode_id"] == "e2e-en"]) == 1
+
 
 def test_chinese_story_gets_chinese_subtitles_and_can_be_rejected(prefect_server, capsys):
     settings = prefect_server
@@ -88,6 +94,10 @@ def test_chinese_story_gets_chinese_subtitles_and_can_be_rejected(prefect_server
     assert main(["review", "reject", "e2e-zh", "--notes", "the bridge is missing"]) == 1
     final = load_manifest(episode)
     assert final.status.value == "rejected" and final.review.notes == "the bridge is missing"
+    assert not (settings.publish_dir / "e2e-zh").exists()
+
+    assert main(["episode", STORY_ZH, "--id", "e2e-zh"]) == 1  # still rejected, not re-queued
+    assert load_manifest(episode).review == final.review
     assert not (settings.publish_dir / "e2e-zh").exists()
 
 
