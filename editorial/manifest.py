@@ -68,7 +68,6 @@ class Manifest(BaseModel):
     episode_id: str
     status: Status = Status.PRODUCING
     request: EpisodeRequest
-    normalized_prompt: str = ""
     language: str = ""
     screening: dict[str, Any] = Field(default_factory=dict)
     plan: ShotPlan | None = None

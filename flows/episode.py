@@ -54,7 +54,6 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
     log.info("stage 1/8 screen prompt")
     screening = screen_prompt(request.prompt, request.episode_id, settings.screening)
     manifest.screening = screening.model_dump(mode="json")
-    manifest.normalized_prompt = screening.normalized
     if screening.action == Action.BLOCK:
         manifest.status, manifest.verdict = Status.BLOCKED, screening.verdict()
         save_manifest(episode_dir, manifest)

@@ -116,7 +116,7 @@ class WanGenerator:
             # boundary_ratio by itself; nothing extra is passed for it.
             result = self.pipe(
                 prompt=shot.prompt,
-                negative_prompt=s.negative_prompt or None,
+                negative_prompt=shot.negative_prompt or s.negative_prompt or None,
                 height=s.height,
                 width=s.width,
                 num_frames=num_frames,

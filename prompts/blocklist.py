@@ -49,6 +49,7 @@ class Blocklist:
     def __init__(self, terms: list[Term], allow: list[str]) -> None:
         self.terms = terms
         self.allow = allow
+        self.indexes: dict = {}  # prompts.screen keeps its lookup structures here, per layer set
 
     def __repr__(self) -> str:
         return f"Blocklist({len(self.terms)} terms, {len(self.allow)} allow entries)"
@@ -59,12 +60,7 @@ class Blocklist:
 
         paths: files, or folders whose *.txt files are read in name order.
         """
-        files: list[Path] = sorted(DEFAULT_DIR.glob("*.txt")) if use_defaults else []
-        for path in map(Path, paths):
-            if path.is_dir():
-                files.extend(sorted(path.glob("*.txt")))
-            else:
-                files.append(path)
+        files = list_files(paths, use_defaults)
         terms: list[Term] = []
         allow: list[str] = []
         seen: set[tuple[str, str]] = set()
@@ -76,6 +72,18 @@ class Blocklist:
                     terms.append(term)
             allow.extend(a for a in file_allow if a not in allow)
         return cls(terms, allow)
+
+
+def list_files(paths: list[Path] | tuple[Path, ...], use_defaults: bool = True) -> list[Path]:
+    """The list files `Blocklist.load` reads, in order: the shipped ones, then `paths`
+    (a folder stands for its *.txt files in name order)."""
+    files: list[Path] = sorted(DEFAULT_DIR.glob("*.txt")) if use_defaults else []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted(path.glob("*.txt")))
+        else:
+            files.append(path)
+    return files
 
 
 def _read_file(path: Path) -> tuple[list[Term], list[str]]:

@@ -2,30 +2,37 @@
 
 `normalize` undoes the usual ways people dodge a word filter while remembering, for every
 character it outputs, which character of the original text it came from, so a match can
-report the span the user actually wrote. Steps, in order:
+report the span the user actually wrote. `fold` computes the same text without the map, at
+C speed (str.translate and regular expressions): the screen folds every prompt and builds
+the map only for the few that hold a candidate match. Steps, in order:
 
-1. Per character: NFKC (full-width -> half-width, superscripts, circled digits), casefold,
-   drop invisible characters (zero-width, bidi controls, other format characters, Hangul
-   fillers) and combining marks (U+20DD in 屠⃝杀), strip accents from Latin/Greek/Cyrillic
-   letters, map look-alike Cyrillic/Greek letters to Latin, and fold number variants
-   (① ⑴ ⒈ ⓿ ➃ ❶ -> ascii digits; ㈠ ㊀ -> 一: Chinese numerals stay Chinese numerals).
-2. Traditional -> simplified Chinese with OpenCC t2s (only when the text holds a
-   traditional character; whole-string so phrase rules apply, per character if the length
-   would change).
-3. Leetspeak: a run of 0 1 3 4 5 7 @ $ with a Latin letter on both sides becomes letters
+1. Per character, through one translation table (`fold_table`): NFKC (full-width ->
+   half-width, superscripts, circled letters), casefold, drop invisible characters
+   (zero-width, bidi controls, other format and control characters, lone surrogates,
+   Hangul fillers) and combining marks (U+20DD in 屠⃝杀), strip accents from
+   Latin/Greek/Cyrillic letters, map look-alike Cyrillic/Greek letters to Latin and
+   look-alike kana to the Chinese characters they imitate (暴カ -> 暴力), traditional ->
+   simplified Chinese (per character, from OpenCC's table), and fold number variants to
+   ASCII digits (① ⑴ ⒈ ⓿ ➃ ❶ ㈠ ㊀ 一 壹 二 貳 肆 -> 1 1 1 0 4 1 1 1 1 1 2 2 4).
+2. Leetspeak: a run of 0 1 3 4 5 7 @ $ with a Latin letter on both sides becomes letters
    (b1ood -> blood, s3x -> sex, h@te -> hate). "1" is ambiguous (l or i): `one_as` picks;
    the screen runs both readings.
-4. Runs of one character repeated 3+ times collapse: to one for CJK and symbols (血血血腥 ->
+3. Runs of one character repeated 3+ times collapse: to one for CJK and symbols (血血血腥 ->
    血腥), to two for Latin letters because English spells with doubled letters
    (bloooood -> blood, not blod); digit runs are kept (1000 stays 1000), and so are dot
    runs (… folds to "...", which the screen reads as a clause break).
+
+Chinese numerals fold to digits so that 六四, 陆肆, ⑥④ and 64 read alike; the folded text
+is only ever matched against terms folded the same way, never shown as prose.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 # Look-alike letters after casefold. Screening text only: Russian or Greek prose turns into
 # nonsense here, which is harmless because the result is only ever matched against terms.
@@ -40,6 +47,9 @@ _LOOKALIKES = str.maketrans(
         "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w",
         # Latin oddities NFKC keeps
         "ı": "i", "ȷ": "j", "ɑ": "a", "ɡ": "g", "ʀ": "r", "ɪ": "i", "ᴏ": "o",
+        # Kana and radicals that pass for Chinese characters (暴カ for 暴力, 口 written ロ)
+        "カ": "力", "ロ": "口", "エ": "工", "ニ": "二", "ト": "卜", "タ": "夕", "ハ": "八",
+        "ー": "一", "〇": "零", "メ": "乂", "ヒ": "匕", "ム": "厶", "サ": "艹",
     }
 )
 
@@ -52,10 +62,26 @@ _UPPER_LOOKALIKES = str.maketrans(
     }
 )
 
+# Chinese numerals, plain and financial (traditional forms fold to these first).
+_CHINESE_DIGITS = {
+    **dict.fromkeys("零〇", "0"), "一": "1", "壹": "1", "二": "2", "贰": "2", "两": "2",
+    "三": "3", "叁": "3", "四": "4", "肆": "4", "五": "5", "伍": "5", "六": "6", "陆": "6",
+    "七": "7", "柒": "7", "八": "8", "捌": "8", "九": "9", "玖": "9",
+}
+
 # Invisible characters that are not category Cf (which is dropped wholesale).
 _INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f")
+_DROPPED_CATEGORIES = frozenset(("Mn", "Me", "Mc", "Cf", "Cc", "Cs", "Co", "Cn"))
+
+# Planes beyond the BMP worth folding: math alphanumerics (𝐛𝐥𝐨𝐨𝐝), enclosed alphanumerics
+# (🅑), CJK compatibility ideographs, tags and musical format characters (invisible).
+_EXTRA_RANGES = ((0x1D173, 0x1D17B), (0x1D400, 0x1D800), (0x1F100, 0x1F200), (0x2F800, 0x2FA20), (0xE0000, 0xE1000))
 
 _LEET = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+# A letter, then the leet run (the letter is put back): cheaper to scan than a look-behind.
+_LEET_RUN = re.compile(r"[a-z][013457@$]+(?=[a-z])")
+_REPEAT_RUN = re.compile(r"(.)\1\1+", re.DOTALL)
+_LEET_OR_REPEAT = re.compile(r"[a-z][013457@$]+(?=[a-z])|(.)\1\1", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -70,16 +96,26 @@ class Normalized:
         return self.origin[start], self.origin[end - 1] + 1
 
 
-def _is_latin_letter(ch: str) -> bool:
-    return "a" <= ch <= "z"
-
-
 def is_cjk(ch: str) -> bool:
     o = ord(ch)
     return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x20000 <= o <= 0x2FA1F or 0xF900 <= o <= 0xFAFF
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1)
+def _traditional_to_simplified() -> dict[str, str]:
+    """OpenCC's character table (traditional -> first simplified candidate)."""
+    import opencc  # opencc-python-reimplemented ships the table as text
+
+    table = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
+    mapping = {}
+    for line in table.read_text(encoding="utf-8").splitlines():
+        source, _, targets = line.partition("\t")
+        target = targets.split(" ")[0]
+        if len(source) == 1 and len(target) == 1 and source != target:
+            mapping[source] = target
+    return mapping
+
+
 def _fold_char(ch: str) -> str:
     """Fold one character (step 1 of the module docstring); may return "" or several chars."""
     if ch.isascii():
@@ -89,104 +125,137 @@ def _fold_char(ch: str) -> str:
             return ""
         return ch.lower()
     category = unicodedata.category(ch)
-    if category in ("Mn", "Me", "Mc", "Cf", "Cc", "Cs", "Co") or ch in _INVISIBLE:
+    if category in _DROPPED_CATEGORIES or ch in _INVISIBLE:
         return ""
     folded = unicodedata.normalize("NFKC", ch)
     if category == "No":
         # Enclosed and decorated numbers: ⑴ -> "(1)", ⒈ -> "1.", ㈠ -> "(一)": keep the number.
         core = "".join(c for c in folded if c.isalnum())
         if core and core != ch:
-            return core.casefold()
-        digit = unicodedata.digit(ch, None)  # ⓿ ➃ ❶ are untouched by NFKC
-        if digit is not None:
-            return str(digit)
+            folded = core
+        else:
+            digit = unicodedata.digit(ch, None)  # ⓿ ➃ ❶ are untouched by NFKC
+            if digit is not None:
+                return str(digit)
     # Capitals first: Greek Ν looks like N, while its lowercase ν looks like v.
     folded = folded.translate(_UPPER_LOOKALIKES).casefold()
     if any(0x80 <= ord(c) < 0x530 for c in folded):
         # Accented Latin/Greek/Cyrillic: strip the accents (nüde -> nude).
         stripped = "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
         folded = unicodedata.normalize("NFKC", stripped)
-    return folded.translate(_LOOKALIKES)
+    folded = folded.translate(_LOOKALIKES)
+    t2s = _traditional_to_simplified()
+    folded = "".join(t2s.get(c, c) for c in folded)
+    return "".join(_CHINESE_DIGITS.get(c, c) for c in folded)
 
 
 @lru_cache(maxsize=1)
-def _t2s():
-    import opencc  # opencc-python-reimplemented; ~15 ms to build
-
-    return opencc.OpenCC("t2s")
-
-
-@lru_cache(maxsize=65536)
-def _t2s_char(ch: str) -> str:
-    converted = _t2s().convert(ch)
-    return converted if len(converted) == 1 else ch
-
-
-def _to_simplified(chars: list[str]) -> list[str]:
-    """Traditional -> simplified, keeping one output char per input char."""
-    per_char = [_t2s_char(c) if is_cjk(c) else c for c in chars]
-    if per_char == chars:
-        return chars  # nothing traditional: skip the slow whole-string conversion
-    whole = _t2s().convert("".join(chars))
-    # Whole-string conversion applies phrase rules (乾坤 stays 乾坤); use it when it keeps
-    # the length, since the origin map is per character.
-    return list(whole) if len(whole) == len(chars) else per_char
+def _changing() -> re.Pattern:
+    """A character class of every character the table changes, ASCII capitals aside (a
+    lower() afterwards takes care of those): `fold` only calls back into Python for these."""
+    codes = sorted(c for c in fold_table() if not 0x41 <= c <= 0x5A)
+    ranges: list[tuple[int, int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    body = "".join(f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
+    return re.compile(f"[{body}]")
 
 
-def _undo_leet(chars: list[str], one_as: str) -> tuple[list[str], bool]:
+@lru_cache(maxsize=1)
+def _folder():
+    """(the class's sub method, its replacement callback), bound once: `fold` runs per prompt."""
+    by_char = {chr(code): out for code, out in fold_table().items()}
+    return _changing().sub, lambda match: by_char[match.group()]
+
+
+@lru_cache(maxsize=1)
+def fold_table() -> dict[int, str]:
+    """The per-character step as a str.translate table: every character that changes.
+
+    Built once (~60 ms): the Basic Multilingual Plane and the few astral blocks that hold
+    look-alike letters, numbers or invisible characters. Anything else folds to itself.
+    """
+    table: dict[int, str] = {}
+    ranges = ((0, 0xD800), (0xD800, 0xE000), (0xE000, 0x10000), *_EXTRA_RANGES)
+    for low, high in ranges:
+        for code in range(low, high):
+            ch = chr(code)
+            folded = _fold_char(ch)
+            if folded != ch:
+                table[code] = folded
+    return table
+
+
+def _undo_leet(text: str, one_as: str) -> tuple[str, bool]:
     """Replace leet runs bounded by Latin letters; report whether an ambiguous '1' was read."""
-    out = list(chars)
     used_one = False
-    i, n = 0, len(chars)
-    while i < n:
-        if chars[i] in _LEET or chars[i] == "1":
-            j = i
-            while j < n and (chars[j] in _LEET or chars[j] == "1"):
-                j += 1
-            if i > 0 and j < n and _is_latin_letter(chars[i - 1]) and _is_latin_letter(chars[j]):
-                for k in range(i, j):
-                    if chars[k] == "1":
-                        out[k] = one_as
-                        used_one = True
-                    else:
-                        out[k] = _LEET[chars[k]]
-            i = j
-        else:
-            i += 1
-    return out, used_one
+
+    def letters(match: re.Match) -> str:
+        nonlocal used_one
+        letter, run = match.group()[0], match.group()[1:]
+        used_one = used_one or "1" in run
+        return letter + "".join(one_as if c == "1" else _LEET[c] for c in run)
+
+    return _LEET_RUN.sub(letters, text), used_one
 
 
-def _collapse_runs(chars: list[str], origin: list[int]) -> tuple[list[str], list[int]]:
-    out_c: list[str] = []
-    out_o: list[int] = []
-    i, n = 0, len(chars)
-    while i < n:
-        j = i + 1
-        while j < n and chars[j] == chars[i]:
-            j += 1
-        run = j - i
-        if run >= 3 and not chars[i].isdigit() and chars[i] != ".":
-            keep = 2 if _is_latin_letter(chars[i]) else 1
-        else:
-            keep = run
-        out_c.extend(chars[i : i + keep])
-        out_o.extend(origin[i : i + keep])
-        i = j
-    return out_c, out_o
+def _kept_length(ch: str, run: int) -> int:
+    """How many of a run of `run` equal characters stay (step 3)."""
+    if ch.isdigit() or ch == ".":
+        return run
+    return 2 if "a" <= ch <= "z" else 1
+
+
+def _collapse(text: str) -> str:
+    return _REPEAT_RUN.sub(lambda m: m.group(1) * _kept_length(m.group(1), len(m.group())), text)
+
+
+def fold(text: str, *, one_as: str = "l") -> tuple[str, bool]:
+    """The normalized text of `normalize` without the origin map, and whether a leet '1' was read."""
+    sub, replacement = _folder()
+    folded = sub(replacement, text).lower()
+    if not _LEET_OR_REPEAT.search(folded):  # the usual case: one scan instead of two
+        return folded, False
+    folded, used_one = _undo_leet(folded, one_as)
+    return (_collapse(folded) if _REPEAT_RUN.search(folded) else folded), used_one
 
 
 def normalize_with_flags(text: str, *, one_as: str = "l") -> tuple[Normalized, bool]:
     """`normalize`, also saying whether a leet '1' was read (so the other reading is worth a try)."""
-    chars: list[str] = []
+    # Only the characters `fold` calls back for can change length; copy the runs between.
+    table = fold_table()
+    pieces: list[str] = []
     origin: list[int] = []
-    for index, ch in enumerate(text):
-        for out in _fold_char(ch):
-            chars.append(out)
-            origin.append(index)
-    chars = _to_simplified(chars)
-    chars, used_one = _undo_leet(chars, one_as)
-    chars, origin = _collapse_runs(chars, origin)
-    return Normalized("".join(chars), origin), used_one
+    last = 0
+    for match in _changing().finditer(text):
+        at = match.start()
+        pieces.append(text[last:at])
+        origin.extend(range(last, at))
+        out = table[ord(match.group())]
+        pieces.append(out)
+        origin.extend([at] * len(out))
+        last = at + 1
+    pieces.append(text[last:])
+    origin.extend(range(last, len(text)))
+    folded, used_one = _undo_leet("".join(pieces).lower(), one_as)  # one character for one: origin holds
+    if not _REPEAT_RUN.search(folded):
+        return Normalized(folded, origin), used_one
+    chars: list[str] = []
+    kept: list[int] = []
+    last = 0
+    for match in _REPEAT_RUN.finditer(folded):
+        chars.append(folded[last : match.start()])
+        kept.extend(origin[last : match.start()])
+        keep = _kept_length(match.group(1), len(match.group()))
+        chars.append(match.group()[:keep])
+        kept.extend(origin[match.start() : match.start() + keep])
+        last = match.end()
+    chars.append(folded[last:])
+    kept.extend(origin[last:])
+    return Normalized("".join(chars), kept), used_one
 
 
 def normalize(text: str, *, one_as: str = "l") -> Normalized:

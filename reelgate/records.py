@@ -59,6 +59,7 @@ class ShotSpec(BaseModel):
     time_of_day: str = Field("day", description="dawn, day, dusk or night: drives palette and sky.")
     mood: str = Field("calm", description="Mood keyword: calm, joyful, mysterious, tense, sad, epic.")
     prompt: str = Field(description="The expanded prompt a diffusion model receives.")
+    negative_prompt: str = Field("", description="Negative prompt of the shot (from the style preset); empty: the generation setting.")
     duration_s: float = Field(gt=0, description="Planned length of the shot in seconds.")
     seed: int = Field(ge=0, description="Base seed of the shot; attempt k uses a seed derived from it.")
     wants_motion: bool = Field(True, description="Whether the shot is meant to move (drives the frozen-shot check).")

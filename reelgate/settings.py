@@ -29,6 +29,18 @@ class PlanningSettings(BaseModel):
         "storybook illustration, soft light",
         description="Series-wide visual style appended to every shot prompt.",
     )
+    preset: str | None = Field(
+        None,
+        description="Series style preset (prompts/presets: storybook, ink-wash, cinematic, anime-cel, "
+        "constellation-myth) or a path to a preset YAML file: style words, negative prompt, seed policy.",
+    )
+    series_seed: int | None = Field(
+        None, ge=0, description="Seed of the series for presets with seed_policy series or fixed; default from the preset name."
+    )
+    keyword_files: list[Path] = Field(
+        default_factory=list,
+        description="More keyword library YAML files (layout of prompts/keywords/en.yaml), on top of the defaults; later ones win.",
+    )
 
 
 class GenerationSettings(BaseModel):

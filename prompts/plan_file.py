@@ -1,0 +1,209 @@
+"""A shot plan as a YAML file a person reads and edits, and a compact table of it.
+
+`dump_plan` writes the plan with a header saying what may be edited; `load_plan` reads it
+back, rebuilding every `prompt: auto` from the shot's fields (see `rebuild_prompt`) and
+keeping any prompt a person wrote out. A plan with prompts built from its fields is
+written with `prompt: auto`, so an edit of a field shows up in the prompt on loading.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from prompts.structure import CAMERA_PHRASE, LIGHTING, MOODS, rebuild_prompt, yaml_problem
+from reelgate.errors import InputError
+from reelgate.records import ShotPlan, ShotSpec
+from reelgate.settings import PlanningSettings
+
+AUTO = "auto"
+
+HEADER = """\
+# reelgate shot plan. Edit it, save it, and run the episode from this file.
+#
+# Per shot you may edit:
+#   text             the narration and caption, as spoken (the picture model never sees it)
+#   subject, action, environment, style
+#                    the structured prompt, in words
+#   camera           static, push, pull, pan_left, pan_right, tilt_up or tilt_down
+#   time_of_day      dawn, day, dusk or night
+#   mood             calm, joyful, mysterious, tense, sad or epic
+#   prompt           `auto`: rebuilt from the fields above when this file is loaded (with
+#                    the keyword library's descriptions of vague words such as 海怪 or
+#                    "starry sky"). Write your own text instead and it is used exactly as
+#                    written; edits to the fields then no longer change it. Put `auto`
+#                    back to rebuild it.
+#   negative_prompt  what the picture model should avoid; empty: the generation setting
+#   duration_s       seconds of picture
+#   seed             the shot's seed: change it for a different take of the same prompt
+#   wants_motion     true if the shot should move (the frozen-shot check uses it)
+# Shots play in the order listed: delete, reorder or copy them freely; `index` is
+# renumbered by position when the file is loaded. The top fields record the series'
+# style and seed; each shot's own fields are what is rendered.
+"""
+
+# The order a reader wants: what is said, what is seen, then the machinery.
+SHOT_FIELDS = (
+    "index", "duration_s", "text", "subject", "action", "environment", "time_of_day", "mood",
+    "camera", "style", "prompt", "negative_prompt", "wants_motion", "seed",
+)
+PLAN_FIELDS = ("episode_id", "language", "style", "seed", "shots")
+_TEXT_FIELDS = ("text", "subject", "action", "environment", "style", "prompt", "negative_prompt")
+_CHOICES = {"camera": tuple(CAMERA_PHRASE), "time_of_day": tuple(LIGHTING), "mood": MOODS}
+
+
+def _keyword_files(settings: PlanningSettings | None) -> Sequence[Path]:
+    return settings.keyword_files if settings is not None else ()
+
+
+def dump_plan(plan: ShotPlan, settings: PlanningSettings | None = None) -> str:
+    """The plan as commented YAML (unicode kept); prompts built from the fields read `auto`.
+
+    settings: the planning settings the plan was made with (their keyword_files decide
+        which prompts count as built from the fields).
+    """
+    shots = []
+    for spec in plan.shots:
+        row = spec.model_dump()
+        if spec.prompt == rebuild_prompt(spec, plan.language, _keyword_files(settings)):
+            row["prompt"] = AUTO
+        shots.append({k: row[k] for k in SHOT_FIELDS})
+    data = {"episode_id": plan.episode_id, "language": plan.language, "style": plan.style, "seed": plan.seed, "shots": shots}
+    body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=10_000, default_flow_style=False)
+    body = re.sub(r"\n(- index:)", r"\n\n\1", body)  # a blank line between shots
+    return HEADER + "\n" + body
+
+
+def _shot_near(text: str, line: int) -> str:
+    """", near shot N" for the last shot starting at or before 1-based `line`."""
+    count = 0
+    for number, row in enumerate(text.splitlines()[:line], start=1):
+        if re.match(r"^\s*-\s", row):
+            count += 1
+    return f", near shot {count}" if count else ""
+
+
+def _read(source: str | Path) -> tuple[str, str]:
+    """(text, where) of a plan given as a path or as YAML text."""
+    if isinstance(source, Path) or ("\n" not in source and source.endswith((".yaml", ".yml"))):
+        path = Path(source)
+        try:
+            return path.read_text(encoding="utf-8"), str(path)
+        except OSError as exc:
+            raise InputError(f"cannot read the plan file {path}: {exc.strerror}") from exc
+    return source, "the plan"
+
+
+def _shot(raw: object, number: int, language: str, keyword_files: Sequence[Path]) -> ShotSpec:
+    label = f"shot {number}"
+    if not isinstance(raw, dict):
+        raise InputError(f"{label}: expected fields ({', '.join(SHOT_FIELDS)}), got {raw!r}")
+    unknown = [str(k) for k in raw if k not in SHOT_FIELDS]
+    if unknown:
+        raise InputError(f"{label}, field {unknown[0]!r}: unknown field; the fields are {', '.join(SHOT_FIELDS)}")
+    row = dict(raw)
+    row["index"] = number - 1
+    for key in _TEXT_FIELDS:
+        if row.get(key) is None:
+            row[key] = ""  # an emptied field reads as None
+        elif isinstance(row[key], (int, float)) and not isinstance(row[key], bool):
+            row[key] = str(row[key])
+    if not str(row["text"]).strip():
+        raise InputError(f"{label}, field 'text': empty; write the sentence this shot narrates")
+    for key, choices in _CHOICES.items():
+        if key in row and row[key] not in choices:
+            raise InputError(f"{label}, field {key!r}: {row[key]!r} is not one of {', '.join(choices)}")
+    auto = not str(row["prompt"]).strip() or str(row["prompt"]).strip().lower() == AUTO
+    if auto:
+        row["prompt"] = AUTO  # placeholder, rebuilt below once the fields are valid
+    try:
+        spec = ShotSpec.model_validate(row)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "?"
+        raise InputError(f"{label}, field {where!r}: {error['msg']} (got {error.get('input')!r})") from exc
+    if auto:
+        spec = spec.model_copy(update={"prompt": rebuild_prompt(spec, language, keyword_files)})
+    return spec
+
+
+def load_plan(source: str | Path, settings: PlanningSettings | None = None) -> ShotPlan:
+    """Read a plan written by `dump_plan` (a Path, a .yaml path string, or the YAML text).
+
+    settings: the planning settings (their keyword_files feed the rebuilt prompts).
+    Raises InputError naming the shot and field to fix.
+    """
+    text, where = _read(source)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        line, problem = yaml_problem(exc)
+        at = f" line {line}{_shot_near(text, line)}" if line else ""
+        raise InputError(f"{where}:{at}: not valid YAML ({problem}); fix the syntax there") from exc
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: expected the fields {', '.join(PLAN_FIELDS)}; write it with dump_plan")
+    unknown = [str(k) for k in data if k not in PLAN_FIELDS]
+    missing = [k for k in PLAN_FIELDS if k not in data]
+    if unknown or missing:
+        problem = f"unknown field {unknown[0]!r}" if unknown else f"missing field {missing[0]!r}"
+        raise InputError(f"{where}: {problem}; a plan has {', '.join(PLAN_FIELDS)}")
+    language = data["language"]
+    if language not in ("zh", "en"):
+        raise InputError(f"{where}, field 'language': {language!r} is not zh or en")
+    shots = data["shots"]
+    if not isinstance(shots, list) or not shots:
+        raise InputError(f"{where}, field 'shots': a plan needs at least one shot")
+    specs = [_shot(raw, k + 1, language, _keyword_files(settings)) for k, raw in enumerate(shots)]
+    try:
+        return ShotPlan(
+            episode_id=str(data["episode_id"]), language=language, style=str(data["style"] or ""),
+            seed=data["seed"], shots=specs,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"])
+        raise InputError(f"{where}, field {field!r}: {error['msg']}") from exc
+
+
+# ------------------------------------------------------------------ a table for people
+
+
+def _width(text: str) -> int:
+    """Terminal columns: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _cell(text: str, width: int) -> str:
+    """`text` cut to `width` columns (with …) and padded to exactly `width`."""
+    text = " ".join(text.split())
+    if _width(text) > width:
+        out = ""
+        for ch in text:
+            if _width(out + ch) > width - 1:
+                break
+            out += ch
+        text = out + "…"
+    return text + " " * (width - _width(text))
+
+
+_COLUMNS = (("#", 3), ("sec", 5), ("subject", 18), ("action", 28), ("environment", 20), ("camera", 9), ("mood", 10), ("time", 5))
+
+
+def render_plan_table(plan: ShotPlan) -> str:
+    """A compact table of the shots: number, seconds, subject, action, environment, camera, mood, time."""
+    lines = ["  ".join(_cell(name, width) for name, width in _COLUMNS).rstrip()]
+    lines.append("  ".join("-" * width for _, width in _COLUMNS))
+    for spec in plan.shots:
+        cells = (
+            str(spec.index + 1), f"{spec.duration_s:.1f}", spec.subject, spec.action, spec.environment,
+            spec.camera, spec.mood, spec.time_of_day,
+        )
+        lines.append("  ".join(_cell(c, w) for c, (_, w) in zip(cells, _COLUMNS)).rstrip())
+    total = sum(s.duration_s for s in plan.shots)
+    lines.append(f"{len(plan.shots)} shots, {total:.1f} s, language {plan.language}, seed {plan.seed}, style: {plan.style}")
+    return "\n".join(lines)
