@@ -24,4 +24,5 @@ test-fast: setup
 	$(PYTHON) -m pytest -q -m "not integration and not gpu"
 
 bench: setup
+	$(PYTHON) bench/screening.py
 	$(PYTHON) bench/episode_stages.py

@@ -19,6 +19,7 @@ from editorial.manifest import (
 from editorial.report import summary_markdown
 from generation.base import check_backend, release_generators
 from postprocess.timeline import build_timeline
+from prompts.screen import lists_fingerprint
 from prompts.structure import derive_seed
 from quality.score import QualityReport, pick_best
 from reelgate.records import Action, EpisodeRequest, GeneratedShot, ShotSpec, Verdict
@@ -52,7 +53,10 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
     check_backend(settings.generation)  # a missing model fails here, before any work
 
     log.info("stage 1/8 screen prompt")
-    screening = screen_prompt(request.prompt, request.episode_id, settings.screening)
+    screening = screen_prompt(
+        request.screening_text(), request.episode_id, settings.screening,
+        lists_fingerprint(settings.screening), settings.data_dir / "cache",
+    )
     manifest.screening = screening.model_dump(mode="json")
     if screening.action == Action.BLOCK:
         manifest.status, manifest.verdict = Status.BLOCKED, screening.verdict()

@@ -68,6 +68,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from prompts.blocklist import Blocklist, Term, list_files
 from prompts.normalize import Normalized, fold, is_cjk, normalize_with_flags
 from reelgate.records import Action, Verdict
+from reelgate.settings import ScreeningSettings
 
 MAX_SKIP = 3
 _BOUNDARY = frozenset(",!?;:。、，！？；：｡､\n")
@@ -670,3 +671,53 @@ class Screener:
         if time.monotonic() - self._checked_at >= self.check_every_s:
             self.reload_if_changed()
         return screen(text, self.blocklist, self.layers, self.semantic)
+
+    @classmethod
+    def from_settings(cls, settings: ScreeningSettings, cache_dir: Path | None = None) -> "Screener":
+        """A screener as the settings describe it; cache_dir keeps concept embeddings.
+
+        The semantic layer fails closed: asked for but unavailable, it raises ConfigError
+        rather than screening without it."""
+        semantic = None
+        if settings.semantic:
+            from prompts.semantic import SemanticLayer
+
+            semantic = SemanticLayer.load(
+                settings.concept_files, threshold=settings.semantic_threshold, cache_dir=cache_dir
+            )
+        return cls(
+            settings.extra_lists,
+            use_defaults=settings.use_default_lists,
+            layers=Layers(pinyin=settings.pinyin, initials=settings.initials, homophones=settings.homophones),
+            semantic=semantic,
+            check_every_s=settings.reload_check_s,
+        )
+
+
+def lists_fingerprint(settings: ScreeningSettings) -> str:
+    """A hash of every list and concept file the settings screen with (and the settings):
+    changes whenever a verdict could."""
+    import hashlib
+
+    digest = hashlib.sha256(settings.model_dump_json().encode())
+    files = list_files(settings.extra_lists, settings.use_default_lists)
+    if settings.semantic:
+        from prompts.semantic import DEFAULT_DIR as CONCEPTS_DIR
+
+        files += list_files(settings.concept_files, False) + sorted(CONCEPTS_DIR.glob("*.txt"))
+    for file in files:
+        digest.update(str(file).encode())
+        digest.update(file.read_bytes() if file.is_file() else b"<missing>")
+    return digest.hexdigest()[:16]
+
+
+_SCREENERS: dict[str, Screener] = {}
+
+
+def screener_for(settings: ScreeningSettings, cache_dir: Path | None = None) -> Screener:
+    """One Screener per distinct settings in this process: the lists (and the semantic model)
+    load once, and the lists still reload when their files change."""
+    key = settings.model_dump_json()
+    if key not in _SCREENERS:
+        _SCREENERS[key] = Screener.from_settings(settings, cache_dir)
+    return _SCREENERS[key]

@@ -99,6 +99,7 @@ class SemanticHit:
     end: int
     text: str
     layer: str = LAYER
+    source: str = ""  # where the concept is listed, file:line
 
 
 def load_concepts(paths: list[Path] | tuple[Path, ...] = (), use_defaults: bool = True) -> list[Concept]:
@@ -220,6 +221,9 @@ class SemanticLayer:
                 f"point model_path at an all-MiniLM-L6-v2 folder, or {_INSTALL_HINT}"
             )
         from transformers import AutoModel, AutoTokenizer  # heavy: only when the layer is really used
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # a progress bar per load is noise in CLI output and logs
 
         self._tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
         self._model = AutoModel.from_pretrained(self.model_path, local_files_only=True).eval()
@@ -246,7 +250,7 @@ class SemanticLayer:
             if score >= self.threshold:
                 c = self.concepts[k]
                 action = c.action if c.action.rank < CAP.rank else CAP
-                hits.append(SemanticHit(c.text, c.category, action, round(score, 4), start, end, text[start:end]))
+                hits.append(SemanticHit(c.text, c.category, action, round(score, 4), start, end, text[start:end], source=c.source))
         return _merge(hits, text)
 
     def best_match(self, text: str) -> tuple[float, Concept | None]:
@@ -339,7 +343,8 @@ def _merge(hits: list[SemanticHit], text: str) -> list[SemanticHit]:
         if last is not None and last.concept == hit.concept and hit.start < last.end:
             start, end = last.start, max(last.end, hit.end)
             merged[-1] = SemanticHit(
-                last.concept, last.category, last.action, max(last.score, hit.score), start, end, text[start:end]
+                last.concept, last.category, last.action, max(last.score, hit.score), start, end, text[start:end],
+                source=last.source,
             )
         else:
             merged.append(hit)

@@ -2,6 +2,8 @@
 
     reelgate up                      start the server, serve the flows, produce the bundled example
     reelgate episode "<prompt>"      produce one episode and stop at the review gate
+    reelgate screen "<text>" ...     screen texts (or stdin, one per line) against the blocklists
+    reelgate plan "<story>"          show (and --out write) the editable shot plan
     reelgate review list|show|approve|reject
     reelgate server start|stop|status
     reelgate settings                print the effective settings
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +24,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from reelgate.errors import InputError, ReelgateError
-from reelgate.records import EpisodeRequest
+from reelgate.records import Action, EpisodeRequest
 from reelgate.settings import GenerationSettings, Settings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weaver_and_herdsman.json"
@@ -84,15 +87,22 @@ def _print_outcome(runtime, run, settings: Settings) -> int:
 
 def cmd_episode(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    plan = None
+    if args.plan:
+        from prompts.plan_file import load_plan
+
+        plan = load_plan(Path(args.plan), settings.planning)
+    prompt = args.prompt if args.prompt is not None else " ".join(s.text for s in plan.shots) if plan else ""
     request = EpisodeRequest(
-        prompt=args.prompt,
+        plan=plan,
+        prompt=prompt,
         episode_id=args.id or default_episode_id(args.prompt),
         title=args.title or "",
         seed=args.seed,
         language=args.language,
     )
     if not request.prompt.strip():
-        raise InputError("the prompt is empty; write one or more sentences describing the story")
+        raise InputError("the prompt is empty; write one or more sentences describing the story (or give --plan FILE)")
     from generation.base import check_backend
 
     check_backend(settings.generation)  # fail at once on a missing model, before any work
@@ -103,6 +113,87 @@ def cmd_episode(args: argparse.Namespace) -> int:
     print(f"episode {request.episode_id}: flow run {run.id}\n  Prefect UI: {runtime.ui_url(run.id)}", flush=True)
     run = runtime.drive_run(run.id, deployment_id)
     return _print_outcome(runtime, run, settings)
+
+
+def _screen_settings(args: argparse.Namespace, settings: Settings):
+    updates = {"extra_lists": [Path(p) for p in args.blocklist]}
+    if args.no_defaults:
+        if not args.blocklist:
+            raise UsageError("--no-defaults needs at least one --blocklist FILE to screen against")
+        updates["use_default_lists"] = False
+    for layer in ("pinyin", "initials", "homophones", "semantic"):
+        if getattr(args, layer) is not None:
+            updates[layer] = getattr(args, layer)
+    return settings.screening.model_copy(update=updates)
+
+
+def _no_surrogates(text: str) -> str:
+    """Lone surrogates (undecodable input) shown as U+FFFD: same length, so spans still fit."""
+    return re.sub(r"[\ud800-\udfff]", "\ufffd", text)
+
+
+def _marked(text: str, matches) -> str:
+    """The text with each match bracketed: 'a [血 腥] scene'."""
+    out, last = [], 0
+    for m in sorted(matches, key=lambda m: m.start):
+        if m.start < last:
+            continue
+        out += [text[last : m.start], "[", text[m.start : m.end], "]"]
+        last = m.end
+    return _no_surrogates("".join(out) + text[last:])
+
+
+def cmd_screen(args: argparse.Namespace) -> int:
+    from prompts.screen import Screener
+
+    texts = list(args.texts)
+    if any(not t.strip() for t in texts):
+        raise UsageError("an empty text was given; pass the texts to screen, or none to read them from stdin")
+    if not texts:
+        raw = sys.stdin.buffer.read().decode("utf-8", errors="replace")  # bad bytes become U+FFFD
+        texts = [line.rstrip("\r") for line in raw.split("\n") if line.strip()]
+        if not texts:
+            raise UsageError("nothing to screen: give texts as arguments or one per line on stdin")
+    settings = _settings(args)
+    screener = Screener.from_settings(_screen_settings(args, settings), settings.data_dir / "cache")
+    worst = Action.ALLOW
+    for text in texts:
+        result = screener.screen(text)
+        worst = Action.strictest([worst, result.action])
+        action = "pass" if result.action is Action.ALLOW else result.action.value
+        if args.json:
+            matches = [m.model_dump(mode="json", exclude_none=True) for m in result.matches]
+            for m in matches:
+                m["text"] = _no_surrogates(m["text"])
+            print(json.dumps({"text": _no_surrogates(text), "action": action, "matches": matches}, ensure_ascii=False))
+            continue
+        print(f"{action.upper():6s} {_marked(text, result.matches)}")
+        for m in result.matches:
+            score = f", score {m.score:.2f}" if m.score is not None else ""
+            print(f"       {m.action.value:6s} {m.category}: '{m.term}' ({m.layer}{score}) at {m.start}-{m.end} "
+                  f"\"{_no_surrogates(m.text)}\"" + (f"  [{m.source}]" if m.source else ""))
+    return EXIT_REFUSED if worst.rank >= Action.REVIEW.rank else EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from prompts.plan_file import dump_plan, load_plan, render_plan_table
+    from prompts.structure import plan_shots
+    from reelgate.files import write_text
+
+    settings = _settings(args)
+    if args.preset:
+        settings.planning = settings.planning.model_copy(update={"preset": args.preset})
+    if args.source:
+        plan = load_plan(Path(args.source), settings.planning)
+    elif args.story and args.story.strip():
+        plan = plan_shots(args.story, args.id, settings.planning, language=args.language, seed=args.seed)
+    else:
+        raise UsageError("give a story to plan, or --from FILE to check an edited plan")
+    print(render_plan_table(plan))
+    if args.out:
+        write_text(Path(args.out), dump_plan(plan, settings.planning))
+        print(f"plan written to {args.out}; edit it, then: reelgate episode --plan {args.out} --id {plan.episode_id}")
+    return EXIT_OK
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -202,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
 
     ep = sub.add_parser("episode", help="produce one episode end to end; exits when it waits for review or is blocked")
-    ep.add_argument("prompt", help="the story, Chinese or English; several sentences become several shots")
+    ep.add_argument("prompt", nargs="?", help="the story, Chinese or English; several sentences become several shots")
+    ep.add_argument("--plan", help="an edited plan file (reelgate plan --out) to produce instead of planning the prompt")
     ep.add_argument("--id", help="episode id (default: ep-<time>-<hash>); reusing one resumes it")
     ep.add_argument("--title", help="episode title")
     ep.add_argument("--seed", type=int, help="episode seed (default: derived from the id)")
@@ -210,6 +302,31 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--backend", help="generator backend (default: animatic, offline)")
     ep.add_argument("--model", help="model id or local folder for diffusers backends")
     ep.set_defaults(func=cmd_episode)
+
+    sc = sub.add_parser(
+        "screen",
+        help="screen texts against the blocklists; exit 0 if all pass (or only warn), 1 if any is blocked or needs review",
+    )
+    sc.add_argument("texts", nargs="*", help="texts to screen; none: read one per line from stdin")
+    sc.add_argument("--blocklist", action="append", default=[], metavar="FILE",
+                    help="a list file or folder, added to the defaults (repeatable)")
+    sc.add_argument("--no-defaults", action="store_true", help="screen only against the --blocklist files")
+    sc.add_argument("--json", action="store_true", help="one JSON object per line: text, action, matches")
+    for layer, what in (("pinyin", "pinyin spellings"), ("initials", "pinyin initials"),
+                        ("homophones", "sound-alike characters"), ("semantic", "English paraphrases (loads a model)")):
+        sc.add_argument(f"--{layer}", dest=layer, action=argparse.BooleanOptionalAction, default=None,
+                        help=f"the {what} layer (default: from settings)")
+    sc.set_defaults(func=cmd_screen)
+
+    pl = sub.add_parser("plan", help="show the shot plan a story becomes; --out writes it as editable YAML")
+    pl.add_argument("story", nargs="?", help="the story to plan")
+    pl.add_argument("--from", dest="source", metavar="FILE", help="check and show an edited plan file instead")
+    pl.add_argument("--id", default="draft", help="episode id the plan is for (seeds derive from it)")
+    pl.add_argument("--language", default="auto", choices=["auto", "zh", "en"])
+    pl.add_argument("--seed", type=int, help="plan seed (default: from the id or the preset's policy)")
+    pl.add_argument("--preset", help="style preset: storybook, ink-wash, cinematic, anime-cel, constellation-myth, or a YAML file")
+    pl.add_argument("--out", help="write the plan here as YAML to edit")
+    pl.set_defaults(func=cmd_plan)
 
     review = sub.add_parser("review", help="act on episodes waiting at the review gate")
     rsub = review.add_subparsers(dest="action", required=True)
@@ -230,6 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     settings = sub.add_parser("settings", help="print the effective settings as JSON")
     settings.set_defaults(func=cmd_settings)
     return parser
+
+
+class UsageError(InputError):
+    """The command line itself is wrong (exit 2, like argparse's own errors)."""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -105,3 +105,14 @@ class EpisodeRequest(BaseModel):
     series: str | None = None
     language: str = Field("auto", description="zh, en or auto.")
     seed: int | None = Field(None, ge=0, description="Episode seed; default derived from the episode id.")
+    plan: ShotPlan | None = Field(
+        None, description="An edited shot plan (`reelgate plan --out`), used instead of planning from the prompt."
+    )
+
+    def screening_text(self) -> str:
+        """Everything a user wrote that reaches a model or a viewer: the prompt and the title,
+        and, with an edited plan, every shot's editable fields. The screen reads it all."""
+        parts = [self.prompt, self.title]
+        for shot in self.plan.shots if self.plan else ():
+            parts += [shot.text, shot.subject, shot.action, shot.environment, shot.style, shot.prompt]
+        return "\n".join(p for p in parts if p)

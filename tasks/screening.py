@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from prefect.artifacts import create_markdown_artifact
 
-from prompts.blocklist import Blocklist
-from prompts.screen import ScreenResult, screen
+from pathlib import Path
+
+from prompts.screen import ScreenResult, screener_for
 from prompts.structure import plan_shots
 from reelgate.records import EpisodeRequest, ShotPlan
 from reelgate.settings import PlanningSettings, ScreeningSettings
@@ -13,8 +14,12 @@ from tasks.common import artifact_key, stage_task
 
 
 @stage_task("screen_prompt", ("prompts",), retries=0)
-def screen_prompt(prompt: str, episode_id: str, settings: ScreeningSettings) -> ScreenResult:
-    result = screen(prompt, Blocklist.load(settings.extra_lists, use_defaults=settings.use_default_lists))
+def screen_prompt(
+    text: str, episode_id: str, settings: ScreeningSettings, lists_fingerprint: str, cache_dir: Path
+) -> ScreenResult:
+    """lists_fingerprint: prompts.screen.lists_fingerprint, so an edited list re-screens
+    instead of reusing a cached verdict."""
+    result = screener_for(settings, cache_dir).screen(text)
     reasons = "\n".join(f"- {r}" for r in result.verdict().reasons) or "- no listed terms"
     create_markdown_artifact(
         f"### Prompt screening: **{result.action.value}**\n\n{reasons}",
@@ -26,6 +31,8 @@ def screen_prompt(prompt: str, episode_id: str, settings: ScreeningSettings) -> 
 
 @stage_task("plan_shots", ("prompts",), retries=0)
 def plan_episode(request: EpisodeRequest, settings: PlanningSettings) -> ShotPlan:
+    if request.plan is not None:  # an editor's plan file: used as written, ids made to match
+        return request.plan.model_copy(update={"episode_id": request.episode_id})
     return plan_shots(
         request.prompt, request.episode_id, settings, language=request.language, seed=request.seed
     )

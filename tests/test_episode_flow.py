@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import srt
+import yaml
 
 from editorial.audit import read_audit
 from editorial.manifest import load_manifest
@@ -174,3 +175,23 @@ def test_missing_model_fails_at_once_with_a_message(prefect_server, capsys, tmp_
 def test_empty_prompt_is_refused_with_a_message(capsys):
     assert main(["episode", "   "]) == 2
     assert "prompt is empty" in capsys.readouterr().err
+
+
+def test_an_edited_plan_is_screened_produced_and_flagged_for_review(prefect_server, capsys, tmp_path):
+    """An editor's plan file drives the episode, and what the editor typed is screened too."""
+    settings = prefect_server
+    plan_file = tmp_path / "plan.yaml"
+    assert main(["plan", STORY_EN, "--id", "e2e-plan", "--out", str(plan_file)]) == 0
+    data = yaml.safe_load(plan_file.read_text(encoding="utf-8"))
+    data["shots"][1]["action"] = "tortures a rabbit under a tall pine"  # review-listed, typed in the plan
+    data["shots"][2]["camera"] = "static"
+    plan_file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    assert main(["episode", "--plan", str(plan_file), "--id", "e2e-plan"]) == 0
+    manifest = load_manifest(_episode_dir(settings, "e2e-plan"))
+    assert manifest.status.value == "awaiting_review"
+    assert manifest.screening["action"] == "review"
+    assert any("torture" in r for r in manifest.verdict.reasons)  # kept for the reviewer
+    shots = manifest.plan.shots
+    assert shots[1].action.startswith("tortures a rabbit") and "tortures a rabbit" in shots[1].prompt  # prompt rebuilt
+    assert shots[2].camera == "static"
