@@ -88,10 +88,15 @@ def list_files(paths: list[Path] | tuple[Path, ...], use_defaults: bool = True) 
 
 def _read_file(path: Path) -> tuple[list[Term], list[str]]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read blocklist {path}: {exc}; give a readable UTF-8 text file or folder of *.txt files") from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(
-            f"cannot read blocklist {path}: {exc}; give a readable UTF-8 text file or folder of *.txt files"
+            f"{path}:{line}: not UTF-8 (byte {data[exc.start]:#04x}); save the list as UTF-8"
         ) from exc
     category, action, allow_mode = "custom", Action.BLOCK, False
     terms: list[Term] = []

@@ -16,7 +16,8 @@ the map only for the few that hold a candidate match. Steps, in order:
    ASCII digits (① ⑴ ⒈ ⓿ ➃ ❶ ㈠ ㊀ 一 壹 二 貳 肆 -> 1 1 1 0 4 1 1 1 1 1 2 2 4).
 2. Leetspeak: a run of 0 1 3 4 5 7 @ $ with a Latin letter on both sides becomes letters
    (b1ood -> blood, s3x -> sex, h@te -> hate). "1" is ambiguous (l or i): `one_as` picks;
-   the screen runs both readings.
+   the screen runs both readings. A lone @ or $ between two lone letters stays: n@u@d@e is
+   spaced-out letters, which the screen joins, not the word "naudae".
 3. Runs of one character repeated 3+ times collapse: to one for CJK and symbols (血血血腥 ->
    血腥), to two for Latin letters because English spells with doubled letters
    (bloooood -> blood, not blod); digit runs are kept (1000 stays 1000), and so are dot
@@ -101,18 +102,37 @@ def is_cjk(ch: str) -> bool:
     return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x20000 <= o <= 0x2FA1F or 0xF900 <= o <= 0xFAFF
 
 
+# Variant characters no OpenCC table folds (鎗 for 槍): added by hand as they turn up.
+_EXTRA_VARIANTS = {"鎗": "枪", "衞": "卫", "粧": "妆"}
+
+
 @lru_cache(maxsize=1)
 def _traditional_to_simplified() -> dict[str, str]:
-    """OpenCC's character table (traditional -> first simplified candidate)."""
-    import opencc  # opencc-python-reimplemented ships the table as text
+    """Traditional, Hong Kong/Taiwan variant and Japanese forms -> simplified Chinese.
 
-    table = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
-    mapping = {}
-    for line in table.read_text(encoding="utf-8").splitlines():
-        source, _, targets = line.partition("\t")
-        target = targets.split(" ")[0]
-        if len(source) == 1 and len(target) == 1 and source != target:
-            mapping[source] = target
+    From OpenCC's tables: TSCharacters (first simplified candidate), then HK/TW variants
+    and Japanese shinjitai read back to their standard form (僞 偽, 乱 亂) and simplified.
+    """
+    import opencc  # opencc-python-reimplemented ships the tables as text
+
+    folder = Path(opencc.__file__).parent / "dictionary"
+
+    def pairs(name: str, reverse: bool = False):
+        for line in (folder / name).read_text(encoding="utf-8").splitlines():
+            source, _, targets = line.partition("\t")
+            target = targets.split(" ")[0]
+            if reverse:
+                source, target = target, source
+            if len(source) == 1 and len(target) == 1 and source != target:
+                yield source, target
+
+    mapping = dict(pairs("TSCharacters.txt"))
+    for name, reverse in (("HKVariantsRev.txt", False), ("TWVariantsRev.txt", False), ("JPVariants.txt", True)):
+        for variant, standard in pairs(name, reverse):
+            simplified = mapping.get(standard, standard)
+            if simplified != variant:
+                mapping.setdefault(variant, simplified)
+    mapping.update(_EXTRA_VARIANTS)
     return mapping
 
 
@@ -196,10 +216,20 @@ def _undo_leet(text: str, one_as: str) -> tuple[str, bool]:
     def letters(match: re.Match) -> str:
         nonlocal used_one
         letter, run = match.group()[0], match.group()[1:]
+        if run in ("@", "$") and _single_letters_around(match):
+            return match.group()  # n@u@d@e: one-letter tokens with junk between, read as spaced letters
         used_one = used_one or "1" in run
         return letter + "".join(one_as if c == "1" else _LEET[c] for c in run)
 
     return _LEET_RUN.sub(letters, text), used_one
+
+
+def _single_letters_around(match: re.Match) -> bool:
+    """Whether the letters on both sides of a leet run stand alone (n@u, not h@te)."""
+    text, start, end = match.string, match.start(), match.end()
+    before = start > 0 and "a" <= text[start - 1] <= "z"
+    after = end + 1 < len(text) and "a" <= text[end + 1] <= "z"
+    return not before and not after
 
 
 def _kept_length(ch: str, run: int) -> int:

@@ -7,6 +7,7 @@ from prefect.artifacts import create_markdown_artifact
 from pathlib import Path
 
 from prompts.screen import ScreenResult, screener_for
+from prompts.plan_file import render_plan_table
 from prompts.structure import plan_shots
 from reelgate.records import EpisodeRequest, ShotPlan
 from reelgate.settings import PlanningSettings, ScreeningSettings
@@ -32,7 +33,13 @@ def screen_prompt(
 @stage_task("plan_shots", ("prompts",), retries=0)
 def plan_episode(request: EpisodeRequest, settings: PlanningSettings) -> ShotPlan:
     if request.plan is not None:  # an editor's plan file: used as written, ids made to match
-        return request.plan.model_copy(update={"episode_id": request.episode_id})
-    return plan_shots(
-        request.prompt, request.episode_id, settings, language=request.language, seed=request.seed
+        plan = request.plan.model_copy(update={"episode_id": request.episode_id})
+    else:
+        plan = plan_shots(request.prompt, request.episode_id, settings, language=request.language, seed=request.seed)
+    create_markdown_artifact(
+        f"### Shot plan\n\n```\n{render_plan_table(plan)}\n```\n\nEdit it: `reelgate plan --out plan.yaml`, "
+        f"then `reelgate episode --plan plan.yaml --id {request.episode_id}`.",
+        key=artifact_key(request.episode_id, "plan"),
+        description="The structured shots of the episode",
     )
+    return plan

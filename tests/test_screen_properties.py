@@ -39,7 +39,10 @@ def _settings(examples: int) -> settings:
     )
 
 
-ZH_TERMS = {"血腥": "gore", "色情": "sexual", "碎尸": "gore", "屠杀": "violence", "杀人": "violence", "赌博": "illegal", "枪击": "violence"}
+ZH_TERMS = {
+    "血腥": "gore", "色情": "sexual", "碎尸": "gore", "屠杀": "violence", "杀人": "violence", "赌博": "illegal",
+    "枪击": "violence",
+}  # fmt: skip
 EN_TERMS = {"blood": "gore", "nude": "sexual", "kill": "violence", "corpse": "gore", "carnage": "violence"}
 BLOCKLIST = Blocklist(
     [Term(normalize(t).text, c, Action.BLOCK, "test:1") for t, c in {**ZH_TERMS, **EN_TERMS}.items()], []
@@ -49,9 +52,9 @@ BOTH_LAYER_SETS = (Layers(), Layers(pinyin=False, homophones=False))
 # Visible junk the matcher skips (at most 3 in a row): spaces, symbols, emoji. Clause
 # punctuation, line breaks and ". " are left out on purpose: the screen's docstring makes
 # them clause breaks that no match may span.
-VISIBLE_JUNK = list(" @#*_-~/|+=") + ["\u3000", "\u00a0", "\t", "＠", "＊", "·", "・", "😀", "🔥", "❤", "★", "♥", "👍"]
+VISIBLE_JUNK = list(" @#*_-~/|+=") + list("\u3000\u00a0\t＠＊＃－～／｜＋＝＿·・😀🔥❤★♥👍🏽")
 # Dropped before the junk rule counts (format characters, combining marks): any number.
-INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u202e", "\u2066", "\u00ad", "\u0301", "\u0336", "\u20dd", "\ufe0f"]
+INVISIBLE = list("\u200b\u200c\u200d\u2060\ufeff\u202e\u2066\u00ad\u0301\u0336\u20dd\ufe0f")
 CLAUSE_BREAKS = list("，。！？；：、,!?;:\n") + [". ", "..", "…"]
 # Surroundings that hold none of the terms' characters (so no repeat run can reach into a term).
 BENIGN_ZH = "天空大海山水美丽的花园里有只小猫在玩耍月亮星光湖面上狐狸森林朋友"
@@ -64,7 +67,7 @@ gaps = st.lists(st.sampled_from(VISIBLE_JUNK), max_size=3).flatmap(
 )
 benign_zh_text = st.text(alphabet=BENIGN_ZH + "，。 abcxyz", max_size=20)
 # Any character Python can hold, lone surrogates included, plus the ones the fold changes.
-INTERESTING = list("血腥色情碎尸屠杀人赌博枪击屍殺賭槍擊一二①⑴ａＺАаеорсο01345@$.,。 \n\t\x00") + INVISIBLE + VISIBLE_JUNK
+INTERESTING = [*"血腥色情碎尸屠杀人赌博枪击屍殺賭槍擊一二①⑴ａＺАаеорсο01345@$.,。 \n\t\x00", *INVISIBLE, *VISIBLE_JUNK]
 any_char = st.one_of(
     st.characters(exclude_categories=()),
     st.characters(categories=["Cs"]),
@@ -86,7 +89,7 @@ def _assert_spans_point_into(text: str, result: ScreenResult) -> None:
 # ------------------------------------------------------------------ 1. separators
 
 
-@_settings(150)
+@_settings(300)
 @given(term=st.sampled_from(sorted(ZH_TERMS)), data=st.data(), before=benign_zh_text, after=benign_zh_text)
 def test_separators_and_invisible_characters_inside_a_chinese_term_are_skipped(term, data, before, after) -> None:
     pieces = [term[0]]
@@ -111,11 +114,49 @@ def test_many_invisible_characters_do_not_count_toward_the_junk_limit(gap: str) 
 @pytest.mark.parametrize("gap", ["@@@@x", "@#*_", "😀😀 😀", *CLAUSE_BREAKS])
 def test_long_junk_runs_and_clause_breaks_are_never_skipped(gap: str) -> None:
     # The other side of the rule: "流了血，腥味很重" does not hold 血腥.
-    assert not [m for m in screen(f"流了血{gap}腥味很重", BLOCKLIST, Layers(pinyin=False, homophones=False)).matches if m.term == "血腥"]
+    result = screen(f"流了血{gap}腥味很重", BLOCKLIST, Layers(pinyin=False, homophones=False))
+    assert not [m for m in result.matches if m.term == "血腥"]
+
+
+# A lone @ or $ between two letters is leet, not junk (normalize step 2), so it is left out here.
+_LATIN_JUNK = [c for c in VISIBLE_JUNK if c not in "@＠$"]
+latin_gaps = st.lists(st.sampled_from(_LATIN_JUNK), min_size=1, max_size=3).flatmap(
+    lambda visible: st.lists(st.sampled_from(INVISIBLE), max_size=4).flatmap(
+        lambda invisible: st.permutations(visible + invisible).map("".join)
+    )
+)
+
+
+@_settings(200)
+@given(
+    term=st.sampled_from(sorted(EN_TERMS)),
+    spaced=st.booleans(),
+    data=st.data(),
+    before=st.lists(st.sampled_from(BENIGN_WORDS), max_size=4),
+    after=st.lists(st.sampled_from(BENIGN_WORDS), max_size=4),
+)
+def test_separators_and_invisible_characters_inside_an_english_term_are_skipped(
+    term, spaced, data, before, after
+) -> None:
+    # Visible junk must go between every pair of letters (spaced-out letters, n-u-d-e):
+    # "nu de" is two words by design. Invisible characters may go anywhere.
+    gap = latin_gaps if spaced else st.lists(st.sampled_from(INVISIBLE), max_size=4).map("".join)
+    disguised = term[0] + "".join(data.draw(gap) + ch for ch in term[1:])
+    prefix = " ".join(before) + " " if before else ""
+    text = prefix + disguised + (" " + " ".join(after) if after else "")
+    result = screen(text, BLOCKLIST)
+    assert result.action is Action.BLOCK
+    assert _matches_at(result, term, len(prefix), len(prefix) + len(disguised)), (text, result.matches)
+
+
+@pytest.mark.parametrize("text", ["n@u@d@e", "k$i$l$l", "b@l@o@o@d", "n@u-d-e"])
+def test_spaced_letters_joined_by_at_or_dollar_are_caught(text: str) -> None:
+    assert screen(f"the {text} moon", BLOCKLIST).action is Action.BLOCK
 
 
 # ------------------------------------------------------------------ 2. width, case, look-alikes
 
+# Cyrillic letters that pass for Latin ones (normalize maps them back).
 _CYRILLIC = {"a": "аА", "e": "еЕ", "o": "оО", "p": "рР", "c": "сС", "i": "і", "k": "кК", "s": "ѕ", "d": "ԁ"}
 
 
@@ -124,7 +165,7 @@ def _letter_forms(ch: str) -> list[str]:
     return forms + list(_CYRILLIC.get(ch, ""))
 
 
-@_settings(150)
+@_settings(200)
 @given(
     term=st.sampled_from(sorted(EN_TERMS)),
     data=st.data(),
@@ -144,23 +185,38 @@ def test_width_case_and_lookalike_letters_of_an_english_term_are_caught(term, da
 
 _OPENCC = [opencc.OpenCC(config) for config in ("s2t", "s2tw", "s2hk", "s2twp")]
 # Per character of each simplified term: every traditional form OpenCC gives, plus variants by hand.
-_HAND_VARIANTS = {"尸": "屍", "杀": "殺", "赌": "賭", "枪": "槍鎗", "击": "擊"}
+_HAND_VARIANTS = {"尸": "屍", "杀": "殺", "赌": "賭", "枪": "槍", "击": "擊"}
 _TRADITIONAL = {
     term: [sorted({ch, *(cc.convert(ch) for cc in _OPENCC), *_HAND_VARIANTS.get(ch, "")}) for ch in term]
     for term in ZH_TERMS
 }
 
 
+def _exact_block(text: str, term: str, start: int, end: int) -> bool:
+    """Whether `term` is found as written (not as a homophone guess) at start:end, with its
+    BLOCK action, with and without the optional layers."""
+    for layers in BOTH_LAYER_SETS:
+        found = _matches_at(screen(text, BLOCKLIST, layers), term, start, end)
+        if not any(m.layer == "exact" and m.action is Action.BLOCK for m in found):
+            return False
+    return True
+
+
 def test_hand_written_traditional_pairs_are_caught() -> None:
-    for written, term in [("血腥", "血腥"), ("色情", "色情"), ("碎屍", "碎尸"), ("屠殺", "屠杀"), ("殺人", "杀人"), ("賭博", "赌博"), ("槍擊", "枪击"), ("鎗擊", "枪击")]:
-        text = f"他说{written}了"
-        assert _matches_at(screen(text, BLOCKLIST), term, 2, 4), written
+    pairs = [("血腥", "血腥"), ("色情", "色情"), ("碎屍", "碎尸"), ("屠殺", "屠杀"), ("殺人", "杀人"), ("賭博", "赌博"), ("槍擊", "枪击")]
+    for written, term in pairs:
+        assert _exact_block(f"他说{written}了", term, 2, 4), written
     for term in ZH_TERMS:
         for cc in _OPENCC:
-            assert _matches_at(screen(cc.convert(term), BLOCKLIST), term, 0, 2), (cc, term)
+            assert _exact_block(cc.convert(term), term, 0, 2), (cc, term)
 
 
-@_settings(100)
+@pytest.mark.parametrize(("written", "term"), [("鎗擊", "枪击"), ("鎗击", "枪击")])
+def test_variant_forms_outside_opencc_table_are_caught(written: str, term: str) -> None:
+    assert _exact_block(f"他说{written}了", term, 2, 4)
+
+
+@_settings(200)
 @given(term=st.sampled_from(sorted(ZH_TERMS)), data=st.data(), before=benign_zh_text, after=benign_zh_text)
 def test_any_mix_of_traditional_and_simplified_characters_is_caught(term, data, before, after) -> None:
     written = "".join(data.draw(st.sampled_from(forms)) for forms in _TRADITIONAL[term])
@@ -173,7 +229,7 @@ def test_any_mix_of_traditional_and_simplified_characters_is_caught(term, data, 
 # ------------------------------------------------------------------ 4. spans and fold == normalize
 
 
-@_settings(300)
+@_settings(500)
 @given(before=any_text, term=st.sampled_from(sorted(ZH_TERMS) + sorted(EN_TERMS)), after=any_text)
 def test_spans_point_into_the_original_text(before, term, after) -> None:
     text = before + term + after
@@ -183,10 +239,11 @@ def test_spans_point_into_the_original_text(before, term, after) -> None:
         if term in ZH_TERMS:
             # A Chinese term is a substring match: nothing around it can hide it.
             here = range(len(before), len(before) + len(term))
-            assert [m for m in result.matches if m.term == term and m.start < here.stop and m.end > here.start], (text, result)
+            overlapping = [m for m in result.matches if m.term == term and m.start < here.stop and m.end > here.start]
+            assert overlapping, (text, result)
 
 
-@_settings(400)
+@_settings(600)
 @given(text=any_text, one_as=st.sampled_from("li"))
 def test_fold_reads_exactly_what_normalize_reads(text: str, one_as: str) -> None:
     folded, used_one = fold(text, one_as=one_as)
@@ -229,19 +286,21 @@ def _assert_gate_sound(text: str, blocklist: Blocklist, layers: Layers) -> None:
             assert index.gate(fold(text, one_as=one_as)[0]), (text, one_as, [(h.term.term, h.layer) for h, _ in hits])
 
 
-@_settings(300)
+@_settings(500)
 @given(text=st.one_of(any_text, built_text))
 def test_gate_never_turns_away_a_text_the_search_would_flag(text: str) -> None:
     for layers in BOTH_LAYER_SETS:
         _assert_gate_sound(text, BLOCKLIST, layers)
 
 
-@_settings(200)
+@_settings(300)
 @given(data=st.data())
 def test_gate_is_sound_for_the_shipped_lists(default_lists: Blocklist, data) -> None:
     # Text built from fragments of real listed terms, joined by junk, breaks and random characters.
     fragment = st.sampled_from(default_lists.terms).flatmap(
-        lambda t: st.tuples(st.integers(0, len(t.term)), st.integers(0, len(t.term))).map(lambda ij: t.term[min(ij) : max(ij) + 1])
+        lambda t: st.tuples(st.integers(0, len(t.term)), st.integers(0, len(t.term))).map(
+            lambda ij: t.term[min(ij) : max(ij) + 1]
+        )
     )
     text = "".join(data.draw(st.lists(st.one_of(fragment, st.sampled_from(_PIECES), any_char), max_size=12)))
     for layers in BOTH_LAYER_SETS:
@@ -258,7 +317,7 @@ def test_empty_prompt_is_allowed() -> None:
 
 
 def test_one_megabyte_prompt_is_screened_in_time_with_the_right_span() -> None:
-    benign = "夜晚，一只小狐狸在森林里奔跑，月光洒在湖面上。A little fox runs through the dark forest at night. "
+    benign = "夜晚，一只小狐狸在森林里奔跑，月光洒在湖面上。" + "A little fox runs through the dark forest at night. "
     text = (benign * (1_000_000 // len(benign) + 1))[: 1_000_000 - 4] + "血@@腥"
     assert len(text) == 1_000_000
     start = time.perf_counter()
@@ -320,15 +379,6 @@ def test_malformed_list_file_names_the_file_and_line(tmp_path: Path, content: st
     assert f"{path}:{line}" in str(info.value) and needle in str(info.value)
 
 
-def test_non_utf8_list_file_names_the_file_and_line(tmp_path: Path) -> None:
-    path = tmp_path / "latin1.txt"
-    path.write_bytes("blood\nnude\ncaf\xe9 gore\n".encode("latin-1"))
-    with pytest.raises(ConfigError) as info:
-        Blocklist.load([path], use_defaults=False)
-    assert str(path) in str(info.value)
-    assert f"{path}:3" in str(info.value), str(info.value)
-
-
 # ------------------------------------------------------------------ 7. reload
 
 
@@ -365,3 +415,14 @@ def test_screener_reloads_and_a_bad_edit_keeps_the_previous_list(tmp_path: Path)
     path.write_text("#! category=alien action=review\nzorblax\nflumph\n", encoding="utf-8")
     _touch_later(path, 3)
     assert screener.screen("a flumph appears").action is Action.REVIEW
+
+
+# Last in the file so that `-x` runs the rest first: prompts/blocklist.py passes on the
+# UnicodeDecodeError's byte offset, not the line, so this fails until it names the line.
+def test_non_utf8_list_file_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("blood\nnude\ncaf\xe9 gore\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        Blocklist.load([path], use_defaults=False)
+    assert str(path) in str(info.value)
+    assert f"{path}:3" in str(info.value), str(info.value)
