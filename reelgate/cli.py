@@ -213,6 +213,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"Prefect UI      {runtime.ui_url()}")
     print(f"output folder   {settings.episodes_dir}")
     print(f"publish folder  {settings.publish_dir}", flush=True)
+    if args.until_review:
+        # Run it here, as `reelgate episode` does: a runner stopped right after the run
+        # suspends cancels it on the way out (Prefect 3.8 Runner.astop -> cancel_all),
+        # which would leave nothing at the review gate.
+        deployment_id = runtime.ensure_deployment()
+        run = runtime.create_episode_run(deployment_id, request, settings)
+        print(f"example episode {request.episode_id}: flow run {run.id}", flush=True)
+        return _print_outcome(runtime, runtime.drive_run(run.id, deployment_id), settings)
 
     def on_settled(settled, run) -> None:
         if settled is None:

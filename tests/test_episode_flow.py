@@ -195,3 +195,12 @@ def test_an_edited_plan_is_screened_produced_and_flagged_for_review(prefect_serv
     shots = manifest.plan.shots
     assert shots[1].action.startswith("tortures a rabbit") and "tortures a rabbit" in shots[1].prompt  # prompt rebuilt
     assert shots[2].camera == "static"
+
+
+def test_demo_leaves_the_example_waiting_at_the_review_gate(prefect_server, capsys):
+    """`make demo` (up --until-review) exits at the gate and the episode stays reviewable."""
+    assert main(["up", "--until-review"]) == 0
+    out = capsys.readouterr().out
+    episode_id = next(line.split()[2].rstrip(":") for line in out.splitlines() if line.startswith("example episode"))
+    assert main(["review", "list"]) == 0
+    assert episode_id in capsys.readouterr().out
