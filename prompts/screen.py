@@ -307,11 +307,10 @@ class _Index:
                     by_sound.setdefault(key.translate(sounds), []).append((key, term))
                     for spelled in _pinyin_keys(key):
                         by_pinyin.setdefault(spelled, []).append((key, term))
-                    initials.setdefault("".join(_readings()[c][0][0] for c in key), []).append(term)
+                    if layers.initials:
+                        initials.setdefault("".join(_readings()[c][0][0] for c in key), []).append(term)
             homophones = _Automaton(by_sound) if layers.homophones else None
             pinyin = _Automaton(by_pinyin) if layers.pinyin else None
-            if not layers.initials:
-                initials = {}
         allow: dict[str, dict[str, list]] = {"text": {}, "compact": {}, "letters": {}}
         for entry in blocklist.allow:
             key = "".join(c for c in entry if c.isalnum())
@@ -569,18 +568,17 @@ def screen(
     layers: the optional Chinese layers to run (pinyin, initials, homophones).
     semantic: an English paraphrase finder (prompts.semantic.SemanticLayer), or None.
     """
-    index = blocklist.indexes.get(layers) or _index_for(blocklist, layers)
+    index = _index_for(blocklist, layers)
     folded, used_one = fold(text, one_as="l")
-    if not used_one and semantic is None and not index.gate(folded):
+    candidate = index.gate(folded)
+    if not (candidate or used_one) and semantic is None:
         return PASS  # the common case, kept short: every prompt, script and note passes here
-    readings = [("l", folded)]
-    if used_one:  # b1ood reads as blood, k1ll as kill: screen the other reading of "1" too
-        readings.append(("i", fold(text, one_as="i")[0]))
     found = []
-    for one_as, reading in readings:
-        if index.gate(reading):
-            norm, _ = normalize_with_flags(text, one_as=one_as)
-            found += _screen_reading(norm, index)
+    if candidate:
+        found += _screen_reading(normalize_with_flags(text, one_as="l")[0], index)
+    # b1ood reads as blood, k1ll as kill: screen the other reading of "1" too.
+    if used_one and index.gate(fold(text, one_as="i")[0]):
+        found += _screen_reading(normalize_with_flags(text, one_as="i")[0], index)
 
     best: dict[tuple[str, str, int, int], TermMatch] = {}
     for hit, (start, end) in found:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,9 +10,8 @@ import pytest
 from prompts.blocklist import Blocklist
 from prompts.normalize import normalize
 from prompts.screen import screen
-from reelgate.errors import ConfigError, InputError
+from reelgate.errors import ConfigError
 from reelgate.records import Action
-from reelgate.settings import PlanningSettings
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +185,11 @@ def test_custom_list_with_and_without_header(tmp_path: Path) -> None:
         ("#! category=x action=forbid\n", 1, "forbid"),
         ("a\nb\n#! nonsense\n", 3, "nonsense"),
         ("#! category=Bad!\n", 1, "Bad!"),
+        ("blood\n\n#! category=Bad Name\nnude\n", 3, "Bad"),
+        ("# list\n#! category=gore action=destroy\nnude\n", 2, "destroy"),
+        ("nude\n#! category=gore Name\n", 2, "Name"),
+        ("#!\n", 1, "empty directive"),
+        ("ok\n\u200b\u200d\n", 2, "empty after normalization"),
     ],
 )
 def test_bad_directive_names_file_and_line(tmp_path: Path, content: str, line: int, needle: str) -> None:
