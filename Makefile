@@ -26,3 +26,4 @@ test-fast: setup
 bench: setup
 	$(PYTHON) bench/screening.py
 	$(PYTHON) bench/episode_stages.py
+	$(PYTHON) bench/generation.py

@@ -26,6 +26,17 @@ def episode_contact_sheet(
     return make_contact_sheet(picked, out, marks=marks, columns=4, thumb_width=320, title=title)
 
 
+def _generation_cell(shot: dict) -> str:
+    """backend, seed, size, time and peak memory of one generated attempt."""
+    if not shot:
+        return "-"
+    memory = f", {shot['peak_memory_mb']:.0f} MiB" if shot.get("peak_memory_mb") else ""
+    return (
+        f"{shot['backend']} seed {shot['seed']}, {shot['width']}x{shot['height']}x{shot['frames']}, "
+        f"{shot['seconds_taken']:.1f} s{memory}"
+    )
+
+
 def summary_markdown(manifest_dict: dict) -> str:
     """The run's summary artifact: status, verdict, and where the files are."""
     lines = [
@@ -36,13 +47,14 @@ def summary_markdown(manifest_dict: dict) -> str:
         f"**Verdict:** {manifest_dict['verdict']['action']}",
     ]
     lines += [f"- {r}" for r in manifest_dict["verdict"]["reasons"]]
-    lines += ["", "| shot | attempts | kept | quality | safety |", "|---|---|---|---|---|"]
+    lines += ["", "| shot | attempts | kept | generation | quality | safety |", "|---|---|---|---|---|---|"]
     for shot in manifest_dict.get("shots", []):
         kept = shot["attempts"][shot["kept_attempt"]] if shot["attempts"] else {}
         quality = kept.get("quality", {})
         safety = shot.get("safety") or {}
         lines.append(
             f"| {shot['index'] + 1} | {len(shot['attempts'])} | {shot['kept_attempt'] + 1} "
+            f"| {_generation_cell(kept.get('shot') or {})} "
             f"| {'pass' if quality.get('passed') else 'FAIL'} {quality.get('score', 0):.2f} "
             f"| {safety.get('action', '?')} |"
         )

@@ -17,18 +17,18 @@ from editorial.manifest import (
     Decision, Manifest, ReviewDecision, ShotRecord, Status, load_manifest, manifest_path, save_manifest,
 )
 from editorial.report import summary_markdown
-from generation.base import check_backend, release_generators
+from generation.base import check_backend, release_generators, uses_gpu
 from postprocess.timeline import build_timeline
 from prompts.screen import lists_fingerprint
 from prompts.structure import derive_seed
 from quality.score import QualityReport, pick_best
-from reelgate.records import Action, EpisodeRequest, GeneratedShot, ShotSpec, Verdict
+from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal, ShotSpec, Verdict
 from reelgate.settings import Settings
 from safety.report import SafetyReport
 from tasks.checks import check_shot_safety, score_shot_quality
 from tasks.common import artifact_key
 from tasks.editorial import make_episode_contact_sheet, publish, record_decision
-from tasks.generation import generate_shot
+from tasks.generation import ensure_gpu_limit, generate_shot
 from tasks.post import mix_soundtrack, mux_episode, narrate_shot, write_subtitles
 from tasks.screening import plan_episode, screen_prompt
 
@@ -51,6 +51,8 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
         # A recorded decision is never dropped by re-running the stages before the gate.
         manifest.review, manifest.created_at = previous.review, previous.created_at
     check_backend(settings.generation)  # a missing model fails here, before any work
+    if uses_gpu(settings.generation):
+        ensure_gpu_limit(settings.generation.gpu_slots)
 
     log.info("stage 1/8 screen prompt")
     screening = screen_prompt(
@@ -77,12 +79,12 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
         record, kept, verdict = _produce_shot(spec, settings, episode_dir, request.episode_id)
         manifest.shots.append(record)
         findings.append(verdict)
-        kept_shots.append(kept)
-        if verdict.action == Action.BLOCK:
+        if kept is None or verdict.action == Action.BLOCK:
             manifest.status, manifest.verdict = Status.BLOCKED, Verdict.combine(findings)
             save_manifest(episode_dir, manifest)
             log.warning("shot %d blocked: %s", spec.index + 1, "; ".join(verdict.reasons))
             return _outcome(manifest, episode_dir)
+        kept_shots.append(kept)
     manifest.verdict = Verdict.combine(findings)
 
     log.info("stage 6/8 narration, music, subtitles")
@@ -138,8 +140,12 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
 
 def _produce_shot(
     spec: ShotSpec, settings: Settings, episode_dir: Path, episode_id: str
-) -> tuple[ShotRecord, GeneratedShot, Verdict]:
-    """Generate a shot until it passes quality (at most max_attempts); keep the best attempt."""
+) -> tuple[ShotRecord, GeneratedShot | None, Verdict]:
+    """Generate a shot until it passes quality (at most max_attempts); keep the best attempt.
+
+    A generator that refuses the content (a cloud provider's moderation) ends the shot with
+    a block: the refusal is recorded and never retried with another seed.
+    """
     log = get_run_logger()
     record = ShotRecord(index=spec.index, text=spec.text)
     attempts: list[tuple[GeneratedShot, QualityReport, SafetyReport]] = []
@@ -147,6 +153,10 @@ def _produce_shot(
         # Deterministic per attempt, so a resumed run makes the same choices.
         seed = spec.seed if attempt == 0 else derive_seed(spec.seed, "attempt", attempt)
         shot = generate_shot(spec, seed, attempt, settings.generation, episode_dir)
+        if isinstance(shot, Refusal):
+            record.attempts.append({"refusal": shot.model_dump(mode="json")})
+            log.warning("shot %d: %s", spec.index + 1, shot.reason())
+            return record, None, Verdict(action=Action.BLOCK, reasons=[shot.reason()])
         safety = check_shot_safety(shot, settings.safety, episode_id)
         quality = score_shot_quality(shot, spec.wants_motion, settings.quality, episode_id)
         attempts.append((shot, quality, safety))

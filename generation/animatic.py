@@ -514,6 +514,7 @@ class AnimaticGenerator:
     """Draws a moving storyboard of each shot: offline, fast and deterministic."""
 
     name = "animatic"
+    uses_gpu = False
 
     def __init__(self, settings: GenerationSettings) -> None:
         self.settings = settings

@@ -1,8 +1,9 @@
 """The generator interface, the backend registry, and the per-process generator cache.
 
-A backend is a class with a `name` and `generate(shot, ...) -> GeneratedShot`, named in
-`BACKENDS` as "module:Class" so that heavy imports (torch, diffusers) happen only when a
-backend is actually used.
+A backend is a class with a `name`, a cheap `preflight(settings)` that refuses unusable
+settings before any work, and `generate(shot, ...)`. Backends are named in `BACKENDS` as
+"module:Class", one module per family, so that heavy imports (torch, diffusers) happen only
+when a backend is actually used.
 """
 
 from __future__ import annotations
@@ -12,23 +13,33 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
-from reelgate.errors import ConfigError, ModelNotFoundError, UnknownBackendError
-from reelgate.records import GeneratedShot, ShotSpec
+from reelgate.errors import ConfigError, UnknownBackendError
+from reelgate.records import GeneratedShot, Refusal, ShotSpec
 from reelgate.settings import GenerationSettings
 
 
 ProgressFn = Callable[[int, int], None]
-"""Called as progress(done, total) while a shot renders."""
+"""Called as progress(done, total) while a shot renders (denoising steps, or frames)."""
 
 
 class Generator(Protocol):
     """Turns one planned shot into a video file."""
 
-    name: str
+    name: ClassVar[str]
+    uses_gpu: ClassVar[bool]
+    """Whether shots hold a GPU while they render (serialised by the GPU concurrency limit)."""
 
     def __init__(self, settings: GenerationSettings) -> None: ...
+
+    @classmethod
+    def preflight(cls, settings: GenerationSettings) -> None:
+        """Refuse settings this backend cannot use, cheaply and before any other work.
+
+        Raises ModelNotFoundError or ConfigError saying what to change.
+        """
+        ...
 
     def generate(
         self,
@@ -38,18 +49,20 @@ class Generator(Protocol):
         attempt: int,
         out_path: Path,
         progress: ProgressFn | None = None,
-    ) -> GeneratedShot:
-        """Render `shot` with `seed` into an MP4 at `out_path` and describe what was made."""
+    ) -> GeneratedShot | Refusal:
+        """Render `shot` with `seed` into an MP4 at `out_path` and describe what was made.
+
+        A provider that declines the content returns a Refusal (a result, never retried).
+        """
         ...
 
 
 BACKENDS: dict[str, str] = {
     "animatic": "generation.animatic:AnimaticGenerator",
     "wan": "generation.wan:WanGenerator",
+    "diffusers": "generation.diffusers_video:DiffusersGenerator",
+    "dashscope": "generation.dashscope:DashScopeGenerator",
 }
-
-# Wan's VAE downsamples by 8 and its transformer patches by 2: frames must tile by 16.
-WAN_SIZE_MULTIPLE = 16
 
 _cache: dict[str, Generator] = {}
 _cache_lock = threading.Lock()
@@ -109,14 +122,32 @@ def release_generators() -> None:
         _release_locked()
 
 
+def uses_gpu(settings: GenerationSettings) -> bool:
+    """Whether the configured backend renders on a GPU (imports the backend module, not torch)."""
+    return bool(getattr(_load_class(settings.backend), "uses_gpu", False))
+
+
+def check_backend(settings: GenerationSettings) -> None:
+    """Cheap pre-flight check of the generation settings, run before any other work.
+
+    Raises UnknownBackendError, ModelNotFoundError or ConfigError with what to change.
+    """
+    cls = _load_class(settings.backend)
+    preflight = getattr(cls, "preflight", None)
+    if preflight is not None:
+        preflight(settings)
+
+
+# --- validation helpers shared by the diffusion families ---------------------------------
+
 def nearest_multiples(value: int, multiple: int) -> tuple[int, int]:
     """The multiples of `multiple` just below and just above `value` (never below `multiple`)."""
     below = value // multiple * multiple
     return max(multiple, below), below + multiple
 
 
-def check_wan_size(width: int, height: int, multiple: int = WAN_SIZE_MULTIPLE) -> None:
-    """Raise ConfigError if the frame size does not tile by `multiple`, naming valid values."""
+def check_size(width: int, height: int, multiple: int, who: str) -> None:
+    """Raise ConfigError if the frame size does not tile by `multiple`, naming the nearest valid values."""
     problems = []
     for field, value in (("width", width), ("height", height)):
         if value % multiple:
@@ -126,10 +157,27 @@ def check_wan_size(width: int, height: int, multiple: int = WAN_SIZE_MULTIPLE) -
                 f"use {lo} or {hi} (REELGATE_GENERATION__{field.upper()})"
             )
     if problems:
-        raise ConfigError("the wan backend needs frame sizes in multiples of %d: %s" % (multiple, "; ".join(problems)))
+        raise ConfigError(f"{who} needs frame sizes in multiples of {multiple}: " + "; ".join(problems))
 
 
-def find_local_model(model: str) -> Path | None:
+def frames_for(duration_s: float, fps: float, step: int, minimum: int | None = None) -> int:
+    """The frame count nearest `duration_s * fps` of the form k*step + 1 (Wan: 4k+1), at least one step."""
+    k = round((duration_s * fps - 1) / step)
+    return max(minimum or step + 1, step * k + 1)
+
+
+def check_frame_count(num_frames: int, step: int, who: str) -> None:
+    """Raise ConfigError unless `num_frames` is k*step + 1, naming the nearest valid counts."""
+    if (num_frames - 1) % step:
+        lo = (num_frames - 1) // step * step + 1
+        raise ConfigError(
+            f"{who} needs a frame count of the form {step}k+1; generation.num_frames={num_frames} is not: "
+            f"use {max(lo, step + 1)} or {lo + step} (REELGATE_GENERATION__NUM_FRAMES), or leave it unset "
+            "to follow each shot's duration"
+        )
+
+
+def find_local_model(model: str, revision: str | None = None) -> Path | None:
     """The local folder holding `model`: the folder itself, or its snapshot in the Hugging Face cache."""
     path = Path(model).expanduser()
     if path.is_dir():
@@ -137,35 +185,12 @@ def find_local_model(model: str) -> Path | None:
     try:
         from huggingface_hub import try_to_load_from_cache
 
-        cached = try_to_load_from_cache(model, "model_index.json")
+        cached = try_to_load_from_cache(model, "model_index.json", revision=revision)
     except Exception:  # not a valid repo id (e.g. a missing path): not in the cache either
         return None
     return Path(cached).parent if isinstance(cached, str) else None
 
 
-def check_backend(settings: GenerationSettings) -> None:
-    """Cheap pre-flight check of the generation settings, run before any other work.
-
-    Raises UnknownBackendError, ModelNotFoundError or ConfigError with what to change.
-    """
-    _target(settings.backend)
-    if settings.backend != "wan":
-        return
-    how = (
-        "set REELGATE_GENERATION__MODEL to a local diffusers folder (e.g. a downloaded "
-        "Wan2.1-T2V-1.3B-Diffusers), or pre-download the model id into the Hugging Face cache "
-        "(huggingface-cli download <id>) on a machine with hub access"
-    )
-    if not settings.model:
-        raise ModelNotFoundError(f"the wan backend needs a model and generation.model is unset; {how}")
-    folder = find_local_model(settings.model)
-    if folder is None:
-        raise ModelNotFoundError(
-            f"wan model {settings.model!r} is neither an existing local folder nor in the local "
-            f"Hugging Face cache (there is no hub access here); {how}"
-        )
-    if not (folder / "model_index.json").is_file():
-        raise ModelNotFoundError(
-            f"wan model folder {folder} has no model_index.json, so it is not a diffusers pipeline; {how}"
-        )
-    check_wan_size(settings.width, settings.height)
+def snapshot_revision(folder: Path) -> str | None:
+    """The hub commit of a Hugging Face cache snapshot folder (…/snapshots/<commit>), if it is one."""
+    return folder.name if folder.parent.name == "snapshots" and len(folder.name) == 40 else None

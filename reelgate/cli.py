@@ -2,6 +2,7 @@
 
     reelgate up                      start the server, serve the flows, produce the bundled example
     reelgate episode "<prompt>"      produce one episode and stop at the review gate
+    reelgate generate "<text>"       render shots to MP4 for preview, with a progress bar
     reelgate screen "<text>" ...     screen texts (or stdin, one per line) against the blocklists
     reelgate plan "<story>"          show (and --out write) the editable shot plan
     reelgate review list|show|approve|reject
@@ -24,19 +25,33 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from reelgate.errors import InputError, ReelgateError
-from reelgate.records import Action, EpisodeRequest
-from reelgate.settings import GenerationSettings, Settings
+from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal
+from reelgate.settings import Settings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weaver_and_herdsman.json"
 EXIT_OK, EXIT_REFUSED, EXIT_ERROR = 0, 1, 2
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings(**({"data_dir": args.data_dir} if getattr(args, "data_dir", None) else {}))
-    updates = {k: v for k in ("backend", "model") if (v := getattr(args, k, None))}
-    if updates:
-        settings.generation = GenerationSettings.model_validate({**settings.generation.model_dump(), **updates})
-    return settings
+    """The settings from the environment, with this command's flags on top.
+
+    Generation flags are merged before validation, so that a backend chosen on the command
+    line gets its own native frame size unless a size was given too.
+    """
+    generation = {k: v for k in ("backend", "model", "steps", "fps", "num_frames") if (v := getattr(args, k, None))}
+    if getattr(args, "size", None):
+        generation["width"], generation["height"] = _parse_size(args.size)
+    return Settings(
+        **({"data_dir": args.data_dir} if getattr(args, "data_dir", None) else {}),
+        **({"generation": generation} if generation else {}),
+    )
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[x*X]\s*(\d+)\s*", text)
+    if not match:
+        raise UsageError(f"--size must look like 832x480 (width x height), got {text!r}")
+    return int(match[1]), int(match[2])
 
 
 def _runtime(settings: Settings):
@@ -113,6 +128,63 @@ def cmd_episode(args: argparse.Namespace) -> int:
     print(f"episode {request.episode_id}: flow run {run.id}\n  Prefect UI: {runtime.ui_url(run.id)}", flush=True)
     run = runtime.drive_run(run.id, deployment_id)
     return _print_outcome(runtime, run, settings)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """Preview shots without Prefect or review: screened, planned, rendered with a progress bar."""
+    from generation.base import check_backend, get_generator
+    from prompts.screen import Screener
+    from prompts.structure import plan_shots
+    from reelgate.console import progress_bar
+
+    if not args.text.strip():
+        raise UsageError("the text is empty; describe the shot (or a story: each sentence becomes a shot)")
+    settings = _settings(args)
+    check_backend(settings.generation)  # a missing model or a bad size fails before anything else
+    screening = Screener.from_settings(settings.screening, settings.data_dir / "cache").screen(args.text)
+    for reason in screening.verdict().reasons:
+        print(f"screening: {reason}", file=sys.stderr)
+    if screening.action == Action.BLOCK:
+        print("not generated: the text is blocked", file=sys.stderr)
+        return EXIT_REFUSED
+    plan = plan_shots(args.text, "preview", settings.planning, language=args.language, seed=args.seed)
+    shots = plan.shots
+    if args.raw:  # the text is the diffusion prompt, as written, in one shot
+        shots = [shots[0].model_copy(update={"prompt": args.text, "text": args.text})]
+    if args.shot is not None:
+        if not 1 <= args.shot <= len(shots):
+            raise UsageError(f"--shot {args.shot} is out of range: the text plans into {len(shots)} shot(s)")
+        shots = [shots[args.shot - 1]]
+    out_dir = Path(args.out)
+    generator = get_generator(settings.generation)
+    records = []
+    for spec in shots:
+        bar = progress_bar(f"shot {spec.index + 1}/{len(plan.shots)}", total=1)
+
+        def progress(done: int, total: int, bar=bar) -> None:
+            if bar is not None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+        try:
+            record = generator.generate(
+                spec, seed=args.seed if args.seed is not None else spec.seed, attempt=0,
+                out_path=out_dir / f"shot{spec.index + 1:02d}.mp4", progress=progress,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        records.append(record)
+        if args.json:
+            print(record.model_dump_json())
+        elif isinstance(record, GeneratedShot):
+            print(f"shot {spec.index + 1}: {record.path}  {record.width}x{record.height} {record.frames} frames "
+                  f"@ {record.fps:g} fps, seed {record.seed}, {record.seconds_taken:.1f} s"
+                  + (f", peak {record.peak_memory_mb:.0f} MiB" if record.peak_memory_mb else ""))
+        else:
+            print(f"shot {spec.index + 1}: refused: {record.reason()}")
+    return EXIT_REFUSED if any(isinstance(r, Refusal) for r in records) else EXIT_OK
 
 
 def _screen_settings(args: argparse.Namespace, settings: Settings):
@@ -310,6 +382,25 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--backend", help="generator backend (default: animatic, offline)")
     ep.add_argument("--model", help="model id or local folder for diffusers backends")
     ep.set_defaults(func=cmd_episode)
+
+    gen = sub.add_parser(
+        "generate",
+        help="render a text's shots to MP4 files for preview (screened; no review, nothing published)",
+    )
+    gen.add_argument("text", help="a shot description or a story (each sentence becomes a shot)")
+    gen.add_argument("--out", default="previews", help="folder for shotNN.mp4 (default: ./previews)")
+    gen.add_argument("--shot", type=int, help="render only shot N of the plan")
+    gen.add_argument("--raw", action="store_true", help="send the text to the model as written, as one shot")
+    gen.add_argument("--seed", type=int, help="seed (default: the plan's per-shot seed)")
+    gen.add_argument("--language", default="auto", choices=["auto", "zh", "en"])
+    gen.add_argument("--backend", help="animatic (default), wan, diffusers or dashscope")
+    gen.add_argument("--model", help="local diffusers folder, cached model id, or cloud model name")
+    gen.add_argument("--size", help="frame size WIDTHxHEIGHT (default: the model's native size)")
+    gen.add_argument("--fps", type=int, help="frames per second (default: the model's)")
+    gen.add_argument("--frames", dest="num_frames", type=int, help="frames per shot (default: from the shot's length)")
+    gen.add_argument("--steps", type=int, help="denoising steps")
+    gen.add_argument("--json", action="store_true", help="print each shot's generation record as JSON")
+    gen.set_defaults(func=cmd_generate)
 
     sc = sub.add_parser(
         "screen",

@@ -10,6 +10,7 @@ Three families are kept apart, because each is handled differently:
     │   ├── ConfigError         a setting is wrong (names the setting)
     │   ├── UnknownBackendError a backend name is not registered (lists the known ones)
     │   ├── ModelNotFoundError  weights are not where the settings say (says how to provide them)
+    │   ├── OutOfMemory         a generation does not fit even with memory savers (says what to lower)
     │   └── MediaError          a media file is unreadable, empty or malformed
     └── PublishRefused        publishing was asked for without a recorded human approval
 
@@ -52,6 +53,10 @@ class UnknownBackendError(InputError):
 
 class ModelNotFoundError(InputError):
     """Model weights are not available locally (and there is no hub here to fetch them)."""
+
+
+class OutOfMemory(InputError):
+    """A generation ran out of memory even after a retry with every memory saver on."""
 
 
 class MediaError(InputError):

@@ -83,17 +83,44 @@ class GeneratedShot(BaseModel):
     path: Path
     backend: str
     model: str | None = None
+    revision: str | None = Field(None, description="Model revision (hub commit) when known.")
+    pipeline: str | None = Field(None, description="Pipeline class (diffusers) or provider task id (cloud).")
     seed: int
+    steps: int | None = Field(None, description="Denoising steps (diffusion backends).")
     width: int
     height: int
     fps: float
     frames: int
     seconds_taken: float = Field(0.0, description="Wall time the generator spent.")
-    peak_memory_mb: float | None = None
+    peak_memory_mb: float | None = Field(
+        None, description="Peak memory of the generation: CUDA memory allocated on GPU, process RSS on CPU."
+    )
+    device: str | None = Field(None, description="Where it ran: cuda, cpu, or the provider's name.")
+    memory_savers: list[str] = Field(default_factory=list, description="Memory options in force (cpu_offload, vae_tiling...).")
+    oom_retried: bool = Field(False, description="The first try ran out of memory and was retried with memory savers.")
 
     @property
     def duration_s(self) -> float:
         return self.frames / self.fps
+
+
+class Refusal(BaseModel):
+    """A generator declined the shot on content grounds (e.g. the cloud provider's moderation).
+
+    A content decision, not a fault: it is recorded and never retried with another seed
+    or a rewritten prompt.
+    """
+
+    index: int
+    attempt: int = 0
+    backend: str
+    model: str | None = None
+    code: str = Field(description="The provider's code, e.g. DataInspectionFailed.")
+    message: str = Field("", description="The provider's message.")
+    request_id: str | None = None
+
+    def reason(self) -> str:
+        return f"shot {self.index + 1}: {self.backend} refused the prompt ({self.code}: {self.message or 'no message'})"
 
 
 class EpisodeRequest(BaseModel):

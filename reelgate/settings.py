@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,31 +62,136 @@ class PlanningSettings(BaseModel):
     )
 
 
-class GenerationSettings(BaseModel):
-    backend: str = Field("animatic", description="Generator backend: animatic (offline default) or wan.")
-    model: str | None = Field(
-        None, description="Model id or local folder for diffusers backends (e.g. a Wan2.1 T2V-1.3B folder)."
+class CloudSettings(BaseModel):
+    """The Alibaba Cloud Model Studio (DashScope) video-synthesis API, for users without GPUs."""
+
+    # Never written out (settings travel to workers as run parameters): each worker reads
+    # the key from its own environment when it is not set in code.
+    api_key: SecretStr | None = Field(
+        None,
+        exclude=True,
+        description="DashScope API key; unset: REELGATE_GENERATION__CLOUD__API_KEY or DASHSCOPE_API_KEY "
+        "from the environment of the process that generates.",
     )
-    width: int = Field(640, ge=64, le=3840, description="Frame width in pixels (even).")
-    height: int = Field(360, ge=64, le=2160, description="Frame height in pixels (even).")
-    fps: int = Field(24, ge=4, le=60, description="Frames per second of generated shots.")
+    base_url: str = Field(
+        "https://dashscope-intl.aliyuncs.com",
+        description="API host of the key's region: dashscope-intl (Singapore), dashscope-us (Virginia) or "
+        "dashscope.aliyuncs.com (Beijing). Keys do not work across regions.",
+    )
+    poll_interval_s: float = Field(5.0, gt=0, le=120, description="Seconds between task status polls.")
+    task_timeout_s: float = Field(900.0, gt=0, description="Longest wait for one task to finish, seconds.")
+    request_timeout_s: float = Field(30.0, gt=0, description="Timeout of one HTTP request, seconds.")
+    request_retries: int = Field(
+        4, ge=0, le=10, description="Retries of one request on transient faults (rate limit, 5xx, network)."
+    )
+    prompt_extend: bool = Field(
+        False, description="Let the provider rewrite the prompt (off: the screened prompt is what is generated)."
+    )
+    watermark: bool = Field(False, description="Ask the provider to add its own watermark.")
+
+
+def frame_defaults(backend: str, model: str | None) -> tuple[int, int, int]:
+    """(width, height, fps) a backend and model produce natively, used when the settings leave them unset."""
+    name = (model or "").lower()
+    if backend == "animatic":
+        return 640, 360, 24
+    if "ti2v" in name:  # Wan2.2 TI2V-5B: 720p through a 16x VAE, so sizes tile by 32
+        return 1280, 704, 24
+    if "cogvideo" in name:
+        return 720, 480, 8
+    if "ltx" in name:
+        return 704, 480, 24
+    if "hunyuan" in name:
+        return 848, 480, 24
+    if backend == "dashscope":
+        return 832, 480, 30
+    return 832, 480, 16  # Wan 2.1 T2V-1.3B/14B and Wan2.2 T2V-A14B at 480p
+
+
+class GenerationSettings(BaseModel):
+    backend: str = Field(
+        "animatic",
+        description="Generator backend: animatic (offline default), wan (Wan 2.x through diffusers), "
+        "diffusers (any diffusers text-to-video pipeline) or dashscope (cloud API).",
+    )
+    model: str | None = Field(
+        None,
+        description="Local diffusers folder or model id for wan/diffusers (e.g. Wan-AI/Wan2.1-T2V-1.3B-Diffusers); "
+        "model name for dashscope (default wan2.2-t2v-plus).",
+    )
+    revision: str | None = Field(None, description="Model revision (branch, tag or commit) for model ids.")
+    allow_download: bool = Field(
+        False, description="Download model ids missing from the Hugging Face cache (needs hub access)."
+    )
+    width: int | None = Field(
+        None, ge=64, le=3840,
+        description="Frame width in pixels (even); unset: the backend's native size (animatic 640x360, "
+        "Wan 832x480, Wan2.2 TI2V-5B 1280x704, CogVideoX 720x480, LTX 704x480, HunyuanVideo 848x480).",
+    )
+    height: int | None = Field(None, ge=64, le=2160, description="Frame height in pixels (even); unset: see width.")
+    fps: int | None = Field(
+        None, ge=4, le=60, description="Frames per second; unset: the backend's own (animatic 24, Wan 16, TI2V 24)."
+    )
+    num_frames: int | None = Field(
+        None, ge=1, le=1025,
+        description="Frames per shot for diffusion backends; unset: the shot's duration times fps, "
+        "rounded to the count the model accepts (4k+1 for Wan).",
+    )
     steps: int = Field(30, ge=1, le=200, description="Denoising steps for diffusion backends.")
     guidance: float = Field(5.0, ge=0, le=30, description="Classifier-free guidance scale for diffusion backends.")
+    guidance_2: float | None = Field(
+        None, ge=0, le=30, description="Guidance of Wan2.2 A14B's low-noise expert; unset: same as guidance."
+    )
+    boundary_ratio: float | None = Field(
+        None, gt=0, lt=1,
+        description="Wan2.2 A14B: share of the noise schedule run by the high-noise expert before switching "
+        "(unset: the pipeline's own, 0.875 for T2V-A14B).",
+    )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="Torch dtype; auto is bfloat16 on CUDA and float32 on CPU."
     )
-    cpu_offload: bool = Field(False, description="Enable diffusers model CPU offload (less GPU memory, slower).")
+    cpu_offload: bool = Field(False, description="Diffusers model CPU offload (less GPU memory, slower; CUDA only).")
+    group_offload: Literal["off", "block_level", "leaf_level"] = Field(
+        "off", description="Diffusers group offloading of the transformer and text encoder (CUDA only)."
+    )
+    group_offload_blocks: int = Field(1, ge=1, le=64, description="Blocks per group for block_level offloading.")
+    vae_tiling: bool = Field(False, description="Decode the VAE in tiles (avoids the decode memory spike).")
+    cache: Literal["off", "first_block", "pab", "taylorseer"] = Field(
+        "off",
+        description="Opt-in diffusers cache accelerator on the transformer: first_block (FirstBlockCache), "
+        "pab (Pyramid Attention Broadcast) or taylorseer; faster, at some cost in quality.",
+    )
+    cache_threshold: float = Field(0.05, gt=0, le=1, description="FirstBlockCache residual threshold.")
+    oom_retry: bool = Field(
+        True, description="On out-of-memory, retry a shot once with every memory saver on before failing."
+    )
+    gpu_slots: int = Field(
+        1, ge=1, le=64, description="Shots that may run on the GPU at once across all runs (Prefect concurrency limit)."
+    )
     negative_prompt: str = Field(
         "blurry, low quality, distorted, watermark, subtitles, text",
         description="Negative prompt for diffusion backends.",
     )
+    cloud: CloudSettings = Field(default_factory=CloudSettings)
 
     @field_validator("width", "height")
     @classmethod
-    def _even(cls, v: int) -> int:
-        if v % 2:
+    def _even(cls, v: int | None) -> int | None:
+        if v is not None and v % 2:
             raise ValueError(f"must be even for H.264 (yuv420p); use {v + 1} or {v - 1}")
         return v
+
+    @model_validator(mode="after")
+    def _native_frame_defaults(self) -> "GenerationSettings":
+        # Filled here, once, so every stage reads the same concrete size and rate.
+        width, height, fps = frame_defaults(self.backend, self.model)
+        if self.width is None:
+            self.width = width
+        if self.height is None:
+            self.height = height
+        if self.fps is None:
+            self.fps = fps
+        return self
 
 
 class SafetySettings(BaseModel):

@@ -1,30 +1,88 @@
-"""Stage 3 task: generate one shot with the configured backend."""
+"""Stage 3 task: generate one shot with the configured backend, one GPU shot at a time."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from prefect import get_run_logger
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.client.orchestration import get_client
+from prefect.concurrency.sync import concurrency
 
-from generation.base import get_generator
-from reelgate.records import GeneratedShot, ShotSpec
+from generation.base import get_generator, uses_gpu
+from reelgate.console import progress_bar
+from reelgate.records import GeneratedShot, Refusal, ShotSpec
 from reelgate.settings import GenerationSettings
-from tasks.common import stage_task
+from tasks.common import artifact_key, stage_task
+
+GPU_LIMIT = "reelgate-gpu"
+"""The Prefect global concurrency limit every GPU shot holds a slot of, across all runs and workers."""
+
+
+def ensure_gpu_limit(slots: int) -> None:
+    """Create the GPU concurrency limit, or set its slots to `slots` (generation.gpu_slots)."""
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(GPU_LIMIT, slots)
+
+
+@contextmanager
+def gpu_slot(settings: GenerationSettings) -> Iterator[None]:
+    """Hold one slot of the GPU limit while a GPU backend loads and renders; other backends pass."""
+    if not uses_gpu(settings):
+        yield
+        return
+    # strict: a missing limit is an error, never an unlimited GPU.
+    with concurrency(GPU_LIMIT, occupy=1, strict=True):
+        yield
+
+
+class ShotProgress:
+    """Denoising progress of one shot: a Prefect progress artifact, log lines, a terminal bar."""
+
+    def __init__(self, spec: ShotSpec, attempt: int, episode_id: str) -> None:
+        self.label = f"shot {spec.index + 1} attempt {attempt + 1}"
+        self.log = get_run_logger()
+        self.artifact_id = create_progress_artifact(
+            0.0, key=artifact_key(episode_id, f"shot{spec.index + 1}", "progress"), description=f"{episode_id}: {self.label}"
+        )
+        self.bar = None
+        self.shown = 0
+        self.last_update = 0.0
+        self.quarter = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None and total:
+            self.bar = progress_bar(self.label, total)
+        if self.bar is not None:
+            self.bar.update(done - self.shown)
+        self.shown = done
+        quarter = int(4 * done / max(total, 1))
+        if quarter > self.quarter:
+            self.quarter = quarter
+            self.log.info("%s: %d/%d", self.label, done, total)
+        # The API is asked at most every 2 s, and always at the end.
+        now = time.monotonic()
+        if done >= total or now - self.last_update >= 2.0:
+            self.last_update = now
+            update_progress_artifact(self.artifact_id, 100.0 * done / max(total, 1))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 @stage_task("generate_shot", ("generation",))
 def generate_shot(
     spec: ShotSpec, seed: int, attempt: int, settings: GenerationSettings, out_dir: Path
-) -> GeneratedShot:
-    log = get_run_logger()
-    reported = [-1]
-
-    def progress(done: int, total: int) -> None:
-        quarter = int(4 * done / max(total, 1))
-        if quarter > reported[0]:
-            reported[0] = quarter
-            log.info("shot %d attempt %d: %d/%d", spec.index + 1, attempt + 1, done, total)
-
+) -> GeneratedShot | Refusal:
     out = Path(out_dir) / f"shot{spec.index + 1:02d}_try{attempt + 1}.mp4"
-    generator = get_generator(settings)  # loaded once per worker process, reused across shots
-    return generator.generate(spec, seed=seed, attempt=attempt, out_path=out, progress=progress)
+    progress = ShotProgress(spec, attempt, Path(out_dir).name)
+    try:
+        with gpu_slot(settings):
+            generator = get_generator(settings)  # loaded once per worker process, reused across shots
+            return generator.generate(spec, seed=seed, attempt=attempt, out_path=out, progress=progress)
+    finally:
+        progress.close()

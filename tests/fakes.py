@@ -15,3 +15,21 @@ class CountingAnimatic(AnimaticGenerator):
         with open(os.environ["REELGATE_TEST_CALLS"], "a", encoding="utf-8") as f:
             f.write(f"shot{shot.index} attempt{attempt} seed{seed}\n")
         return super().generate(shot, seed=seed, attempt=attempt, out_path=out_path, progress=progress)
+
+
+class RefusingGenerator(AnimaticGenerator):
+    """Stands in for a cloud provider whose moderation declines every prompt."""
+
+    def generate(self, shot, *, seed, attempt, out_path: Path, progress=None):
+        from reelgate.records import Refusal
+
+        with open(os.environ["REELGATE_TEST_CALLS"], "a", encoding="utf-8") as f:
+            f.write(f"shot{shot.index} attempt{attempt} refused\n")
+        return Refusal(index=shot.index, attempt=attempt, backend="fake-cloud", code="DataInspectionFailed",
+                       message="Input data may contain inappropriate content.", request_id="req-1")
+
+
+class FakeGpuGenerator(AnimaticGenerator):
+    """The animatic, declared a GPU backend, so shots take slots of the GPU concurrency limit."""
+
+    uses_gpu = True

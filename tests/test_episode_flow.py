@@ -143,13 +143,17 @@ def test_a_run_killed_after_generation_does_not_generate_again(prefect_server, t
 
 
 def test_tiny_wan_pipeline_runs_the_whole_flow(prefect_server, tmp_path, monkeypatch, capsys):
-    from generation.tiny_wan import build_tiny_wan
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from generation.tiny_models import build_tiny_wan
 
     model = build_tiny_wan(tmp_path / "tiny-wan")
     monkeypatch.setenv("REELGATE_GENERATION__WIDTH", "96")
     monkeypatch.setenv("REELGATE_GENERATION__HEIGHT", "64")
     monkeypatch.setenv("REELGATE_GENERATION__FPS", "8")
     monkeypatch.setenv("REELGATE_GENERATION__STEPS", "2")
+    monkeypatch.setenv("REELGATE_GENERATION__GPU_SLOTS", "2")
     monkeypatch.setenv("REELGATE_QUALITY__MAX_ATTEMPTS", "1")
     code = main(["episode", STORY_EN, "--id", "e2e-wan", "--backend", "wan", "--model", str(model)])
     assert code == 0, capsys.readouterr().out
@@ -158,8 +162,34 @@ def test_tiny_wan_pipeline_runs_the_whole_flow(prefect_server, tmp_path, monkeyp
     assert manifest.backend == "wan" and manifest.status.value == "awaiting_review"
     kept = manifest.shots[0].attempts[0]["shot"]
     assert kept["backend"] == "wan" and kept["frames"] % 4 == 1
+    # The generation record: what ran, where, how long, how much memory.
+    assert kept["model"] == str(model) and kept["pipeline"] == "WanPipeline" and kept["steps"] == 2
+    assert kept["device"] in ("cpu", "cuda") and kept["seconds_taken"] > 0 and kept["peak_memory_mb"] > 0
     info = probe(episode / "episode.mp4")
     assert info.of_kind("video")[0].width == 96 and info.of_kind("audio")
+
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name("reelgate-gpu")
+        progress = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["e2e-wan-shot1-progress"])))
+    assert limit.limit == 2
+    assert progress and progress[0].type == "progress" and float(progress[0].data) == 100.0
+
+
+def test_a_provider_refusal_blocks_the_episode_and_is_never_retried(prefect_server, tmp_path, monkeypatch, capsys):
+    calls = tmp_path / "calls.txt"
+    monkeypatch.setenv("REELGATE_TEST_CALLS", str(calls))
+    monkeypatch.setenv("REELGATE_GENERATION__BACKEND", "tests.fakes:RefusingGenerator")
+    code = main(["episode", STORY_EN, "--id", "e2e-refused"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    manifest = load_manifest(_episode_dir(prefect_server, "e2e-refused"))
+    assert manifest.status.value == "blocked"
+    assert any("refused" in r and "DataInspectionFailed" in r for r in manifest.verdict.reasons)
+    assert manifest.shots[0].attempts == [{"refusal": {
+        "index": 0, "attempt": 0, "backend": "fake-cloud", "model": None, "code": "DataInspectionFailed",
+        "message": "Input data may contain inappropriate content.", "request_id": "req-1"}}]
+    assert calls.read_text().splitlines() == ["shot0 attempt0 refused"]  # no other seed, no other shot
+    assert not (_episode_dir(prefect_server, "e2e-refused") / "episode.mp4").exists()
 
 
 def test_missing_model_fails_at_once_with_a_message(prefect_server, capsys, tmp_path):

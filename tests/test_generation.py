@@ -14,15 +14,15 @@ from generation.animatic import AnimaticGenerator
 from generation.base import (
     BACKENDS,
     check_backend,
+    frames_for,
     get_generator,
     register_backend,
     release_generators,
 )
-from generation.wan import wan_num_frames
-from reelgate.errors import ConfigError, ModelNotFoundError, UnknownBackendError
+from reelgate.errors import ConfigError, ModelNotFoundError, OutOfMemory, UnknownBackendError
 from reelgate.media import read_frames, video_info
 from reelgate.records import GeneratedShot, ShotSpec
-from reelgate.settings import GenerationSettings
+from reelgate.settings import GenerationSettings, Settings
 
 CAMERAS = ["static", "push", "pull", "pan_left", "pan_right", "tilt_up", "tilt_down"]
 
@@ -203,7 +203,7 @@ def test_missing_wan_model_is_refused_with_how_to_provide_it(tmp_path):
 def test_wan_sizes_must_tile_by_16(tmp_path):
     folder = tmp_path / "model"
     folder.mkdir()
-    (folder / "model_index.json").write_text("{}")
+    (folder / "model_index.json").write_text('{"_class_name": "WanPipeline"}')
     check_backend(GenerationSettings(backend="wan", model=str(folder), width=832, height=480))
     with pytest.raises(ConfigError) as err:
         check_backend(GenerationSettings(backend="wan", model=str(folder), width=640, height=360))
@@ -214,10 +214,112 @@ def test_wan_sizes_must_tile_by_16(tmp_path):
 
 
 def test_wan_frame_counts_are_4k_plus_1():
-    assert wan_num_frames(3.5, 24) == 85
-    assert wan_num_frames(1.0, 8) == 9
-    assert wan_num_frames(0.2, 8) == 5
-    assert all(wan_num_frames(d, 16) % 4 == 1 for d in (0.7, 1.3, 2.9, 5.0))
+    assert frames_for(3.5, 24, 4) == 85
+    assert frames_for(1.0, 8, 4) == 9
+    assert frames_for(0.2, 8, 4) == 5
+    assert all(frames_for(d, 16, 4) % 4 == 1 for d in (0.7, 1.3, 2.9, 5.0))
+    assert frames_for(5.0, 24, 8) == 121  # LTX-Video: 8k+1
+
+
+def fake_model_folder(root: Path, class_name: str, vae: dict | None = None, transformer: dict | None = None,
+                      experts: int = 1) -> Path:
+    """A model folder with configs only: enough for the checks made before loading."""
+    import json
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "model_index.json").write_text(json.dumps({"_class_name": class_name}))
+    for name, config in (("vae", vae), ("transformer", transformer)):
+        if config is not None:
+            (root / name).mkdir(exist_ok=True)
+            (root / name / "config.json").write_text(json.dumps(config))
+    if experts == 2:
+        (root / "transformer_2").mkdir(exist_ok=True)
+    return root
+
+
+def test_each_backend_gets_its_native_frame_size_unless_one_is_set():
+    assert (GenerationSettings().width, GenerationSettings().height, GenerationSettings().fps) == (640, 360, 24)
+    wan = GenerationSettings(backend="wan", model="Wan-AI/Wan2.1-T2V-1.3B-Diffusers")
+    assert (wan.width, wan.height, wan.fps) == (832, 480, 16)
+    ti2v = GenerationSettings(backend="wan", model="/models/Wan2.2-TI2V-5B-Diffusers")
+    assert (ti2v.width, ti2v.height, ti2v.fps) == (1280, 704, 24)
+    assert (GenerationSettings(backend="diffusers", model="Lightricks/LTX-Video").width) == 704
+    assert GenerationSettings(backend="wan", width=1280, height=720).width == 1280
+    # A saved settings dump stays what it was, whatever the backend's defaults.
+    again = GenerationSettings.model_validate(wan.model_dump(mode="json"))
+    assert again == wan
+
+
+def test_the_cli_backend_flag_brings_its_own_size(monkeypatch):
+    from reelgate.cli import build_parser, _settings
+
+    for name in ("WIDTH", "HEIGHT", "FPS"):
+        monkeypatch.delenv(f"REELGATE_GENERATION__{name}", raising=False)
+    settings = _settings(build_parser().parse_args(["episode", "a fox", "--backend", "wan", "--model", "x"]))
+    assert (settings.generation.width, settings.generation.height) == (832, 480)
+    sized = _settings(build_parser().parse_args(["generate", "a fox", "--backend", "wan", "--size", "1280x720"]))
+    assert (sized.generation.width, sized.generation.height) == (1280, 720)
+
+
+def test_the_cloud_key_never_travels_with_the_settings():
+    settings = Settings(generation={"backend": "dashscope", "cloud": {"api_key": "sk-secret-123"}})
+    assert settings.generation.cloud.api_key.get_secret_value() == "sk-secret-123"
+    dumped = settings.model_dump_json()
+    assert "sk-secret-123" not in dumped and "api_key" not in dumped
+    assert "sk-secret-123" not in repr(settings)
+
+
+def test_sizes_and_frame_counts_are_checked_against_the_folders_own_rules(tmp_path):
+    ti2v = fake_model_folder(tmp_path / "ti2v", "WanPipeline", vae={"scale_factor_spatial": 16, "scale_factor_temporal": 4},
+                             transformer={"patch_size": [1, 2, 2]})
+    check_backend(GenerationSettings(backend="wan", model=str(ti2v), width=1280, height=704))
+    with pytest.raises(ConfigError) as err:  # 720 tiles by 16 but not by 32
+        check_backend(GenerationSettings(backend="wan", model=str(ti2v), width=1280, height=720))
+    assert "multiples of 32" in str(err.value) and "704 or 736" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        check_backend(GenerationSettings(backend="wan", model=str(ti2v), width=1280, height=704, num_frames=80))
+    assert "4k+1" in str(err.value) and "77 or 81" in str(err.value) and "NUM_FRAMES" in str(err.value)
+
+    ltx = fake_model_folder(tmp_path / "ltx", "LTXPipeline")
+    check_backend(GenerationSettings(backend="diffusers", model=str(ltx), width=704, height=480, num_frames=121))
+    with pytest.raises(ConfigError, match="8k\\+1.*81 or 89"):
+        check_backend(GenerationSettings(backend="diffusers", model=str(ltx), width=704, height=480, num_frames=83))
+    with pytest.raises(ConfigError, match="672 or 704"):
+        check_backend(GenerationSettings(backend="diffusers", model=str(ltx), width=688, height=480))
+
+
+def test_the_wan_backend_refuses_other_pipelines_and_expert_settings_on_one_expert(tmp_path):
+    cog = fake_model_folder(tmp_path / "cog", "CogVideoXPipeline")
+    with pytest.raises(ConfigError) as err:
+        check_backend(GenerationSettings(backend="wan", model=str(cog), width=832, height=480))
+    assert "CogVideoXPipeline" in str(err.value) and "BACKEND=diffusers" in str(err.value)
+    check_backend(GenerationSettings(backend="diffusers", model=str(cog), width=720, height=480))
+
+    one = fake_model_folder(tmp_path / "one", "WanPipeline")
+    with pytest.raises(ConfigError, match="BOUNDARY_RATIO"):
+        check_backend(GenerationSettings(backend="wan", model=str(one), width=832, height=480, boundary_ratio=0.9))
+    two = fake_model_folder(tmp_path / "two", "WanPipeline", experts=2)
+    check_backend(GenerationSettings(backend="wan", model=str(two), width=832, height=480, boundary_ratio=0.9, guidance_2=3.0))
+
+
+def test_a_model_id_in_the_hub_cache_is_found_with_its_revision(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    from generation.base import find_local_model, snapshot_revision
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--Wan-AI--Wan2.1-T2V-1.3B-Diffusers"
+    snapshot = fake_model_folder(repo / "snapshots" / commit, "WanPipeline")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    found = find_local_model("Wan-AI/Wan2.1-T2V-1.3B-Diffusers")
+    assert found == snapshot and snapshot_revision(found) == commit
+    check_backend(GenerationSettings(backend="wan", model="Wan-AI/Wan2.1-T2V-1.3B-Diffusers"))
+    with pytest.raises(ModelNotFoundError, match="ALLOW_DOWNLOAD"):
+        check_backend(GenerationSettings(backend="wan", model="Wan-AI/Wan2.2-T2V-A14B-Diffusers"))
+    # Downloads allowed: the check passes now and the rules are checked after the download.
+    check_backend(GenerationSettings(backend="wan", model="Wan-AI/Wan2.2-T2V-A14B-Diffusers", allow_download=True))
 
 
 # ---- tiny Wan (random weights, built in code) -----------------------------------------
@@ -225,7 +327,7 @@ def test_wan_frame_counts_are_4k_plus_1():
 
 @pytest.fixture(scope="module")
 def tiny_wan(tmp_path_factory) -> Path:
-    from generation.tiny_wan import build_tiny_wan
+    from generation.tiny_models import build_tiny_wan
 
     started = time.perf_counter()
     path = build_tiny_wan(tmp_path_factory.mktemp("tiny-wan"))
@@ -272,3 +374,197 @@ def test_wan_via_registry_refuses_sizes_its_pipeline_cannot_tile(tiny_wan):
     with pytest.raises(ConfigError, match="80"):
         get_generator(GenerationSettings(backend="wan", model=str(tiny_wan), width=72, height=64))
     release_generators()
+
+
+def _tiny_settings(model: Path, **update) -> GenerationSettings:
+    return GenerationSettings(backend="wan", model=str(model), width=64, height=64, fps=8, steps=2, **update)
+
+
+@pytest.mark.integration
+def test_memory_options_and_cache_accelerators_are_accepted_and_deterministic(tiny_wan, tmp_path, caplog):
+    from generation.wan import WanGenerator
+
+    shot = make_shot(duration_s=1.0)
+    plain = WanGenerator(_tiny_settings(tiny_wan)).generate(shot, seed=4, attempt=0, out_path=tmp_path / "plain.mp4")
+    with caplog.at_level(logging.WARNING, logger="generation.diffusers_video"):
+        saver = WanGenerator(_tiny_settings(tiny_wan, cpu_offload=True, group_offload="leaf_level", vae_tiling=True))
+    record = saver.generate(shot, seed=4, attempt=0, out_path=tmp_path / "saver.mp4")
+    assert "need CUDA" in caplog.text and "vae_tiling" in record.memory_savers
+    # Tiles larger than these frames: the same pictures, with the options accepted.
+    assert np.array_equal(decode(record.path), decode(plain.path))
+
+    for cache in ("first_block", "pab", "taylorseer"):
+        gen = WanGenerator(_tiny_settings(tiny_wan, cache=cache))
+        a = gen.generate(shot, seed=4, attempt=0, out_path=tmp_path / f"{cache}-a.mp4")
+        b = gen.generate(shot, seed=4, attempt=0, out_path=tmp_path / f"{cache}-b.mp4")
+        assert a.frames == 9 and np.array_equal(decode(a.path), decode(b.path)), cache
+
+
+def _fail_with_oom(generator, times: int) -> list[int]:
+    """Make the next `times` transformer calls of `generator` raise torch's out-of-memory error."""
+    import torch
+
+    calls = [0]
+    original = type(generator.pipe.transformer).forward
+
+    def forward(self, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] <= times:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return original(self, *args, **kwargs)
+
+    generator.pipe.transformer.forward = forward.__get__(generator.pipe.transformer)
+    return calls
+
+
+@pytest.mark.integration
+def test_out_of_memory_is_retried_once_with_savers_then_explained(tiny_wan, tmp_path):
+    from generation.wan import WanGenerator
+
+    shot = make_shot(duration_s=1.0)
+    gen = WanGenerator(_tiny_settings(tiny_wan))
+    _fail_with_oom(gen, times=1)
+    record = gen.generate(shot, seed=4, attempt=0, out_path=tmp_path / "retried.mp4")
+    assert record.oom_retried and "vae_tiling" in record.memory_savers and record.path.is_file()
+    # The savers stay on for the next shots of this worker.
+    assert not gen.generate(shot, seed=4, attempt=0, out_path=tmp_path / "next.mp4").oom_retried
+
+    gen = WanGenerator(_tiny_settings(tiny_wan))
+    _fail_with_oom(gen, times=1)
+    original_reload = gen._reload
+    gen._reload = lambda settings: (original_reload(settings), _fail_with_oom(gen, times=10**6))
+    with pytest.raises(OutOfMemory) as err:
+        gen.generate(shot, seed=4, attempt=0, out_path=tmp_path / "again.mp4")
+    message = str(err.value)
+    assert "64x64" in message and "9 frames" in message and "GROUP_OFFLOAD" in message and "vae_tiling" in message
+    assert not (tmp_path / "again.mp4").exists()
+
+    never = WanGenerator(_tiny_settings(tiny_wan, oom_retry=False))
+    calls = _fail_with_oom(never, times=1)
+    with pytest.raises(OutOfMemory):
+        never.generate(shot, seed=4, attempt=0, out_path=tmp_path / "never.mp4")
+    assert calls[0] == 1
+
+
+# ---- reelgate generate: previews without Prefect --------------------------------------
+
+
+def test_generate_command_renders_each_planned_shot(tmp_path, capsys, monkeypatch):
+    from reelgate.cli import main
+
+    monkeypatch.setenv("REELGATE_SCREENING__SEMANTIC", "false")
+    out = tmp_path / "previews"
+    code = main(["generate", "A fox walks through the snowy forest. The moon rises over the lake.",
+                 "--out", str(out), "--size", "160x96", "--fps", "12"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert sorted(p.name for p in out.glob("*.mp4")) == ["shot01.mp4", "shot02.mp4"]
+    assert video_info(out / "shot02.mp4")[:3] == (160, 96, 12)
+    assert "shot 2:" in printed and "160x96" in printed and "seed" in printed
+
+    assert main(["generate", "The moon rises over the lake.", "--out", str(tmp_path / "one"), "--raw",
+                 "--size", "160x96", "--seed", "7", "--json"]) == 0
+    record = GeneratedShot.model_validate_json(capsys.readouterr().out.strip())
+    assert record.seed == 7 and record.frames > 0
+
+
+def test_generate_command_refuses_blocked_text_and_bad_settings(tmp_path, capsys, monkeypatch):
+    from reelgate.cli import main
+
+    monkeypatch.setenv("REELGATE_SCREENING__SEMANTIC", "false")
+    assert main(["generate", "the 血.腥 scene", "--out", str(tmp_path / "x")]) == 1
+    assert "blocked" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+    assert main(["generate", "a fox", "--backend", "wan", "--out", str(tmp_path / "y")]) == 2
+    assert "generation.model is unset" in capsys.readouterr().err
+    assert main(["generate", "a fox", "--size", "wide", "--out", str(tmp_path / "z")]) == 2
+    assert "832x480" in capsys.readouterr().err
+    assert main(["generate", "a fox", "--shot", "3", "--out", str(tmp_path / "z")]) == 2
+    assert "1 shot" in capsys.readouterr().err
+
+
+# ---- the other Wan shapes and other diffusers families ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    from generation.tiny_models import build_tiny_cogvideox, build_tiny_wan
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {
+        "a14b": build_tiny_wan(root / "a14b", "a14b"),
+        "ti2v": build_tiny_wan(root / "ti2v", "ti2v"),
+        "cogvideox": build_tiny_cogvideox(root / "cogvideox"),
+    }
+
+
+def _expert_calls(generator) -> list[str]:
+    """Which expert ran each transformer call of the next generations ("high" or "low")."""
+    calls: list[str] = []
+    generator.pipe.transformer.register_forward_hook(lambda *_: calls.append("high"))
+    generator.pipe.transformer_2.register_forward_hook(lambda *_: calls.append("low"))
+    return calls
+
+
+@pytest.mark.integration
+def test_the_two_expert_wan_switches_experts_at_the_boundary(tiny_models, tmp_path):
+    from generation.wan import WanGenerator
+
+    shot = make_shot(duration_s=1.0)
+    settings = GenerationSettings(backend="wan", model=str(tiny_models["a14b"]), width=64, height=64, fps=8, steps=8)
+    check_backend(settings)
+    gen = WanGenerator(settings)
+    calls = _expert_calls(gen)
+    record = gen.generate(shot, seed=3, attempt=0, out_path=tmp_path / "a.mp4")
+    # Timesteps 1000 977 946 904 | 842 742 550 47 against the boundary 0.875 * 1000; two calls a step (guidance).
+    assert calls == ["high"] * 8 + ["low"] * 8
+    assert record.frames == 9 and record.pipeline == "WanPipeline"
+
+    moved = WanGenerator(settings.model_copy(update={"boundary_ratio": 0.5, "guidance_2": 1.0}))
+    calls = _expert_calls(moved)
+    moved.generate(shot, seed=3, attempt=0, out_path=tmp_path / "b.mp4")
+    # The boundary moved to 500: only the last timestep (47) is left to the low-noise expert.
+    assert calls == ["high"] * 14 + ["low"] * 2
+    assert not np.array_equal(decode(tmp_path / "a.mp4"), decode(tmp_path / "b.mp4"))
+
+
+@pytest.mark.integration
+def test_the_ti2v_wan_takes_sizes_in_multiples_of_32(tiny_models, tmp_path):
+    from generation.wan import WanGenerator
+
+    with pytest.raises(ConfigError, match="multiples of 32.*64 or 96"):
+        check_backend(GenerationSettings(backend="wan", model=str(tiny_models["ti2v"]), width=80, height=64))
+    settings = GenerationSettings(backend="wan", model=str(tiny_models["ti2v"]), width=96, height=64, fps=24, steps=2)
+    check_backend(settings)
+    record = WanGenerator(settings).generate(make_shot(duration_s=0.5), seed=1, attempt=0, out_path=tmp_path / "t.mp4")
+    assert decode(record.path).shape == (13, 64, 96, 3) and record.fps == 24
+
+
+@pytest.mark.integration
+def test_any_diffusers_video_pipeline_runs_by_its_folder(tiny_models, tmp_path):
+    settings = GenerationSettings(
+        backend="diffusers", model=str(tiny_models["cogvideox"]), width=96, height=64, fps=8, steps=2
+    )
+    check_backend(settings)
+    gen = get_generator(settings)
+    try:
+        a = gen.generate(make_shot(duration_s=1.0), seed=5, attempt=0, out_path=tmp_path / "a.mp4")
+        b = gen.generate(make_shot(duration_s=1.0), seed=5, attempt=0, out_path=tmp_path / "b.mp4")
+    finally:
+        release_generators()
+    assert a.backend == "diffusers" and a.pipeline == "CogVideoXPipeline" and a.frames == 9
+    assert np.array_equal(decode(a.path), decode(b.path))
+    with pytest.raises(ConfigError, match="CogVideoXPipeline"):
+        check_backend(settings.model_copy(update={"backend": "wan"}))
+
+
+@pytest.mark.integration
+def test_half_precision_keeps_the_wan_vae_in_float32(tiny_wan, tmp_path):
+    import torch
+
+    from generation.wan import WanGenerator
+
+    gen = WanGenerator(_tiny_settings(tiny_wan, dtype="bfloat16"))
+    assert gen.pipe.transformer.dtype == torch.bfloat16 and gen.pipe.text_encoder.dtype == torch.bfloat16
+    assert gen.pipe.vae.dtype == torch.float32  # Wan's VAE decodes badly in half precision
+    assert gen.generate(make_shot(duration_s=1.0), seed=1, attempt=0, out_path=tmp_path / "bf16.mp4").frames == 9

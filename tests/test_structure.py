@@ -251,6 +251,7 @@ def test_preset_negative_prompt_reaches_the_wan_pipeline(tmp_path: Path) -> None
 
     import numpy as np
 
+    from generation.diffusers_video import FAMILIES
     from generation.wan import WanGenerator
 
     seen: dict = {}
@@ -264,6 +265,8 @@ def test_preset_negative_prompt_reaches_the_wan_pipeline(tmp_path: Path) -> None
     generator = object.__new__(WanGenerator)  # a real pipeline is not needed to see what it is given
     settings = GenerationSettings(backend="wan", width=64, height=64, fps=8, steps=1)
     generator.settings, generator.cuda, generator._lock, generator.pipe = settings, False, threading.Lock(), FakePipe()
+    generator.device, generator.folder, generator.parks, generator.memory_savers = "cpu", None, False, []
+    generator.family = FAMILIES["WanPipeline"]
     shot = plan_shots(STORY, "ep", PlanningSettings(preset="ink-wash")).shots[0]
     generator.generate(shot, seed=1, attempt=0, out_path=tmp_path / "a.mp4")
     assert seen["negative_prompt"] == load_presets()["ink-wash"].negative_prompt
