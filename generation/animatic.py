@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from generation.base import ProgressFn
+from generation.memory import PeakMemory
 from reelgate.fonts import find_cjk_font
 from reelgate.media import VideoWriter
 from reelgate.records import GeneratedShot, ShotSpec
@@ -532,7 +533,7 @@ class AnimaticGenerator:
         s = self.settings
         started = time.perf_counter()
         scene = _Scene(shot, seed, s.width, s.height, s.fps)
-        with VideoWriter(out_path, s.width, s.height, s.fps) as writer:
+        with PeakMemory(cuda=False) as memory, VideoWriter(out_path, s.width, s.height, s.fps) as writer:
             for i in range(scene.frames):
                 writer.write(scene.render(i))
                 if progress is not None and ((i + 1) % 12 == 0 or i + 1 == scene.frames):
@@ -549,4 +550,6 @@ class AnimaticGenerator:
             fps=s.fps,
             frames=scene.frames,
             seconds_taken=round(time.perf_counter() - started, 3),
+            peak_memory_mb=round(memory.peak_mb, 1),
+            device="cpu",
         )

@@ -79,6 +79,7 @@ def test_animatic_writes_the_planned_frames_size_and_fps(tmp_path):
     assert (width, height, fps) == (320, 180, 12)
     assert frames.shape == (24, 180, 320, 3)
     assert record.frames == 24 and record.backend == "animatic" and record.index == 1
+    assert record.device == "cpu" and record.peak_memory_mb > 0
     assert abs(duration - 2.0) < 0.1 and record.seconds_taken > 0
 
 
