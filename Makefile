@@ -27,3 +27,4 @@ bench: setup
 	$(PYTHON) bench/screening.py
 	$(PYTHON) bench/episode_stages.py
 	$(PYTHON) bench/generation.py
+	$(PYTHON) bench/frame_safety.py

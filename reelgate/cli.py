@@ -5,6 +5,9 @@
     reelgate generate "<text>"       render shots to MP4 for preview, with a progress bar
     reelgate screen "<text>" ...     screen texts (or stdin, one per line) against the blocklists
     reelgate plan "<story>"          show (and --out write) the editable shot plan
+    reelgate moderate VIDEO          nudity and concept checks of any video (exit 1: blocked or review)
+    reelgate likeness VIDEO          protected people's faces in any video
+    reelgate gallery add|list|remove the protected-people gallery
     reelgate review list|show|approve|reject
     reelgate server start|stop|status
     reelgate settings                print the effective settings
@@ -185,6 +188,74 @@ def cmd_generate(args: argparse.Namespace) -> int:
         else:
             print(f"shot {spec.index + 1}: refused: {record.reason()}")
     return EXIT_REFUSED if any(isinstance(r, Refusal) for r in records) else EXIT_OK
+
+
+def _print_safety(report, as_json: bool) -> int:
+    if as_json:
+        print(report.model_dump_json(indent=2))
+    else:
+        for f in report.findings:
+            against = f" (threshold {f.threshold:.2f})" if f.threshold is not None else ""
+            print(f"{f.time_s:7.2f} s  {f.action.value.upper():6s} {f.check}: {f.label} {f.score:.2f}{against}")
+        for line in report.unavailable:
+            print(f"unavailable: {line}")
+        for line in report.notes:
+            print(f"note: {line}")
+        print(f"{report.action.value.upper()}: {report.frames_checked} frames checked in {report.seconds_taken:.1f} s"
+              + "".join(f"\n  - {r}" for r in report.reasons))
+        if report.findings_sheet:
+            print(f"findings sheet: {report.findings_sheet}")
+    return EXIT_OK if report.action in (Action.ALLOW, Action.WARN) else EXIT_REFUSED
+
+
+def cmd_moderate(args: argparse.Namespace) -> int:
+    from safety.check import check_video
+
+    settings = _settings(args)
+    video = Path(args.video)
+    sheet = Path(args.sheet) if args.sheet else None
+    report = check_video(video, settings.safety, contact_sheet=sheet, checks=("nudity", "concepts", "faces"))
+    return _print_safety(report, args.json)
+
+
+def _gallery_dir(args: argparse.Namespace, settings: Settings) -> Path:
+    return Path(args.gallery) if args.gallery else settings.safety.gallery_dir
+
+
+def cmd_likeness(args: argparse.Namespace) -> int:
+    from safety.check import check_video
+    from safety.gallery import Gallery
+
+    settings = _settings(args)
+    folder = _gallery_dir(args, settings)
+    if not Gallery(folder).list():  # also refuses a folder that does not exist
+        raise InputError(f"the gallery {folder} is empty; enrol people first: reelgate gallery add NAME IMAGE...")
+    safety = settings.safety.model_copy(update={"gallery_dir": folder, "likeness": True})
+    sheet = Path(args.sheet) if args.sheet else None
+    report = check_video(Path(args.video), safety, contact_sheet=sheet, checks=("likeness",))
+    return _print_safety(report, args.json)
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    from safety.faces import FaceDetector
+    from safety.gallery import Gallery
+    from safety.likeness import make_embedder
+
+    settings = _settings(args)
+    gallery = Gallery(_gallery_dir(args, settings))
+    if args.action == "add":
+        detector = FaceDetector(min_face_size=settings.safety.face_min_size)
+        person = gallery.add(args.name, [Path(p) for p in args.images], detector, make_embedder(settings.safety))
+        print(f"enrolled {person.name}: {len(person.embeddings)} photo(s) in {gallery.folder}")
+    elif args.action == "remove":
+        gallery.remove(args.name)
+        print(f"removed {args.name} from {gallery.folder}")
+    else:
+        people = gallery.list()
+        for person in people:
+            print(f"{person.name:24s} {len(person.embeddings)} photo(s), {person.embedder}")
+        print(f"{len(people)} protected {'person' if len(people) == 1 else 'people'} in {gallery.folder}")
+    return EXIT_OK
 
 
 def _screen_settings(args: argparse.Namespace, settings: Settings):
@@ -416,6 +487,31 @@ def build_parser() -> argparse.ArgumentParser:
         sc.add_argument(f"--{layer}", dest=layer, action=argparse.BooleanOptionalAction, default=None,
                         help=f"the {what} layer (default: from settings)")
     sc.set_defaults(func=cmd_screen)
+
+    mo = sub.add_parser("moderate", help="check a video's frames for nudity and harmful concepts; exit 1 if blocked or needs review")
+    mo.add_argument("video")
+    mo.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    mo.add_argument("--sheet", help="write a contact sheet PNG here (finding thumbnails go beside it)")
+    mo.set_defaults(func=cmd_moderate)
+
+    li = sub.add_parser("likeness", help="look for protected people's faces in a video; exit 1 if one is found")
+    li.add_argument("video")
+    li.add_argument("--gallery", help="gallery folder (default: <data dir>/gallery)")
+    li.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    li.add_argument("--sheet", help="write a contact sheet PNG here")
+    li.set_defaults(func=cmd_likeness)
+
+    ga = sub.add_parser("gallery", help="the protected-people gallery: add, list, remove")
+    gsub = ga.add_subparsers(dest="action", required=True)
+    add = gsub.add_parser("add", help="enrol a person from photos with exactly one face each")
+    add.add_argument("name")
+    add.add_argument("images", nargs="+")
+    gsub.add_parser("list", help="the people enrolled")
+    rm = gsub.add_parser("remove", help="remove a person")
+    rm.add_argument("name")
+    for p in gsub.choices.values():
+        p.add_argument("--gallery", help="gallery folder (default: <data dir>/gallery)")
+    ga.set_defaults(func=cmd_gallery)
 
     pl = sub.add_parser("plan", help="show the shot plan a story becomes; --out writes it as editable YAML")
     pl.add_argument("story", nargs="?", help="the story to plan")

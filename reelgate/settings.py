@@ -196,14 +196,42 @@ class GenerationSettings(BaseModel):
 
 class SafetySettings(BaseModel):
     sample_fps: float = Field(2.0, gt=0, le=60, description="Frames per second sampled for safety checks.")
-    nudity_block_score: float = Field(
-        0.45, ge=0, le=1, description="NudeNet score above which an exposed-body-part detection blocks."
-    )
-    nudity_review_score: float = Field(
-        0.6, ge=0, le=1, description="NudeNet score above which a covered-body-part detection goes to review."
-    )
     face_detection: bool = Field(True, description="Detect faces (MTCNN) and report them per frame.")
     face_min_confidence: float = Field(0.9, ge=0, le=1, description="MTCNN confidence to count a face.")
+    face_min_size: int = Field(
+        40, ge=12, le=320,
+        description="Smallest face detected, in pixels of the sampled frame (longer side 640). Smaller faces "
+        "cannot be told apart reliably anyway; 20 finds tiny faces at ~1.7x the detection time.",
+    )
+    policy_file: Path | None = Field(
+        None, description="Safety policy YAML (category -> block/review/allow, thresholds); default: safety/policy.yaml."
+    )
+    concepts: bool = Field(True, description="Screen frames for concepts (violence, gore...) with a CLIP model.")
+    clip_model: str = Field("ViT-B-32", description="open_clip architecture of the concept screen.")
+    clip_weights: Path | None = Field(
+        None,
+        description="Local open_clip checkpoint for the concept screen; unset or missing: the check is "
+        "unavailable and every episode goes to human review.",
+    )
+    concept_files: list[Path] = Field(
+        default_factory=list,
+        description="More concept files: one `category: text` per line; Chinese lines add ` = English gloss` "
+        "for English-only CLIP models (see safety/concepts/zh.txt). Their categories need rules in the policy.",
+    )
+    likeness: bool = Field(True, description="Compare every detected face with the protected-people gallery.")
+    gallery_dir: Path | None = Field(None, description="Protected-people gallery folder; default: <data_dir>/gallery.")
+    face_embedder: Literal["dlib", "facenet"] = Field(
+        "dlib", description="Face embedder: dlib's ResNet (ships offline) or facenet's InceptionResnetV1 (needs weights)."
+    )
+    facenet_weights: Path | None = Field(None, description="Local InceptionResnetV1 (vggface2) state dict for facenet.")
+    likeness_threshold: float | None = Field(
+        None, ge=-1, le=1,
+        description="Cosine similarity at which a face matches a protected person; unset: the embedder's "
+        "calibrated value (see safety/likeness.py).",
+    )
+    check_timeout_s: float = Field(
+        300.0, gt=0, description="A check running longer than this on one shot counts as failed (review)."
+    )
 
 
 class QualitySettings(BaseModel):
@@ -260,6 +288,8 @@ class Settings(BaseSettings):
     def _absolute_data_dir(self) -> "Settings":
         # Resolved once so that worker subprocesses started elsewhere write to the same place.
         self.data_dir = self.data_dir.expanduser().resolve()
+        if self.safety.gallery_dir is None:
+            self.safety.gallery_dir = self.data_dir / "gallery"
         return self
 
     @property

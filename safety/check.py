@@ -1,12 +1,21 @@
 """Frame-level safety check of one video: sample frames once, run every check on them.
 
-Fails closed: a check that cannot load or that raises is listed in the report's
-`unavailable` and sends the video to REVIEW at least; it is never silently passed.
-An unreadable video is bad input and raises MediaError.
+The checks, all on the same sampled frames (safety/frames.py):
+- nudity: NudeNet; its labels grouped into nudity_exposed / nudity_covered;
+- concepts: a CLIP screen against concept texts (violence, gore, ...);
+- faces: MTCNN, reported per frame (and the input of likeness);
+- likeness: every detected face against the protected-people gallery.
+What each finding does comes from the policy file (safety/policy.yaml).
+
+Fails closed: a check that cannot load, raises, or runs past `check_timeout_s` is listed
+in the report's `unavailable` and sends the video to the policy's `unavailable` action
+(review at least); it is never silently passed. An unreadable video is bad input and
+raises MediaError.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,41 +24,192 @@ from typing import Any
 from reelgate.contact_sheet import make_contact_sheet
 from reelgate.records import Action
 from reelgate.settings import SafetySettings
-from safety.faces import FaceDetector
 from safety.frames import SampledFrame, sample_frames
-from safety.nudity import NudityDetector
+from safety.policy import Policy, load_policy
 from safety.report import Finding, SafetyReport
+from safety.thumbnails import write_finding_thumbnails
 
-# Both detectors work at or below this size (NudeNet looks at 320x320, MTCNN shrinks to
-# 640), so larger sampled frames would only cost memory.
+# The detectors work at or below this size (NudeNet looks at 320x320, CLIP at 224, MTCNN
+# shrinks to 640), so larger sampled frames would only cost memory.
 SAMPLE_MAX_SIDE = 640
+CHECKS = ("nudity", "concepts", "faces", "likeness")
 
-# Check name -> how to build its default detector. Built once per process (see _detector).
-DETECTOR_BUILDERS: dict[str, Callable[[], Any]] = {
-    "nudity": NudityDetector,
-    "faces": FaceDetector,
+
+def _nudity(settings: SafetySettings) -> Any:
+    from safety.nudity import NudityDetector
+
+    return NudityDetector()
+
+
+def _concepts(settings: SafetySettings) -> Any:
+    from safety.concepts import concept_screen_from_settings
+
+    return concept_screen_from_settings(settings)
+
+
+def _faces(settings: SafetySettings) -> Any:
+    from safety.faces import FaceDetector
+
+    return FaceDetector(min_face_size=settings.face_min_size)
+
+
+def _embedder(settings: SafetySettings) -> Any:
+    from safety.likeness import make_embedder
+
+    return make_embedder(settings)
+
+
+# Check name -> how to build its default detector from the settings. Built once per
+# process and per relevant settings (see _detector).
+DETECTOR_BUILDERS: dict[str, Callable[[SafetySettings], Any]] = {
+    "nudity": _nudity,
+    "concepts": _concepts,
+    "faces": _faces,
+    "likeness": _embedder,
 }
-_loaded: dict[str, Any] = {}
+_BUILD_KEYS: dict[str, Callable[[SafetySettings], tuple]] = {
+    "faces": lambda s: (s.face_min_size,),
+    "concepts": lambda s: (s.clip_model, str(s.clip_weights), tuple(map(str, s.concept_files))),
+    "likeness": lambda s: (s.face_embedder, str(s.facenet_weights)),
+}
+_loaded: dict[tuple, Any] = {}
 
 
-def _detector(name: str) -> Any:
+def _detector(name: str, settings: SafetySettings) -> Any:
     # Cached so a worker loads each model once; failures are not cached so a fixed
-    # install is picked up by the next call.
-    if name not in _loaded:
-        _loaded[name] = DETECTOR_BUILDERS[name]()
-    return _loaded[name]
+    # install (or newly provided weights) is picked up by the next call.
+    key = (name, *_BUILD_KEYS.get(name, lambda s: ())(settings))
+    if key not in _loaded:
+        _loaded[key] = DETECTOR_BUILDERS[name](settings)
+    return _loaded[key]
 
 
-def _run_check(name: str, frames: list[SampledFrame], settings: SafetySettings, detectors: dict) -> list[Finding]:
-    detector = detectors[name] if name in detectors else _detector(name)
-    if name == "nudity":
-        return detector.detect(frames, settings)
-    if name == "faces":
-        return [
-            Finding(time_s=f.time_s, check="face", label="face", score=f.confidence, action=Action.ALLOW, box=f.box)
-            for f in detector.detect(frames, settings.face_min_confidence)
-        ]
-    raise KeyError(f"unknown safety check {name!r}; known: {', '.join(DETECTOR_BUILDERS)}")
+def _with_timeout(fn: Callable[[], Any], timeout_s: float) -> Any:
+    """Run `fn` in a worker thread; TimeoutError if it is not done in `timeout_s`.
+
+    A timed-out check keeps running in its thread (Python cannot stop it) but its result
+    is ignored, and the shot goes to review.
+    """
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="safety-check")
+    try:
+        return pool.submit(fn).result(timeout=timeout_s)
+    except concurrent.futures.TimeoutError:
+        raise TimeoutError(f"did not finish in {timeout_s:g} s (safety.check_timeout_s)") from None
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _likeness_findings(
+    frames: list[SampledFrame], faces: list, settings: SafetySettings, policy: Policy, embedder: Callable[[], Any]
+) -> tuple[list[Finding], str | None]:
+    """Matches of the detected faces in the gallery, and a note when there is no gallery to match."""
+    from safety.gallery import Gallery
+    from safety.likeness import match_faces
+
+    folder = settings.gallery_dir
+    if folder is None or not Path(folder).is_dir():
+        return [], "likeness: no protected-people gallery (reelgate gallery add NAME IMAGE)"
+    gallery = Gallery(Path(folder))
+    if not gallery.list():
+        return [], f"likeness: the gallery {folder} is empty"
+    rule = policy.rules.get("likeness")
+    action = rule.action if rule is not None else Action.REVIEW
+    return match_faces(frames, faces, gallery, embedder(), settings.likeness_threshold, action), None
+
+
+def check_video(
+    video: Path,
+    settings: SafetySettings,
+    *,
+    shot_index: int | None = None,
+    contact_sheet: Path | None = None,
+    detectors: dict | None = None,
+    checks: tuple[str, ...] | None = None,
+) -> SafetyReport:
+    """Sample `video` once and run the enabled checks on the same frames.
+
+    contact_sheet: where to write a PNG of the sampled frames, flagged ones outlined red;
+      thumbnails of the acting findings go into a folder beside it.
+    detectors: check name ("nudity", "concepts", "faces", "likeness") -> detector object,
+      replacing the default for that check (tests inject fakes; "likeness" is the embedder).
+    checks: run only these (the `moderate` and `likeness` commands); default: every check
+      the settings enable.
+    """
+    start = time.perf_counter()
+    frames = sample_frames(video, settings.sample_fps, max_side=SAMPLE_MAX_SIDE)
+    policy = load_policy(settings.policy_file, extra_categories=_user_categories(settings))
+    enabled = {
+        "nudity": True,
+        "concepts": settings.concepts,
+        "faces": settings.face_detection or settings.likeness,
+        "likeness": settings.likeness,
+    }
+    wanted = [c for c in CHECKS if enabled[c] and (checks is None or c in checks or (c == "faces" and "likeness" in checks))]
+    detectors = detectors or {}
+
+    def get(name: str) -> Any:
+        return detectors[name] if name in detectors else _detector(name, settings)
+
+    findings: list[Finding] = []
+    notes: list[str] = []
+    failed: list[tuple[str, str]] = []
+    faces: list | None = None
+    for name in wanted:
+        try:
+            if name == "nudity":
+                findings += _with_timeout(lambda: get("nudity").detect(frames, policy), settings.check_timeout_s)
+            elif name == "concepts":
+                findings += _with_timeout(lambda: get("concepts").screen(frames, policy), settings.check_timeout_s)
+            elif name == "faces":
+                faces = _with_timeout(lambda: get("faces").detect(frames, settings.face_min_confidence), settings.check_timeout_s)
+                if settings.face_detection:
+                    findings += [Finding(time_s=f.time_s, check="face", label="face", score=f.confidence,
+                                         action=Action.ALLOW, box=f.box) for f in faces]
+            elif name == "likeness":
+                if faces is None:
+                    raise RuntimeError("face detection did not run, so no face could be compared")
+                found, note = _with_timeout(
+                    lambda: _likeness_findings(frames, faces, settings, policy, lambda: get("likeness")),
+                    settings.check_timeout_s,
+                )
+                findings += found
+                notes += [note] if note else []
+        except Exception as exc:  # noqa: BLE001 - any failure of a check must fail closed
+            failed.append((name, f"{type(exc).__name__}: {exc}"))
+    findings.sort(key=lambda f: (f.time_s, f.check))
+
+    unavailable = [f"{name}: {error}" for name, error in failed]
+    reasons = _reasons(findings) + [f"check {name} unavailable: {error}" for name, error in failed]
+    unavailable_action = Action.strictest([policy.decide("unavailable", 1.0), Action.REVIEW])
+    actions = [f.action for f in findings] + [unavailable_action] * bool(failed)
+    report = SafetyReport(
+        shot_index=shot_index,
+        action=Action.strictest(actions),
+        reasons=reasons,
+        findings=findings,
+        unavailable=unavailable,
+        notes=notes,
+        frames_checked=len(frames),
+        faces=sum(f.check == "face" for f in findings),
+    )
+
+    if contact_sheet is not None:
+        title = f"{'video' if shot_index is None else f'shot {shot_index + 1}'}: {report.action.value.upper()}"
+        report.contact_sheet = _contact_sheet(frames, findings, contact_sheet, title)
+        report.findings_sheet = write_finding_thumbnails(
+            frames, findings, contact_sheet.with_name(contact_sheet.stem + "_findings"), title
+        )
+    report.seconds_taken = time.perf_counter() - start
+    return report
+
+
+def _user_categories(settings: SafetySettings) -> list[str]:
+    """Concept categories named in the user's concept files (the policy must rule on them)."""
+    if not settings.concept_files:
+        return []
+    from safety.concepts import parse_concept_file
+
+    return sorted({c.category for path in settings.concept_files for c in parse_concept_file(Path(path))})
 
 
 def _reasons(findings: list[Finding]) -> list[str]:
@@ -66,55 +226,17 @@ def _reasons(findings: list[Finding]) -> list[str]:
     return reasons
 
 
-def check_video(
-    video: Path,
-    settings: SafetySettings,
-    *,
-    shot_index: int | None = None,
-    contact_sheet: Path | None = None,
-    detectors: dict | None = None,
-) -> SafetyReport:
-    """Sample `video` once and run the nudity check (and face detection if enabled) on it.
+def _contact_sheet(frames: list[SampledFrame], findings: list[Finding], out: Path, title: str) -> Path:
+    from safety.thumbnails import blurred, must_blur
 
-    contact_sheet: where to write a PNG of the sampled frames, flagged ones outlined red.
-    detectors: check name ("nudity", "faces") -> detector object, replacing the default
-    for that check (tests inject fakes); other checks use the per-process defaults.
-    """
-    start = time.perf_counter()
-    frames = sample_frames(video, settings.sample_fps, max_side=SAMPLE_MAX_SIDE)
-    checks = ["nudity"] + (["faces"] if settings.face_detection else [])
-
-    findings: list[Finding] = []
-    failed: list[tuple[str, str]] = []
-    for name in checks:
-        try:
-            findings += _run_check(name, frames, settings, detectors or {})
-        except Exception as exc:  # noqa: BLE001 - any failure of a check must fail closed
-            failed.append((name, f"{type(exc).__name__}: {exc}"))
-    findings.sort(key=lambda f: (f.time_s, f.check))
-
-    unavailable = [f"{name}: {error}" for name, error in failed]
-    reasons = _reasons(findings) + [f"check {name} unavailable: {error}" for name, error in failed]
-    actions = [f.action for f in findings] + [Action.REVIEW] * bool(failed)
-    report = SafetyReport(
-        shot_index=shot_index,
-        action=Action.strictest(actions),
-        reasons=reasons,
-        findings=findings,
-        unavailable=unavailable,
-        frames_checked=len(frames),
-        faces=sum(f.check == "face" for f in findings),
-    )
-
-    if contact_sheet is not None:
-        position = {fr.time_s: i for i, fr in enumerate(frames)}
-        marks: dict[int, str] = {}
-        # Sorted so that the strictest, then strongest, finding of a frame is the one shown.
-        for f in sorted(findings, key=lambda f: (f.action.rank, f.score)):
-            if f.action != Action.ALLOW and f.time_s in position:
-                marks[position[f.time_s]] = f"{f.action.value.upper()} {f.label} {f.score:.2f}"
-        title = f"{'video' if shot_index is None else f'shot {shot_index}'}: {report.action.value.upper()}"
-        report.contact_sheet = make_contact_sheet([(fr.time_s, fr.image) for fr in frames], contact_sheet, marks=marks, title=title)
-
-    report.seconds_taken = time.perf_counter() - start
-    return report
+    position = {fr.time_s: i for i, fr in enumerate(frames)}
+    marks: dict[int, str] = {}
+    blur: set[int] = set()
+    # Sorted so that the strictest, then strongest, finding of a frame is the one shown.
+    for f in sorted(findings, key=lambda f: (f.action.rank, f.score)):
+        if f.action != Action.ALLOW and f.time_s in position:
+            marks[position[f.time_s]] = f"{f.action.value.upper()} {f.label[:24]} {f.score:.2f}"
+            if must_blur(f):
+                blur.add(position[f.time_s])
+    cells = [(fr.time_s, blurred(fr.image) if i in blur else fr.image) for i, fr in enumerate(frames)]
+    return make_contact_sheet(cells, out, marks=marks, title=title)

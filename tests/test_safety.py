@@ -20,6 +20,8 @@ from safety.check import check_video
 from safety.faces import FaceBox, FaceDetector
 from safety.frames import SampledFrame, sample_frames
 from safety.nudity import NudityDetector, findings_from_detections
+from reelgate.files import write_text
+from safety.policy import SHIPPED_POLICY, load_policy
 from safety.report import Finding, SafetyReport
 
 W, H, FPS = 320, 180, 24
@@ -121,7 +123,7 @@ def _det(label: str, score: float, box=(10, 20, 30, 40)) -> dict:
 
 
 def test_nudity_policy_maps_labels_to_actions():
-    settings = SafetySettings(nudity_block_score=0.45, nudity_review_score=0.6)
+    policy = load_policy(None)  # exposed: block at 0.45; covered: review at 0.60
     detections = [
         _det("FEMALE_BREAST_EXPOSED", 0.83),  # exposed, above block score -> BLOCK
         _det("MALE_GENITALIA_EXPOSED", 0.30),  # exposed, below block score -> ignored
@@ -133,18 +135,20 @@ def test_nudity_policy_maps_labels_to_actions():
         _det("ARMPITS_EXPOSED", 0.95),
         _det("MALE_BREAST_EXPOSED", 0.95),
     ]
-    findings = findings_from_detections(detections, time_s=1.5, settings=settings)
+    findings = findings_from_detections(detections, time_s=1.5, policy=policy)
     assert [(f.label, f.action) for f in findings] == [
         ("FEMALE_BREAST_EXPOSED", Action.BLOCK),
         ("BUTTOCKS_COVERED", Action.REVIEW),
     ]
     assert findings[0].box == (10, 20, 40, 60)  # NudeNet's x, y, w, h -> x1, y1, x2, y2
-    assert findings[0].reason() == "nudity: FEMALE_BREAST_EXPOSED 0.83 at 1.50 s"
+    assert findings[0].reason() == "nudity: FEMALE_BREAST_EXPOSED 0.83 (threshold 0.45) at 1.50 s"
 
 
-def test_nudity_thresholds_come_from_settings():
-    strict = SafetySettings(nudity_block_score=0.2)
+def test_nudity_thresholds_come_from_the_policy_file(tmp_path):
+    text = SHIPPED_POLICY.read_text(encoding="utf-8").replace("threshold: 0.45", "threshold: 0.20")
+    strict = load_policy(write_text(tmp_path / "strict.yaml", text))
     assert [f.action for f in findings_from_detections([_det("ANUS_EXPOSED", 0.3)], 0.0, strict)] == [Action.BLOCK]
+    assert findings_from_detections([_det("ANUS_EXPOSED", 0.3)], 0.0, load_policy(None)) == []
 
 
 def test_nudity_detector_feeds_nudenet_bgr_like_its_own_file_reader():
@@ -158,7 +162,7 @@ def test_nudity_detector_feeds_nudenet_bgr_like_its_own_file_reader():
     red = np.zeros((8, 8, 3), np.uint8)
     red[..., 0] = 255
     frames = [SampledFrame(time_s=0.0, index=0, image=red), SampledFrame(time_s=0.5, index=12, image=red)]
-    findings = NudityDetector(model=FakeNudeNet()).detect(frames, SafetySettings())
+    findings = NudityDetector(model=FakeNudeNet()).detect(frames, load_policy(None))
     assert seen == [[0, 0, 255], [0, 0, 255]]
     assert [(f.time_s, f.action) for f in findings] == [(0.0, Action.BLOCK), (0.5, Action.BLOCK)]
 
@@ -178,7 +182,7 @@ def test_real_nudenet_passes_harmless_frames():
     # The model does see things here (a face), so an empty result is the policy, not a dead model.
     raw = detector._model.detect(cv2.cvtColor(dressed, cv2.COLOR_RGB2BGR))
     assert any(d["class"].startswith("FACE_") for d in raw)
-    assert detector.detect(frames, SafetySettings()) == []
+    assert detector.detect(frames, load_policy(None)) == []
 
 
 # ---------- faces ----------
@@ -211,6 +215,11 @@ def test_mtcnn_finds_no_face_in_a_landscape(face_detector):
 
 # ---------- combining, fail closed ----------
 
+# The concept screen has no weights here (it would send everything to review) and the
+# gallery is empty: these tests are about nudity, faces and how findings combine.
+ONLY_NUDITY_AND_FACES = SafetySettings(concepts=False, likeness=False)
+
+
 class FakeNudity:
     def __init__(self, label: str | None = None, score: float = 0.9, action: Action = Action.BLOCK) -> None:
         self.label, self.score, self.action = label, score, action
@@ -241,7 +250,7 @@ def clip(tmp_path_factory) -> Path:
 
 def test_findings_combine_to_the_strictest_action_with_reasons(clip, tmp_path):
     report = check_video(
-        clip, SafetySettings(), shot_index=3, contact_sheet=tmp_path / "sheet.png",
+        clip, ONLY_NUDITY_AND_FACES, shot_index=3, contact_sheet=tmp_path / "sheet.png",
         detectors={"nudity": FakeNudity("FEMALE_BREAST_EXPOSED", 0.83), "faces": FakeFaces()},
     )
     assert report.action == Action.BLOCK
@@ -249,8 +258,8 @@ def test_findings_combine_to_the_strictest_action_with_reasons(clip, tmp_path):
     assert report.frames_checked == 5 and report.faces == 1 and report.unavailable == []
     assert report.verdict().action == Action.BLOCK and report.verdict().reasons == report.reasons
     md = report.to_markdown()
-    assert "BLOCK" in md and "| 0.50 | nudity | FEMALE_BREAST_EXPOSED | 0.83 | block |" in md
-    assert "| 0.00 | face | face | 0.99 | allow |" in md
+    assert "BLOCK" in md and "| 0.50 | nudity | FEMALE_BREAST_EXPOSED | 0.83 |  | block |" in md
+    assert "| 0.00 | face | face | 0.99 |  | allow |" in md
     # Flagged frames (1 and 2) are outlined red on the contact sheet.
     sheet = np.asarray(Image.open(report.contact_sheet))
     top = TITLE_HEIGHT + PAD
@@ -263,7 +272,7 @@ def test_findings_combine_to_the_strictest_action_with_reasons(clip, tmp_path):
 @pytest.mark.parametrize("broken", ["nudity", "faces"])
 def test_a_check_that_raises_fails_closed_to_review(clip, broken):
     detectors = {"nudity": FakeNudity(), "faces": FakeFaces(), broken: Broken()}
-    report = check_video(clip, SafetySettings(), detectors=detectors)
+    report = check_video(clip, ONLY_NUDITY_AND_FACES, detectors=detectors)
     assert report.action == Action.REVIEW
     assert f"check {broken} unavailable: RuntimeError: onnxruntime session died" in report.reasons
     assert report.unavailable == [f"{broken}: RuntimeError: onnxruntime session died"]
@@ -271,36 +280,36 @@ def test_a_check_that_raises_fails_closed_to_review(clip, broken):
 
 
 def test_a_failed_check_never_softens_a_block(clip):
-    report = check_video(clip, SafetySettings(), detectors={"nudity": FakeNudity("ANUS_EXPOSED"), "faces": Broken()})
+    report = check_video(clip, ONLY_NUDITY_AND_FACES, detectors={"nudity": FakeNudity("ANUS_EXPOSED"), "faces": Broken()})
     assert report.action == Action.BLOCK and len(report.reasons) == 2
 
 
 def test_a_missing_model_fails_closed_to_review(clip, tmp_path, monkeypatch):
     monkeypatch.setattr(check_module, "_loaded", {})
     monkeypatch.setitem(
-        check_module.DETECTOR_BUILDERS, "nudity", lambda: NudityDetector(model_path=tmp_path / "gone.onnx")
+        check_module.DETECTOR_BUILDERS, "nudity", lambda settings: NudityDetector(model_path=tmp_path / "gone.onnx")
     )
-    report = check_video(clip, SafetySettings(face_detection=False))
+    report = check_video(clip, SafetySettings(face_detection=False, concepts=False, likeness=False))
     assert report.action == Action.REVIEW
     assert report.reasons[0].startswith("check nudity unavailable: ModelNotFoundError:")
 
 
 def test_face_detection_can_be_switched_off(clip):
-    report = check_video(clip, SafetySettings(face_detection=False), detectors={"nudity": FakeNudity(), "faces": Broken()})
+    report = check_video(clip, SafetySettings(face_detection=False, concepts=False, likeness=False), detectors={"nudity": FakeNudity(), "faces": Broken()})
     assert report.action == Action.ALLOW and report.unavailable == [] and report.faces == 0
 
 
 def test_an_unreadable_video_is_bad_input_not_a_verdict(tmp_path):
     (tmp_path / "empty.mp4").write_bytes(b"")
     with pytest.raises(MediaError):
-        check_video(tmp_path / "empty.mp4", SafetySettings(), detectors={"nudity": FakeNudity(), "faces": FakeFaces()})
+        check_video(tmp_path / "empty.mp4", ONLY_NUDITY_AND_FACES, detectors={"nudity": FakeNudity(), "faces": FakeFaces()})
 
 
 def test_real_models_allow_a_harmless_clip_and_report_the_face(tmp_path, monkeypatch):
     monkeypatch.setattr(check_module, "_loaded", {})
     person, _ = with_astronaut(landscape(640, 360), 300)
     video = write_video(tmp_path / "person.mp4", [landscape(640, 360)] * 12 + [person] * 12)
-    report = check_video(video, SafetySettings(), contact_sheet=tmp_path / "sheet.png")
+    report = check_video(video, ONLY_NUDITY_AND_FACES, contact_sheet=tmp_path / "sheet.png")
     assert report.action == Action.ALLOW and report.reasons == [] and report.unavailable == []
     assert report.faces >= 1 and {f.check for f in report.findings} == {"face"}
     assert all(f.time_s >= 0.5 for f in report.findings)  # only where the person is
@@ -333,7 +342,7 @@ def test_model_speed_per_frame_at_640x360(face_detector):
     frame, _ = with_astronaut(landscape(640, 360), 300)
     frames = [SampledFrame(time_s=i / 2, index=i, image=frame) for i in range(4)]
     nudity = NudityDetector()
-    nudity.detect(frames[:1], SafetySettings())  # warm-up
+    nudity.detect(frames[:1], load_policy(None))  # warm-up
 
     def per_frame(run) -> float:
         # Best of three: the machine is shared, and the minimum is the least disturbed.
@@ -344,7 +353,7 @@ def test_model_speed_per_frame_at_640x360(face_detector):
             timings.append((time.perf_counter() - t0) / len(frames))
         return min(timings)
 
-    per_nudity = per_frame(lambda: nudity.detect(frames, SafetySettings()))
+    per_nudity = per_frame(lambda: nudity.detect(frames, load_policy(None)))
     per_face = per_frame(lambda: face_detector.detect(frames, 0.9))
     print(f"\nper 640x360 frame: NudeNet {per_nudity * 1000:.0f} ms, MTCNN {per_face * 1000:.0f} ms")
     # Quiet 2-core machine: ~20-40 ms and ~45-180 ms. The bound is loose because the cores
