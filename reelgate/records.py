@@ -42,7 +42,8 @@ class Verdict(BaseModel):
     def combine(cls, verdicts: "list[Verdict]") -> "Verdict":
         return cls(
             action=Action.strictest([v.action for v in verdicts]),
-            reasons=[r for v in verdicts for r in v.reasons],
+            # The same reason from several shots (a check unavailable everywhere) is said once.
+            reasons=list(dict.fromkeys(r for v in verdicts for r in v.reasons)),
         )
 
 

@@ -98,7 +98,7 @@ def _weights_message(model: str, weights: Path | None) -> str:
         f"REELGATE_SAFETY__CLIP_WEIGHTS {where}; copy a checkpoint file (e.g. open_clip's "
         f"{model} 'openai' or 'laion2b' weights, .bin/.pt/.safetensors) to this machine and set "
         "REELGATE_SAFETY__CLIP_WEIGHTS to its path (or REELGATE_SAFETY__CONCEPTS=false to skip "
-        "the screen; shots then go to review)"
+        "the screen deliberately)"
     )
 
 

@@ -359,3 +359,15 @@ def test_model_speed_per_frame_at_640x360(face_detector):
     # Quiet 2-core machine: ~20-40 ms and ~45-180 ms. The bound is loose because the cores
     # are shared; past it, a 4 s shot at 2 fps (~9 frames) would take half a minute.
     assert per_nudity < 3.0 and per_face < 3.0
+
+
+def test_a_reason_several_shots_share_is_said_once_in_the_episode_verdict():
+    from reelgate.records import Verdict
+
+    unavailable = "check concepts unavailable: ConceptsUnavailable: no weights"
+    combined = Verdict.combine([
+        Verdict(action=Action.REVIEW, reasons=[unavailable]),
+        Verdict(action=Action.BLOCK, reasons=["nudity: ANUS_EXPOSED 0.90 at 0.50 s", unavailable]),
+    ])
+    assert combined.action == Action.BLOCK
+    assert combined.reasons == [unavailable, "nudity: ANUS_EXPOSED 0.90 at 0.50 s"]
