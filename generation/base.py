@@ -160,10 +160,10 @@ def check_size(width: int, height: int, multiple: int, who: str) -> None:
         raise ConfigError(f"{who} needs frame sizes in multiples of {multiple}: " + "; ".join(problems))
 
 
-def frames_for(duration_s: float, fps: float, step: int, minimum: int | None = None) -> int:
+def frames_for(duration_s: float, fps: float, step: int) -> int:
     """The frame count nearest `duration_s * fps` of the form k*step + 1 (Wan: 4k+1), at least one step."""
     k = round((duration_s * fps - 1) / step)
-    return max(minimum or step + 1, step * k + 1)
+    return max(step + 1, step * k + 1)
 
 
 def check_frame_count(num_frames: int, step: int, who: str) -> None:

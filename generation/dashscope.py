@@ -91,7 +91,7 @@ def model_name(settings: GenerationSettings) -> str:
     return settings.model or DEFAULT_MODEL
 
 
-def check_size(model: str, width: int, height: int) -> None:
+def check_model_size(model: str, width: int, height: int) -> None:
     """Raise ConfigError if a known `model` cannot make width x height, naming the nearest allowed sizes."""
     allowed = MODEL_SIZES.get(model)
     if allowed is None:
@@ -167,7 +167,7 @@ class DashScopeGenerator:
         """Refuse a missing API key or a frame size the model cannot make. No network."""
         resolve_api_key(settings)
         assert settings.width is not None and settings.height is not None  # filled by GenerationSettings
-        check_size(model_name(settings), settings.width, settings.height)
+        check_model_size(model_name(settings), settings.width, settings.height)
 
     def request_body(self, shot: ShotSpec, seed: int) -> dict[str, Any]:
         """The JSON body submitted for `shot`: the prompt exactly as screened, never rewritten by us."""

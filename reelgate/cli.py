@@ -138,7 +138,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from generation.base import check_backend, get_generator
     from prompts.screen import Screener
     from prompts.structure import plan_shots
-    from reelgate.console import progress_bar
+    from reelgate.console import StepBar
 
     if not args.text.strip():
         raise UsageError("the text is empty; describe the shot (or a story: each sentence becomes a shot)")
@@ -162,22 +162,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     generator = get_generator(settings.generation)
     records = []
     for spec in shots:
-        bar = progress_bar(f"shot {spec.index + 1}/{len(plan.shots)}", total=1)
-
-        def progress(done: int, total: int, bar=bar) -> None:
-            if bar is not None:
-                bar.total = total
-                bar.n = done
-                bar.refresh()
-
+        bar = StepBar(f"shot {spec.index + 1}/{len(plan.shots)}")
         try:
             record = generator.generate(
                 spec, seed=args.seed if args.seed is not None else spec.seed, attempt=0,
-                out_path=out_dir / f"shot{spec.index + 1:02d}.mp4", progress=progress,
+                out_path=out_dir / f"shot{spec.index + 1:02d}.mp4", progress=bar,
             )
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close()
         records.append(record)
         if args.json:
             print(record.model_dump_json())

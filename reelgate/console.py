@@ -15,10 +15,27 @@ def watching() -> bool:
     return sys.stderr.isatty()
 
 
-def progress_bar(description: str, total: int, unit: str = "step") -> Any | None:
-    """A tqdm bar on stderr, or None when no one watches a terminal (logs carry progress then)."""
-    if not watching():
-        return None
-    from tqdm import tqdm
+class StepBar:
+    """A progress(done, total) callback drawing a tqdm bar on stderr, only when someone watches.
 
-    return tqdm(total=total, desc=description, unit=unit, file=sys.stderr, leave=True, dynamic_ncols=True)
+    The bar is created at the first call, when the total is known.
+    """
+
+    def __init__(self, description: str, unit: str = "step") -> None:
+        self.description = description
+        self.unit = unit
+        self._bar: Any | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            if not watching():
+                return
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=self.description, unit=self.unit, file=sys.stderr, dynamic_ncols=True)
+        self._bar.total = total
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -27,7 +27,7 @@ from reelgate.settings import SafetySettings
 from safety.frames import SampledFrame, sample_frames
 from safety.policy import Policy, load_policy
 from safety.report import Finding, SafetyReport
-from safety.thumbnails import write_finding_thumbnails
+from safety.thumbnails import blurred, must_blur, write_finding_thumbnails
 
 # The detectors work at or below this size (NudeNet looks at 320x320, CLIP at 224, MTCNN
 # shrinks to 640), so larger sampled frames would only cost memory.
@@ -227,8 +227,6 @@ def _reasons(findings: list[Finding]) -> list[str]:
 
 
 def _contact_sheet(frames: list[SampledFrame], findings: list[Finding], out: Path, title: str) -> Path:
-    from safety.thumbnails import blurred, must_blur
-
     position = {fr.time_s: i for i, fr in enumerate(frames)}
     marks: dict[int, str] = {}
     blur: set[int] = set()

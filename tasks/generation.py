@@ -13,7 +13,7 @@ from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
 
 from generation.base import get_generator, uses_gpu
-from reelgate.console import progress_bar
+from reelgate.console import StepBar
 from reelgate.records import GeneratedShot, Refusal, ShotSpec
 from reelgate.settings import GenerationSettings
 from tasks.common import artifact_key, stage_task
@@ -48,17 +48,12 @@ class ShotProgress:
         self.artifact_id = create_progress_artifact(
             0.0, key=artifact_key(episode_id, f"shot{spec.index + 1}", "progress"), description=f"{episode_id}: {self.label}"
         )
-        self.bar = None
-        self.shown = 0
+        self.bar = StepBar(self.label)
         self.last_update = 0.0
         self.quarter = -1
 
     def __call__(self, done: int, total: int) -> None:
-        if self.bar is None and total:
-            self.bar = progress_bar(self.label, total)
-        if self.bar is not None:
-            self.bar.update(done - self.shown)
-        self.shown = done
+        self.bar(done, total)
         quarter = int(4 * done / max(total, 1))
         if quarter > self.quarter:
             self.quarter = quarter
@@ -70,8 +65,7 @@ class ShotProgress:
             update_progress_artifact(self.artifact_id, 100.0 * done / max(total, 1))
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        self.bar.close()
 
 
 @stage_task("generate_shot", ("generation",))
