@@ -1,6 +1,6 @@
 """Benchmark: frame-level safety analysis speed on 720p 24 fps video, beside the decode floor.
 
-    python bench/frame_safety.py [--seconds 10]
+    python bench/frame_safety.py [--seconds 10] [--rounds 3]
 
 The issue's figure: analysis seconds per second of 720p 24 fps video with the default
 checks, on this machine (2 CPU cores), faster than real time (< 1.0) and within 3x of the
@@ -51,6 +51,7 @@ def make_video(path: Path, seconds: float) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating decode/analysis rounds; the fastest of each counts")
     args = parser.parse_args()
 
     import cv2
@@ -75,14 +76,18 @@ def main() -> int:
         settings = SafetySettings(concepts=False, gallery_dir=tmp_path / "gallery")
         Gallery(settings.gallery_dir).add("astronaut", [face], FaceDetector(), make_embedder(settings))
 
-        started = time.perf_counter()
-        decoded = sum(1 for _ in read_frames(video))
-        decode_s = time.perf_counter() - started
-
         check_video(video, settings)  # warm-up: models load once per worker process
-        started = time.perf_counter()
-        report = check_video(video, settings)
-        analysis_s = time.perf_counter() - started
+        # Decode and analysis alternate, and each keeps its fastest round: on a shared
+        # machine the minimum is the figure least disturbed by other work.
+        decode_times, analysis_times = [], []
+        for _ in range(args.rounds):
+            started = time.perf_counter()
+            decoded = sum(1 for _ in read_frames(video))
+            decode_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            report = check_video(video, settings)
+            analysis_times.append(time.perf_counter() - started)
+        decode_s, analysis_s = min(decode_times), min(analysis_times)
 
         frames = sample_frames(video, settings.sample_fps, max_side=check_module.SAMPLE_MAX_SIDE)
         screen = ConceptScreen("ViT-B-32", None, load_concepts(), allow_random_weights=True)

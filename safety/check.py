@@ -33,6 +33,8 @@ from safety.thumbnails import blurred, must_blur, write_finding_thumbnails
 # shrinks to 640), so larger sampled frames would only cost memory.
 SAMPLE_MAX_SIDE = 640
 CHECKS = ("nudity", "concepts", "faces", "likeness")
+# Checks in one lane run in order; lanes run at the same time (see check_video).
+LANES = (("nudity", "concepts"), ("faces", "likeness"))
 
 
 def _nudity(settings: SafetySettings) -> Any:
@@ -117,6 +119,27 @@ def _likeness_findings(
     return match_faces(frames, faces, gallery, embedder(), settings.likeness_threshold, action), None
 
 
+def _run_check(
+    name: str, frames: list[SampledFrame], settings: SafetySettings, policy: Policy,
+    get: Callable[[str], Any], found_faces: list,
+) -> tuple[list[Finding], list[str]]:
+    """The findings and notes of one check; `found_faces` carries the faces check's boxes to likeness."""
+    if name == "nudity":
+        return get("nudity").detect(frames, policy), []
+    if name == "concepts":
+        return get("concepts").screen(frames, policy), []
+    if name == "faces":
+        found_faces[:] = get("faces").detect(frames, settings.face_min_confidence)
+        if not settings.face_detection:
+            return [], []
+        return [Finding(time_s=f.time_s, check="face", label="face", score=f.confidence, action=Action.ALLOW,
+                        box=f.box) for f in found_faces], []
+    if name == "likeness":
+        found, note = _likeness_findings(frames, list(found_faces), settings, policy, lambda: get("likeness"))
+        return found, [note] if note else []
+    raise ValueError(f"unknown check {name!r}; known: {', '.join(CHECKS)}")
+
+
 def check_video(
     video: Path,
     settings: SafetySettings,
@@ -150,38 +173,37 @@ def check_video(
     def get(name: str) -> Any:
         return detectors[name] if name in detectors else _detector(name, settings)
 
-    findings: list[Finding] = []
-    notes: list[str] = []
-    failed: list[tuple[str, str]] = []
-    faces: list | None = None
-    for name in wanted:
-        try:
-            if name == "nudity":
-                findings += _with_timeout(lambda: get("nudity").detect(frames, policy), settings.check_timeout_s)
-            elif name == "concepts":
-                findings += _with_timeout(lambda: get("concepts").screen(frames, policy), settings.check_timeout_s)
-            elif name == "faces":
-                faces = _with_timeout(lambda: get("faces").detect(frames, settings.face_min_confidence), settings.check_timeout_s)
-                if settings.face_detection:
-                    findings += [Finding(time_s=f.time_s, check="face", label="face", score=f.confidence,
-                                         action=Action.ALLOW, box=f.box) for f in faces]
-            elif name == "likeness":
-                if faces is None:
-                    raise RuntimeError("face detection did not run, so no face could be compared")
-                found, note = _with_timeout(
-                    lambda: _likeness_findings(frames, faces, settings, policy, lambda: get("likeness")),
-                    settings.check_timeout_s,
+    # Two lanes run side by side: NudeNet (and CLIP) in one, faces then likeness in the
+    # other (likeness needs the faces). dlib's embedder runs on one core, so the nudity lane
+    # uses the other; each check keeps its own timeout inside its lane.
+    results: dict[str, tuple[list[Finding], list[str]]] = {}
+    failed: dict[str, str] = {}
+    found_faces: list = []
+
+    def run_lane(lane: tuple[str, ...]) -> None:
+        for name in lane:
+            if name == "likeness" and ("faces" in failed or "faces" not in results):
+                failed[name] = "RuntimeError: face detection did not run, so no face could be compared"
+                continue
+            try:
+                results[name] = _with_timeout(
+                    lambda: _run_check(name, frames, settings, policy, get, found_faces), settings.check_timeout_s
                 )
-                findings += found
-                notes += [note] if note else []
-        except Exception as exc:  # noqa: BLE001 - any failure of a check must fail closed
-            failed.append((name, f"{type(exc).__name__}: {exc}"))
+            except Exception as exc:  # noqa: BLE001 - any failure of a check must fail closed
+                failed[name] = f"{type(exc).__name__}: {exc}"
+
+    lanes = [lane for lane in (tuple(c for c in lane if c in wanted) for lane in LANES) if lane]
+    with concurrent.futures.ThreadPoolExecutor(max(1, len(lanes)), thread_name_prefix="safety-lane") as pool:
+        list(pool.map(run_lane, lanes))
+    findings = [f for name in CHECKS for f in results.get(name, ([], []))[0]]
+    notes = [n for name in CHECKS for n in results.get(name, ([], []))[1]]
+    failed_list = [(name, failed[name]) for name in CHECKS if name in failed]
     findings.sort(key=lambda f: (f.time_s, f.check))
 
-    unavailable = [f"{name}: {error}" for name, error in failed]
-    reasons = _reasons(findings) + [f"check {name} unavailable: {error}" for name, error in failed]
+    unavailable = [f"{name}: {error}" for name, error in failed_list]
+    reasons = _reasons(findings) + [f"check {name} unavailable: {error}" for name, error in failed_list]
     unavailable_action = Action.strictest([policy.decide("unavailable", 1.0), Action.REVIEW])
-    actions = [f.action for f in findings] + [unavailable_action] * bool(failed)
+    actions = [f.action for f in findings] + [unavailable_action] * bool(failed_list)
     report = SafetyReport(
         shot_index=shot_index,
         action=Action.strictest(actions),

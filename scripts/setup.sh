@@ -9,6 +9,10 @@ PYTHON=${PYTHON:-python3}
 debs=()
 command -v espeak-ng >/dev/null 2>&1 || debs+=(espeak-ng)
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || debs+=(fonts-wqy-microhei)
+# dlib compiles from source against OpenBLAS (6x faster face embeddings than the prebuilt wheel).
+command -v g++ >/dev/null 2>&1 || debs+=(g++)
+command -v cmake >/dev/null 2>&1 || debs+=(cmake)
+dpkg -s libopenblas-dev >/dev/null 2>&1 || debs+=(libopenblas-dev)
 if [ ${#debs[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -20,8 +24,11 @@ fi
 # Editable install with the test extras; the pins in pyproject.toml keep torch/torchvision
 # matched and prefect on a fastapi/SQLAlchemy pair that works (see shared/FINDINGS.md).
 if ! "$PYTHON" -c "import reelgate, prefect, torch, torchvision, nudenet, facenet_pytorch, piper, pytest, srt" >/dev/null 2>&1 \
+   || ! "$PYTHON" -c "import dlib, sys; sys.exit(not dlib.DLIB_USE_BLAS)" >/dev/null 2>&1 \
    || [ "$("$PYTHON" -c 'import reelgate,os;print(os.path.dirname(os.path.dirname(reelgate.__file__)))' 2>/dev/null)" != "$PWD" ]; then
-  echo "setup: installing Python dependencies (first time: several minutes, ~5 GB with torch)"
+  echo "setup: installing Python dependencies (first time: ~15 minutes: ~5 GB with torch, and dlib compiles)"
+  # The prebuilt dlib-bin wheel installs the same module without BLAS; it must not shadow dlib.
+  "$PYTHON" -m pip uninstall -y -q dlib-bin >/dev/null 2>&1 || true
   "$PYTHON" -m pip install -q --disable-pip-version-check -e ".[dev]"
 fi
 echo "setup: ok"
