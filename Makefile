@@ -28,3 +28,5 @@ bench: setup
 	$(PYTHON) bench/episode_stages.py
 	$(PYTHON) bench/generation.py
 	$(PYTHON) bench/frame_safety.py
+	$(PYTHON) bench/quality.py
+	$(PYTHON) bench/post_episode.py

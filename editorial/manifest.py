@@ -76,6 +76,13 @@ class Manifest(BaseModel):
     shots: list[ShotRecord] = Field(default_factory=list)
     verdict: Verdict = Field(default_factory=Verdict, description="Everything reviewers should look at first.")
     outputs: dict[str, str] = Field(default_factory=dict, description="Name -> file name inside the episode folder.")
+    soundtrack: dict[str, Any] = Field(
+        default_factory=dict, description="Where the music came from and how loud the final mix measured."
+    )
+    ai_label: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The implicit AI-content label written into the video's metadata (generator, model, date, producer).",
+    )
     review: ReviewRecord | None = None
     published_to: str | None = None
     flow_run_id: str | None = None

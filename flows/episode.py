@@ -25,7 +25,7 @@ from quality.score import QualityReport, pick_best
 from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal, ShotSpec, Verdict
 from reelgate.settings import Settings
 from safety.report import SafetyReport
-from tasks.checks import check_shot_safety, score_shot_quality
+from tasks.checks import check_shot_safety, publish_attempts, score_shot_quality
 from tasks.common import artifact_key
 from tasks.editorial import make_episode_contact_sheet, publish, record_decision
 from tasks.generation import ensure_gpu_limit, generate_shot
@@ -88,20 +88,24 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
     manifest.verdict = Verdict.combine(findings)
 
     log.info("stage 6/8 narration, music, subtitles")
+    g = settings.generation
     voices = [
-        narrate_shot(spec.text, plan.language, episode_dir / f"voice{spec.index + 1:02d}.wav", settings.post)
+        narrate_shot(spec.text, plan.language, episode_dir / f"voice{spec.index + 1:02d}.wav", settings.post,
+                     g.width, g.height, request.voice, request.speech_rate)
         for spec in plan.shots
     ]
     slots = build_timeline([s.duration_s for s in kept_shots], [v.duration_s for v in voices])
     total_s = sum(s.duration_s for s in slots)
     soundtrack = mix_soundtrack(
         [(slot.voice_start_s, voice.path) for slot, voice in zip(slots, voices, strict=True)],
-        total_s, episode_dir, plan.shots[0].mood, plan.seed, settings.post,
+        total_s, episode_dir, request.music_mood or plan.shots[0].mood, plan.seed, settings.post,
     )
-    g = settings.generation
-    cues = write_subtitles([s.text for s in plan.shots], slots, plan.language, g.width, g.height, episode_dir, settings.post)
+    cues = write_subtitles([v.segments for v in voices], slots, episode_dir)
     for record, voice in zip(manifest.shots, voices, strict=True):
-        record.narration = {"path": voice.path.name, "duration_s": voice.duration_s, "voice": voice.voice}
+        record.narration = {"path": voice.path.name, "duration_s": voice.duration_s, "voice": voice.voice,
+                            "failed_voices": voice.failures, "segments": len(voice.segments)}
+    manifest.soundtrack = {"music": soundtrack.music, "integrated_lufs": soundtrack.integrated_lufs,
+                           "true_peak_db": soundtrack.true_peak_db, "voice_over_music_db": soundtrack.voice_over_music_db}
 
     log.info("stage 7/8 mux")
     video = mux_episode(
@@ -113,6 +117,7 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
     )
     flags = _flags_in_episode_time(manifest.shots, slots)
     sheet = make_episode_contact_sheet(video.path, episode_dir / "contact_sheet.png", flags, request.episode_id)
+    manifest.ai_label = video.aigc
     manifest.outputs = {
         "video": video.path.name, "subtitles": "subtitles.srt", "subtitles_vtt": "subtitles.vtt",
         "contact_sheet": sheet.name, "soundtrack": soundtrack.path.name,
@@ -160,7 +165,7 @@ def _produce_shot(
         safety = check_shot_safety(shot, settings.safety, episode_id)
         quality = score_shot_quality(shot, spec.wants_motion, settings.quality, episode_id)
         attempts.append((shot, quality, safety))
-        entry = {"shot": shot.model_dump(mode="json"), "quality": quality.model_dump(mode="json", exclude={"series"}),
+        entry = {"shot": shot.model_dump(mode="json"), "quality": quality.model_dump(mode="json", exclude={"series", "curves"}),
                  "safety_action": safety.action.value}
         record.attempts.append(entry)
         if safety.action == Action.BLOCK or quality.passed:
@@ -174,6 +179,7 @@ def _produce_shot(
     shot, quality, safety = attempts[kept_index]
     record.kept_attempt = kept_index
     record.safety = safety.model_dump(mode="json")
+    publish_attempts(episode_id, spec.index, record.attempts, kept_index)
 
     verdicts = [safety.verdict()]
     if not quality.passed:

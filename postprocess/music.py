@@ -8,12 +8,13 @@ gives the same file.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from postprocess.audio import SAMPLE_RATE, write_wav
+from postprocess.audio import SAMPLE_RATE, write_wav_blocks
 from reelgate.errors import InputError
 
 # Music is written at this RMS; the mixer sets the final level (post.music_gain_db).
@@ -56,30 +57,54 @@ MOODS: dict[str, Mood] = {
 def synth_music(duration_s: float, mood: str, out_wav: Path, seed: int) -> Path:
     """Write `duration_s` seconds of background music for `mood` (unknown moods play calm).
 
-    Deterministic for (duration_s, mood, seed); fades in and out at the ends.
+    Deterministic for (duration_s, mood, seed); fades in and out at the ends. Written in
+    blocks from one seamless loop, so memory does not grow with the duration.
     """
     if not duration_s > 0:
         raise InputError(f"music duration must be positive, got {duration_s}")
-    samples = render_music(duration_s, mood, seed)
-    return write_wav(out_wav, samples)
+    return write_wav_blocks(out_wav, _music_blocks(duration_s, mood, seed))
 
 
 def render_music(duration_s: float, mood: str, seed: int) -> np.ndarray:
-    """The samples of `synth_music` (float32, house sample rate)."""
+    """The samples of `synth_music` (float32, house sample rate), in one array."""
+    return np.concatenate([np.zeros(0, dtype=np.float32), *_music_blocks(duration_s, mood, seed)])
+
+
+def _music_blocks(duration_s: float, mood: str, seed: int, block: int = 10 * SAMPLE_RATE) -> Iterator[np.ndarray]:
+    loop = render_loop(mood, seed)
+    n = int(round(duration_s * SAMPLE_RATE))
+    ni = min(int(min(1.5, duration_s / 4) * SAMPLE_RATE), n)
+    no = min(int(min(2.5, duration_s / 3) * SAMPLE_RATE), n)
+    for b0 in range(0, n, block):
+        idx = np.arange(b0, min(n, b0 + block))
+        x = loop[idx % len(loop)]
+        head = idx < ni
+        x[head] *= np.sin(0.5 * np.pi * idx[head] / ni).astype(np.float32) ** 2
+        tail = idx >= n - no
+        x[tail] *= np.cos(0.5 * np.pi * (idx[tail] - (n - no)) / no).astype(np.float32) ** 2
+        yield np.clip(x, -1.0, 1.0, out=x)
+
+
+def render_loop(mood: str, seed: int) -> np.ndarray:
+    """One seamless cycle of the mood's chord progression (float32, at the house music RMS).
+
+    Notes ringing past the end of the cycle wrap round to its start, so the cycle repeated
+    end to end is the same music as one long rendering, with no seam.
+    """
     m = MOODS.get(mood.strip().lower(), MOODS["calm"])
     rng = np.random.default_rng(seed)
     sr = SAMPLE_RATE
-    n = int(round(duration_s * sr))
-    out = np.zeros(n + 4 * sr, dtype=np.float32)  # tails of the last notes ring past the end
     beat = 60.0 / m.bpm
     bar = 4 * beat
     progression = m.progressions[rng.integers(len(m.progressions))]
     pattern = _arp_pattern(rng, m.arp_steps)
     detune = rng.uniform(-3.0, 3.0, size=4)  # cents, per pad voice: gentle chorus
+    n = int(round(len(progression) * bar * sr))
+    out = np.zeros(n + 8 * sr, dtype=np.float32)  # room for the tails of the last notes
 
-    for b in range(int(np.ceil(duration_s / bar))):
+    for b, degree in enumerate(progression):
         t0 = b * bar
-        chord = _triad(m, progression[b % len(progression)])
+        chord = _triad(m, degree)
         # Pad: chord tones with slow attack and release overlapping the next bar (no gaps).
         for v, note in enumerate(chord):
             _add(out, t0, bar + 0.6 * bar, _hz(note, detune[v]), m.harmonics, 0.16,
@@ -94,14 +119,14 @@ def render_music(duration_s: float, mood: str, seed: int) -> np.ndarray:
                 continue
             _pluck(out, t0 + s * beat / m.arp_steps, _hz(arp_notes[idx] + 12), m.arp_level, m.arp_decay_s)
 
-    out = out[:n]
-    fade_in = min(1.5, duration_s / 4)
-    fade_out = min(2.5, duration_s / 3)
-    _fade(out, fade_in, fade_out)
-    rms = float(np.sqrt(np.mean(np.square(out)))) if n else 0.0
+    loop = out[:n].copy()
+    for k in range(n, len(out), n):  # wrap the tails round
+        tail = out[k:k + n]
+        loop[:len(tail)] += tail
+    rms = float(np.sqrt(np.mean(np.square(loop))))
     if rms > 0:
-        out *= 10 ** (_TARGET_RMS_DB / 20) / rms
-    return np.clip(out, -1.0, 1.0, out=out)
+        loop *= 10 ** (_TARGET_RMS_DB / 20) / rms
+    return loop
 
 
 def _hz(midi: float, cents: float = 0.0) -> float:
@@ -161,12 +186,3 @@ def _pluck(out: np.ndarray, t0: float, hz: float, level: float, decay_s: float) 
     env[-min(n, 256):] *= np.linspace(1, 0, min(n, 256), dtype=np.float32)
     tone = np.sin(2 * np.pi * hz * t) + 0.25 * np.sin(4 * np.pi * hz * t) * np.exp(-t / (decay_s / 2))
     out[i0:i0 + n] += (level * env * tone).astype(np.float32)
-
-
-def _fade(out: np.ndarray, fade_in_s: float, fade_out_s: float) -> None:
-    sr = SAMPLE_RATE
-    ni, no = min(int(fade_in_s * sr), len(out)), min(int(fade_out_s * sr), len(out))
-    if ni:
-        out[:ni] *= np.sin(np.linspace(0, np.pi / 2, ni, dtype=np.float32)) ** 2
-    if no:
-        out[len(out) - no:] *= np.cos(np.linspace(0, np.pi / 2, no, dtype=np.float32)) ** 2

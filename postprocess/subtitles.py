@@ -4,8 +4,8 @@ Peers split captions on spaces, so a Chinese paragraph (which has none) comes ou
 screen-filling cue. Here text is cut into unbreakable *atoms* first (a CJK character with
 its punctuation glued on, or a Latin word), then into sentences, then clauses, then lines
 of at most `max_chars`, so Chinese wraps anywhere except before closing punctuation, and
-English wraps only between words. Cue times split the narration's MEASURED length in
-proportion to how long each piece takes to say.
+English wraps only between words. Each cue is then spoken on its own (see
+`postprocess.tts.narrate_segments`), so cue times are the MEASURED times of its audio.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from postprocess.timeline import Slot, SpokenSegment
 from reelgate.errors import InputError
 from reelgate.files import write_text
+from reelgate.settings import PostSettings
 
 # Punctuation that may not start a line (it sticks to the character before it).
 CLOSING = set("，。！？、；：）」』”’》〉】〕］｝…～·,.!?;:)]}%\"'")
@@ -33,6 +35,10 @@ _ABBREVIATIONS = {"mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "e.g.", "i.e.", "et
 CJK_EM = 1.0  # a CJK glyph is about one em wide
 LATIN_EM = 0.55  # an average Latin glyph (proportional font) is about 0.55 em wide
 SAFE_WIDTH = 0.9  # keep lines inside 90% of the frame width
+# A cue shorter than this is hard to read: it is held on screen into the pause after it.
+MIN_CUE_S = 0.8
+# The last cue of a shot may be held this long past its voice (less than the timeline's tail).
+_HOLD_AFTER_VOICE_S = 0.3
 
 
 @dataclass
@@ -52,12 +58,18 @@ def _is_wide(ch: str) -> bool:
     return unicodedata.east_asian_width(ch) in ("W", "F")
 
 
-def max_chars_per_line(width: int, font_size: int, language: str) -> int:
-    """How many characters fit on one line: CJK glyphs ~1 em, Latin ~0.55 em, 90% safe width."""
+def max_chars_per_line(width: int, font_size: int, language: str, side_margin: float = (1 - SAFE_WIDTH) / 2) -> int:
+    """How many characters fit on one line: CJK glyphs ~1 em, Latin ~0.55 em.
+
+    side_margin: the gap kept on each side, as a fraction of the width
+    (PostSettings.subtitle_margin_side); the default keeps lines inside 90% of the frame.
+    """
     if width <= 0 or font_size <= 0:
         raise InputError(f"width and font size must be positive, got {width} and {font_size}")
+    if not 0 <= side_margin < 0.5:
+        raise InputError(f"side margin must be a fraction of the width in [0, 0.5), got {side_margin}")
     em = CJK_EM if _is_cjk(language) else LATIN_EM
-    return max(4, int(SAFE_WIDTH * width / (em * font_size)))
+    return max(4, int((1 - 2 * side_margin) * width / (em * font_size)))
 
 
 def subtitle_font_size(height: int, font_size: int = 0) -> int:
@@ -215,8 +227,8 @@ def _break_points(atoms: list[str], cjk: bool) -> list[int]:
     return points
 
 
-def _wrap(atoms: list[str], language: str, max_chars: int) -> list[str] | None:
-    """One or two balanced lines of at most max_chars each, or None if they do not fit."""
+def _wrap(atoms: list[str], language: str, max_chars: int, max_lines: int = 2) -> list[str] | None:
+    """One or two (at most `max_lines`) balanced lines of at most max_chars each, or None."""
     cjk = _is_cjk(language)
 
     def shown_width(line: str, last: bool) -> float:
@@ -226,6 +238,8 @@ def _wrap(atoms: list[str], language: str, max_chars: int) -> list[str] | None:
     whole = _join(atoms)
     if shown_width(whole, last=True) <= max_chars:
         return [whole]
+    if max_lines < 2:
+        return None
     best: tuple[float, list[str]] | None = None
     for k in _break_points(atoms, cjk):
         first, second = _join(atoms[:k]), _join(atoms[k:])
@@ -241,20 +255,20 @@ def _wrap(atoms: list[str], language: str, max_chars: int) -> list[str] | None:
     return best[1] if best else None
 
 
-def _pack(units: list[list[str]], language: str, max_chars: int) -> list[list[str]]:
+def _pack(units: list[list[str]], language: str, max_chars: int, max_lines: int) -> list[list[str]]:
     """Greedily join units (lists of atoms) into cues that still wrap into two lines."""
     out: list[list[str]] = []
     cur: list[str] = []
     for unit in units:
         trial = cur + ([_SPACE] if cur and unit and not _is_cjk(language) else []) + unit
-        if _wrap(trial, language, max_chars) is not None:
+        if _wrap(trial, language, max_chars, max_lines) is not None:
             cur = trial
             continue
         if cur:
             out.append(cur)
         cur = unit
-        if _wrap(cur, language, max_chars) is None:
-            pieces = _split_long(cur, language, max_chars)
+        if _wrap(cur, language, max_chars, max_lines) is None:
+            pieces = _split_long(cur, language, max_chars, max_lines)
             out.extend(pieces[:-1])
             cur = pieces[-1]
     if cur:
@@ -262,8 +276,8 @@ def _pack(units: list[list[str]], language: str, max_chars: int) -> list[list[st
     return out
 
 
-def _split_long(atoms: list[str], language: str, max_chars: int) -> list[list[str]]:
-    """Split one over-long clause into roughly equal pieces that each wrap into two lines."""
+def _split_long(atoms: list[str], language: str, max_chars: int, max_lines: int) -> list[list[str]]:
+    """Split one over-long clause into roughly equal pieces that each wrap into `max_lines` lines."""
     cjk = _is_cjk(language)
 
     def greedy(cap: float) -> list[list[str]]:
@@ -273,7 +287,7 @@ def _split_long(atoms: list[str], language: str, max_chars: int) -> list[list[st
             if a == _SPACE and not cur:
                 continue
             trial = cur + [a]
-            too_long = _width(_join(trial), language) > cap or _wrap(trial, language, max_chars) is None
+            too_long = _width(_join(trial), language) > cap or _wrap(trial, language, max_chars, max_lines) is None
             if cur and a != _SPACE and too_long:
                 # cut at the last place a line may break (between words for English)
                 points = [k for k in _break_points(trial, cjk) if k <= len(cur)]
@@ -306,119 +320,84 @@ def _strip_end(line: str, language: str) -> str:
     return stripped or line.strip()
 
 
-def _segments(text: str, language: str, max_chars: int) -> list[tuple[str, str]]:
-    """(display text with at most one newline, raw text for timing) per cue."""
+@dataclass
+class Segment:
+    """One cue's worth of narration: what is shown and what is spoken."""
+
+    display: str  # at most `max_lines` lines joined by a newline; line-end commas dropped
+    spoken: str  # the same words with their punctuation, for the voice's intonation
+
+
+def split_segments(text: str, language: str, max_chars: int, max_lines: int = 2) -> list[Segment]:
+    """Cut narration into cue-sized segments (see `segment_text`), keeping the spoken text."""
     if max_chars < 2:
         raise InputError(f"max_chars must be at least 2, got {max_chars}")
+    if max_lines not in (1, 2):
+        raise InputError(f"max_lines must be 1 or 2, got {max_lines}")
     atoms = _hard_split(_atoms(text), language, max_chars)
-    out: list[tuple[str, str]] = []
+    out: list[Segment] = []
     for sentence in _split_after(atoms, _ends_sentence):
-        if _wrap(sentence, language, max_chars) is not None:
+        if _wrap(sentence, language, max_chars, max_lines) is not None:
             groups = [sentence]
         else:
-            groups = _pack(_split_after(sentence, _ends_clause), language, max_chars)
+            groups = _pack(_split_after(sentence, _ends_clause), language, max_chars, max_lines)
         for group in groups:
-            lines = _wrap(group, language, max_chars) or [_join(group)]
+            lines = _wrap(group, language, max_chars, max_lines) or [_join(group)]
             if _is_cjk(language):
                 # Chinese subtitles drop commas and full stops at every line end
                 lines = [_strip_end(line, language) for line in lines]
             else:
                 lines[-1] = _strip_end(lines[-1], language)
-            display = "\n".join(lines)
-            out.append((display, _join(group)))
+            out.append(Segment(display="\n".join(lines), spoken=_join(group)))
     return out
 
 
-def segment_text(text: str, language: str, max_chars: int) -> list[str]:
-    """Cut narration into cue texts of at most two lines of `max_chars` each.
+def segment_text(text: str, language: str, max_chars: int, max_lines: int = 2) -> list[str]:
+    """Cut narration into cue texts of at most `max_lines` (1 or 2) lines of `max_chars` each.
 
     Splits on sentence punctuation first, then on clause punctuation (，、；：,;:); Chinese
     may wrap between any two characters but never before closing punctuation, English
     wraps between words. Trailing commas (and Chinese full stops) are dropped; ？！ stay.
     """
-    return [display for display, _ in _segments(text, language, max_chars)]
+    return [s.display for s in split_segments(text, language, max_chars, max_lines)]
 
 
 # --- timing ----------------------------------------------------------------------------
 
 
-def _syllables(word: str) -> float:
-    word = word.lower()
-    digits = sum(ch.isdigit() for ch in word)
-    letters = re.sub(r"[^a-z]", "", word)
-    if not letters:
-        return float(max(digits, 0))
-    groups = len(re.findall(r"[aeiouy]+", letters))
-    if letters.endswith("e") and not letters.endswith(("le", "ee")) and groups > 1:
-        groups -= 1
-    return float(max(1, groups) + digits)
-
-
-def spoken_length(text: str) -> float:
-    """How long `text` takes to say, in syllables: 1 per CJK character, vowel groups for
-    Latin words, one per digit, plus short pauses for punctuation."""
-    total = 0.0
-    for atom in _atoms(text):
-        if atom == _SPACE:
-            continue
-        for ch in atom:
-            if _is_wide(ch) and (ch.isalpha() or ch.isdigit()):
-                total += 1.0
-            elif ch in SENTENCE_END:
-                total += 1.0
-            elif ch in CLAUSE_END:
-                total += 0.5
-        latin = "".join(ch for ch in atom if not _is_wide(ch))
-        if any(ch.isalnum() for ch in latin):
-            total += _syllables(latin)
-            if _ends_sentence(atom) and _core(atom).endswith("."):
-                total += 1.0
-    return max(total, 0.5)
-
-
-def _allocate(weights: list[float], total: float, min_s: float) -> list[float]:
-    """Split `total` in proportion to `weights`, giving each share at least `min_s` if possible."""
-    n = len(weights)
-    if n * min_s > total:
-        min_s = 0.0
-    fixed: dict[int, float] = {}
-    while True:
-        free = [i for i in range(n) if i not in fixed]
-        left = total - sum(fixed.values())
-        wsum = sum(weights[i] for i in free) or 1.0
-        shares = {i: left * weights[i] / wsum for i in free}
-        short = [i for i, s in shares.items() if s < min_s]
-        if not short:
-            break
-        for i in short:
-            fixed[i] = min_s
-    return [fixed.get(i, shares.get(i, 0.0)) for i in range(n)]
-
-
-def cues_for_voice(
-    text: str, language: str, voice_start_s: float, voice_s: float, max_chars: int, min_cue_s: float = 0.8
+def cues_from_segments(
+    segments: list[SpokenSegment], voice_start_s: float, min_cue_s: float = MIN_CUE_S
 ) -> list[Cue]:
-    """Cues for one narration clip, covering exactly [voice_start_s, voice_start_s + voice_s].
+    """Cues for one narration clip from its MEASURED spoken segments.
 
-    The MEASURED voice length is split among the segments in proportion to how long each
-    takes to say, so subtitles keep pace with the voice; cues are contiguous and each
-    lasts at least `min_cue_s` where the voice is long enough for that.
+    Each cue starts when its segment's speech starts (`voice_start_s` + offset) and ends
+    when it ends; a cue shorter than `min_cue_s` is held into the pause after it (never
+    past the next segment's start, and at most 0.3 s past the clip's last word).
     """
-    if voice_s <= 0:
-        return []
-    segments = _segments(text, language, max_chars)
-    if not segments:
-        return []
-    shares = _allocate([spoken_length(raw) for _, raw in segments], voice_s, min_cue_s)
     cues: list[Cue] = []
-    t = voice_start_s
-    end_total = round(voice_start_s + voice_s, 3)
-    for (display, _), share in zip(segments, shares):
-        start = round(t, 3)
-        t += share
-        cues.append(Cue(start=start, end=round(t, 3), text=display))
-    cues[-1].end = end_total
+    for i, seg in enumerate(segments):
+        start = voice_start_s + seg.offset_s
+        end = voice_start_s + seg.end_s
+        if end - start < min_cue_s:
+            limit = (voice_start_s + segments[i + 1].offset_s if i + 1 < len(segments)
+                     else end + _HOLD_AFTER_VOICE_S)
+            end = max(end, min(start + min_cue_s, limit))
+        if seg.text.strip() and end > start:
+            cues.append(Cue(start=round(start, 3), end=round(end, 3), text=seg.text))
     return cues
+
+
+def episode_cues(slots: list[Slot], segments_per_shot: list[list[SpokenSegment]], video_s: float) -> list[Cue]:
+    """All cues of an episode, placed by the timeline and clamped inside the video.
+
+    segments_per_shot: each shot's `NarrationPiece.segments`, in slot order ([] for none).
+    """
+    if len(slots) != len(segments_per_shot):
+        raise InputError(
+            f"need one list of spoken segments per shot: got {len(segments_per_shot)} for {len(slots)} shots"
+        )
+    cues = [c for slot, segs in zip(slots, segments_per_shot) for c in cues_from_segments(segs, slot.voice_start_s)]
+    return clamp_cues(cues, video_s)
 
 
 def clamp_cues(cues: list[Cue], video_s: float, min_s: float = 0.1) -> list[Cue]:
@@ -496,13 +475,65 @@ def _ass_text(text: str) -> str:
     return render_safe(text).replace("\n", "\\N")
 
 
+@dataclass
+class SubtitleStyle:
+    """How burned-in subtitles look; sizes are fractions so one style fits every frame size."""
+
+    color: str = "#FFFFFF"  # #RRGGBB or #RRGGBBAA (AA: opacity)
+    outline_color: str = "#000000"
+    outline: float = 0.08  # outline width, fraction of the font size
+    shadow_color: str = "#00000080"
+    shadow: float = 0.04  # shadow offset, fraction of the font size
+    margin_bottom: float = 0.08  # fraction of the frame height
+    margin_side: float = 0.06  # fraction of the frame width
+
+    @classmethod
+    def from_settings(cls, settings: PostSettings) -> "SubtitleStyle":
+        return cls(
+            color=settings.subtitle_color,
+            outline_color=settings.subtitle_outline_color,
+            outline=settings.subtitle_outline,
+            shadow_color=settings.subtitle_shadow_color,
+            shadow=settings.subtitle_shadow,
+            margin_bottom=settings.subtitle_margin_bottom,
+            margin_side=settings.subtitle_margin_side,
+        )
+
+
+def ass_colour(colour: str) -> str:
+    """'#RRGGBB[AA]' (AA = opacity) as ASS '&HAABBGGRR' (ASS alpha: 00 = opaque)."""
+    m = re.fullmatch(r"#([0-9A-Fa-f]{2})([0-9A-Fa-f]{2})([0-9A-Fa-f]{2})([0-9A-Fa-f]{2})?", colour)
+    if m is None:
+        raise InputError(f"colour {colour!r} is not #RRGGBB or #RRGGBBAA (set post.subtitle_*color)")
+    r, g, b, a = m.groups()
+    alpha = 255 - int(a or "FF", 16)
+    return f"&H{alpha:02X}{b}{g}{r}".upper()
+
+
 def write_ass(
-    cues: list[Cue], path: Path, *, width: int, height: int, font_family: str, font_size: int, margin_v: int
+    cues: list[Cue],
+    path: Path,
+    *,
+    width: int,
+    height: int,
+    font_family: str,
+    font_size: int,
+    style: SubtitleStyle | None = None,
+    margin_v: int | None = None,
 ) -> Path:
-    """Write cues as an ASS file for burning in: PlayRes = the video size, so `font_size`
-    and `margin_v` are pixels; white text, black outline, bottom centre."""
+    """Write cues as an ASS file for burning in, bottom centre.
+
+    PlayRes = the video size, so sizes are pixels. style: colours, outline, shadow and safe
+    margins (default `SubtitleStyle()`, the PostSettings defaults). margin_v: bottom margin
+    in pixels, overriding style.margin_bottom (kept for older callers).
+    """
+    style = style or SubtitleStyle()
     family = font_family.replace(",", " ")
-    outline = max(1.0, round(font_size * 0.08, 1))
+    outline = round(font_size * style.outline, 1)
+    shadow = round(font_size * style.shadow, 1)
+    side = round(width * style.margin_side)
+    bottom = margin_v if margin_v is not None else round(height * style.margin_bottom)
+    colours = ",".join(ass_colour(c) for c in (style.color, "#FF0000", style.outline_color, style.shadow_color))
     header = (
         "[Script Info]\nScriptType: v4.00+\n"
         f"PlayResX: {width}\nPlayResY: {height}\nWrapStyle: 0\nScaledBorderAndShadow: yes\n\n"
@@ -510,8 +541,8 @@ def write_ass(
         "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, "
         "Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, "
         "Shadow, Alignment, MarginL, MarginR, MarginV, Encoding\n"
-        f"Style: Default,{family},{font_size},&H00FFFFFF,&H000000FF,&H00000000,&H80000000,"
-        f"0,0,0,0,100,100,0,0,1,{outline},1,2,{int(width * 0.05)},{int(width * 0.05)},{margin_v},1\n\n"
+        f"Style: Default,{family},{font_size},{colours},"
+        f"0,0,0,0,100,100,0,0,1,{outline},{shadow},2,{side},{side},{bottom},1\n\n"
         "[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
     )
     events = "".join(

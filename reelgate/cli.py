@@ -7,8 +7,10 @@
     reelgate plan "<story>"          show (and --out write) the editable shot plan
     reelgate moderate VIDEO          nudity and concept checks of any video (exit 1: blocked or review)
     reelgate likeness VIDEO          protected people's faces in any video
+    reelgate qc VIDEO                quality scores of any video (exit 1: fails the quality gate)
     reelgate gallery add|list|remove the protected-people gallery
     reelgate review list|show|approve|reject
+    reelgate series validate|show FILE  check a series file (every problem with its line); show its episodes
     reelgate server start|stop|status
     reelgate settings                print the effective settings
 
@@ -208,6 +210,41 @@ def cmd_moderate(args: argparse.Namespace) -> int:
     sheet = Path(args.sheet) if args.sheet else None
     report = check_video(video, settings.safety, contact_sheet=sheet, checks=("nudity", "concepts", "faces"))
     return _print_safety(report, args.json)
+
+
+def cmd_qc(args: argparse.Namespace) -> int:
+    from quality.plots import format_flags, metric_table, plot_scores, quality_contact_sheet
+    from quality.score import score_video
+
+    settings = _settings(args)
+    video = Path(args.video)
+    report = score_video(video, settings.quality, wants_motion=not args.no_motion)
+    written = []
+    if args.plot:
+        written.append(("plot", plot_scores(report, Path(args.plot), title=f"{video.name}: quality per frame")))
+    if args.sheet:
+        written.append(("contact sheet", quality_contact_sheet(video, report, Path(args.sheet))))
+    if args.json:
+        bulky = set() if args.series else {"series", "curves"}
+        print(report.model_dump_json(indent=2, exclude=bulky))
+        for what, path in written:
+            print(f"{what}: {path}", file=sys.stderr)
+    else:
+        verdict = "PASS" if report.passed else "FAIL"
+        print(f"{video}: {verdict} (score {report.score:.2f}, scored in {report.seconds_taken:.1f} s)")
+        for row in metric_table(report, settings.quality):
+            print(f"  {row['metric']:22s} {row['value']:>10s}  {row['threshold']:22s} {row['result']}".rstrip())
+        if report.failing:
+            print(f"failing: {', '.join(report.failing)}")
+        for reason in report.reasons:
+            print(f"  - {reason}")
+        if report.flagged_times:
+            print("flagged frames:")
+            for line in format_flags(report):
+                print(f"  {line}")
+        for what, path in written:
+            print(f"{what}: {path}")
+    return EXIT_OK if report.passed else EXIT_REFUSED
 
 
 def _gallery_dir(args: argparse.Namespace, settings: Settings) -> Path:
@@ -414,6 +451,29 @@ def cmd_server(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_series(args: argparse.Namespace) -> int:
+    from datetime import timezone
+
+    from editorial.series import SeriesFileError, load_series
+
+    try:
+        series = load_series(Path(args.file), _settings(args).planning)
+    except SeriesFileError as exc:
+        for problem in exc.problems:
+            print(problem.format(exc.path))
+        print(f"{exc.path}: {len(exc.problems)} problem(s); fix them and validate again", file=sys.stderr)
+        return EXIT_ERROR
+    next_at = series.next_fire(datetime.now(timezone.utc))
+    print(f"{args.file}: valid: {series.title} ({series.id}), {len(series.episodes)} episodes, "
+          f"schedule '{series.schedule}' {series.timezone}, next at {next_at:%Y-%m-%d %H:%M %Z}")
+    if args.action == "show":
+        width = max(len(e.id) for e in series.episodes)
+        for number, e in enumerate(series.episodes, start=1):
+            overrides = f"  [{len(e.shots)} shot override(s)]" if e.shots else ""
+            print(f"{number:3d}  {e.id:{width}s}  {e.title}  {e.title_en}  ({len(e.story)} chars){overrides}")
+    return EXIT_OK
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     print(_settings(args).model_dump_json(indent=2))
     return EXIT_OK
@@ -486,6 +546,15 @@ def build_parser() -> argparse.ArgumentParser:
     mo.add_argument("--sheet", help="write a contact sheet PNG here (finding thumbnails go beside it)")
     mo.set_defaults(func=cmd_moderate)
 
+    qc = sub.add_parser("qc", help="score a video's quality (jumps, flicker, frozen motion); exit 1 if it fails")
+    qc.add_argument("video")
+    qc.add_argument("--json", action="store_true", help="print the report as JSON (per-frame series only with --series)")
+    qc.add_argument("--series", action="store_true", help="with --json: include the per-frame series and curves")
+    qc.add_argument("--no-motion", action="store_true", help="the shot may be still: do not fail it as frozen")
+    qc.add_argument("--plot", metavar="PNG", help="write a plot of the per-frame scores with threshold lines here")
+    qc.add_argument("--sheet", metavar="PNG", help="write a contact sheet with the flagged frames marked here")
+    qc.set_defaults(func=cmd_qc)
+
     li = sub.add_parser("likeness", help="look for protected people's faces in a video; exit 1 if one is found")
     li.add_argument("video")
     li.add_argument("--gallery", help="gallery folder (default: <data dir>/gallery)")
@@ -526,6 +595,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--notes", help="what you saw" + ("; required" if action == "reject" else ""))
         p.add_argument("--reviewer", default="editor", help="who decides (recorded in the manifest and audit log)")
     review.set_defaults(func=cmd_review)
+
+    se = sub.add_parser("series", help="check a series file (exit 2 with every problem and its line); show its episodes")
+    se.add_argument("action", choices=["validate", "show"])
+    se.add_argument("file", help="the series YAML file, e.g. examples/constellations.yaml")
+    se.set_defaults(func=cmd_series)
 
     server = sub.add_parser("server", help="the local Prefect server")
     server.add_argument("action", choices=["start", "stop", "status"])

@@ -133,6 +133,13 @@ class EpisodeRequest(BaseModel):
     series: str | None = None
     language: str = Field("auto", description="zh, en or auto.")
     seed: int | None = Field(None, ge=0, description="Episode seed; default derived from the episode id.")
+    voice: str | None = Field(None, description="The series' narration voice; default: post.voice_en / voice_zh.")
+    speech_rate: float | None = Field(
+        None, gt=0.3, lt=3.0, description="The series' narration speed; default: post.speech_rate."
+    )
+    music_mood: str | None = Field(
+        None, description="The series' music mood; default: post.music_mood, else the first shot's mood."
+    )
     plan: ShotPlan | None = Field(
         None, description="An edited shot plan (`reelgate plan --out`), used instead of planning from the prompt."
     )

@@ -242,6 +242,20 @@ class QualitySettings(BaseModel):
     min_stability: float = Field(0.5, ge=0, le=1, description="Lowest optical-flow stability score that passes.")
     min_score: float = Field(0.6, ge=0, le=1, description="Lowest composite quality score that passes.")
     require_motion: bool = Field(True, description="Flag near-still shots when the prompt asked for motion.")
+    faces: bool = Field(
+        True, description="Check face integrity (faces appearing/vanishing, confidence, landmarks, identity) in shots."
+    )
+    face_sample_fps: float = Field(4.0, gt=0, le=30, description="Frames per second sampled for the face checks.")
+    face_max_side: int = Field(
+        640, ge=160, le=1920, description="Long side, in pixels, of the frames faces are looked for in."
+    )
+    face_min_size: int = Field(
+        40, ge=12, le=400, description="Smallest face checked, pixels at face_max_side (smaller: slower detection)."
+    )
+    face_identity_min: float = Field(
+        0.90, ge=0, le=1,
+        description="Cosine (dlib) a tracked face must keep with its first appearance; measured in quality/faces.py.",
+    )
 
 
 class PostSettings(BaseModel):
@@ -256,6 +270,94 @@ class PostSettings(BaseModel):
     )
     font_size: int = Field(0, ge=0, le=200, description="Subtitle font size in pixels; 0 means height/18.")
     ai_label: str = Field("AI生成", description="Visible AI-content label drawn in a corner; empty for none.")
+    # music and mix
+    music_dir: Path | None = Field(
+        None,
+        description="Music library folder (audio files plus a music.yaml index tagging each with moods); "
+        "unset: synthesised music.",
+    )
+    music_mood: str | None = Field(
+        None, description="Mood of the music for every episode (e.g. calm, tense); unset: the plan's mood."
+    )
+    target_lufs: float = Field(
+        -16.0, ge=-36, le=-8, description="Integrated loudness of the final mix, LUFS (-16 online, -23 broadcast)."
+    )
+    duck_db: float = Field(12.0, ge=0, le=40, description="How far the music drops while the narration speaks, dB.")
+    true_peak_db: float = Field(-1.5, ge=-9, le=0, description="True-peak ceiling of the final mix, dBTP.")
+
+    # narration and subtitles
+    tts_command: str = Field(
+        "",
+        description="Your own voice as a command, tried before the built-in voices, e.g. "
+        "'mytts --text {text_file} --out {wav}'. Placeholders: {wav} (required, the WAV to write), "
+        "{text_file} (UTF-8 text; without it the text goes to stdin), {rate}, {language}. Run without a shell. "
+        "Empty: none.",
+    )
+    tts_url: str = Field(
+        "",
+        description="Your own voice as an OpenAI-compatible speech endpoint (POST JSON model/input/voice/speed, "
+        "audio back), e.g. 'http://127.0.0.1:8000/v1/audio/speech'; tried after tts_command. Empty: none.",
+    )
+    tts_api_key_env: str = Field(
+        "REELGATE_TTS_API_KEY",
+        description="Name of the environment variable that holds the API key for tts_url (read when speaking; "
+        "unset: no Authorization header).",
+    )
+    tts_http_model: str = Field("tts-1", description="'model' sent to tts_url.")
+    tts_http_voice: str = Field("alloy", description="'voice' sent to tts_url.")
+    tts_user_languages: list[str] = Field(
+        default_factory=lambda: ["en", "zh"], description="Languages tts_command and tts_url can speak."
+    )
+    tts_timeout_s: float = Field(120.0, gt=0, description="How long one user-voice call may take, seconds.")
+    segment_gap_s: float = Field(
+        0.25, ge=0, le=2.0, description="Silence between the spoken subtitle segments of one shot, seconds."
+    )
+    subtitle_color: str = Field(
+        "#FFFFFF", pattern=r"^#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?$", description="Subtitle text colour, #RRGGBB[AA]."
+    )
+    subtitle_outline_color: str = Field(
+        "#000000", pattern=r"^#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?$", description="Subtitle outline colour, #RRGGBB[AA]."
+    )
+    subtitle_outline: float = Field(0.08, ge=0, le=0.3, description="Outline width as a fraction of the font size.")
+    subtitle_shadow_color: str = Field(
+        "#00000080", pattern=r"^#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?$",
+        description="Subtitle shadow colour, #RRGGBB[AA] (AA: opacity).",
+    )
+    subtitle_shadow: float = Field(0.04, ge=0, le=0.3, description="Shadow offset as a fraction of the font size.")
+    subtitle_margin_bottom: float = Field(
+        0.08, ge=0, le=0.45, description="Gap under the subtitles as a fraction of the frame height."
+    )
+    subtitle_margin_side: float = Field(
+        0.06, ge=0, le=0.3, description="Gap left and right of the subtitles as a fraction of the frame width."
+    )
+    subtitle_max_lines: int = Field(2, ge=1, le=2, description="Lines per subtitle cue (1 or 2).")
+
+    # assembly and labels
+    transition: Literal["cut", "crossfade", "fade_black"] = Field(
+        "cut",
+        description="How one shot gives way to the next: cut; crossfade (centred on the slot boundary, shots "
+        "extended by half the transition on each side, so slot and episode lengths stay); fade_black (the end "
+        "of a slot fades out, the next fades in).",
+    )
+    transition_s: float = Field(
+        0.5, ge=0, le=3.0, description="Length of a crossfade or fade through black, seconds (capped at the shortest slot)."
+    )
+    ai_label_position: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = Field(
+        "top-right", description="Corner of the visible AI-content label."
+    )
+    ai_label_opacity: float = Field(0.8, ge=0.2, le=1.0, description="Opacity of the visible AI-content label.")
+    ai_label_size: float = Field(
+        0.05, ge=0.05, le=0.2,
+        description="Text height of the visible AI-content label as a fraction of the frame's shorter side "
+        "(GB 45438-2025 asks for at least 5%).",
+    )
+    ai_producer: str = Field(
+        "reelgate", description="ContentProducer in the implicit AIGC metadata label: your name or service code."
+    )
+    video_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = Field(
+        "veryfast", description="x264 preset of the final encode (slower: smaller file at the same quality)."
+    )
+    video_crf: int = Field(20, ge=0, le=51, description="x264 CRF of the final encode (lower: better quality).")
 
 
 class Settings(BaseSettings):

@@ -9,7 +9,6 @@ embeddings of one embedder: switching embedder means re-enrolling (the photos ar
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from datetime import datetime, timezone
 from pathlib import Path

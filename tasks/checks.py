@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
+from prefect import get_run_logger
 from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
 
+from quality.plots import metric_table, plot_scores, quality_contact_sheet
 from quality.score import QualityReport, score_video
 from reelgate.records import GeneratedShot
 from reelgate.settings import QualitySettings, SafetySettings
@@ -59,10 +63,65 @@ def score_shot_quality(
     report = score_video(
         shot.path, settings, wants_motion=wants_motion, shot_index=shot.index, attempt=shot.attempt
     )
-    create_markdown_artifact(
+    what = f"shot {shot.index + 1}, attempt {shot.attempt + 1}"
+    name = f"shot{shot.index + 1}"
+    verdict = "pass" if report.passed else "fail"
+    _quietly("quality summary", lambda: create_markdown_artifact(
         f"### Shot {shot.index + 1}, attempt {shot.attempt + 1}: quality "
-        f"**{'pass' if report.passed else 'fail'}** ({report.score:.2f})\n\n" + report.to_markdown(),
-        key=artifact_key(episode_id, "quality", f"shot{shot.index + 1}"),
+        f"**{verdict}** ({report.score:.2f})\n\n" + report.to_markdown(),
+        key=artifact_key(episode_id, "quality", name),
         description="Automatic quality scores",
-    )
+    ))
+    _quietly("quality table", lambda: create_table_artifact(
+        metric_table(report, settings), key=artifact_key(episode_id, "quality-table", name),
+        description=f"Quality, {what}: {verdict}; metric, value, threshold, pass/fail",
+    ))
+    _quietly("quality plot", lambda: create_image_artifact(
+        _data_url(plot_scores(report, shot.path.with_name(shot.path.stem + "_quality.png"),
+                              title=f"Shot {shot.index + 1}, attempt {shot.attempt + 1}: quality {verdict} "
+                                    f"(score {report.score:.2f})")),
+        key=artifact_key(episode_id, "quality-plot", name),
+        description=f"Quality, {what}: per-frame scores with threshold lines and flagged frames",
+    ))
+    _quietly("quality contact sheet", lambda: create_image_artifact(
+        _data_url(quality_contact_sheet(shot.path, report, shot.path.with_name(shot.path.stem + "_quality_sheet.png"))),
+        key=artifact_key(episode_id, "quality-sheet", name),
+        description=f"Quality, {what}: sampled frames, flagged frames outlined in red",
+    ))
     return report
+
+
+def _quietly(what: str, make: Callable[[], object]) -> None:
+    """Make one artifact; a failure is logged, never raised: the scores are the task's result."""
+    try:
+        make()
+    except Exception as exc:  # noqa: BLE001 - a picture for editors must never fail the shot
+        try:
+            log = get_run_logger()
+        except Exception:  # outside a Prefect run (a plain call)
+            log = logging.getLogger(__name__)
+        log.warning("could not make the %s artifact: %s: %s", what, type(exc).__name__, exc)
+
+
+def publish_attempts(episode_id: str, shot_index: int, attempts: list[dict], kept: int) -> None:
+    """A table of every generation attempt of one shot: seed, quality, safety, why it was retried.
+
+    attempts: the manifest's ShotRecord.attempts entries; kept: the index of the kept one.
+    """
+    rows = []
+    for i, entry in enumerate(attempts):
+        shot, quality = entry.get("shot", {}), entry.get("quality", {})
+        rows.append({
+            "attempt": i + 1,
+            "seed": shot.get("seed"),
+            "quality": ("pass" if quality.get("passed") else "fail") if quality else "-",
+            "score": round(quality.get("score", 0.0), 3) if quality else None,
+            "failing": ", ".join(quality.get("failing", [])),
+            "safety": entry.get("safety_action", "-"),
+            "retry reason": entry.get("retry_reason", ""),
+            "kept": "yes" if i == kept else "",
+        })
+    _quietly("attempts table", lambda: create_table_artifact(
+        rows, key=artifact_key(episode_id, "attempts", f"shot{shot_index + 1}"),
+        description=f"Shot {shot_index + 1}: every generation attempt, its scores and why it was retried",
+    ))

@@ -5,42 +5,39 @@ from __future__ import annotations
 from pathlib import Path
 
 from postprocess.assemble import AssemblyReport, assemble
-from postprocess.mix import MixReport, mix_audio
-from postprocess.music import synth_music
-from postprocess.subtitles import (
-    Cue, clamp_cues, cues_for_voice, max_chars_per_line, subtitle_font_size, write_srt, write_vtt,
-)
-from postprocess.timeline import Slot
-from postprocess.tts import NarrationPiece, narrate
+from postprocess.mix import MixReport, make_soundtrack
+from postprocess.subtitles import Cue, episode_cues, max_chars_per_line, subtitle_font_size, write_srt, write_vtt
+from postprocess.timeline import Slot, SpokenSegment
+from postprocess.tts import NarrationPiece, narrate_segments
 from reelgate.settings import PostSettings
 from tasks.common import stage_task
 
 
 @stage_task("narrate", ("postprocess",))
-def narrate_shot(text: str, language: str, out_wav: Path, settings: PostSettings) -> NarrationPiece:
-    return narrate(text, language, out_wav, settings)
+def narrate_shot(
+    text: str, language: str, out_wav: Path, settings: PostSettings, width: int, height: int,
+    voice: str | None = None, rate: float | None = None,
+) -> NarrationPiece:
+    """One shot's narration, spoken a subtitle segment at a time (so cue times are measured)."""
+    max_chars = max_chars_per_line(
+        width, subtitle_font_size(height, settings.font_size), language, settings.subtitle_margin_side
+    )
+    return narrate_segments(text, language, out_wav, settings, max_chars, voice=voice, rate=rate)
 
 
 @stage_task("mix_audio", ("postprocess",))
 def mix_soundtrack(
     voice_clips: list[tuple[float, Path]], total_s: float, out_dir: Path, mood: str, seed: int, settings: PostSettings
 ) -> MixReport:
-    music = synth_music(total_s, mood, Path(out_dir) / "music.wav", seed) if settings.music else None
-    return mix_audio(
-        voice_clips, total_s, Path(out_dir) / "soundtrack.wav", music=music, music_gain_db=settings.music_gain_db
-    )
+    return make_soundtrack(voice_clips, total_s, Path(out_dir), mood, seed, settings)
 
 
 @stage_task("write_subtitles", ("postprocess",), retries=0)
 def write_subtitles(
-    texts: list[str], slots: list[Slot], language: str, width: int, height: int, out_dir: Path, settings: PostSettings
+    segments_per_shot: list[list[SpokenSegment]], slots: list[Slot], out_dir: Path
 ) -> list[Cue]:
-    max_chars = max_chars_per_line(width, subtitle_font_size(height, settings.font_size), language)
-    cues: list[Cue] = []
-    for text, slot in zip(texts, slots, strict=True):
-        cues += cues_for_voice(text, language, slot.voice_start_s, slot.voice_s, max_chars)
-    total = sum(s.duration_s for s in slots)
-    cues = clamp_cues(cues, total)
+    """SRT and WebVTT cues at the measured times of the spoken segments, inside the video."""
+    cues = episode_cues(slots, segments_per_shot, sum(s.duration_s for s in slots))
     write_srt(cues, Path(out_dir) / "subtitles.srt")
     write_vtt(cues, Path(out_dir) / "subtitles.vtt")
     return cues

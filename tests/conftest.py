@@ -66,3 +66,14 @@ def prefect_server():
     runtime.ensure_server(settings)
     yield settings
     runtime.stop_server(settings)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The quality calibration table (tests/quality_clips.py), when those tests ran."""
+    import sys
+
+    clips = sys.modules.get("tests.quality_clips")
+    if clips is not None and clips.CALIBRATION:
+        terminalreporter.write_sep("-", "quality calibration: detection and false alarms")
+        for line in clips.calibration_table():
+            terminalreporter.write_line(line)

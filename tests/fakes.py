@@ -33,3 +33,19 @@ class FakeGpuGenerator(AnimaticGenerator):
     """The animatic, declared a GPU backend, so shots take slots of the GPU concurrency limit."""
 
     uses_gpu = True
+
+
+class FreezingGenerator(AnimaticGenerator):
+    """The animatic, but a shot's first attempt comes out frozen (its first frame held), as a
+    broken model's might; with $REELGATE_TEST_ALWAYS_FROZEN set, every attempt does."""
+
+    def generate(self, shot, *, seed, attempt, out_path: Path, progress=None):
+        from reelgate.media import VideoWriter, read_frames
+
+        result = super().generate(shot, seed=seed, attempt=attempt, out_path=out_path, progress=progress)
+        if attempt == 0 or os.environ.get("REELGATE_TEST_ALWAYS_FROZEN"):
+            frames = list(read_frames(result.path))
+            with VideoWriter(result.path, result.width, result.height, result.fps) as writer:
+                for _ in frames:
+                    writer.write(frames[0])
+        return result

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+import struct
 import subprocess
 import time
 import wave
@@ -12,19 +14,19 @@ import numpy as np
 import pytest
 import srt
 
-from postprocess.assemble import assemble
+from postprocess.assemble import AssemblyReport, assemble, language_tag
 from postprocess.subtitles import (
     CLOSING,
     Cue,
     clamp_cues,
-    cues_for_voice,
+    episode_cues,
     max_chars_per_line,
     segment_text,
     subtitle_font_size,
     write_srt,
     write_vtt,
 )
-from postprocess.timeline import build_timeline
+from postprocess.timeline import Slot, SpokenSegment, build_timeline
 from reelgate.errors import ConfigError, InputError, MediaError
 from reelgate.fonts import find_cjk_font
 from reelgate.media import VideoWriter, ffmpeg_exe, probe
@@ -124,27 +126,6 @@ def test_timeline_slots_fit_voice_and_are_contiguous():
         build_timeline([1.0], [1.0, 2.0])
 
 
-def test_cues_split_measured_voice_contiguously_and_in_proportion():
-    cues = cues_for_voice(ZH_PARAGRAPH, "zh", voice_start_s=10.25, voice_s=18.0, max_chars=14)
-    assert len(cues) >= 4
-    assert cues[0].start == pytest.approx(10.25)
-    assert cues[-1].end == pytest.approx(28.25)
-    for a, b in zip(cues, cues[1:]):
-        assert a.end == pytest.approx(b.start)  # contiguous, in order, no overlap
-    assert all(c.end - c.start >= 0.8 - 1e-6 for c in cues)
-    # a cue with more to say stays up longer (time per Chinese character roughly equal)
-    rates = [(c.end - c.start) / len(_han(c.text)) for c in cues if len(_han(c.text)) >= 5]
-    assert max(rates) / min(rates) < 1.6
-
-
-def test_short_cues_get_minimum_duration_when_voice_allows():
-    text = "好。" + "这是一个比较长的句子，里面有很多很多的字要读出来。"
-    cues = cues_for_voice(text, "zh", 0.0, 4.0, max_chars=14)
-    assert cues[0].text == "好"
-    assert cues[0].end - cues[0].start >= 0.8 - 1e-6
-    assert cues[-1].end == pytest.approx(4.0)
-
-
 def test_clamp_keeps_cues_inside_the_video_and_srt_round_trips(tmp_path):
     cues = [Cue(0.0, 1.5, "一"), Cue(1.2, 3.0, "二\n三"), Cue(3.0, 5.0, "四"), Cue(4.95, 6.0, "五")]
     clamped = clamp_cues(cues, video_s=4.0)
@@ -202,7 +183,76 @@ def _frames_at(path: Path, fps: float, times: list[float], w: int = 320, h: int 
     return out
 
 
+def _spoken(slots: list[Slot], texts: list[str], max_chars: int) -> list[list[SpokenSegment]]:
+    """Spoken segments as `narrate_segments` returns them (here: evenly spread over each voice)."""
+    out = []
+    for slot, text in zip(slots, texts):
+        parts = segment_text(text, "zh", max_chars)
+        step = slot.voice_s / len(parts)
+        out.append([SpokenSegment(p, i * step, step * 0.9) for i, p in enumerate(parts)])
+    return out
+
+
+def _top_level_atoms(path: Path) -> list[str]:
+    """The MP4's top-level box types in file order, read from the bytes."""
+    atoms = []
+    data = path.read_bytes()
+    at = 0
+    while at + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[at : at + 8])
+        if size == 1:
+            size = struct.unpack(">Q", data[at + 8 : at + 16])[0]
+        atoms.append(kind.decode("latin-1"))
+        if size < 8:
+            break
+        at += size
+    return atoms
+
+
+def _mdta_tags(path: Path) -> dict[str, str]:
+    """The MP4's global metadata as written (mdta keys and their ilst values), read from the bytes.
+
+    ffmpeg's reader hides some keys (a global `language`), so the file itself is read.
+    """
+    data = path.read_bytes()
+    k = data.index(b"keys")
+    count = struct.unpack(">I", data[k + 8 : k + 12])[0]
+    keys, at = [], k + 12
+    for _ in range(count):
+        size = struct.unpack(">I", data[at : at + 4])[0]
+        keys.append(data[at + 8 : at + size].decode("utf-8"))
+        at += size
+    i = data.index(b"ilst")
+    end = i - 4 + struct.unpack(">I", data[i - 4 : i])[0]
+    tags, at = {}, i + 4
+    while at < end:
+        size, index = struct.unpack(">II", data[at : at + 8])
+        tags[keys[index - 1]] = data[at + 24 : at + size].decode("utf-8")  # 'data' box: 16-byte header
+        at += size
+    return tags
+
+
+def _chapter_starts_ms(path: Path) -> list[int]:
+    meta = subprocess.run(
+        [ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-f", "ffmetadata", "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    starts, timebase = [], 1.0
+    for line in meta.splitlines():
+        if line.startswith("TIMEBASE="):
+            num, den = line.split("=")[1].split("/")
+            timebase = int(num) / int(den)
+        elif line.startswith("START="):
+            starts.append(round(int(line.split("=")[1]) * timebase * 1000))
+    return starts
+
+
+def _slot_starts_ms(slots: list[Slot], fps: int = 24) -> list[int]:
+    return [round(round(s.start_s * fps) / fps * 1000) for s in slots]
+
+
 FONT_PX = 20  # height/18 would be 10 px at 180p: too thin to measure reliably
+RED, BLUE = (200, 30, 30), (30, 30, 200)
 
 
 @pytest.fixture
@@ -210,21 +260,21 @@ def episode(tmp_path):
     # a folder name with quotes, colons, commas and brackets must not break the filter graph
     work = tmp_path / "it's: a,[work];dir"
     work.mkdir()
-    shots = [_make_shot(work / "shot0.mp4", (200, 30, 30)), _make_shot(work / "shot1.mp4", (30, 30, 200))]
+    shots = [_make_shot(work / "shot0.mp4", RED), _make_shot(work / "shot1.mp4", BLUE)]
     wav = _make_wav(work / "mix.wav", 1.5)  # shorter than the video: padded
     slots = build_timeline([1.0, 1.0], [1.6, 1.2])  # both slots longer than their 1 s shot
     max_chars = max_chars_per_line(320, FONT_PX, "zh")
     texts = ["小狐狸望着星星。", '"引号" 100% a:b \\n {\\an8} <script>alert(1)</script>：星星！']
-    cues = [c for s, t in zip(slots, texts) for c in cues_for_voice(t, "zh", s.voice_start_s, s.voice_s, max_chars)]
+    cues = episode_cues(slots, _spoken(slots, texts, max_chars), sum(s.duration_s for s in slots))
     return work, shots, wav, slots, cues
 
 
-def _assemble(episode, settings: PostSettings, name: str = "ep.mp4"):
+def _assemble(episode, settings: PostSettings, name: str = "ep.mp4", **metadata: str) -> AssemblyReport:
     work, shots, wav, slots, cues = episode
     return assemble(
         slots, shots, wav, cues, work / name, settings,
         width=320, height=180, fps=24, language="zh",
-        metadata={"title": "星空: a=b; #1", "episode_id": "ep-1"},
+        metadata={"title": "星空: a=b; #1", "episode_id": "ep-1", **metadata},
         chapters=["第一镜", "second: 'shot'"], work_dir=work / "mux",
     )  # fmt: skip
 
@@ -232,23 +282,40 @@ def _assemble(episode, settings: PostSettings, name: str = "ep.mp4"):
 @pytest.mark.integration
 def test_assemble_muxes_streams_labels_and_chapters(episode):
     work, shots, wav, slots, cues = episode
-    report = _assemble(episode, PostSettings(ai_label="AI生成 50% 'x':y", font_size=FONT_PX))
+    report = _assemble(
+        episode, PostSettings(ai_label="AI生成 50% 'x':y", font_size=FONT_PX, ai_producer="Studio 7"),
+        series="小狐狸", generator="reelgate/wan", model="Wan2.1-T2V-1.3B", date="2026-11-05T10:00:00Z",
+    )
     total = sum(s.duration_s for s in slots)
-    assert report.duration_s == pytest.approx(total, abs=0.1)
+    assert report.duration_s == pytest.approx(total, abs=0.05)
     assert (report.width, report.height, report.has_audio) == (320, 180, True)
-    assert report.subtitle_cues == len(cues)
+    assert report.subtitle_cues == len(cues) and report.chapters == len(shots) and report.language == "chi"
 
     info = probe(report.path)
     (video,) = info.of_kind("video")
     (audio,) = info.of_kind("audio")
     (subs,) = info.of_kind("subtitle")
-    assert (video.codec, video.pix_fmt, video.fps) == ("h264", "yuv420p", 24.0)
-    assert (audio.codec, audio.sample_rate) == ("aac", 48000)
+    assert (video.codec, video.pix_fmt, video.fps, video.language) == ("h264", "yuv420p", 24.0, "chi")
+    assert (audio.codec, audio.sample_rate, audio.language) == ("aac", 48000, "chi")
     assert (subs.codec, subs.language) == ("mov_text", "chi")
-    assert info.chapters == len(shots)
-    assert info.metadata["title"] == "星空: a=b; #1"
-    assert '"Label":"1"' in info.metadata["AIGC"]
-    assert "AI-generated" in info.metadata["comment"]
+    meta = _mdta_tags(report.path)
+    assert meta["title"] == info.metadata["title"] == "星空: a=b; #1"
+    assert (meta["language"], meta["series"], meta["episode"], meta["date"]) == ("chi", "小狐狸", "ep-1", "2026-11-05")
+    assert "AI-generated" in meta["comment"]
+
+    # the implicit AIGC label: in the file and in the report (for the manifest), the same
+    aigc = json.loads(info.metadata["AIGC"])
+    assert aigc == report.aigc == {
+        "Label": "1", "ContentProducer": "Studio 7", "ProduceID": "ep-1",
+        "generator": "reelgate/wan", "model": "Wan2.1-T2V-1.3B", "date": "2026-11-05T10:00:00Z",
+    }  # fmt: skip
+
+    # one chapter per shot, starting where its slot starts (on a frame)
+    assert _chapter_starts_ms(report.path) == _slot_starts_ms(slots)
+
+    # faststart: the index (moov) comes before the media data, so playback starts at once
+    atoms = _top_level_atoms(report.path)
+    assert "moov" in atoms and "mdat" in atoms and atoms.index("moov") < atoms.index("mdat"), atoms
 
     # the soft track carries the text, markup shown as text rather than obeyed or dropped
     soft = subprocess.run(
@@ -264,10 +331,91 @@ def test_assemble_muxes_streams_labels_and_chapters(episode):
     assert frames[2.5][100:, :, 2].mean() > 150  # blue shot
 
 
+def test_language_tags_are_iso_639_2():
+    assert [language_tag(x) for x in ("zh", "zh-CN", "en", "EN-us", "jpn", "xx")] == ["chi", "chi", "eng", "eng", "jpn", "und"]
+
+
+@pytest.mark.integration
+def test_transitions_keep_the_timeline_and_blend_at_the_boundary(episode):
+    work, shots, wav, slots, cues = episode
+    boundary = slots[1].start_s  # 2.2 s
+    total = sum(s.duration_s for s in slots)
+    times = [1.0, boundary - 0.2, boundary, boundary + 0.2, 3.2]
+
+    def colour(frame: np.ndarray) -> np.ndarray:
+        return frame[90:125].reshape(-1, 3).mean(axis=0)  # between the moving bar and the subtitles
+
+    seen = {}
+    for transition in ("cut", "fade_black", "crossfade"):
+        settings = PostSettings(transition=transition, transition_s=0.6, burn_subtitles=False, ai_label="")
+        report = _assemble(episode, settings, f"{transition}.mp4")
+        assert report.duration_s == pytest.approx(total, abs=0.05), transition  # slots keep their lengths
+        assert report.subtitle_cues == len(cues)
+        assert _chapter_starts_ms(report.path) == _slot_starts_ms(slots)
+        frames = _frames_at(report.path, 24, times)
+        seen[transition] = {t: colour(frames[t]) for t in times}
+        assert seen[transition][1.0][0] > 170 and seen[transition][3.2][2] > 170, transition  # slots untouched
+
+    cut, black, cross = seen["cut"], seen["fade_black"], seen["crossfade"]
+    assert cut[boundary - 0.2][0] > 170 and cut[boundary][2] > 170  # red up to the boundary, then blue
+    assert black[boundary].max() < 15  # black at the boundary
+    assert 60 < black[boundary - 0.2][0] < 150 and 60 < black[boundary + 0.2][2] < 150  # dimmed either side
+    r, _, b = cross[boundary]
+    assert 90 < r < 140 and 90 < b < 140  # half red, half blue
+    assert cross[boundary - 0.2][0] > cross[boundary - 0.2][2] + 60  # mostly red, blue coming in
+    assert cross[boundary + 0.2][2] > cross[boundary + 0.2][0] + 60  # mostly blue
+
+
+@pytest.mark.integration
+def test_visible_label_sits_in_the_chosen_corner(episode):
+    plain = _assemble(episode, PostSettings(burn_subtitles=False, ai_label=""), "plain.mp4")
+    t = 0.5
+    off = _frames_at(plain.path, 24, [t])[t].astype(int)
+    corners = {"top-left": (slice(0, 45), slice(0, 120)), "top-right": (slice(0, 45), slice(200, 320)),
+               "bottom-left": (slice(135, 180), slice(0, 120)), "bottom-right": (slice(135, 180), slice(200, 320))}
+    for position, region in corners.items():
+        settings = PostSettings(burn_subtitles=False, ai_label="AI生成", ai_label_position=position,
+                                ai_label_size=0.12, ai_label_opacity=1.0)
+        on = _frames_at(_assemble(episode, settings, f"{position}.mp4").path, 24, [t])[t].astype(int)
+        changed = np.abs(on - off).max(axis=2) > 60
+        inside = int(changed[region].sum())
+        assert inside > 80, (position, inside)
+        assert int(changed.sum()) - inside < 10, position  # nothing drawn elsewhere
+        assert np.abs(on - off).max() > 180  # opaque: white glyphs on the red shot
+
+    # opacity 0.3: the glyphs change the picture about 0.3 as much
+    faint = PostSettings(burn_subtitles=False, ai_label="AI生成", ai_label_size=0.12, ai_label_opacity=0.3)
+    on = _frames_at(_assemble(episode, faint, "faint.mp4").path, 24, [t])[t].astype(int)
+    assert 30 < np.abs(on - off)[corners["top-right"]].max() < 110
+
+
+@pytest.mark.integration
+def test_shots_of_other_sizes_and_rates_keep_their_slots(tmp_path):
+    shots = [
+        _make_shot(tmp_path / "a.mp4", RED),
+        _make_shot(tmp_path / "b.mp4", BLUE, w=160, h=160),  # another size: letterboxed
+        _make_shot(tmp_path / "c.mp4", (30, 200, 30), fps=30),  # another frame rate and time base
+        _make_shot(tmp_path / "d.mp4", RED),
+    ]
+    slots = build_timeline([1.0] * 4, [0.0] * 4)
+    report = assemble(
+        slots, shots, _make_wav(tmp_path / "m.wav", 4.0), [], tmp_path / "ep.mp4", PostSettings(ai_label=""),
+        width=320, height=180, fps=24, language="en", metadata={},
+    )  # fmt: skip
+    assert report.duration_s == pytest.approx(4.0, abs=0.05) and report.language == "eng"
+    frames = _frames_at(report.path, 24, [0.95, 1.05, 1.5, 1.95, 2.05, 2.95, 3.05])
+    assert frames[1.5][100:, 130:190, 2].mean() > 150  # the square shot in the middle
+    assert frames[1.5][:, :40].max() < 20 and frames[1.5][:, -40:].max() < 20  # black bars either side
+    # each shot shows exactly in its own slot
+    assert frames[0.95][100:, :, 0].mean() > 150 and frames[1.05][100:, 130:190, 2].mean() > 150
+    assert frames[1.95][100:, 130:190, 2].mean() > 150 and frames[2.05][100:, :, 1].mean() > 150
+    assert frames[2.95][100:, :, 1].mean() > 150 and frames[3.05][100:, :, 0].mean() > 150
+
+
 @pytest.mark.integration
 def test_burned_chinese_subtitles_and_label_are_visible(episode):
     work, shots, wav, slots, cues = episode
-    burned = _assemble(episode, PostSettings(font_size=FONT_PX), "burned.mp4")
+    burned = _assemble(episode, PostSettings(font_size=FONT_PX, ai_label_size=0.1), "burned.mp4")
     plain = _assemble(episode, PostSettings(burn_subtitles=False, ai_label=""), "plain.mp4")
     t = (cues[0].start + cues[0].end) / 2
     on = _frames_at(burned.path, 24, [t])[t].astype(int)
@@ -282,7 +430,7 @@ def test_burned_chinese_subtitles_and_label_are_visible(episode):
     assert bright_and_dark(sub_off) == (0, 0)  # the source has neither there
     label_on, label_off = on[:30, 220:], off[:30, 220:]
     changed = int((np.abs(label_on - label_off).max(axis=2) > 40).sum())
-    assert changed > 50, changed  # the AI label sits top-right
+    assert changed > 50, changed  # the AI label sits top-right by default
 
     # the font has real glyphs for the cue's Chinese characters (no tofu boxes)
     from PIL import ImageFont
@@ -309,6 +457,11 @@ def test_missing_inputs_and_font_give_clear_errors(episode, tmp_path):
             slots, shots, tmp_path / "gone.wav", cues, tmp_path / "x.mp4", PostSettings(),
             width=320, height=180, fps=24, language="zh", metadata={},
         )  # fmt: skip
+    with pytest.raises(InputError, match="even"):
+        assemble(
+            slots, shots, wav, cues, tmp_path / "x.mp4", PostSettings(),
+            width=321, height=180, fps=24, language="zh", metadata={},
+        )  # fmt: skip
     assert not (tmp_path / "x.mp4").exists()
 
 
@@ -321,13 +474,14 @@ def test_ten_second_640x360_episode_wall_time(tmp_path):
     total = sum(s.duration_s for s in slots)
     wav = _make_wav(tmp_path / "mix.wav", total)
     max_chars = max_chars_per_line(640, subtitle_font_size(360), "zh")
-    cues = [c for s in slots for c in cues_for_voice(ZH_PARAGRAPH[:40], "zh", s.voice_start_s, s.voice_s, max_chars)]
+    cues = episode_cues(slots, _spoken(slots, [ZH_PARAGRAPH[:40]] * 3, max_chars), total)
     started = time.perf_counter()
     report = assemble(
-        slots, shots, wav, cues, tmp_path / "ep.mp4", PostSettings(),
+        slots, shots, wav, cues, tmp_path / "ep.mp4", PostSettings(transition="crossfade"),
         width=640, height=360, fps=24, language="zh", metadata={"title": "t"},
     )  # fmt: skip
     wall = time.perf_counter() - started
-    print(f"\nassembly of a {total:.1f} s 640x360 episode took {wall:.2f} s")
+    print(f"\nassembly of a {total:.1f} s 640x360 episode (crossfade, burned subtitles) took {wall:.2f} s")
     assert total == pytest.approx(10.0, abs=0.05)
-    assert report.duration_s == pytest.approx(total, abs=0.1)
+    assert report.duration_s == pytest.approx(total, abs=0.05)
+    assert report.transition == "crossfade" and report.transition_s == 0.5

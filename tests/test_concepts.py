@@ -12,7 +12,6 @@ from reelgate.errors import ConfigError
 from reelgate.records import Action
 from reelgate.settings import SafetySettings
 from safety.concepts import (
-    SHIPPED_CONCEPT_FILES,
     Concept,
     ConceptScreen,
     ConceptsUnavailable,

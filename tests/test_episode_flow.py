@@ -192,6 +192,39 @@ def test_a_provider_refusal_blocks_the_episode_and_is_never_retried(prefect_serv
     assert not (_episode_dir(prefect_server, "e2e-refused") / "episode.mp4").exists()
 
 
+def test_a_frozen_shot_is_regenerated_with_a_new_seed_and_the_reason_is_kept(prefect_server, monkeypatch, capsys):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    monkeypatch.setenv("REELGATE_GENERATION__BACKEND", "tests.fakes:FreezingGenerator")
+    assert main(["episode", STORY_EN, "--id", "e2e-frozen-once"]) == 0, capsys.readouterr().out
+    manifest = load_manifest(_episode_dir(prefect_server, "e2e-frozen-once"))
+    for shot in manifest.shots:
+        first, second = shot.attempts
+        assert "frozen" in first["quality"]["failing"] and "nearly still" in first["retry_reason"]
+        assert second["quality"]["passed"] and shot.kept_attempt == 1
+        assert second["shot"]["seed"] != first["shot"]["seed"]
+    with get_client(sync_client=True) as client:
+        table = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["e2e-frozen-once-attempts-shot1"]))
+        )
+    rows = json.loads(table[0].data) if isinstance(table[0].data, str) else table[0].data
+    assert [r["quality"] for r in rows] == ["fail", "pass"] and rows[1]["kept"] == "yes"
+    assert "nearly still" in rows[0]["retry reason"]
+
+
+def test_a_shot_that_never_passes_quality_goes_to_review_flagged(prefect_server, monkeypatch, capsys):
+    monkeypatch.setenv("REELGATE_GENERATION__BACKEND", "tests.fakes:FreezingGenerator")
+    monkeypatch.setenv("REELGATE_TEST_ALWAYS_FROZEN", "1")
+    monkeypatch.setenv("REELGATE_QUALITY__MAX_ATTEMPTS", "2")
+    assert main(["episode", "The fox runs across the snowy hills.", "--id", "e2e-frozen-always"]) == 0
+    manifest = load_manifest(_episode_dir(prefect_server, "e2e-frozen-always"))
+    assert manifest.status.value == "awaiting_review"
+    assert [len(s.attempts) for s in manifest.shots] == [2] * len(manifest.shots)
+    assert manifest.verdict.action.value == "review"
+    assert any("no attempt passed quality in 2 tries" in r for r in manifest.verdict.reasons)
+
+
 def test_missing_model_fails_at_once_with_a_message(prefect_server, capsys, tmp_path):
     started = time.monotonic()
     code = main(["episode", STORY_EN, "--id", "e2e-nomodel", "--backend", "wan", "--model", str(tmp_path / "nope")])
