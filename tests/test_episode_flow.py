@@ -21,6 +21,7 @@ import yaml
 from editorial.audit import read_audit
 from editorial.manifest import load_manifest
 from reelgate.cli import main
+from postprocess.audio import measure_file_loudness
 from reelgate.media import probe
 
 pytestmark = pytest.mark.integration
@@ -60,6 +61,13 @@ def test_english_story_becomes_a_video_waiting_for_review_then_published(prefect
     assert len(cues) >= 3
     assert cues[-1].end.total_seconds() <= info.duration_s + 0.05
     assert (episode / "contact_sheet.png").stat().st_size > 10_000
+
+    # The final file, after AAC, is at the loudness target with the peak under the ceiling,
+    # and the manifest says where the music came from, who spoke, and what the AI label says.
+    lufs, peak = measure_file_loudness(episode / "episode.mp4")
+    assert abs(lufs - settings.post.target_lufs) <= 1.0 and peak <= settings.post.true_peak_db + 0.5
+    assert manifest.soundtrack["music"] and all(s.narration["voice"] == "piper" for s in manifest.shots)
+    assert manifest.ai_label["Label"] == "1" and manifest.ai_label["ProduceID"] == "e2e-en"
 
     # Nothing is published before a decision.
     assert not (settings.publish_dir / "e2e-en").exists()
