@@ -30,3 +30,4 @@ bench: setup
 	$(PYTHON) bench/frame_safety.py
 	$(PYTHON) bench/quality.py
 	$(PYTHON) bench/post_episode.py
+	$(PYTHON) bench/review_queue.py

@@ -88,11 +88,6 @@ def run_floor(folder: Path) -> dict:
     from reelgate.media import run_ffmpeg
     from reelgate.settings import PostSettings
 
-    # A worker imports these once, like the models of the other benches: not per episode.
-    import pypinyin  # noqa: F401
-    import scipy.ndimage  # noqa: F401
-    import scipy.signal  # noqa: F401
-
     settings = PostSettings()
     shots = sorted(folder.glob("shot*.mp4"))
     listing = folder / "floor.ffconcat"

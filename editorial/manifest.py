@@ -11,13 +11,16 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reelgate.errors import InputError
 from reelgate.files import write_json
 from reelgate.records import EpisodeRequest, ShotPlan, Verdict
 
 MANIFEST_NAME = "manifest.json"
+# Review gates one episode may pass through (the first review included); at the last one a
+# regenerate is refused and the episode closes unpublished, so no episode loops for ever.
+MAX_REVIEW_ROUNDS = 5
 
 
 def now_utc() -> datetime:
@@ -31,24 +34,81 @@ class Status(str, Enum):
     APPROVED = "approved"
     REJECTED = "rejected"
     PUBLISHED = "published"
+    REGENERATING = "regenerating"
+    EXPIRED = "expired"
+
+
+# An episode in one of these is done: a new run of it redoes nothing.
+FINAL_STATUSES = frozenset({Status.PUBLISHED, Status.REJECTED, Status.EXPIRED})
 
 
 class Decision(str, Enum):
     APPROVE = "approve"
     REJECT = "reject"
+    REGENERATE = "regenerate"
+
+
+# The same rules as ReviewDecision's validator, as JSON schema: the Prefect server checks
+# a resume's input against it, so an incomplete form from the UI is refused there, before
+# the flow could fail on it.
+_NOTES_GIVEN = {"properties": {"notes": {"pattern": "\\S"}}, "required": ["notes"]}
+_DECISION_RULES = {"allOf": [
+    {"if": {"properties": {"decision": {"const": "reject"}}}, "then": _NOTES_GIVEN},
+    {"if": {"properties": {"decision": {"const": "regenerate"}}},
+     "then": {"properties": {"notes": {"pattern": "\\S"}, "shots": {"minItems": 1}}, "required": ["notes", "shots"]}},
+]}
 
 
 class ReviewDecision(BaseModel):
     """The review gate's input form (Prefect shows it behind the Resume button)."""
 
-    decision: Decision = Field(description="approve publishes the episode; reject ends it unpublished.")
-    notes: str = Field("", max_length=5000, description="What the reviewer saw; required when rejecting.")
+    model_config = ConfigDict(json_schema_extra=_DECISION_RULES)
+
+    decision: Decision = Field(
+        description="approve publishes the episode; reject ends it unpublished; "
+        "regenerate makes the chosen shots again with the notes and returns the episode to review."
+    )
+    notes: str = Field(
+        "", max_length=5000,
+        description="What the reviewer saw; required to reject, and to regenerate (it is added to the shots' prompts).",
+    )
+    shots: list[int] = Field(
+        default_factory=list, description="For regenerate: the shots to make again, numbered from 1.",
+        json_schema_extra={"items": {"type": "integer", "minimum": 1}},
+    )
     reviewer: str = Field("editor", min_length=1, max_length=100, description="Who decided.")
+
+    @field_validator("shots")
+    @classmethod
+    def _shots_numbered_from_one(cls, shots: list[int]) -> list[int]:
+        if any(s < 1 for s in shots):
+            raise ValueError(f"shots are numbered from 1 (the first shot is 1), got {shots}")
+        return sorted(set(shots))
+
+    @model_validator(mode="after")
+    def _complete(self) -> "ReviewDecision":
+        if self.decision in (Decision.REJECT, Decision.REGENERATE) and not self.notes.strip():
+            what = "what is wrong, so the next version can fix it" if self.decision == Decision.REJECT else (
+                "what to change in the chosen shots (the notes are added to their prompts), e.g. 'the fox is red'"
+            )
+            raise ValueError(f"{self.decision.value} needs notes saying {what}")
+        if self.decision == Decision.REGENERATE and not self.shots:
+            raise ValueError("regenerate needs the shots to make again, numbered from 1, e.g. shots [2] (--shots 2)")
+        if self.decision != Decision.REGENERATE and self.shots:
+            raise ValueError(f"shots are only for regenerate; {self.decision.value} applies to the whole episode")
+        return self
 
 
 class ReviewRecord(ReviewDecision):
+    """One review round as decided: the form, when, by which run, and whether it was carried out."""
+
     decided_at: datetime = Field(default_factory=now_utc)
     flow_run_id: str | None = None
+    round: int = Field(1, ge=1, description="The review gate this decision was taken at, counted from 1.")
+    refused: str | None = Field(
+        None, description="Why a regenerate was not carried out (notes blocked by the screen, no such shot, "
+        "round limit); the episode stayed at the gate."
+    )
 
 
 class ShotRecord(BaseModel):
@@ -83,7 +143,13 @@ class Manifest(BaseModel):
         default_factory=dict,
         description="The implicit AI-content label written into the video's metadata (generator, model, date, producer).",
     )
-    review: ReviewRecord | None = None
+    review: ReviewRecord | None = Field(None, description="The latest decision (the final one once decided).")
+    reviews: list[ReviewRecord] = Field(default_factory=list, description="Every review round, oldest first.")
+    review_round: int = Field(0, ge=0, description="The review gate the episode is at or last passed, from 1.")
+    waiting_since: datetime | None = Field(None, description="When the episode last reached the review gate.")
+    review_due_at: datetime | None = Field(None, description="When the waiting review expires unless decided.")
+    expired_at: datetime | None = None
+    published_at: datetime | None = None
     published_to: str | None = None
     flow_run_id: str | None = None
     created_at: datetime = Field(default_factory=now_utc)
@@ -104,3 +170,19 @@ def load_manifest(episode_dir: Path) -> Manifest:
     if not path.is_file():
         raise InputError(f"no episode at {episode_dir} (missing {MANIFEST_NAME}); check the episode id")
     return Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def mark_expired(episode_dir: Path, at: datetime | None = None) -> Manifest | None:
+    """Mark an episode still waiting for review as expired; None if it is no longer waiting.
+
+    Expired is final: the episode is never published (publish needs a recorded approval).
+    """
+    manifest = load_manifest(episode_dir)
+    if manifest.status != Status.AWAITING_REVIEW:
+        return None
+    manifest.status, manifest.expired_at = Status.EXPIRED, at or now_utc()
+    manifest.verdict = Verdict.combine([manifest.verdict, Verdict(action=manifest.verdict.action, reasons=[
+        f"review expired: not decided by {manifest.review_due_at.isoformat(timespec='seconds') if manifest.review_due_at else 'its deadline'}"
+    ])])
+    save_manifest(episode_dir, manifest)
+    return manifest

@@ -5,23 +5,28 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from editorial.manifest import Decision, Status, load_manifest, save_manifest
+from editorial.feed import rebuild_feeds
+from editorial.manifest import Decision, Status, load_manifest, now_utc, save_manifest
 from reelgate.errors import PublishRefused
 
 
-def publish_episode(episode_dir: Path, publish_dir: Path) -> Path:
-    """Copy an approved episode's outputs to `publish_dir/<episode_id>/`; return that folder.
+def publish_episode(episode_dir: Path, publish_dir: Path, base_url: str | None = None) -> Path:
+    """Copy an approved episode's outputs to `publish_dir/<episode_id>/`, update the feeds; return that folder.
 
     Refuses (PublishRefused) unless the manifest on disk records a human approval.
-    The folder appears whole or not at all (copied aside, then renamed into place).
+    The folder appears whole or not at all (copied aside, then renamed into place), and the
+    feeds are rebuilt from the published folders, so publishing again repairs them.
+    base_url: where publish_dir is served, for the feeds' links (default: file:// URLs).
     """
     manifest = load_manifest(episode_dir)
     review = manifest.review
     if review is None or review.decision != Decision.APPROVE or not review.reviewer:
         raise PublishRefused(
             f"episode {manifest.episode_id} has no recorded approval "
-            f"(status {manifest.status.value}); approve it first: reelgate review approve <run id>"
+            f"(status {manifest.status.value}); approve it first: reelgate review approve {manifest.episode_id}"
         )
+    if manifest.status in (Status.EXPIRED, Status.REJECTED, Status.BLOCKED):
+        raise PublishRefused(f"episode {manifest.episode_id} is {manifest.status.value}; it is never published")
     if not manifest.outputs.get("video"):
         raise PublishRefused(f"episode {manifest.episode_id} has no final video to publish")
 
@@ -35,9 +40,11 @@ def publish_episode(episode_dir: Path, publish_dir: Path) -> Path:
             shutil.copy2(source, staging / source.name)
     manifest.status = Status.PUBLISHED
     manifest.published_to = str(target)
+    manifest.published_at = manifest.published_at or now_utc()
     (staging / "manifest.json").write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)
     save_manifest(episode_dir, manifest)
+    rebuild_feeds(publish_dir, base_url)
     return target

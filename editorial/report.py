@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 from reelgate.contact_sheet import make_contact_sheet
@@ -37,16 +39,24 @@ def _generation_cell(shot: dict) -> str:
     )
 
 
-def summary_markdown(manifest_dict: dict) -> str:
-    """The run's summary artifact: status, verdict, and where the files are."""
+def _md_text(text: str) -> str:
+    """User text shown as text in Markdown: HTML escaped, and no Markdown links or tables made of it."""
+    escaped = html.escape(text, quote=False)
+    return re.sub(r"([\\`*_\[\]|<>#])", r"\\\1", escaped).replace("\n", " ")
+
+
+def summary_markdown(manifest_dict: dict, review_url: str | None = None) -> str:
+    """The run's summary artifact: status, verdict, where the files are, and the review page link."""
     lines = [
         f"## Episode `{manifest_dict['episode_id']}`: {manifest_dict['status']}",
         "",
-        f"**Prompt:** {manifest_dict['request']['prompt'][:500]}",
+        f"**Prompt:** {_md_text(manifest_dict['request']['prompt'][:500])}",
         "",
-        f"**Verdict:** {manifest_dict['verdict']['action']}",
     ]
-    lines += [f"- {r}" for r in manifest_dict["verdict"]["reasons"]]
+    if review_url:
+        lines += [f"**Review:** [open this episode on the review page]({review_url})", ""]
+    lines += [f"**Verdict:** {manifest_dict['verdict']['action']}"]
+    lines += [f"- {_md_text(r)}" for r in manifest_dict["verdict"]["reasons"]]
     lines += ["", "| shot | attempts | kept | generation | quality | safety |", "|---|---|---|---|---|---|"]
     for shot in manifest_dict.get("shots", []):
         kept = shot["attempts"][shot["kept_attempt"]] if shot["attempts"] else {}

@@ -6,6 +6,7 @@ run that crashes or is suspended for review and started again redoes only unfini
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -14,9 +15,11 @@ from prefect.context import get_run_context
 from prefect.flow_runs import suspend_flow_run
 
 from editorial.manifest import (
-    Decision, Manifest, ReviewDecision, ShotRecord, Status, load_manifest, manifest_path, save_manifest,
+    FINAL_STATUSES, MAX_REVIEW_ROUNDS, Decision, Manifest, ReviewDecision, ShotRecord, Status, load_manifest,
+    manifest_path, now_utc, save_manifest,
 )
 from editorial.report import summary_markdown
+from flows.desk import review_link
 from generation.base import check_backend, release_generators, uses_gpu
 from postprocess.timeline import build_timeline
 from prompts.screen import lists_fingerprint
@@ -32,24 +35,31 @@ from tasks.generation import ensure_gpu_limit, generate_shot
 from tasks.post import mix_soundtrack, mux_episode, narrate_shot, write_subtitles
 from tasks.screening import plan_episode, screen_prompt
 
-REVIEW_KEY = "review"
-
+REVIEW_KEY = "review"  # gate n suspends with key review-n
 
 @flow(name="produce-episode", persist_result=True)
 def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
-    """Produce one episode, wait at the review gate, and publish it if a human approves."""
+    """Produce one episode, wait at the review gate, and publish it if a human approves.
+
+    A regenerate decision makes the chosen shots again and brings the episode back to the
+    gate, at most MAX_REVIEW_ROUNDS gates in all.
+    """
     log = get_run_logger()
     flow_run_id = str(get_run_context().flow_run.id)
     episode_dir = settings.episodes_dir / request.episode_id
     episode_dir.mkdir(parents=True, exist_ok=True)
     previous = load_manifest(episode_dir) if manifest_path(episode_dir).is_file() else None
-    if previous is not None and previous.status in (Status.PUBLISHED, Status.REJECTED):
+    if previous is not None and previous.status in FINAL_STATUSES:
         log.info("episode %s was already decided (%s); nothing to redo", request.episode_id, previous.status.value)
         return _outcome(previous, episode_dir)
+    if previous is not None and previous.status == Status.APPROVED:
+        log.info("episode %s was approved but not yet published; publishing", request.episode_id)
+        return _publish(episode_dir, settings)
     manifest = Manifest(episode_id=request.episode_id, request=request, flow_run_id=flow_run_id)
     if previous is not None:
-        # A recorded decision is never dropped by re-running the stages before the gate.
-        manifest.review, manifest.created_at = previous.review, previous.created_at
+        # Rounds decided in earlier runs stay as history; this run's own are replayed below.
+        manifest.created_at = previous.created_at
+        manifest.reviews = [r for r in previous.reviews if r.flow_run_id != flow_run_id]
     check_backend(settings.generation)  # a missing model fails here, before any work
     if uses_gpu(settings.generation):
         ensure_gpu_limit(settings.generation.gpu_slots)
@@ -74,31 +84,138 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
 
     log.info("stage 3-5/8 generate, check safety, score quality")
     findings: list[Verdict] = [screening.verdict()] if screening.action != Action.ALLOW else []
+    specs = list(plan.shots)
     kept_shots: list[GeneratedShot] = []
-    for spec in plan.shots:
+    shot_verdicts: list[Verdict] = []
+    for spec in specs:
         record, kept, verdict = _produce_shot(spec, settings, episode_dir, request.episode_id)
         manifest.shots.append(record)
-        findings.append(verdict)
         if kept is None or verdict.action == Action.BLOCK:
-            manifest.status, manifest.verdict = Status.BLOCKED, Verdict.combine(findings)
-            save_manifest(episode_dir, manifest)
-            log.warning("shot %d blocked: %s", spec.index + 1, "; ".join(verdict.reasons))
-            return _outcome(manifest, episode_dir)
+            return _blocked(manifest, episode_dir, [*findings, verdict], f"shot {spec.index + 1}")
         kept_shots.append(kept)
-    manifest.verdict = Verdict.combine(findings)
+        shot_verdicts.append(verdict)
+    manifest.verdict = Verdict.combine(findings + shot_verdicts)
+    _assemble(manifest, specs, kept_shots, settings, episode_dir, review_round=1)
 
+    audit_log = settings.data_dir / "audit.jsonl"
+    for gate in range(1, MAX_REVIEW_ROUNDS + 1):
+        log.info("stage 8/8 waiting for review (round %d)", gate)
+        decision = _wait_for_review(manifest, previous, episode_dir, settings, gate)
+        refused, notes_verdict = None, None
+        if decision.decision == Decision.REGENERATE:
+            refused, notes_verdict = _regenerate_refusal(decision, len(specs), gate, request.episode_id, settings)
+        record = record_decision(decision, request.episode_id, flow_run_id, gate, refused, audit_log)
+        manifest.review = record
+        manifest.reviews.append(record)
+
+        if decision.decision == Decision.APPROVE:
+            manifest.status = Status.APPROVED
+            save_manifest(episode_dir, manifest)
+            return _publish(episode_dir, settings)
+        if decision.decision == Decision.REJECT:
+            manifest.status = Status.REJECTED
+            save_manifest(episode_dir, manifest)
+            return _outcome(manifest, episode_dir)
+        if refused is not None:
+            log.warning("regenerate refused in review round %d: %s", gate, refused)
+            findings.append(Verdict(action=Action.REVIEW, reasons=[f"review round {gate}: regenerate refused: {refused}"]))
+            manifest.verdict = Verdict.combine(findings + shot_verdicts)
+            if gate == MAX_REVIEW_ROUNDS:
+                manifest.status = Status.REJECTED
+                save_manifest(episode_dir, manifest)
+                return _outcome(manifest, episode_dir)
+            continue  # back to the gate; nothing is made with refused notes
+
+        production_round = gate + 1
+        log.info("regenerating shots %s with the reviewer's notes (production round %d)", decision.shots, production_round)
+        manifest.status = Status.REGENERATING
+        save_manifest(episode_dir, manifest)
+        if notes_verdict is not None and notes_verdict.action != Action.ALLOW:
+            findings.append(notes_verdict)
+        for number in decision.shots:
+            i = number - 1
+            # Notes accumulate: a shot regenerated twice keeps the first round's notes too.
+            specs[i] = specs[i].model_copy(update={"prompt": f"{specs[i].prompt.rstrip(' .')}. {decision.notes.strip()}"})
+            record, kept, verdict = _produce_shot(
+                specs[i], settings, episode_dir, request.episode_id, record=manifest.shots[i], review_round=production_round
+            )
+            if kept is None or verdict.action == Action.BLOCK:
+                return _blocked(manifest, episode_dir, [*findings, verdict], f"regenerated shot {number}")
+            kept_shots[i], shot_verdicts[i] = kept, verdict
+        manifest.verdict = Verdict.combine(findings + shot_verdicts)
+        _assemble(manifest, specs, kept_shots, settings, episode_dir, review_round=production_round)
+    raise AssertionError("unreachable: the last review round always ends the episode")
+
+
+def _wait_for_review(
+    manifest: Manifest, previous: Manifest | None, episode_dir: Path, settings: Settings, gate: int
+) -> ReviewDecision:
+    """Suspend the run at review gate `gate` (no process, worker or GPU held) until a decision comes.
+
+    Each gate has its own key, so Prefect keeps each round's input; a run replaying after a
+    resume gets the decisions already given at once, and suspends only at the open gate.
+    """
+    timeout_s = max(1, round(settings.review_timeout_hours * 3600))
+    manifest.status, manifest.review_round = Status.AWAITING_REVIEW, gate
+    if previous is not None and previous.flow_run_id == manifest.flow_run_id and previous.review_round == gate:
+        manifest.waiting_since, manifest.review_due_at = previous.waiting_since, previous.review_due_at
+    else:
+        manifest.waiting_since = now_utc()
+        manifest.review_due_at = manifest.waiting_since + timedelta(seconds=timeout_s)
+    save_manifest(episode_dir, manifest)
+    create_markdown_artifact(
+        summary_markdown(manifest.model_dump(mode="json"), review_link(settings, manifest.episode_id)),
+        key=artifact_key(manifest.episode_id, "summary"),
+        description=f"Episode summary for the reviewer (review round {gate})",
+    )
+    release_generators()  # no model held in memory while a human decides
+    decision = suspend_flow_run(wait_for_input=ReviewDecision, timeout=timeout_s, key=f"{REVIEW_KEY}-{gate}")
+    return ReviewDecision.model_validate(decision.model_dump())
+
+
+def _regenerate_refusal(
+    decision: ReviewDecision, shot_count: int, gate: int, episode_id: str, settings: Settings
+) -> tuple[str | None, Verdict | None]:
+    """Why a regenerate cannot be carried out (None: it can), and the screen's verdict on its notes."""
+    if gate >= MAX_REVIEW_ROUNDS:
+        return (f"this was review round {gate}, the last one allowed ({MAX_REVIEW_ROUNDS}); "
+                "the episode is closed unpublished"), None
+    missing = [n for n in decision.shots if n > shot_count]
+    if missing:
+        return f"no shot {', '.join(map(str, missing))}: the episode has {shot_count} shots, numbered from 1", None
+    # The notes reach the generator, so they are screened like any prompt.
+    screening = screen_prompt(
+        decision.notes, f"{episode_id}-review{gate}-notes", settings.screening,
+        lists_fingerprint(settings.screening), settings.data_dir / "cache",
+    )
+    verdict = screening.verdict()
+    if screening.action == Action.BLOCK:
+        return "the notes were blocked by the prompt screen: " + "; ".join(verdict.reasons), verdict
+    return None, verdict
+
+
+def _assemble(
+    manifest: Manifest, specs: list[ShotSpec], kept_shots: list[GeneratedShot], settings: Settings,
+    episode_dir: Path, review_round: int,
+) -> None:
+    """Stages 6-7: narration, music, subtitles, mux and contact sheet, recorded in the manifest.
+
+    Only what changed is redone: narration and music depend on the story, not the pictures.
+    """
+    log = get_run_logger()
+    request, plan = manifest.request, manifest.plan
     log.info("stage 6/8 narration, music, subtitles")
     g = settings.generation
     voices = [
         narrate_shot(spec.text, plan.language, episode_dir / f"voice{spec.index + 1:02d}.wav", settings.post,
                      g.width, g.height, request.voice, request.speech_rate)
-        for spec in plan.shots
+        for spec in specs
     ]
     slots = build_timeline([s.duration_s for s in kept_shots], [v.duration_s for v in voices])
     total_s = sum(s.duration_s for s in slots)
     soundtrack = mix_soundtrack(
         [(slot.voice_start_s, voice.path) for slot, voice in zip(slots, voices, strict=True)],
-        total_s, episode_dir, request.music_mood or plan.shots[0].mood, plan.seed, settings.post,
+        total_s, episode_dir, request.music_mood or specs[0].mood, plan.seed, settings.post,
     )
     cues = write_subtitles([v.segments for v in voices], slots, episode_dir)
     for record, voice in zip(manifest.shots, voices, strict=True):
@@ -113,51 +230,55 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
         g.width, g.height, g.fps, plan.language,
         {"title": request.title or request.episode_id, "episode_id": request.episode_id,
          "series": request.series or "", "generator": f"reelgate/{g.backend}", "model": g.model or g.backend},
-        [spec.text[:60] for spec in plan.shots],
+        [spec.text[:60] for spec in specs],
     )
     flags = _flags_in_episode_time(manifest.shots, slots)
-    sheet = make_episode_contact_sheet(video.path, episode_dir / "contact_sheet.png", flags, request.episode_id)
+    sheet = make_episode_contact_sheet(
+        video.path, episode_dir / "contact_sheet.png", flags, request.episode_id, review_round
+    )
     manifest.ai_label = video.aigc
     manifest.outputs = {
         "video": video.path.name, "subtitles": "subtitles.srt", "subtitles_vtt": "subtitles.vtt",
         "contact_sheet": sheet.name, "soundtrack": soundtrack.path.name,
     }
 
-    log.info("stage 8/8 waiting for review")
-    manifest.status = Status.AWAITING_REVIEW if manifest.review is None else previous.status
+
+def _publish(episode_dir: Path, settings: Settings) -> dict:
+    published = publish(episode_dir, settings.publish_dir, settings.publish_base_url)
+    get_run_logger().info("published to %s", published)
+    return _outcome(load_manifest(episode_dir), episode_dir)
+
+
+def _blocked(manifest: Manifest, episode_dir: Path, verdicts: list[Verdict], what: str) -> dict:
+    manifest.status, manifest.verdict = Status.BLOCKED, Verdict.combine(verdicts)
     save_manifest(episode_dir, manifest)
-    create_markdown_artifact(
-        summary_markdown(manifest.model_dump(mode="json")),
-        key=artifact_key(request.episode_id, "summary"),
-        description="Episode summary for the reviewer",
-    )
-    release_generators()  # no model held in memory while a human decides
-    decision = suspend_flow_run(
-        wait_for_input=ReviewDecision, timeout=int(settings.review_timeout_hours * 3600), key=REVIEW_KEY
-    )
-    manifest = record_decision(episode_dir, decision, flow_run_id, settings.data_dir / "audit.jsonl")
-    if decision.decision == Decision.APPROVE:
-        published = publish(episode_dir, settings.publish_dir)
-        log.info("published to %s", published)
-        manifest.status, manifest.published_to = Status.PUBLISHED, str(published)
+    get_run_logger().warning("%s blocked: %s", what, "; ".join(verdicts[-1].reasons))
     return _outcome(manifest, episode_dir)
 
 
 def _produce_shot(
-    spec: ShotSpec, settings: Settings, episode_dir: Path, episode_id: str
+    spec: ShotSpec, settings: Settings, episode_dir: Path, episode_id: str,
+    record: ShotRecord | None = None, review_round: int = 1,
 ) -> tuple[ShotRecord, GeneratedShot | None, Verdict]:
     """Generate a shot until it passes quality (at most max_attempts); keep the best attempt.
 
     A generator that refuses the content (a cloud provider's moderation) ends the shot with
     a block: the refusal is recorded and never retried with another seed.
+    record, review_round: a shot made again after a review: its new attempts are added to
+    `record`, with their own numbers and seeds, and the best of them is kept.
     """
     log = get_run_logger()
-    record = ShotRecord(index=spec.index, text=spec.text)
+    record = record or ShotRecord(index=spec.index, text=spec.text)
+    first_entry = len(record.attempts)
+    first_attempt = (review_round - 1) * settings.quality.max_attempts  # own file names per round
     attempts: list[tuple[GeneratedShot, QualityReport, SafetyReport]] = []
-    for attempt in range(settings.quality.max_attempts):
-        # Deterministic per attempt, so a resumed run makes the same choices.
-        seed = spec.seed if attempt == 0 else derive_seed(spec.seed, "attempt", attempt)
-        shot = generate_shot(spec, seed, attempt, settings.generation, episode_dir)
+    for k in range(settings.quality.max_attempts):
+        # Deterministic per attempt and round, so a resumed run makes the same choices.
+        if review_round == 1:
+            seed = spec.seed if k == 0 else derive_seed(spec.seed, "attempt", k)
+        else:
+            seed = derive_seed(spec.seed, "review", review_round, "attempt", k)
+        shot = generate_shot(spec, seed, first_attempt + k, settings.generation, episode_dir)
         if isinstance(shot, Refusal):
             record.attempts.append({"refusal": shot.model_dump(mode="json")})
             log.warning("shot %d: %s", spec.index + 1, shot.reason())
@@ -166,26 +287,26 @@ def _produce_shot(
         quality = score_shot_quality(shot, spec.wants_motion, settings.quality, episode_id)
         attempts.append((shot, quality, safety))
         entry = {"shot": shot.model_dump(mode="json"), "quality": quality.model_dump(mode="json", exclude={"series", "curves"}),
-                 "safety_action": safety.action.value}
+                 "safety_action": safety.action.value, "review_round": review_round, "prompt": spec.prompt}
         record.attempts.append(entry)
         if safety.action == Action.BLOCK or quality.passed:
             break
         entry["retry_reason"] = "; ".join(quality.reasons) or "quality below threshold"
-        log.info("shot %d attempt %d failed quality: %s", spec.index + 1, attempt + 1, entry["retry_reason"])
+        log.info("shot %d attempt %d failed quality: %s", spec.index + 1, first_attempt + k + 1, entry["retry_reason"])
 
     blocked = [a for a in attempts if a[2].action == Action.BLOCK]
     best_quality = blocked[0][1] if blocked else pick_best([a[1] for a in attempts])
     kept_index = next(i for i, a in enumerate(attempts) if a[1] is best_quality)
     shot, quality, safety = attempts[kept_index]
-    record.kept_attempt = kept_index
+    record.kept_attempt = first_entry + kept_index
     record.safety = safety.model_dump(mode="json")
-    publish_attempts(episode_id, spec.index, record.attempts, kept_index)
+    publish_attempts(episode_id, spec.index, record.attempts, record.kept_attempt)
 
     verdicts = [safety.verdict()]
     if not quality.passed:
         verdicts.append(Verdict(action=Action.REVIEW, reasons=[
             f"shot {spec.index + 1}: no attempt passed quality in {len(attempts)} tries; kept the best "
-            f"(attempt {kept_index + 1}, score {quality.score:.2f}): {'; '.join(quality.reasons)}"
+            f"(attempt {first_attempt + kept_index + 1}, score {quality.score:.2f}): {'; '.join(quality.reasons)}"
         ]))
     return record, shot, Verdict.combine(verdicts)
 

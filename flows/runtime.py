@@ -133,14 +133,49 @@ def ensure_deployment() -> uuid.UUID:
     return episode_deployment().apply()
 
 
-def create_episode_run(deployment_id: uuid.UUID, request: EpisodeRequest, settings: Settings) -> FlowRun:
+def create_episode_run(
+    deployment_id: uuid.UUID, request: EpisodeRequest, settings: Settings, idempotency_key: str | None = None
+) -> FlowRun:
+    """A scheduled run of the episode deployment, named after the episode.
+
+    idempotency_key: with a key, the server creates at most one run per key (of this
+        flow) and returns that run to every later call with the same key.
+    """
     with get_client(sync_client=True) as client:
         return client.create_flow_run_from_deployment(
             deployment_id,
             parameters={"request": request.model_dump(mode="json"), "settings": settings.model_dump(mode="json")},
             name=request.episode_id,
             tags=["reelgate", *( [f"series:{request.series}"] if request.series else [])],
+            idempotency_key=idempotency_key,
         )
+
+
+def episode_deployment_id() -> uuid.UUID:
+    """The id of the episode deployment on the server (`reelgate up` or a worker applied it)."""
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            return client.read_deployment_by_name(DEPLOYMENT).id
+        except ObjectNotFound:
+            raise ConfigError(f"the deployment {DEPLOYMENT} is not on the server; start `reelgate up`") from None
+
+
+def episode_runs(episode_id: str) -> list[FlowRun]:
+    """Every run of the episode flow named after `episode_id`, newest first."""
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[episode_id])),
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[episode_deployment_id()])),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+        )
+
+
+def failed_run_count(episode_id: str) -> int:
+    """How many runs of an episode ended failed, crashed or cancelled."""
+    failed = {StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+    return sum(1 for run in episode_runs(episode_id) if run.state and run.state.type in failed)
 
 
 def deployment_served(deployment_id: uuid.UUID) -> bool:
@@ -240,6 +275,61 @@ def episode_dir_of(run: FlowRun) -> Path:
     return settings.episodes_dir / params["request"]["episode_id"]
 
 
+# --- series -----------------------------------------------------------------------------
+
+SERIES_FLOW = "produce-next-episode"
+
+
+def series_deployment(series_file: Path, settings: Settings):
+    """The RunnerDeployment of one series: its next episode on its cron, in its time zone.
+
+    Named after the series id (`produce-next-episode/<id>`); the file is passed by absolute
+    path, so whoever runs a fire (this machine, or a worker) must be able to read it there.
+    """
+    from prefect.client.schemas.schedules import CronSchedule
+    from prefect.deployments.runner import EntrypointType
+
+    from editorial.series import load_series
+    from flows.series import produce_next_episode
+
+    series_file = Path(series_file).resolve()
+    series = load_series(series_file, settings.planning)
+    return produce_next_episode.to_deployment(
+        name=series.id,
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        schedules=[CronSchedule(cron=series.schedule, timezone=series.timezone)],
+        parameters={"series_file": str(series_file), "settings": settings.model_dump(mode="json")},
+        description=f"{series.title_en or series.title}: the next unproduced episode, on '{series.schedule}' {series.timezone}.",
+        tags=["reelgate", f"series:{series.id}"],
+    )
+
+
+def apply_to_pool(series_files: list[Path], settings: Settings, work_pool: str) -> list[uuid.UUID]:
+    """Apply the episode deployment and the series deployments to a work pool.
+
+    Workers (`prefect worker start --pool NAME`) started in a checkout of this repository
+    then run them, on any machine that reaches the server; no runner is needed.
+    """
+    deployments = [episode_deployment(), *(series_deployment(Path(f), settings) for f in series_files)]
+    return [d.apply(work_pool_name=work_pool) for d in deployments]
+
+
+def series_deployment_id(series_id: str) -> uuid.UUID:
+    with get_client(sync_client=True) as client:
+        return client.read_deployment_by_name(f"{SERIES_FLOW}/{series_id}").id
+
+
+def next_scheduled_run(deployment_id: uuid.UUID) -> FlowRun | None:
+    """The deployment's earliest run still waiting to start (the schedule's next fire), if any."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))),
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+            sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=1,
+        )
+    return runs[0] if runs else None
+
+
 # --- serving (the main job) --------------------------------------------------------------
 
 def serve(
@@ -247,22 +337,46 @@ def serve(
     first: EpisodeRequest | None,
     on_settled,
     until_settled: bool = False,
+    series_files: list[Path] | tuple[Path, ...] = (),
+    on_ready=None,
+    every_minute=None,
+    limit: int | None = 1,
 ) -> None:
-    """Serve the episode deployment in this process (Ctrl-C stops), optionally queueing `first`.
+    """Serve the episode deployment and the series deployments in this process (Ctrl-C stops).
 
-    on_settled(run) is called once `first` waits for review or ends; with until_settled the
-    runner then stops (used by tests and by `reelgate up --until-review`).
+    first: an episode to queue once serving; on_settled(None, run) is called when it is
+        queued and on_settled(settled, run) once it waits for review or ends; with
+        until_settled the runner then stops.
+    on_ready(): called once every deployment is applied and the runner polls.
+    every_minute(): called once a minute while serving (e.g. expiring overdue reviews);
+        its errors are printed, never fatal.
+    limit: most flow runs executed at once (None: no limit); a series fire takes a slot
+        for a few seconds.
     """
     import anyio
     from prefect.runner import Runner
 
-    deployment = episode_deployment()  # built outside the loop: to_deployment is sync-or-async
+    # Built outside the loop: to_deployment is sync-or-async.
+    deployments = [episode_deployment(), *(series_deployment(Path(f), settings) for f in series_files)]
+
+    async def tick() -> None:
+        while True:
+            await anyio.sleep(60)
+            try:
+                await anyio.to_thread.run_sync(every_minute)
+            except Exception as exc:  # a periodic chore must not stop the runner
+                print(f"reelgate: periodic check failed: {exc!r}", file=sys.stderr, flush=True)
 
     async def main() -> None:
-        runner = Runner(name="reelgate", query_seconds=2, pause_on_shutdown=False, limit=1)
-        deployment_id = await runner.aadd_deployment(deployment)
+        runner = Runner(name="reelgate", query_seconds=2, pause_on_shutdown=False, limit=limit)
+        deployment_ids = [await runner.aadd_deployment(d) for d in deployments]
+        deployment_id = deployment_ids[0]
         async with anyio.create_task_group() as group:
             group.start_soon(runner.start)
+            if every_minute is not None:
+                group.start_soon(tick)
+            if on_ready is not None:
+                await anyio.to_thread.run_sync(on_ready)
             if first is not None:
                 run = await anyio.to_thread.run_sync(create_episode_run, deployment_id, first, settings)
                 on_settled(None, run)
@@ -273,3 +387,83 @@ def serve(
                     group.cancel_scope.cancel()
 
     anyio.run(main)
+
+
+# --- review expiry (editorial; kept apart from the serving code above) ---------------------
+
+EXPIRED_STATE = "Expired"
+_RESUMED = {StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING}
+
+
+def expire_overdue(settings: Settings) -> list[str]:
+    """Expire every review not decided in time; return the ids of the episodes expired by this call.
+
+    Prefect 3.8 alone is not enough: its server's pause_expirations service (every 5 s) moves
+    a suspended run past its timeout to Failed ("The flow was paused and never resumed.") and
+    refuses a late resume, but no flow code runs then, so the manifest would still say
+    awaiting_review. Here each such episode gets status expired, an audit line by "system",
+    and its run a Cancelled state named Expired with a message and an artifact. Cheap and
+    safe to call often from several processes (`reelgate review list`, `reelgate up`).
+    """
+    from prefect.client.schemas.actions import ArtifactCreate
+    from prefect.exceptions import ObjectNotFound
+    from prefect.states import Cancelled
+
+    from editorial.audit import SYSTEM, append_audit, decision_event, locked
+    from editorial.manifest import Status, load_manifest, mark_expired, now_utc
+    from tasks.common import artifact_key
+
+    now = now_utc()
+    due: dict[Path, str | None] = {}  # episode folder -> flow run id
+    for path in sorted(settings.episodes_dir.glob("*/manifest.json")):
+        try:
+            manifest = load_manifest(path.parent)
+        except (InputError, ValueError):  # a manifest being written or from another version
+            continue
+        if manifest.status == Status.AWAITING_REVIEW and manifest.review_due_at and manifest.review_due_at <= now:
+            due[path.parent] = manifest.flow_run_id
+    for waiting in waiting_runs():  # runs whose manifest has no deadline: Prefect's timeout decides
+        run = read_run(waiting.flow_run_id)
+        timeout = run.state.state_details.pause_timeout if run.state else None
+        folder = episode_dir_of(run)
+        if timeout and timeout <= now and folder.parent == settings.episodes_dir and folder not in due:
+            due[folder] = str(run.id)
+
+    expired: list[str] = []
+    for folder, run_id in due.items():
+        run = None
+        if run_id:
+            try:
+                run = read_run(uuid.UUID(run_id))
+            except ObjectNotFound:
+                run = None
+        if run and run.state:
+            if run.state.type in _RESUMED:
+                continue  # a decision came in time and is being carried out
+            timeout = run.state.state_details.pause_timeout
+            if run.state.type == StateType.PAUSED and timeout and timeout > now:
+                continue  # Prefect would still accept a decision; its deadline is the one users see
+        hours = settings.review_timeout_hours
+        message = f"Review expired: not decided in time (review_timeout_hours={hours:g}); the episode stays unpublished."
+        if run and run.state and run.state.name != EXPIRED_STATE:
+            # The run first, so that a crash here leaves the episode to be expired by the next call.
+            with get_client(sync_client=True) as client:
+                client.set_flow_run_state(run.id, Cancelled(name=EXPIRED_STATE, message=message), force=True)
+        with locked(settings.data_dir / ".review.lock"):
+            manifest = mark_expired(folder, now)
+            if manifest is None:
+                continue  # decided or expired by someone else meanwhile
+            append_audit(settings.data_dir / "audit.jsonl", decision_event(
+                when=now, who=SYSTEM, what="expire", episode_id=manifest.episode_id, flow_run_id=run_id,
+                round=max(manifest.review_round, 1), notes=message,
+            ))
+        expired.append(manifest.episode_id)
+        if run:
+            with get_client(sync_client=True) as client:
+                client.create_artifact(ArtifactCreate(
+                    key=artifact_key(manifest.episode_id, "review"), type="markdown", flow_run_id=run.id,
+                    description="The review decision",
+                    data=f"## Episode `{manifest.episode_id}`: expired\n\n{message}\n\n"
+                         f"Waiting since {manifest.waiting_since}, due {manifest.review_due_at}.",
+                ))
+    return expired

@@ -9,9 +9,10 @@
     reelgate likeness VIDEO          protected people's faces in any video
     reelgate qc VIDEO                quality scores of any video (exit 1: fails the quality gate)
     reelgate gallery add|list|remove the protected-people gallery
-    reelgate review list|show|approve|reject
+    reelgate review list|show|approve|reject|regenerate
     reelgate series validate|show FILE  check a series file (every problem with its line); show its episodes
     reelgate server start|stop|status
+    reelgate page                    serve the review page alone (prints its URL with the token)
     reelgate settings                print the effective settings
 
 Prefect is imported only after its environment is configured (see flows.environment).
@@ -34,6 +35,7 @@ from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal
 from reelgate.settings import Settings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weaver_and_herdsman.json"
+EXAMPLE_SERIES = EXAMPLE.parent / "constellations.yaml"
 EXIT_OK, EXIT_REFUSED, EXIT_ERROR = 0, 1, 2
 
 
@@ -369,23 +371,39 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    """Start (or use) the Prefect server, serve the episode and series deployments, the review page.
+
+    With no --series, the bundled example episode is produced first and the example series
+    is deployed (its first episode comes at its next scheduled time, not now); with --series,
+    only those series are deployed, and the example only if --example is given.
+    """
+    from datetime import timezone
+
+    from editorial.series import SeriesFileError, load_series
+
+    if args.parallel < 1:
+        raise UsageError(f"--parallel must be 1 or more, got {args.parallel}")
     settings = _settings(args)
-    try:
-        example = json.loads(Path(args.example).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the example episode {args.example}: {exc}; pass --example with a JSON "
-                         f"file like {EXAMPLE.name} (prompt, title, language)") from exc
-    if not isinstance(example, dict) or not str(example.get("prompt", "")).strip():
-        raise InputError(f"{args.example} needs a JSON object with a non-empty \"prompt\"")
-    # A fresh id per start, so the example is produced anew rather than resumed.
-    base = example.get("episode_id") or "example"
-    request = EpisodeRequest(**{**example, "episode_id": f"{base}-{datetime.now():%Y%m%d-%H%M%S}"})
+    series_files = [Path(f) for f in (args.series or [EXAMPLE_SERIES])]
+    series = []
+    for file in series_files:
+        try:
+            series.append(load_series(file, settings.planning))
+        except SeriesFileError as exc:
+            for problem in exc.problems:
+                print(problem.format(exc.path), file=sys.stderr)
+            raise InputError(f"{file}: {len(exc.problems)} problem(s); fix them (`reelgate series validate {file}`)") from None
+    request = None
+    if args.example or not args.series:
+        request = _example_request(Path(args.example or EXAMPLE))
     runtime = _runtime(settings)
     runtime.ensure_server(settings)
     print(f"Prefect UI      {runtime.ui_url()}")
     print(f"output folder   {settings.episodes_dir}")
     print(f"publish folder  {settings.publish_dir}", flush=True)
     if args.until_review:
+        if request is None:
+            raise InputError("--until-review waits for the example episode; give --example FILE with --series")
         # Run it here, as `reelgate episode` does: a runner stopped right after the run
         # suspends cancels it on the way out (Prefect 3.8 Runner.astop -> cancel_all),
         # which would leave nothing at the review gate.
@@ -394,45 +412,187 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"example episode {request.episode_id}: flow run {run.id}", flush=True)
         return _print_outcome(runtime, runtime.drive_run(run.id, deployment_id), settings)
 
+    page = _start_review_page(settings)
+    expire = getattr(runtime, "expire_overdue", None)
+
+    def every_minute() -> None:
+        for episode_id in expire(settings) if expire else []:
+            print(f"review expired  {episode_id}", flush=True)
+
+    def on_ready() -> None:
+        now = datetime.now(timezone.utc)
+        for s, file in zip(series, series_files, strict=True):
+            print(f"series {s.id:14s} next episode at {s.next_fire(now):%Y-%m-%d %H:%M %Z} ({s.timezone}), "
+                  f"'{s.schedule}'; {file}")
+        print("serving the episode and series deployments; decide in the review page, the Prefect UI "
+              "or `reelgate review`; Ctrl-C stops", flush=True)
+
     def on_settled(settled, run) -> None:
         if settled is None:
             print(f"example episode {request.episode_id}: flow run {run.id}")
             print(f"review gate     {runtime.ui_url(run.id)}", flush=True)
             return
         _print_outcome(runtime, settled, settings)
-        if not args.until_review:
-            print("serving the episode deployment; approve or reject from the Prefect UI or "
-                  "`reelgate review`; Ctrl-C stops", flush=True)
 
-    runtime.serve(settings, request, on_settled, until_settled=args.until_review)
+    try:
+        runtime.serve(settings, request, on_settled, series_files=series_files, on_ready=on_ready,
+                      every_minute=every_minute if expire else None, limit=args.parallel)
+    finally:
+        if page is not None:
+            page.stop()
     return EXIT_OK
 
 
+def _example_request(path: Path) -> EpisodeRequest:
+    try:
+        example = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the example episode {path}: {exc}; pass --example with a JSON "
+                         f"file like {EXAMPLE.name} (prompt, title, language)") from exc
+    if not isinstance(example, dict) or not str(example.get("prompt", "")).strip():
+        raise InputError(f"{path} needs a JSON object with a non-empty \"prompt\"")
+    # A fresh id per start, so the example is produced anew rather than resumed.
+    base = example.get("episode_id") or "example"
+    return EpisodeRequest(**{**example, "episode_id": f"{base}-{datetime.now():%Y%m%d-%H%M%S}"})
+
+
+def _start_review_page(settings: Settings):
+    """The review page, started; None (said on screen) while it is not part of this build."""
+    try:
+        from flows.desk import start_review_page
+    except ImportError:
+        print("review page     unavailable in this build; use the Prefect UI or `reelgate review`", flush=True)
+        return None
+    page = start_review_page(settings)
+    print(f"review page     {page.url}", flush=True)
+    return page
+
+
 def cmd_review(args: argparse.Namespace) -> int:
-    from editorial.manifest import Decision, ReviewDecision, load_manifest
+    from editorial.manifest import Decision, ReviewDecision, Status, load_manifest
 
     settings = _settings(args)
     runtime = _runtime(settings)
     runtime.ensure_server(settings)
+    for episode_id in runtime.expire_overdue(settings):  # a late decision must not find it waiting
+        print(f"{episode_id}: review expired (not decided in {settings.review_timeout_hours:g} h); not published")
     if args.action == "list":
-        waiting = runtime.waiting_runs()
-        if not waiting:
-            print("no episode is waiting for review")
-        for w in waiting:
-            print(f"{w.episode_id:40s} run {w.flow_run_id}  waiting since {w.waiting_since}  expires {w.timeout_at}")
-        return EXIT_OK
+        return _review_list(runtime, settings)
     run = runtime.find_run(args.id)
+    episode_dir = runtime.episode_dir_of(run)
     if args.action == "show":
-        manifest = load_manifest(runtime.episode_dir_of(run))
-        print(manifest.model_dump_json(indent=2))
+        print(load_manifest(episode_dir).model_dump_json(indent=2))
         return EXIT_OK
-    if args.action == "reject" and not (args.notes or "").strip():
-        raise InputError("a rejection needs --notes saying what is wrong, so the next version can fix it")
-    decision = ReviewDecision(decision=Decision(args.action), notes=args.notes or "", reviewer=args.reviewer)
+    try:
+        decision = ReviewDecision(
+            decision=Decision(args.action), notes=args.notes or "", reviewer=args.reviewer,
+            shots=_parse_shots(args.shots) if args.action == "regenerate" else [],
+        )
+    except ValidationError as exc:  # the form's own rules, said as what to type
+        raise UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+    manifest = load_manifest(episode_dir)
+    if manifest.status != Status.AWAITING_REVIEW:
+        raise InputError(
+            f"episode {manifest.episode_id} is {manifest.status.value}, not waiting for review"
+            + ("; an expired episode is never published: produce it again under a new id"
+               if manifest.status == Status.EXPIRED else "")
+            + "; `reelgate review list` shows the waiting ones"
+        )
+    if decision.decision == Decision.REGENERATE:
+        _check_regenerate(decision, manifest)
     runtime.resume_with_decision(run, decision)
-    deployment_id = run.deployment_id
-    settled = runtime.drive_run(run.id, deployment_id)
-    return _print_outcome(runtime, settled, settings)
+    settled = runtime.drive_run(run.id, run.deployment_id)
+    code = _print_outcome(runtime, settled, settings)
+    final = load_manifest(episode_dir)
+    if decision.decision == Decision.REGENERATE and final.review and final.review.refused:
+        print(f"  regenerate refused: {final.review.refused}")
+        return EXIT_REFUSED
+    if final.status == Status.AWAITING_REVIEW:
+        print(f"  regenerate:    reelgate review regenerate {final.episode_id} --shots 1,3 --notes '...'")
+    return code
+
+
+def _parse_shots(text: str | None) -> list[int]:
+    """--shots 1,3 -> [1, 3]"""
+    if not text or not re.fullmatch(r"\s*\d+\s*(,\s*\d+\s*)*", text):
+        raise UsageError(f"--shots takes shot numbers from 1, separated by commas, e.g. --shots 1,3 (got {text!r})")
+    return [int(n) for n in text.split(",")]
+
+
+def _check_regenerate(decision, manifest) -> None:
+    """Refuse at once what the flow would refuse anyway: shots that do not exist, the last round."""
+    from editorial.manifest import MAX_REVIEW_ROUNDS
+
+    missing = [n for n in decision.shots if n > len(manifest.shots)]
+    if missing:
+        raise UsageError(
+            f"episode {manifest.episode_id} has {len(manifest.shots)} shots, numbered from 1; "
+            f"there is no shot {', '.join(map(str, missing))}"
+        )
+    if manifest.review_round >= MAX_REVIEW_ROUNDS:
+        raise InputError(
+            f"episode {manifest.episode_id} is at review round {manifest.review_round}, the last one allowed; "
+            "approve or reject it"
+        )
+
+
+def _age(since: datetime | None) -> str:
+    from editorial.manifest import now_utc
+
+    if since is None:
+        return "-"
+    minutes = max(0, int((now_utc() - since).total_seconds() // 60))
+    days, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    return f"{days}d{hours:02d}h" if days else f"{hours}h{mins:02d}m" if hours else f"{mins}m"
+
+
+def _review_list(runtime, settings: Settings) -> int:
+    """Every episode with its review status and age (since it reached the gate), newest first."""
+    from editorial.manifest import Manifest
+
+    manifests: list[Manifest] = []
+    for path in settings.episodes_dir.glob("*/manifest.json"):
+        try:
+            manifests.append(Manifest.model_validate_json(path.read_text(encoding="utf-8")))
+        except ValueError:
+            continue  # being written right now
+    manifests.sort(key=lambda m: m.waiting_since or m.created_at, reverse=True)
+    known = {m.episode_id for m in manifests}
+    # Runs waiting at a gate whose episode lives in another data folder still show.
+    others = [w for w in runtime.waiting_runs() if w.episode_id not in known]
+    if not manifests and not others:
+        print("no episode is waiting for review")
+        return EXIT_OK
+    print(f"{'EPISODE':32s} {'STATUS':16s} {'ROUND':>5s} {'AGE':>7s}  EXPIRES / DECIDED")
+    for m in manifests:
+        when = (m.review_due_at if m.status.value == "awaiting_review" else m.expired_at or
+                (m.review.decided_at if m.review else None))
+        print(f"{m.episode_id:32s} {m.status.value:16s} {m.review_round or '-':>5} "
+              f"{_age(m.waiting_since or m.created_at):>7s}  {when.isoformat(timespec='seconds') if when else '-'}")
+    for w in others:
+        print(f"{w.episode_id:32s} {'awaiting_review':16s} {'-':>5} {'-':>7s}  {w.timeout_at or '-'}  run {w.flow_run_id}")
+    return EXIT_OK
+
+
+def cmd_page(args: argparse.Namespace) -> int:
+    import time
+
+    settings = _settings(args)
+    runtime = _runtime(settings)
+    runtime.ensure_server(settings)
+    from flows.desk import start_review_page
+
+    page = start_review_page(settings, args.host, args.port)
+    print(f"review page     {page.url}")
+    print("open it in a browser (the token in the URL is the key: keep it private); Ctrl-C stops", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        page.stop()
+    return EXIT_OK
 
 
 def cmd_server(args: argparse.Namespace) -> int:
@@ -464,6 +624,18 @@ def cmd_series(args: argparse.Namespace) -> int:
         print(f"{exc.path}: {len(exc.problems)} problem(s); fix them and validate again", file=sys.stderr)
         return EXIT_ERROR
     next_at = series.next_fire(datetime.now(timezone.utc))
+    if args.action == "deploy":
+        if not args.pool:
+            raise UsageError("series deploy needs --pool NAME (a work pool: prefect work-pool create NAME --type process); "
+                             "to serve a series on this machine, run `reelgate up --series FILE`")
+        settings = _settings(args)
+        runtime = _runtime(settings)
+        runtime.ensure_server(settings)
+        runtime.apply_to_pool([Path(args.file)], settings, args.pool)
+        print(f"{series.id}: deployed to work pool {args.pool} with the episode deployment; "
+              f"next episode at {next_at:%Y-%m-%d %H:%M %Z} ({series.timezone}); start workers with "
+              f"`prefect worker start --pool {args.pool}` in a checkout of reelgate")
+        return EXIT_OK
     print(f"{args.file}: valid: {series.title} ({series.id}), {len(series.episodes)} episodes, "
           f"schedule '{series.schedule}' {series.timezone}, next at {next_at:%Y-%m-%d %H:%M %Z}")
     if args.action == "show":
@@ -488,9 +660,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, help="where episodes, the publish folder and Prefect's database live")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("up", help="start the local Prefect server, serve the episode flow, produce the bundled example")
-    up.add_argument("--example", default=str(EXAMPLE), help="episode request JSON to produce first")
+    up = sub.add_parser(
+        "up", help="start the Prefect server, serve the episode and series flows and the review page; "
+                   "with no --series, also produce the bundled example")
+    up.add_argument("--series", action="append", metavar="FILE",
+                    help="a series YAML to deploy on its schedule (repeatable; default: "
+                         f"{EXAMPLE_SERIES.name}, with the example episode)")
+    up.add_argument("--example", help=f"episode request JSON to produce first (default with no --series: {EXAMPLE.name})")
     up.add_argument("--until-review", action="store_true", help="exit once the example waits for review")
+    up.add_argument("--parallel", type=int, default=1, metavar="N",
+                    help="flow runs this machine executes at once (default 1; GPU work is limited apart, "
+                         "by generation.gpu_slots)")
     up.add_argument("--backend", help="generator backend (default: animatic, offline)")
     up.add_argument("--model", help="model id or local folder for diffusers backends")
     up.set_defaults(func=cmd_up)
@@ -586,20 +766,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     review = sub.add_parser("review", help="act on episodes waiting at the review gate")
     rsub = review.add_subparsers(dest="action", required=True)
-    rsub.add_parser("list", help="episodes waiting for review, newest first")
+    rsub.add_parser("list", help="episodes with their review status and age, newest first (expires overdue ones)")
     show = rsub.add_parser("show", help="print an episode's manifest")
     show.add_argument("id", help="episode id or flow run id")
-    for action in ("approve", "reject"):
-        p = rsub.add_parser(action, help=f"{action} an episode (resumes its run)")
+    helps = {
+        "approve": "approve an episode: it is published with the feeds updated (resumes its run)",
+        "reject": "reject an episode: it ends unpublished (resumes its run)",
+        "regenerate": "make chosen shots again with your notes added to their prompts; the episode comes back for review",
+    }
+    for action, text in helps.items():
+        p = rsub.add_parser(action, help=text)
         p.add_argument("id", help="episode id or flow run id")
-        p.add_argument("--notes", help="what you saw" + ("; required" if action == "reject" else ""))
+        p.add_argument("--notes", help="what you saw" + ("; required" if action != "approve" else "")
+                       + ("; added to the chosen shots' prompts, and screened like any prompt" if action == "regenerate" else ""))
+        if action == "regenerate":
+            p.add_argument("--shots", required=True, help="the shots to make again, numbered from 1: --shots 1,3")
         p.add_argument("--reviewer", default="editor", help="who decides (recorded in the manifest and audit log)")
     review.set_defaults(func=cmd_review)
 
     se = sub.add_parser("series", help="check a series file (exit 2 with every problem and its line); show its episodes")
-    se.add_argument("action", choices=["validate", "show"])
+    se.add_argument("action", choices=["validate", "show", "deploy"])
     se.add_argument("file", help="the series YAML file, e.g. examples/constellations.yaml")
+    se.add_argument("--pool", help="deploy: the Prefect work pool whose workers run the series and its episodes")
     se.set_defaults(func=cmd_series)
+
+    pg = sub.add_parser("page", help="serve the review page alone (the queue, the player, the decisions); Ctrl-C stops")
+    pg.add_argument("--host", help="host to bind (default: settings review_host, 127.0.0.1)")
+    pg.add_argument("--port", type=int, help="port (default: settings review_port, 8765; 0: any free port)")
+    pg.set_defaults(func=cmd_page)
 
     server = sub.add_parser("server", help="the local Prefect server")
     server.add_argument("action", choices=["start", "stop", "status"])

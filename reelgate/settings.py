@@ -378,6 +378,21 @@ class Settings(BaseSettings):
     server_port: int = Field(4200, ge=1, le=65535, description="Port of the local Prefect server.")
     language: Literal["auto", "zh", "en"] = Field("auto", description="Language of prompts; auto detects it.")
     review_timeout_hours: float = Field(72.0, gt=0, description="How long an episode waits for a review decision.")
+    publish_base_url: str | None = Field(
+        None, description="Where the publish folder is served (https://cdn.example.com/reelgate/); the feeds' "
+        "links start with it. Unset: file:// links to the folder."
+    )
+
+    # review page
+    review_host: str = Field(
+        "127.0.0.1", description="Host the review page binds to (0.0.0.0 exposes it to the network: keep the token secret)."
+    )
+    review_port: int = Field(8765, ge=0, le=65535, description="Port of the review page; 0: any free port.")
+    review_token: SecretStr | None = Field(
+        None,
+        exclude=True,
+        description="Token the review page asks for (never written out); unset: a random one made at each start.",
+    )
 
     screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)

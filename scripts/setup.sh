@@ -13,6 +13,9 @@ command -v espeak-ng >/dev/null 2>&1 || debs+=(espeak-ng)
 command -v g++ >/dev/null 2>&1 || debs+=(g++)
 command -v cmake >/dev/null 2>&1 || debs+=(cmake)
 dpkg -s libopenblas-dev >/dev/null 2>&1 || debs+=(libopenblas-dev)
+# The review page's browser test: headless Chromium and its driver.
+command -v chromium >/dev/null 2>&1 || debs+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || debs+=(chromium-driver)
 if [ ${#debs[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -23,7 +26,7 @@ fi
 
 # Editable install with the test extras; the pins in pyproject.toml keep torch/torchvision
 # matched and prefect on a fastapi/SQLAlchemy pair that works (see shared/FINDINGS.md).
-if ! "$PYTHON" -c "import reelgate, prefect, torch, torchvision, nudenet, facenet_pytorch, piper, pytest, srt" >/dev/null 2>&1 \
+if ! "$PYTHON" -c "import reelgate, prefect, torch, torchvision, nudenet, facenet_pytorch, piper, pytest, srt, selenium" >/dev/null 2>&1 \
    || ! "$PYTHON" -c "import dlib, sys; sys.exit(not dlib.DLIB_USE_BLAS)" >/dev/null 2>&1 \
    || [ "$("$PYTHON" -c 'import reelgate,os;print(os.path.dirname(os.path.dirname(reelgate.__file__)))' 2>/dev/null)" != "$PWD" ]; then
   echo "setup: installing Python dependencies (first time: ~15 minutes: ~5 GB with torch, and dlib compiles)"

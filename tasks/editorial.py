@@ -8,8 +8,8 @@ from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact
 
-from editorial.audit import append_audit
-from editorial.manifest import Decision, Manifest, ReviewDecision, ReviewRecord, Status, load_manifest, save_manifest
+from editorial.audit import append_audit, decision_event
+from editorial.manifest import ReviewDecision, ReviewRecord
 from editorial.publish import publish_episode
 from editorial.report import episode_contact_sheet
 from tasks.common import artifact_key, stage_task
@@ -26,7 +26,11 @@ def _thumbnail_data_uri(png: Path, width: int = 960) -> str:
 
 
 @stage_task("contact_sheet", ("editorial", "reelgate"))
-def make_episode_contact_sheet(video: Path, out: Path, flags: list[tuple[float, str]], episode_id: str) -> Path:
+def make_episode_contact_sheet(
+    video: Path, out: Path, flags: list[tuple[float, str]], episode_id: str, review_round: int = 1
+) -> Path:
+    """review_round: the video at `video` is remade in place after a regenerate; the round
+    keeps the cache from handing back the previous round's sheet."""
     sheet = episode_contact_sheet(video, out, flags, title=episode_id)
     create_markdown_artifact(
         f"### Contact sheet\n\n`{sheet}`\n\n![contact sheet]({_thumbnail_data_uri(sheet)})",
@@ -37,25 +41,25 @@ def make_episode_contact_sheet(video: Path, out: Path, flags: list[tuple[float, 
 
 
 @stage_task("record_decision", ("editorial",), retries=0)
-def record_decision(episode_dir: Path, decision: ReviewDecision, flow_run_id: str, audit_log: Path) -> Manifest:
-    manifest = load_manifest(episode_dir)
-    manifest.review = ReviewRecord(**decision.model_dump(), flow_run_id=flow_run_id)
-    manifest.status = Status.APPROVED if decision.decision == Decision.APPROVE else Status.REJECTED
-    save_manifest(episode_dir, manifest)
-    append_audit(
-        audit_log,
-        {
-            "at": manifest.review.decided_at.isoformat(),
-            "episode_id": manifest.episode_id,
-            "flow_run_id": flow_run_id,
-            "who": decision.reviewer,
-            "what": decision.decision.value,
-            "notes": decision.notes,
-        },
+def record_decision(
+    decision: ReviewDecision, episode_id: str, flow_run_id: str, review_round: int, refused: str | None, audit_log: Path
+) -> ReviewRecord:
+    """The decision taken at a review gate, as recorded, with its audit line.
+
+    Cached on its inputs, so a run replaying its gates after a resume returns the same
+    record (same time) and writes no second audit line.
+    """
+    record = ReviewRecord(
+        **ReviewDecision.model_validate(decision.model_dump()).model_dump(),
+        flow_run_id=flow_run_id, round=review_round, refused=refused,
     )
-    return manifest
+    append_audit(audit_log, decision_event(
+        when=record.decided_at, who=record.reviewer, what=record.decision.value, episode_id=episode_id,
+        flow_run_id=flow_run_id, round=review_round, notes=record.notes, shots=record.shots, refused=refused,
+    ))
+    return record
 
 
-@stage_task("publish", ("editorial",))
-def publish(episode_dir: Path, publish_dir: Path) -> Path:
-    return publish_episode(episode_dir, publish_dir)
+@stage_task("publish", ("editorial",), refresh_cache=True)  # idempotent; always checks the approval again
+def publish(episode_dir: Path, publish_dir: Path, base_url: str | None = None) -> Path:
+    return publish_episode(episode_dir, publish_dir, base_url)

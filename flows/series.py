@@ -1,0 +1,90 @@
+"""The series flow: each time a series' schedule fires, queue its next unproduced episode.
+
+A series is served as its own deployment (`flows.runtime.series_deployment`) with a cron
+schedule in the series' time zone. A fire only *creates* a run of the episode deployment
+and returns; the episode run suspends at its review gate on its own.
+
+Producing is idempotent. The episode run is created with an idempotency key made from the
+episode id, so a schedule that fires twice, a fire triggered by hand while the last one is
+still queueing, or a retried fire gets the same episode run back instead of a second one.
+The key also counts the episode's failed runs, so an episode whose run failed before it
+reached a manifest is produced again by the next fire.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.context import get_run_context
+
+from editorial.manifest import load_manifest, manifest_path
+from editorial.series import Series, load_series, next_unproduced
+from reelgate.errors import InputError
+from reelgate.settings import Settings
+
+
+@flow(name="produce-next-episode", retries=2, retry_delay_seconds=10)
+def produce_next_episode(series_file: str, settings: Settings) -> dict:
+    """Queue the series' next unproduced episode as a run of the episode deployment.
+
+    series_file: the series YAML file, as a path the serving machine can read.
+    Returns what happened: {"status": "queued" | "done" | "skipped", "episode_id", "flow_run_id"}.
+    """
+    from flows import runtime
+
+    log = get_run_logger()
+    series = load_series(Path(series_file), settings.planning)
+    this_run = get_run_context().flow_run
+    if this_run.auto_scheduled and _missed(series, this_run.expected_start_time):
+        # A runner that was down or busy finds several late fires; only the newest produces.
+        log.info("fire of %s was missed (a later one is due); skipping it", this_run.expected_start_time)
+        return {"status": "skipped", "episode_id": None, "flow_run_id": None}
+
+    produced = produced_episode_ids(series, settings.episodes_dir)
+    episode = next_unproduced(series, produced)
+    if episode is None:
+        log.info("all %d episodes of %s are produced; nothing to do", len(series.episodes), series.id)
+        return {"status": "done", "episode_id": None, "flow_run_id": None}
+
+    request = series.episode_request(episode, settings.planning)
+    episode_settings = settings.model_copy(update={
+        "planning": series.planning(settings.planning),
+        "review_timeout_hours": series.review.timeout_hours,
+    })
+    failures = runtime.failed_run_count(request.episode_id)
+    key = episode_idempotency_key(request.episode_id, failures)
+    run = runtime.create_episode_run(runtime.episode_deployment_id(), request, episode_settings, idempotency_key=key)
+    log.info("episode %s queued: flow run %s (%s)", request.episode_id, run.id, runtime.ui_url(run.id))
+    return {"status": "queued", "episode_id": request.episode_id, "flow_run_id": str(run.id)}
+
+
+def episode_idempotency_key(episode_id: str, failed_runs: int = 0) -> str:
+    """The key under which an episode's run is created: one run per episode per failure count."""
+    return f"reelgate-episode:{episode_id}:{failed_runs}"
+
+
+def produced_episode_ids(series: Series, episodes_dir: Path) -> set[str]:
+    """Pipeline ids of the series' episodes that have a manifest in any state but failed."""
+    produced: set[str] = set()
+    for episode in series.episodes:
+        episode_id = series.episode_id(episode)
+        folder = episodes_dir / episode_id
+        if not manifest_path(folder).is_file():
+            continue
+        try:
+            status = load_manifest(folder).status.value
+        except (InputError, ValueError):
+            # An unreadable manifest is still an episode someone made: never produce it twice.
+            status = "unreadable"
+        if status != "failed":
+            produced.add(episode_id)
+    return produced
+
+
+def _missed(series: Series, expected_start: datetime | None) -> bool:
+    """Whether a later fire of the schedule is already due (this one is stale)."""
+    if expected_start is None:
+        return False
+    return series.next_fire(expected_start) <= datetime.now(timezone.utc)

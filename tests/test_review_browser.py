@@ -1,0 +1,127 @@
+"""The review page in a real browser (headless Chromium) over real Prefect runs.
+
+Two episodes are produced with the CLI against the session's Prefect server; an editor
+opens the queue, watches one load in the player, approves it, and rejects the other
+with notes. Both runs resume through Prefect and reach their final states.
+Needs Debian's `chromium` and `chromium-driver` and the `selenium` package.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from editorial.manifest import load_manifest
+from reelgate.cli import main
+
+pytestmark = pytest.mark.integration
+
+STORY_APPROVE = "At dawn a small boat drifts across a calm lake. A heron lifts off the water."
+STORY_REJECT = "An owl watches the moon over an old barn."
+NOTES = "<b>too dark</b> & the barn is missing"
+
+
+def _browser_paths() -> tuple[str, str] | None:
+    real = Path("/usr/lib/chromium/chromium")  # Debian's binary behind the /usr/bin wrapper script
+    browser = str(real) if real.is_file() else shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    return (browser, driver) if browser and driver else None
+
+
+@pytest.fixture()
+def browser():
+    pytest.importorskip("selenium", reason="selenium is not installed (pip install selenium)")
+    paths = _browser_paths()
+    if paths is None:
+        pytest.skip("no chromium and chromedriver found (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = paths[0]
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--mute-audio",
+                "--window-size=1280,1000"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=paths[1]), options=options)
+    yield driver
+    driver.quit()
+
+
+def _wait(driver, condition, timeout_s: float, message: str):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout_s, poll_frequency=0.5).until(condition, message)
+
+
+def _open_from_queue(driver, page, episode_id: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(page.base_url + "/")
+    driver.find_element(By.CSS_SELECTOR, f'tr[data-episode="{episode_id}"] a').click()
+    _wait(driver, lambda d: d.current_url.endswith(f"/episodes/{episode_id}"), 10, "episode page did not open")
+
+
+def _decide(driver, decision: str, notes: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.ID, "notes").send_keys(notes)
+    driver.find_element(By.CSS_SELECTOR, f'button[type=submit][value="{decision}"]').click()
+    _wait(driver, lambda d: d.find_element(By.ID, "result").text.startswith("Done:"), 600,
+          f"the {decision} decision did not reach a final state")
+
+
+def test_editor_approves_one_episode_and_rejects_another_in_the_browser(prefect_server, browser, capsys):
+    from selenium.webdriver.common.by import By
+
+    from flows.desk import start_review_page
+
+    settings = prefect_server
+    assert main(["episode", STORY_APPROVE, "--id", "page-approve", "--title", "Boat <i>at dawn</i>"]) == 0
+    assert main(["episode", STORY_REJECT, "--id", "page-reject"]) == 0
+    capsys.readouterr()
+
+    page = start_review_page(settings, port=0)
+    try:
+        # The printed URL carries the token; the page trades it for a cookie.
+        browser.get(page.url)
+        assert "token=" not in browser.current_url
+        ids = [row.get_attribute("data-episode") for row in browser.find_elements(By.CSS_SELECTOR, "tr.item")]
+        assert ids.index("page-reject") < ids.index("page-approve"), f"queue is not newest first: {ids}"
+        assert "Boat <i>at dawn</i>" in browser.find_element(By.ID, "queue").text  # the title as text
+
+        _open_from_queue(browser, page, "page-approve")
+        loaded = "const v = document.getElementById('player'); return v.readyState >= 1 && v.duration > 0;"
+        _wait(browser, lambda d: d.execute_script(loaded), 30, "the video element did not load its metadata")
+        duration = browser.execute_script("return document.getElementById('player').duration;")
+        assert 3.0 < duration < 30.0
+        # Seeking: the second shot's start button moves the player there (ranges served).
+        second = browser.find_elements(By.CSS_SELECTOR, "#plan button.seek")[1]
+        second.click()
+        target = float(second.get_attribute("data-time"))
+        _wait(browser, lambda d: abs(d.execute_script("return document.getElementById('player').currentTime;")
+                                     - target) < 0.2, 10, "clicking a time did not seek the player")
+        _decide(browser, "approve", "lovely boat")
+        assert browser.find_element(By.ID, "status").text == "published"
+
+        _open_from_queue(browser, page, "page-reject")
+        _decide(browser, "reject", NOTES)
+        assert browser.find_element(By.ID, "status").text == "rejected"
+        browser.refresh()
+        assert NOTES in browser.find_element(By.TAG_NAME, "body").text  # the notes, shown as typed
+        page.desk.join()
+    finally:
+        page.stop()
+
+    approved = load_manifest(settings.episodes_dir / "page-approve")
+    rejected = load_manifest(settings.episodes_dir / "page-reject")
+    assert approved.status.value == "published" and approved.review.notes == "lovely boat"
+    assert rejected.status.value == "rejected" and rejected.review.notes == NOTES
+    assert (settings.publish_dir / "page-approve" / "episode.mp4").is_file()
+    assert not (settings.publish_dir / "page-reject").exists()
+    feed = settings.publish_dir / "feed.json"
+    assert feed.is_file(), "no feed.json in the publish folder (the review gate writes it on approve)"
+    text = json.dumps(json.loads(feed.read_text(encoding="utf-8")))
+    assert "page-approve" in text and "page-reject" not in text
