@@ -21,7 +21,6 @@ from reelgate.records import EpisodeRequest, ShotPlan, ShotSpec, Verdict
 TOKEN = "s3cret-token"
 SCRIPT = "<script>alert(1)</script>"
 NOTES_HTML = '<img src=x onerror="alert(2)">'
-NOW = datetime.now(timezone.utc)
 
 
 class FakeDesk:
@@ -89,10 +88,12 @@ def page(tmp_path):
     (root / "other").mkdir()
     (root / "other" / "secret.mp4").write_bytes(b"not yours")
     (root / "ep1" / "link.mp4").symlink_to(root / "other" / "secret.mp4")
+    # Ages are relative to the fixture's now, not the module's import: the suite may run for minutes.
+    now = datetime.now(timezone.utc)
     items = [
-        QueueItem("old", "myths", "Old one", NOW - timedelta(hours=5)),
-        QueueItem("ep1", "myths", f"Fox {SCRIPT}", NOW - timedelta(minutes=3)),
-        QueueItem("mid", None, "Middle", NOW - timedelta(hours=1)),
+        QueueItem("old", "myths", "Old one", now - timedelta(hours=5)),
+        QueueItem("ep1", "myths", f"Fox {SCRIPT}", now - timedelta(minutes=3)),
+        QueueItem("mid", None, "Middle", now - timedelta(hours=1)),
     ]
     desk = FakeDesk(root, items)
     client = TestClient(create_app(desk, TOKEN, root), base_url="http://127.0.0.1:8765")
