@@ -98,6 +98,7 @@ def _print_outcome(runtime, run, settings: Settings) -> int:
         print(f"  review gate    {runtime.ui_url(run.id)}  (Resume shows the decision form)")
         print(f"  approve:       reelgate review approve {manifest.episode_id} --notes '...'")
         print(f"  reject:        reelgate review reject {manifest.episode_id} --notes '...'")
+        print(f"  regenerate:    reelgate review regenerate {manifest.episode_id} --shots 1 --notes '...'")
         return EXIT_OK
     if manifest.status.value == "published":
         print(f"  published to   {manifest.published_to}")
@@ -507,8 +508,6 @@ def cmd_review(args: argparse.Namespace) -> int:
     if decision.decision == Decision.REGENERATE and final.review and final.review.refused:
         print(f"  regenerate refused: {final.review.refused}")
         return EXIT_REFUSED
-    if final.status == Status.AWAITING_REVIEW:
-        print(f"  regenerate:    reelgate review regenerate {final.episode_id} --shots 1,3 --notes '...'")
     return code
 
 
