@@ -18,9 +18,6 @@ from reelgate.files import write_json
 from reelgate.records import EpisodeRequest, ShotPlan, Verdict
 
 MANIFEST_NAME = "manifest.json"
-# Review gates one episode may pass through (the first review included); at the last one a
-# regenerate is refused and the episode closes unpublished, so no episode loops for ever.
-MAX_REVIEW_ROUNDS = 5
 
 
 def now_utc() -> datetime:

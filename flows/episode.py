@@ -15,7 +15,7 @@ from prefect.context import get_run_context
 from prefect.flow_runs import suspend_flow_run
 
 from editorial.manifest import (
-    FINAL_STATUSES, MAX_REVIEW_ROUNDS, Decision, Manifest, ReviewDecision, ShotRecord, Status, load_manifest,
+    FINAL_STATUSES, Decision, Manifest, ReviewDecision, ShotRecord, Status, load_manifest,
     manifest_path, now_utc, save_manifest,
 )
 from editorial.report import summary_markdown
@@ -42,7 +42,7 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
     """Produce one episode, wait at the review gate, and publish it if a human approves.
 
     A regenerate decision makes the chosen shots again and brings the episode back to the
-    gate, at most MAX_REVIEW_ROUNDS gates in all.
+    gate, at most settings.max_review_rounds gates in all.
     """
     log = get_run_logger()
     flow_run_id = str(get_run_context().flow_run.id)
@@ -98,7 +98,7 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
     _assemble(manifest, specs, kept_shots, settings, episode_dir, review_round=1)
 
     audit_log = settings.data_dir / "audit.jsonl"
-    for gate in range(1, MAX_REVIEW_ROUNDS + 1):
+    for gate in range(1, settings.max_review_rounds + 1):
         log.info("stage 8/8 waiting for review (round %d)", gate)
         decision = _wait_for_review(manifest, previous, episode_dir, settings, gate)
         refused, notes_verdict = None, None
@@ -120,7 +120,7 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
             log.warning("regenerate refused in review round %d: %s", gate, refused)
             findings.append(Verdict(action=Action.REVIEW, reasons=[f"review round {gate}: regenerate refused: {refused}"]))
             manifest.verdict = Verdict.combine(findings + shot_verdicts)
-            if gate == MAX_REVIEW_ROUNDS:
+            if gate == settings.max_review_rounds:
                 manifest.status = Status.REJECTED
                 save_manifest(episode_dir, manifest)
                 return _outcome(manifest, episode_dir)
@@ -177,8 +177,9 @@ def _regenerate_refusal(
     decision: ReviewDecision, shot_count: int, gate: int, episode_id: str, settings: Settings
 ) -> tuple[str | None, Verdict | None]:
     """Why a regenerate cannot be carried out (None: it can), and the screen's verdict on its notes."""
-    if gate >= MAX_REVIEW_ROUNDS:
-        return (f"this was review round {gate}, the last one allowed ({MAX_REVIEW_ROUNDS}); "
+    if gate >= settings.max_review_rounds:
+        return (f"this was review round {gate}, the last one allowed ({settings.max_review_rounds}, "
+                "REELGATE_MAX_REVIEW_ROUNDS); "
                 "the episode is closed unpublished"), None
     missing = [n for n in decision.shots if n > shot_count]
     if missing:

@@ -500,7 +500,7 @@ def cmd_review(args: argparse.Namespace) -> int:
             + "; `reelgate review list` shows the waiting ones"
         )
     if decision.decision == Decision.REGENERATE:
-        _check_regenerate(decision, manifest)
+        _check_regenerate(decision, manifest, settings.max_review_rounds)
     runtime.resume_with_decision(run, decision)
     settled = runtime.drive_run(run.id, run.deployment_id)
     code = _print_outcome(runtime, settled, settings)
@@ -518,17 +518,15 @@ def _parse_shots(text: str | None) -> list[int]:
     return [int(n) for n in text.split(",")]
 
 
-def _check_regenerate(decision, manifest) -> None:
+def _check_regenerate(decision, manifest, max_rounds: int) -> None:
     """Refuse at once what the flow would refuse anyway: shots that do not exist, the last round."""
-    from editorial.manifest import MAX_REVIEW_ROUNDS
-
     missing = [n for n in decision.shots if n > len(manifest.shots)]
     if missing:
         raise UsageError(
             f"episode {manifest.episode_id} has {len(manifest.shots)} shots, numbered from 1; "
             f"there is no shot {', '.join(map(str, missing))}"
         )
-    if manifest.review_round >= MAX_REVIEW_ROUNDS:
+    if manifest.review_round >= max_rounds:
         raise InputError(
             f"episode {manifest.episode_id} is at review round {manifest.review_round}, the last one allowed; "
             "approve or reject it"

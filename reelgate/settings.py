@@ -378,6 +378,10 @@ class Settings(BaseSettings):
     server_port: int = Field(4200, ge=1, le=65535, description="Port of the local Prefect server.")
     language: Literal["auto", "zh", "en"] = Field("auto", description="Language of prompts; auto detects it.")
     review_timeout_hours: float = Field(72.0, gt=0, description="How long an episode waits for a review decision.")
+    max_review_rounds: int = Field(
+        5, ge=1, le=20, description="Review gates one episode may pass through (the first included); at the last "
+        "one a regenerate is refused and the episode closes unpublished, so no episode loops for ever.",
+    )
     publish_base_url: str | None = Field(
         None, description="Where the publish folder is served (https://cdn.example.com/reelgate/); the feeds' "
         "links start with it. Unset: file:// links to the folder."

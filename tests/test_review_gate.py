@@ -258,3 +258,23 @@ def test_an_undecided_review_expires_visibly_and_is_never_published(prefect_serv
     assert main(["review", "approve", "rg-expire"]) == 2  # too late
     assert "expired" in capsys.readouterr().err
     assert not (settings.publish_dir / "rg-expire").exists()
+
+
+@pytest.mark.integration
+def test_regenerate_at_the_last_allowed_round_is_refused_at_once(prefect_server, monkeypatch, capsys, tmp_path):
+    from reelgate.cli import main
+
+    settings = prefect_server
+    calls = tmp_path / "calls.txt"
+    monkeypatch.setenv("REELGATE_TEST_CALLS", str(calls))
+    monkeypatch.setenv("REELGATE_GENERATION__BACKEND", "tests.fakes:CountingAnimatic")
+    monkeypatch.setenv("REELGATE_MAX_REVIEW_ROUNDS", "1")
+    assert main(["episode", "The fox runs across the snowy hills.", "--id", "rg-last"]) == 0
+    made = len(_lines(calls))
+    capsys.readouterr()
+    code = main(["review", "regenerate", "rg-last", "--shots", "1", "--notes", "brighter moon"])
+    err = capsys.readouterr().err
+    assert code == 2 and "the last one allowed" in err and "approve or reject" in err
+    assert len(_lines(calls)) == made  # nothing was generated
+    manifest = load_manifest(settings.episodes_dir / "rg-last")
+    assert manifest.status == Status.AWAITING_REVIEW and manifest.review_round == 1
