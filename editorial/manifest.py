@@ -119,6 +119,7 @@ class ShotRecord(BaseModel):
     kept_attempt: int = 0
     safety: dict[str, Any] | None = None
     narration: dict[str, Any] | None = None
+    start_s: float | None = Field(None, description="Where the shot starts in the episode, seconds (set at assembly).")
 
 
 class Manifest(BaseModel):

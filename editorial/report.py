@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
+from editorial.manifest import ShotRecord
 from reelgate.contact_sheet import make_contact_sheet
 from reelgate.media import read_frames, video_info
+from reelgate.records import Action
 
 
 def episode_contact_sheet(
@@ -37,6 +40,38 @@ def _generation_cell(shot: dict) -> str:
         f"{shot['backend']} seed {shot['seed']}, {shot['width']}x{shot['height']}x{shot['frames']}, "
         f"{shot['seconds_taken']:.1f} s{memory}"
     )
+
+
+@dataclass(frozen=True)
+class EpisodeFlag:
+    """A safety finding that needs a look, or a quality flag, of a kept shot, in episode time."""
+
+    time_s: float
+    shot: int  # 1-based, as editors count
+    kind: str  # safety or quality
+    what: str  # safety: "check: label"; quality: the failing metrics
+    score: float | None  # the safety finding's score; None for quality flags
+    action: str
+
+
+def episode_flags(shots: list[ShotRecord]) -> list[EpisodeFlag]:
+    """Flags of the kept attempts, moved from shot time to episode time by each shot's start_s.
+
+    A shot without a start (a manifest written before assembly) is placed at 0 s.
+    """
+    flags: list[EpisodeFlag] = []
+    for record in shots:
+        start = record.start_s or 0.0
+        for f in (record.safety or {}).get("findings", []):
+            if f.get("action") in (Action.REVIEW.value, Action.BLOCK.value):
+                flags.append(EpisodeFlag(start + float(f["time_s"]), record.index + 1, "safety",
+                                         f"{f.get('check', '')}: {f.get('label', '')}", float(f.get("score", 0.0)),
+                                         f["action"]))
+        quality = record.attempts[record.kept_attempt].get("quality", {}) if record.attempts else {}
+        for t in quality.get("flagged_times", []):
+            flags.append(EpisodeFlag(start + float(t), record.index + 1, "quality",
+                                     "; ".join(quality.get("failing", [])), None, Action.REVIEW.value))
+    return sorted(flags, key=lambda f: f.time_s)
 
 
 def _md_text(text: str) -> str:

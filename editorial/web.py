@@ -26,9 +26,8 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from editorial.manifest import Manifest, ReviewDecision
-from postprocess.timeline import build_timeline
+from editorial.report import episode_flags
 from reelgate.errors import InputError, ReelgateError
-from reelgate.records import Action
 
 COOKIE = "reelgate_review"
 HERE = Path(__file__).resolve().parent
@@ -93,39 +92,13 @@ def format_age(age: timedelta) -> str:
     return f"{minutes} min"
 
 
-def shot_starts(manifest: Manifest) -> list[float]:
-    """Where each shot starts in the episode, seconds (the flow's own timeline, rebuilt)."""
-    shots, voices = [], []
-    plan_shots = manifest.plan.shots if manifest.plan else []
-    for i, record in enumerate(manifest.shots):
-        kept = record.attempts[record.kept_attempt].get("shot") if record.attempts else None
-        if kept and kept.get("frames") and kept.get("fps"):
-            shots.append(kept["frames"] / kept["fps"])
-        else:
-            shots.append(plan_shots[i].duration_s if i < len(plan_shots) else 1.0)
-        voices.append(float((record.narration or {}).get("duration_s") or 0.0))
-    if not shots:
-        return []
-    try:
-        return [slot.start_s for slot in build_timeline(shots, voices)]
-    except InputError:
-        return []
-
-
 def episode_findings(manifest: Manifest) -> list[PageFinding]:
     """Safety findings that need a look and quality flags of the kept attempts, in episode time."""
-    starts = shot_starts(manifest)
-    found: list[PageFinding] = []
-    for record, start in zip(manifest.shots, starts):
-        for f in (record.safety or {}).get("findings", []):
-            if f.get("action") in (Action.REVIEW.value, Action.BLOCK.value):
-                label = f"{f.get('check', '')}: {f.get('label', '')} {float(f.get('score', 0)):.2f}"
-                found.append(PageFinding(start + float(f["time_s"]), record.index + 1, "safety", label, f["action"]))
-        quality = record.attempts[record.kept_attempt].get("quality", {}) if record.attempts else {}
-        reason = "; ".join(quality.get("failing", [])) or "discontinuity"
-        for t in quality.get("flagged_times", []):
-            found.append(PageFinding(start + float(t), record.index + 1, "quality", reason, Action.REVIEW.value))
-    return sorted(found, key=lambda f: f.time_s)
+    return [
+        PageFinding(f.time_s, f.shot, f.kind, f"{f.what} {f.score:.2f}" if f.kind == "safety" else f.what or "discontinuity",
+                    f.action)
+        for f in episode_flags(manifest.shots)
+    ]
 
 
 def _templates() -> Environment:
@@ -207,7 +180,7 @@ def create_app(desk: Desk, token: str, media_root: Path) -> FastAPI:
         outputs = {k: v for k, v in manifest.outputs.items() if (folder / v).is_file()}
         return page(
             "episode.html", m=manifest, outputs=outputs, findings=episode_findings(manifest),
-            starts=shot_starts(manifest), decided=decided,
+            starts=[r.start_s or 0.0 for r in manifest.shots], decided=decided,
             waiting=manifest.status.value == "awaiting_review",
         )
 

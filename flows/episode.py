@@ -18,7 +18,7 @@ from editorial.manifest import (
     FINAL_STATUSES, Decision, Manifest, ReviewDecision, ShotRecord, Status, load_manifest,
     manifest_path, now_utc, save_manifest,
 )
-from editorial.report import summary_markdown
+from editorial.report import episode_flags, summary_markdown
 from flows.desk import review_link
 from generation.base import check_backend, release_generators, uses_gpu
 from postprocess.timeline import build_timeline
@@ -233,7 +233,9 @@ def _assemble(
          "series": request.series or "", "generator": f"reelgate/{g.backend}", "model": g.model or g.backend},
         [spec.text[:60] for spec in specs],
     )
-    flags = _flags_in_episode_time(manifest.shots, slots)
+    for record, slot in zip(manifest.shots, slots, strict=True):
+        record.start_s = slot.start_s
+    flags = [(f.time_s, f.what if f.kind == "safety" else "quality") for f in episode_flags(manifest.shots)]
     sheet = make_episode_contact_sheet(
         video.path, episode_dir / "contact_sheet.png", flags, request.episode_id, review_round
     )
@@ -310,19 +312,6 @@ def _produce_shot(
             f"(attempt {first_attempt + kept_index + 1}, score {quality.score:.2f}): {'; '.join(quality.reasons)}"
         ]))
     return record, shot, Verdict.combine(verdicts)
-
-
-def _flags_in_episode_time(shots: list[ShotRecord], slots: list) -> list[tuple[float, str]]:
-    """Safety and quality flags of kept attempts, moved from shot time to episode time."""
-    flags: list[tuple[float, str]] = []
-    for record, slot in zip(shots, slots, strict=True):
-        for finding in (record.safety or {}).get("findings", []):
-            if finding.get("action") in (Action.REVIEW.value, Action.BLOCK.value):
-                flags.append((slot.start_s + finding["time_s"], f"{finding['check']}: {finding['label']}"))
-        quality = record.attempts[record.kept_attempt]["quality"] if record.attempts else {}
-        for t in quality.get("flagged_times", []):
-            flags.append((slot.start_s + t, "quality"))
-    return flags
 
 
 def _outcome(manifest: Manifest, episode_dir: Path) -> dict:

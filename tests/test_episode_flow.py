@@ -68,6 +68,9 @@ def test_english_story_becomes_a_video_waiting_for_review_then_published(prefect
     assert abs(lufs - settings.post.target_lufs) <= 1.0 and peak <= settings.post.true_peak_db + 0.5
     assert manifest.soundtrack["music"] and all(s.narration["voice"] == "piper" for s in manifest.shots)
     assert manifest.ai_label["Label"] == "1" and manifest.ai_label["ProduceID"] == "e2e-en"
+    # Each shot's place in the episode is recorded, so the review page seeks where the flow put it.
+    starts = [s.start_s for s in manifest.shots]
+    assert starts[0] == 0.0 and starts == sorted(starts) and len(set(starts)) == 3 and starts[-1] < info.duration_s
 
     # Nothing is published before a decision.
     assert not (settings.publish_dir / "e2e-en").exists()

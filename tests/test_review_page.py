@@ -52,11 +52,12 @@ def _spec(index: int, text: str) -> ShotSpec:
 def _manifest(episode_id: str, prompt: str, title: str, status: Status = Status.AWAITING_REVIEW) -> Manifest:
     specs = [_spec(0, "A fox runs."), _spec(1, prompt)]
     shots = [
-        # shot 1: 24 frames at 12 fps = 2 s, narration 2.5 s: its slot is 0.25 + 2.5 + 0.35 = 3.1 s
-        ShotRecord(index=0, text=specs[0].text, narration={"duration_s": 2.5},
+        # shot 1: 24 frames at 12 fps = 2 s, narration 2.5 s: the flow's slot is 0.25 + 2.5 + 0.35 = 3.1 s,
+        # so it recorded shot 2 as starting at 3.1 s
+        ShotRecord(index=0, text=specs[0].text, narration={"duration_s": 2.5}, start_s=0.0,
                    attempts=[{"shot": {"frames": 24, "fps": 12.0},
                               "quality": {"failing": ["jump"], "flagged_times": [1.25]}}]),
-        ShotRecord(index=1, text=specs[1].text, narration={"duration_s": 1.0},
+        ShotRecord(index=1, text=specs[1].text, narration={"duration_s": 1.0}, start_s=3.1,
                    attempts=[{"shot": {"frames": 24, "fps": 12.0}, "quality": {"flagged_times": []}}],
                    safety={"findings": [
                        {"time_s": 0.5, "check": "concept", "label": "violence", "score": 0.31, "action": "review"},
