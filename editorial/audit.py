@@ -1,8 +1,9 @@
 """The audit log: append-only JSON lines, one per editorial decision.
 
-Every line has the same fields: when, who, what (approve, reject, regenerate, expire),
-episode_id, notes, shots, round, flow_run_id, and refused (why a regenerate was not
-carried out, else null).
+Every line has the same fields: when, who, what (approve, reject, regenerate, expire,
+supersede, or refused-<decision> for a decision the gate would not take), episode_id, notes,
+shots, round, flow_run_id, version (the version decided on), and refused (why it was not
+carried out, else null); some add authenticated or via (page, cli, prefect).
 """
 
 from __future__ import annotations
@@ -41,11 +42,14 @@ def decision_event(
     notes: str = "",
     shots: list[int] | None = None,
     refused: str | None = None,
+    version: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """One audit line; `what` is approve, reject, regenerate or expire."""
+    """One audit line; `what` is approve, reject, regenerate, expire, supersede or refused-<decision>."""
     return {
         "when": when.isoformat(), "who": who, "what": what, "episode_id": episode_id, "notes": notes,
         "shots": list(shots or []), "round": round, "flow_run_id": flow_run_id, "refused": refused,
+        "version": version, **extra,
     }
 
 

@@ -1,8 +1,9 @@
 """The publish folder's feeds: `feed.json` (JSON Feed 1.1) and `feed.xml` (RSS 2.0).
 
-Both are rebuilt whole from the published episodes' manifests (`<publish_dir>/<id>/manifest.json`)
-and each is replaced atomically, so a reader or a crash never sees half a feed, and a feed can
-always be rebuilt from the folder alone.
+Both are rebuilt whole from the published episodes' public manifests (`<publish_dir>/<id>/manifest.json`,
+an `editorial.publish.PublicManifest`) and each is replaced atomically, so a reader or a crash
+never sees half a feed, and a feed can always be rebuilt from the folder alone. Every entry
+carries the sha256 of the approved video, so a reader can check the file it downloads.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from editorial.audit import locked
-from editorial.manifest import MANIFEST_NAME, Decision, Manifest, Status
+from editorial.manifest import MANIFEST_NAME
+from editorial.publish import VIDEO_NAME, PublicManifest
 from reelgate.files import write_text
 
 FEED_JSON, FEED_XML = "feed.json", "feed.xml"
@@ -26,15 +29,29 @@ SUMMARY_CHARS = 280
 FEED_TITLE = "reelgate"
 
 
-def published_manifests(publish_dir: Path) -> list[Manifest]:
-    """The approved, published episodes in the folder, newest first."""
+def published_manifests(publish_dir: Path) -> list[PublicManifest]:
+    """The published episodes in the folder, newest first.
+
+    Only folders `publish_episode` made are listed, whatever else lies in the folder: a valid
+    public manifest in a folder named after its episode, beside a video of the recorded size.
+    A folder copied in by hand, a private manifest, a half-written staging folder are skipped.
+    """
     found = []
     for path in sorted(Path(publish_dir).glob(f"*/{MANIFEST_NAME}")):
-        manifest = Manifest.model_validate_json(path.read_text(encoding="utf-8"))
-        # Only what passed the gate is listed, whatever else lies in the folder.
-        if manifest.status == Status.PUBLISHED and manifest.review and manifest.review.decision == Decision.APPROVE:
-            found.append(manifest)
-    return sorted(found, key=_published_at, reverse=True)
+        folder = path.parent
+        if folder.name.startswith("."):  # staging folders of a publish under way
+            continue
+        try:
+            manifest = PublicManifest.model_validate_json(path.read_text(encoding="utf-8"))
+        except (ValidationError, OSError, UnicodeDecodeError):
+            continue
+        video, recorded = folder / VIDEO_NAME, manifest.files.get(VIDEO_NAME)
+        if manifest.episode_id != folder.name or recorded is None or recorded.sha256 != manifest.version.video_sha256:
+            continue
+        if not video.is_file() or video.stat().st_size != recorded.bytes:
+            continue
+        found.append(manifest)
+    return sorted(found, key=lambda m: m.published_at, reverse=True)
 
 
 def rebuild_feeds(publish_dir: Path, base_url: str | None = None, title: str = FEED_TITLE) -> tuple[Path, Path]:
@@ -52,10 +69,6 @@ def rebuild_feeds(publish_dir: Path, base_url: str | None = None, title: str = F
     return json_path, xml_path
 
 
-def _published_at(manifest: Manifest) -> datetime:
-    return manifest.published_at or (manifest.review.decided_at if manifest.review else manifest.updated_at)
-
-
 def _url(publish_dir: Path, relative: str, base_url: str | None) -> str:
     if base_url:
         return base_url.rstrip("/") + "/" + relative
@@ -67,22 +80,23 @@ def _summary(text: str) -> str:
     return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1].rstrip() + "…"
 
 
-def _item(manifest: Manifest, publish_dir: Path, base_url: str | None) -> dict[str, Any]:
+def _item(manifest: PublicManifest, publish_dir: Path, base_url: str | None) -> dict[str, Any]:
     """One feed entry, shared by both formats."""
-    video = manifest.outputs.get("video", "episode.mp4")
-    path = f"{manifest.episode_id}/{video}"
-    file = publish_dir / path
+    path = f"{manifest.episode_id}/{VIDEO_NAME}"
     return {
         "id": manifest.episode_id,
-        "title": manifest.request.title or manifest.episode_id,
-        "series": manifest.request.series or "",
-        "language": manifest.language or manifest.request.language,
+        "title": manifest.title,
+        "series": manifest.series or "",
+        "language": manifest.language,
         "path": path,
         "url": _url(publish_dir, path, base_url),
-        "size": file.stat().st_size if file.is_file() else 0,
-        "date": _published_at(manifest),
-        "summary": _summary(manifest.request.prompt),
+        "size": manifest.files[VIDEO_NAME].bytes,
+        "date": manifest.published_at,
+        "summary": _summary(manifest.description),
         "ai_label": manifest.ai_label,
+        "sha256": manifest.version.video_sha256,
+        "version": manifest.version.id,
+        "duration_s": manifest.duration_s,
     }
 
 
@@ -112,6 +126,7 @@ def json_feed(items: list[dict[str, Any]], title: str, home_url: str, feed_url: 
                 "attachments": [{"url": item["url"], "mime_type": "video/mp4", "size_in_bytes": item["size"]}],
                 "_reelgate": {
                     "series": item["series"], "path": item["path"], "ai_generated": True, "ai_label": item["ai_label"],
+                    "sha256": item["sha256"], "version": item["version"], "duration_s": item["duration_s"],
                 },
             }
             for item in items
@@ -143,6 +158,8 @@ def rss_feed(items: list[dict[str, Any]], title: str, home_url: str) -> str:
         label = {k: str(v) for k, v in item["ai_label"].items() if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", k)}
         ET.SubElement(node, f"{{{REELGATE_NS}}}aigc", label)
         _text(node, f"{{{REELGATE_NS}}}language", item["language"])
+        _text(node, f"{{{REELGATE_NS}}}sha256", item["sha256"])  # of the enclosure: the approved video
+        _text(node, f"{{{REELGATE_NS}}}version", item["version"])
     ET.indent(rss)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(rss, encoding="unicode") + "\n"
 

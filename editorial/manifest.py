@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from reelgate.errors import InputError
 from reelgate.files import write_json
-from reelgate.records import EpisodeRequest, ShotPlan, Verdict
+from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal, ShotPlan, Verdict
 
 MANIFEST_NAME = "manifest.json"
 
@@ -33,10 +33,27 @@ class Status(str, Enum):
     PUBLISHED = "published"
     REGENERATING = "regenerating"
     EXPIRED = "expired"
+    SUPERSEDED = "superseded"  # replaced by a new request under the same id (`reelgate episode --replace`)
 
 
 # An episode in one of these is done: a new run of it redoes nothing.
-FINAL_STATUSES = frozenset({Status.PUBLISHED, Status.REJECTED, Status.EXPIRED})
+FINAL_STATUSES = frozenset({Status.PUBLISHED, Status.REJECTED, Status.EXPIRED, Status.SUPERSEDED})
+
+
+class EpisodeVersion(BaseModel):
+    """Exactly what a reviewer watches at one review gate: a decision is a statement about these bytes.
+
+    A version is the flow run, the review round, and the sha256 of the final video and of the
+    subtitles it carries. `id` is the short form people see and type (`reelgate review approve
+    --version`); it is derived from all four, so two runs or rounds never share one.
+    """
+
+    id: str = Field(description="Short form shown on the page, by `reelgate review show` and in the Prefect form.")
+    flow_run_id: str
+    round: int = Field(ge=1)
+    video_sha256: str
+    subtitles_sha256: str = ""
+    line: int = Field(1, ge=1, description="Which line of work under this episode id (1 + the number of --replace).")
 
 
 class Decision(str, Enum):
@@ -73,7 +90,19 @@ class ReviewDecision(BaseModel):
         default_factory=list, description="For regenerate: the shots to make again, numbered from 1.",
         json_schema_extra={"items": {"type": "integer", "minimum": 1}},
     )
-    reviewer: str = Field("editor", min_length=1, max_length=100, description="Who decided.")
+    version: str = Field(
+        "", max_length=80,
+        description="The version the decision was made on (the review page, `reelgate review show` and this form "
+        "show it). A decision on any other version is refused.",
+    )
+    reviewer: str = Field(
+        "editor", min_length=1, max_length=100,
+        description="Who decided: set by the review page and the CLI from the reviewer's token.",
+    )
+    signature: str = Field(
+        "", max_length=128,
+        description="Filled in by the review page and the CLI (it proves the reviewer's name); leave empty here.",
+    )
 
     @field_validator("shots")
     @classmethod
@@ -97,10 +126,15 @@ class ReviewDecision(BaseModel):
 
 
 class ReviewRecord(ReviewDecision):
-    """One review round as decided: the form, when, by which run, and whether it was carried out."""
+    """One review round as decided: the form, on which version, when, by which run, and whether it was carried out."""
 
     decided_at: datetime = Field(default_factory=now_utc)
     flow_run_id: str | None = None
+    decided_on: EpisodeVersion | None = Field(None, description="The version the decision was taken on, whole.")
+    authenticated: bool = Field(
+        False, description="The reviewer's name was proven by the review page or the CLI (a signed decision); "
+        "false for a decision typed into Prefect's own form."
+    )
     round: int = Field(1, ge=1, description="The review gate this decision was taken at, counted from 1.")
     refused: str | None = Field(
         None, description="Why a regenerate was not carried out (notes blocked by the screen, no such shot, "
@@ -108,17 +142,46 @@ class ReviewRecord(ReviewDecision):
     )
 
 
+class AttemptRecord(BaseModel):
+    """One generation attempt of a shot: what was made, how it scored, and why it was retried."""
+
+    review_round: int = Field(1, ge=1, description="The production round (1, then one more per regenerate).")
+    prompt: str = ""
+    shot: GeneratedShot | None = Field(None, description="What the generator made (None: it refused).")
+    quality: dict[str, Any] = Field(default_factory=dict, description="The quality report, without per-frame series.")
+    safety_action: Action | None = None
+    retry_reason: str | None = None
+    refusal: Refusal | None = Field(None, description="The generator declined the shot on content grounds.")
+
+
+class NarrationRecord(BaseModel):
+    """The narration of one shot: which file, how long, which voice spoke and which failed first."""
+
+    path: str
+    duration_s: float
+    voice: str
+    failed_voices: list[str] = Field(default_factory=list)
+    segments: int = 0
+
+
+class SoundtrackRecord(BaseModel):
+    """Where the music came from and how loud the final mix measured."""
+
+    music: str = ""
+    integrated_lufs: float | None = None
+    true_peak_db: float | None = None
+    voice_over_music_db: float | None = None
+
+
 class ShotRecord(BaseModel):
     """One shot: its plan, every generation attempt with its scores, and the kept one."""
 
     index: int
     text: str
-    attempts: list[dict[str, Any]] = Field(
-        default_factory=list, description="Per attempt: generated shot record, quality report, retry reason."
-    )
+    attempts: list[AttemptRecord] = Field(default_factory=list)
     kept_attempt: int = 0
     safety: dict[str, Any] | None = None
-    narration: dict[str, Any] | None = None
+    narration: NarrationRecord | None = None
     start_s: float | None = Field(None, description="Where the shot starts in the episode, seconds (set at assembly).")
 
 
@@ -134,12 +197,18 @@ class Manifest(BaseModel):
     shots: list[ShotRecord] = Field(default_factory=list)
     verdict: Verdict = Field(default_factory=Verdict, description="Everything reviewers should look at first.")
     outputs: dict[str, str] = Field(default_factory=dict, description="Name -> file name inside the episode folder.")
-    soundtrack: dict[str, Any] = Field(
-        default_factory=dict, description="Where the music came from and how loud the final mix measured."
-    )
+    soundtrack: SoundtrackRecord | None = None
     ai_label: dict[str, Any] = Field(
         default_factory=dict,
         description="The implicit AI-content label written into the video's metadata (generator, model, date, producer).",
+    )
+    version: EpisodeVersion | None = Field(
+        None, description="The version at the review gate now (or the last one there): what a decision must name."
+    )
+    line: int = Field(1, ge=1, description="Which line of work under this id: 1, then one more per --replace.")
+    superseded: list[dict[str, Any]] = Field(
+        default_factory=list, description="Earlier lines of work under this id (--replace): line, when, their "
+        "request's first words, their last version, and where their files went.",
     )
     review: ReviewRecord | None = Field(None, description="The latest decision (the final one once decided).")
     reviews: list[ReviewRecord] = Field(default_factory=list, description="Every review round, oldest first.")

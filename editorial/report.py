@@ -67,7 +67,7 @@ def episode_flags(shots: list[ShotRecord]) -> list[EpisodeFlag]:
                 flags.append(EpisodeFlag(start + float(f["time_s"]), record.index + 1, "safety",
                                          f"{f.get('check', '')}: {f.get('label', '')}", float(f.get("score", 0.0)),
                                          f["action"]))
-        quality = record.attempts[record.kept_attempt].get("quality", {}) if record.attempts else {}
+        quality = record.attempts[record.kept_attempt].quality if record.attempts else {}
         for t in quality.get("flagged_times", []):
             flags.append(EpisodeFlag(start + float(t), record.index + 1, "quality",
                                      "; ".join(quality.get("failing", [])), None, Action.REVIEW.value))
@@ -90,6 +90,10 @@ def summary_markdown(manifest_dict: dict, review_url: str | None = None) -> str:
     ]
     if review_url:
         lines += [f"**Review:** [open this episode on the review page]({review_url})", ""]
+    version = manifest_dict.get("version")
+    if version:
+        lines += [f"**Version at the gate:** `{version['id']}` (review round {version['round']}, video sha256 "
+                  f"`{version['video_sha256'][:16]}`); a decision names it, any other version is refused.", ""]
     lines += [f"**Verdict:** {manifest_dict['verdict']['action']}"]
     lines += [f"- {_md_text(r)}" for r in manifest_dict["verdict"]["reasons"]]
     lines += ["", "| shot | attempts | kept | generation | quality | safety |", "|---|---|---|---|---|---|"]

@@ -254,6 +254,7 @@ class Series(BaseModel):
             speech_rate=self.speech_rate,
             music_mood=self.music_mood,
             plan=self.plan(episode, planning) if episode.shots else None,
+            reviewers=list(self.review.reviewers),
         )
 
     def next_fire(self, after: datetime) -> datetime:

@@ -1,9 +1,12 @@
 """The review page: a small web app where editors watch waiting episodes and decide.
 
-Plain FastAPI over a `Desk` (the queue and the decisions); `flows.desk.PrefectDesk` is the
-one backed by Prefect runs. Every route asks for the token: `?token=` once (then a
-cookie), or an `Authorization: Bearer` / `X-Review-Token` header. Text from prompts, notes
-and titles goes through Jinja2's autoescape and, in the page's script, `textContent`
+Plain FastAPI over a `Desk` (the queue and the decisions); `flows.review.PrefectDesk` is the
+one backed by Prefect runs. Every request is signed in: by a token (`?token=` once, then a
+session cookie; or an `Authorization: Bearer` / `X-Review-Token` header) that
+`editorial.reviewers.authenticate` resolves to a reviewer's name, the owner's included. The
+cookie holds a random session id kept here, never the token. Decisions are taken in the
+signed-in name and name the version shown; the desk refuses any other. Text from prompts,
+notes and titles goes through Jinja2's autoescape and, in the page's script, `textContent`
 only; a Content-Security-Policy forbids inline scripts as a second fence.
 """
 
@@ -13,6 +16,7 @@ import json
 import mimetypes
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,9 +31,13 @@ from starlette.concurrency import run_in_threadpool
 
 from editorial.manifest import Manifest, ReviewDecision
 from editorial.report import episode_flags
-from reelgate.errors import InputError, ReelgateError
+from editorial.review import QueueItem, describe_version, format_age, may_decide
+from editorial.reviewers import authenticate, is_reviewer
+from reelgate.errors import InputError, NotAllowed, ReelgateError, StaleDecision
+from reelgate.settings import MIN_TOKEN_CHARS
 
 COOKIE = "reelgate_review"
+SESSION_HOURS = 12  # a browser signs in again (with its token) after this long
 HERE = Path(__file__).resolve().parent
 EPISODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # as EpisodeRequest.episode_id
 # Only media the page shows; anything else in an episode folder stays private.
@@ -38,36 +46,59 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
     "media-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
-
-
-@dataclass
-class QueueItem:
-    """One episode waiting at the review gate."""
-
-    episode_id: str
-    series: str | None
-    title: str
-    waiting_since: datetime
-    status: str = "awaiting_review"
-    expires_at: datetime | None = None
-
-    @property
-    def age(self) -> timedelta:
-        return datetime.now(timezone.utc) - self.waiting_since
+SIGN_IN = "401: this page needs its token; open the URL that `reelgate up` or `reelgate page` printed"
 
 
 class Desk(Protocol):
     """Where the queue comes from and where decisions go."""
 
-    def waiting(self) -> list[QueueItem]: ...
+    def waiting(self) -> list[QueueItem]:
+        """Episodes waiting at the review gate, newest first."""
+        ...
+
+    def recently_decided(self) -> list[QueueItem]:
+        """Episodes decided or expired most recently, newest first, at most 20."""
+        ...
 
     def episode(self, episode_id: str) -> Manifest:
         """The episode's manifest (editorial.manifest.load_manifest); InputError if there is none."""
         ...
 
-    def decide(self, episode_id: str, decision: ReviewDecision) -> None:
-        """Resume the episode's review gate with the decision; InputError if it is not waiting."""
+    def decide(self, episode_id: str, decision: ReviewDecision, reviewer: str) -> None:
+        """Sign the decision as `reviewer` (already authenticated) and resume the episode's review gate.
+
+        Raises StaleDecision (not the version at the gate, or not waiting), NotAllowed (not
+        among the series' reviewers), InputError (other bad input), ReelgateError (Prefect down).
+        """
         ...
+
+
+class Sessions:
+    """Signed-in browsers: a random id (the cookie) -> the reviewer's name and when it ends."""
+
+    def __init__(self, hours: float = SESSION_HOURS) -> None:
+        self.length = timedelta(hours=hours)
+        self._open: dict[str, tuple[str, datetime]] = {}
+        self._lock = threading.Lock()  # routes run in the threadpool as well as on the loop
+
+    def start(self, name: str) -> str:
+        now = datetime.now(timezone.utc)
+        session_id = secrets.token_urlsafe(32)
+        with self._lock:
+            self._open = {k: v for k, v in self._open.items() if v[1] > now}
+            self._open[session_id] = (name, now + self.length)
+        return session_id
+
+    def name(self, session_id: str | None) -> str | None:
+        """The signed-in name, or None for an unknown or expired session."""
+        if not session_id:
+            return None
+        with self._lock:
+            found = self._open.get(session_id)
+            if found is None or found[1] <= datetime.now(timezone.utc):
+                self._open.pop(session_id, None)
+                return None
+            return found[0]
 
 
 @dataclass
@@ -79,17 +110,6 @@ class PageFinding:
     kind: str  # safety or quality
     label: str
     action: str
-
-
-def format_age(age: timedelta) -> str:
-    minutes = max(0, int(age.total_seconds() // 60))
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min"
 
 
 def episode_findings(manifest: Manifest) -> list[PageFinding]:
@@ -109,44 +129,57 @@ def _templates() -> Environment:
 
 
 def _token_of(request: Request) -> str | None:
+    """The token a request presents itself: a header, or `?token=` (the cookie is a session, not a token)."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    return request.headers.get("x-review-token") or request.query_params.get("token") or request.cookies.get(COOKIE)
+    return request.headers.get("x-review-token") or request.query_params.get("token")
 
 
-def create_app(desk: Desk, token: str, media_root: Path) -> FastAPI:
+def create_app(desk: Desk, owner_token: str, media_root: Path, data_dir: Path) -> FastAPI:
     """The review page over `desk`.
 
     Args:
-        token: what every request must present (compared in constant time).
+        owner_token: the owner's token (at least MIN_TOKEN_CHARS); named reviewers' tokens
+            (editorial.reviewers, under `data_dir`) sign in too, each as its reviewer.
         media_root: the folder holding one folder per episode (settings.episodes_dir).
+        data_dir: the data folder holding reviewers.json.
     """
-    if not token:
-        raise InputError("the review page needs a non-empty token")
+    if len(owner_token or "") < MIN_TOKEN_CHARS:
+        raise InputError(f"the review page's token must be at least {MIN_TOKEN_CHARS} characters (a short one "
+                         "can be guessed); unset REELGATE_REVIEW_TOKEN for a random one")
     media_root = Path(media_root).resolve()
+    data_dir = Path(data_dir)
     templates = _templates()
+    sessions = Sessions()
     app = FastAPI(title="reelgate review", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.middleware("http")
     async def guard(request: Request, call_next) -> Response:
         given = _token_of(request)
-        if not given:
-            return PlainTextResponse(
-                "401: this page needs its token; open the URL that `reelgate up` or `reelgate page` printed",
-                status_code=401,
-            )
-        if not secrets.compare_digest(given.encode(), token.encode()):
-            return PlainTextResponse("403: wrong token", status_code=403)
+        new_session: str | None = None
+        if given:
+            name = await run_in_threadpool(authenticate, data_dir, given, owner_token)
+            if name is None:
+                return PlainTextResponse("403: wrong token", status_code=403)
+            if request.method == "GET" and "token" in request.query_params:
+                new_session = sessions.start(name)
+        else:
+            name = sessions.name(request.cookies.get(COOKIE))
+            # A removed reviewer's open sessions end with their token.
+            if name is None or not await run_in_threadpool(is_reviewer, data_dir, name):
+                return PlainTextResponse(SIGN_IN, status_code=401)
         origin = request.headers.get("origin")
         if request.method == "POST" and origin and origin.split("://")[-1] != request.headers.get("host"):
             return PlainTextResponse("403: decisions are taken from this page only", status_code=403)
-        if "token" in request.query_params and request.method == "GET":
-            # Trade the token in the URL for a cookie, so it leaves the address bar and history.
+        request.state.reviewer = name
+        if new_session:
+            # Trade the token in the URL for a session, so it leaves the address bar and history.
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
             target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
             response: Response = RedirectResponse(target, status_code=303)
-            response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+            response.set_cookie(COOKIE, new_session, max_age=int(sessions.length.total_seconds()), httponly=True,
+                                samesite="strict", secure=request.url.scheme == "https")
         else:
             response = await call_next(request)
         response.headers["Content-Security-Policy"] = CSP
@@ -155,8 +188,9 @@ def create_app(desk: Desk, token: str, media_root: Path) -> FastAPI:
         response.headers["Cache-Control"] = "no-store" if response.media_type != "video/mp4" else "private"
         return response
 
-    def page(name: str, **context: Any) -> HTMLResponse:
-        return HTMLResponse(templates.get_template(name).render(**context))
+    def page(name: str, request: Request, status_code: int = 200, **context: Any) -> HTMLResponse:
+        html = templates.get_template(name).render(reviewer=request.state.reviewer, **context)
+        return HTMLResponse(html, status_code=status_code)
 
     def manifest_or_404(episode_id: str) -> Manifest | Response:
         if not EPISODE_ID.match(episode_id):
@@ -167,21 +201,22 @@ def create_app(desk: Desk, token: str, media_root: Path) -> FastAPI:
             return PlainTextResponse("no such episode", status_code=404)
 
     @app.get("/", response_class=HTMLResponse)
-    def queue() -> Response:
+    def queue(request: Request) -> Response:
         items = sorted(desk.waiting(), key=lambda item: item.waiting_since, reverse=True)
-        return page("queue.html", items=items)
+        return page("queue.html", request, items=items, decided=desk.recently_decided())
 
     @app.get("/episodes/{episode_id}", response_class=HTMLResponse)
-    def episode(episode_id: str, decided: str | None = None) -> Response:
+    def episode(episode_id: str, request: Request, decided: str | None = None) -> Response:
         manifest = manifest_or_404(episode_id)
         if isinstance(manifest, Response):
             return manifest
         folder = media_root / episode_id
         outputs = {k: v for k, v in manifest.outputs.items() if (folder / v).is_file()}
         return page(
-            "episode.html", m=manifest, outputs=outputs, findings=episode_findings(manifest),
+            "episode.html", request, m=manifest, outputs=outputs, findings=episode_findings(manifest),
             starts=[r.start_s or 0.0 for r in manifest.shots], decided=decided,
-            waiting=manifest.status.value == "awaiting_review",
+            waiting=manifest.status.value == "awaiting_review", version=describe_version(manifest.version),
+            may_decide=may_decide(manifest, request.state.reviewer),
         )
 
     @app.get("/episodes/{episode_id}/status")
@@ -190,7 +225,8 @@ def create_app(desk: Desk, token: str, media_root: Path) -> FastAPI:
         if isinstance(manifest, Response):
             return manifest
         review = manifest.review.model_dump(mode="json") if manifest.review else None
-        return JSONResponse({"episode_id": episode_id, "status": manifest.status.value, "review": review})
+        return JSONResponse({"episode_id": episode_id, "status": manifest.status.value, "review": review,
+                             "version": manifest.version.id if manifest.version else None})
 
     @app.get("/episodes/{episode_id}/files/{name:path}")
     def media(episode_id: str, name: str) -> Response:
@@ -211,23 +247,27 @@ def create_app(desk: Desk, token: str, media_root: Path) -> FastAPI:
         manifest = await run_in_threadpool(manifest_or_404, episode_id)
         if isinstance(manifest, Response):
             return manifest
+        reviewer: str = request.state.reviewer
         wants_json = "application/json" in request.headers.get("content-type", "")
         body = await request.body()
         try:
-            fields = _decision_fields(body, wants_json)
-            decision = _parse_decision(fields)
-            await run_in_threadpool(desk.decide, episode_id, decision)
+            decision = _parse_decision(_decision_fields(body, wants_json), reviewer)
+            await run_in_threadpool(desk.decide, episode_id, decision, reviewer)
         except (InputError, ValueError) as exc:
-            message = _message(exc)
-            if wants_json:
-                return JSONResponse({"error": message}, status_code=409 if isinstance(exc, InputError) else 400)
-            return PlainTextResponse(message, status_code=400)
+            code = 409 if isinstance(exc, StaleDecision) else 403 if isinstance(exc, NotAllowed) else 400
+            return refused(request, episode_id, _message(exc), code, wants_json)
         except ReelgateError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=502)
+            return refused(request, episode_id, str(exc), 502, wants_json)
         if not wants_json:
             return RedirectResponse(f"/episodes/{episode_id}?decided={decision.decision.value}", status_code=303)
         status_now = (await run_in_threadpool(desk.episode, episode_id)).status.value
         return JSONResponse({"episode_id": episode_id, "decision": decision.decision.value, "status": status_now})
+
+    def refused(request: Request, episode_id: str, message: str, code: int, wants_json: bool) -> Response:
+        """Why a decision was not recorded: JSON for the page's script, a small page for a plain form."""
+        if wants_json:
+            return JSONResponse({"error": message}, status_code=code)
+        return page("refused.html", request, status_code=code, episode_id=episode_id, message=message)
 
     @app.get("/static/review.js")
     def script() -> Response:
@@ -249,25 +289,24 @@ def _decision_fields(body: bytes, is_json: bool) -> dict[str, Any]:
     return fields
 
 
-def _parse_decision(fields: dict[str, Any]) -> ReviewDecision:
-    """A ReviewDecision from the posted fields, with the page's own rules on top of the model's."""
-    known = ReviewDecision.model_fields
-    data = {k: v for k, v in fields.items() if k in known}
+def _parse_decision(fields: dict[str, Any], reviewer: str) -> ReviewDecision:
+    """A ReviewDecision from the posted fields, in the signed-in reviewer's name.
+
+    A posted `reviewer` or `signature` is ignored: the name comes from the session and the
+    desk signs.
+    """
+    data = {k: v for k, v in fields.items() if k in ReviewDecision.model_fields and k not in ("reviewer", "signature")}
     if "shots" in data:
+        shots = data["shots"] if isinstance(data["shots"], list) else [data["shots"]]
         # A box left ticked before choosing approve or reject means nothing for them.
-        data["shots"] = [int(s) for s in data["shots"] or []] if data.get("decision") == "regenerate" else []
-    if not str(data.get("reviewer", "")).strip():
-        data.pop("reviewer", None)
-    decision = ReviewDecision.model_validate(data)
-    value = decision.decision.value
-    if value == "reject" and not decision.notes.strip():
-        raise ValueError("a rejection needs notes saying what is wrong, so the next version can fix it")
-    if value == "regenerate" and not getattr(decision, "shots", None):
-        raise ValueError("pick the shots to regenerate")
-    return decision
+        data["shots"] = [int(s) for s in shots if s not in ("", None)] if data.get("decision") == "regenerate" else []
+    return ReviewDecision.model_validate({**data, "reviewer": reviewer})
 
 
 def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'decision'}: {e['msg']}" for e in exc.errors())
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'decision'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
     return str(exc)

@@ -12,14 +12,14 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.context import get_run_context
-from prefect.flow_runs import suspend_flow_run
 
 from editorial.manifest import (
-    FINAL_STATUSES, Decision, Manifest, ReviewDecision, ShotRecord, Status, load_manifest,
-    manifest_path, now_utc, save_manifest,
+    FINAL_STATUSES, AttemptRecord, Decision, Manifest, NarrationRecord, ReviewDecision, ShotRecord, SoundtrackRecord,
+    Status, load_manifest, manifest_path, now_utc, save_manifest,
 )
 from editorial.report import episode_flags, summary_markdown
-from flows.desk import review_link
+from editorial.review import check_same_request, make_version, regenerate_problem, review_link, superseded_lines
+from flows.review import wait_for_decision
 from generation.base import check_backend, release_generators, uses_gpu
 from postprocess.timeline import build_timeline
 from prompts.screen import lists_fingerprint
@@ -29,13 +29,11 @@ from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal, Sho
 from reelgate.settings import Settings
 from safety.report import SafetyReport
 from tasks.checks import check_shot_safety, publish_attempts, score_shot_quality
-from tasks.common import artifact_key
-from tasks.editorial import make_episode_contact_sheet, publish, record_decision
+from tasks.common import artifact_key, fresh
+from tasks.editorial import make_episode_contact_sheet, publish, record_decision, record_refusal
 from tasks.generation import ensure_gpu_limit, generate_shot
 from tasks.post import mix_soundtrack, mux_episode, narrate_shot, write_subtitles
 from tasks.screening import plan_episode, screen_prompt
-
-REVIEW_KEY = "review"  # gate n suspends with key review-n
 
 @flow(name="produce-episode", persist_result=True)
 def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
@@ -49,6 +47,8 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
     episode_dir = settings.episodes_dir / request.episode_id
     episode_dir.mkdir(parents=True, exist_ok=True)
     previous = load_manifest(episode_dir) if manifest_path(episode_dir).is_file() else None
+    if previous is not None:
+        check_same_request(previous, request)  # another request under this id needs --replace
     if previous is not None and previous.status in FINAL_STATUSES:
         log.info("episode %s was already decided (%s); nothing to redo", request.episode_id, previous.status.value)
         return _outcome(previous, episode_dir)
@@ -56,6 +56,8 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
         log.info("episode %s was approved but not yet published; publishing", request.episode_id)
         return _publish(episode_dir, settings)
     manifest = Manifest(episode_id=request.episode_id, request=request, flow_run_id=flow_run_id)
+    manifest.superseded = superseded_lines(episode_dir)
+    manifest.line = len(manifest.superseded) + 1
     if previous is not None:
         # Rounds decided in earlier runs stay as history; this run's own are replayed below.
         manifest.created_at = previous.created_at
@@ -100,11 +102,11 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
     audit_log = settings.data_dir / "audit.jsonl"
     for gate in range(1, settings.max_review_rounds + 1):
         log.info("stage 8/8 waiting for review (round %d)", gate)
-        decision = _wait_for_review(manifest, previous, episode_dir, settings, gate)
+        decision, signed = _wait_for_review(manifest, previous, episode_dir, settings, gate)
         refused, notes_verdict = None, None
         if decision.decision == Decision.REGENERATE:
             refused, notes_verdict = _regenerate_refusal(decision, len(specs), gate, request.episode_id, settings)
-        record = record_decision(decision, request.episode_id, flow_run_id, gate, refused, audit_log)
+        record = record_decision(decision, manifest.version, signed, request.episode_id, refused, audit_log)
         manifest.review = record
         manifest.reviews.append(record)
 
@@ -149,14 +151,21 @@ def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
 
 def _wait_for_review(
     manifest: Manifest, previous: Manifest | None, episode_dir: Path, settings: Settings, gate: int
-) -> ReviewDecision:
+) -> tuple[ReviewDecision, bool]:
     """Suspend the run at review gate `gate` (no process, worker or GPU held) until a decision comes.
 
-    Each gate has its own key, so Prefect keeps each round's input; a run replaying after a
-    resume gets the decisions already given at once, and suspends only at the open gate.
+    The gate holds one version: this run, this round, the bytes of this round's video and
+    subtitles. Only a decision on that version is taken (flows.review.wait_for_decision);
+    others are refused and written to the audit log. Each gate has its own keys, so a run
+    replaying after a resume meets the decisions already given, and suspends only at the
+    open gate. Returns the decision and whether the page or the CLI signed it.
     """
     timeout_s = max(1, round(settings.review_timeout_hours * 3600))
     manifest.status, manifest.review_round = Status.AWAITING_REVIEW, gate
+    manifest.version = make_version(
+        manifest.flow_run_id, gate, episode_dir / manifest.outputs["video"],
+        episode_dir / manifest.outputs["subtitles"], manifest.line,
+    )
     if previous is not None and previous.flow_run_id == manifest.flow_run_id and previous.review_round == gate:
         manifest.waiting_since, manifest.review_due_at = previous.waiting_since, previous.review_due_at
     else:
@@ -164,26 +173,27 @@ def _wait_for_review(
         manifest.review_due_at = manifest.waiting_since + timedelta(seconds=timeout_s)
     save_manifest(episode_dir, manifest)
     create_markdown_artifact(
-        summary_markdown(manifest.model_dump(mode="json"), review_link(settings, manifest.episode_id)),
+        summary_markdown(manifest.model_dump(mode="json"), review_link(settings.data_dir, settings.review_host, settings.review_port, manifest.episode_id)),
         key=artifact_key(manifest.episode_id, "summary"),
         description=f"Episode summary for the reviewer (review round {gate})",
     )
     release_generators()  # no model held in memory while a human decides
-    decision = suspend_flow_run(wait_for_input=ReviewDecision, timeout=timeout_s, key=f"{REVIEW_KEY}-{gate}")
-    return ReviewDecision.model_validate(decision.model_dump())
+    audit_log = settings.data_dir / "audit.jsonl"
+
+    def refused(decision: ReviewDecision, reason: str, attempt: int) -> None:
+        get_run_logger().warning("review gate %d refused a decision: %s", gate, reason)
+        record_refusal(decision, manifest.version, manifest.episode_id, reason, attempt, audit_log)
+
+    return wait_for_decision(manifest, gate, timeout_s, settings.data_dir, refused)
 
 
 def _regenerate_refusal(
     decision: ReviewDecision, shot_count: int, gate: int, episode_id: str, settings: Settings
 ) -> tuple[str | None, Verdict | None]:
     """Why a regenerate cannot be carried out (None: it can), and the screen's verdict on its notes."""
-    if gate >= settings.max_review_rounds:
-        return (f"this was review round {gate}, the last one allowed ({settings.max_review_rounds}, "
-                "REELGATE_MAX_REVIEW_ROUNDS); "
-                "the episode is closed unpublished"), None
-    missing = [n for n in decision.shots if n > shot_count]
-    if missing:
-        return f"no shot {', '.join(map(str, missing))}: the episode has {shot_count} shots, numbered from 1", None
+    problem = regenerate_problem(decision.shots, shot_count, gate, settings.max_review_rounds)
+    if problem:
+        return problem, None
     # The notes reach the generator, so they are screened like any prompt.
     screening = screen_prompt(
         decision.notes, f"{episode_id}-review{gate}-notes", settings.screening,
@@ -205,29 +215,35 @@ def _assemble(
     """
     log = get_run_logger()
     request, plan = manifest.request, manifest.plan
+    # Each round's final files have their own folder: a version's bytes are never overwritten.
+    out_dir = Path(f"round{review_round}")
+    (episode_dir / out_dir).mkdir(exist_ok=True)
     log.info("stage 6/8 narration, music, subtitles")
     g = settings.generation
     voices = [
-        narrate_shot(spec.text, plan.language, episode_dir / f"voice{spec.index + 1:02d}.wav", settings.post,
-                     g.width, g.height, request.voice, request.speech_rate)
+        fresh(narrate_shot, spec.text, plan.language, episode_dir / f"voice{spec.index + 1:02d}.wav", settings.post,
+              g.width, g.height, request.voice, request.speech_rate)
         for spec in specs
     ]
     slots = build_timeline([s.duration_s for s in kept_shots], [v.duration_s for v in voices])
     total_s = sum(s.duration_s for s in slots)
-    soundtrack = mix_soundtrack(
-        [(slot.voice_start_s, voice.path) for slot, voice in zip(slots, voices, strict=True)],
-        total_s, episode_dir, request.music_mood or specs[0].mood, plan.seed, settings.post,
+    soundtrack = fresh(
+        mix_soundtrack, [(slot.voice_start_s, voice.path) for slot, voice in zip(slots, voices, strict=True)],
+        total_s, episode_dir / out_dir, request.music_mood or specs[0].mood, plan.seed, settings.post,
     )
-    cues = write_subtitles([v.segments for v in voices], slots, episode_dir)
+    cues = write_subtitles([v.segments for v in voices], slots, episode_dir / out_dir)
     for record, voice in zip(manifest.shots, voices, strict=True):
-        record.narration = {"path": voice.path.name, "duration_s": voice.duration_s, "voice": voice.voice,
-                            "failed_voices": voice.failures, "segments": len(voice.segments)}
-    manifest.soundtrack = {"music": soundtrack.music, "integrated_lufs": soundtrack.integrated_lufs,
-                           "true_peak_db": soundtrack.true_peak_db, "voice_over_music_db": soundtrack.voice_over_music_db}
+        record.narration = NarrationRecord(path=voice.path.name, duration_s=voice.duration_s, voice=voice.voice,
+                                           failed_voices=voice.failures, segments=len(voice.segments))
+    manifest.soundtrack = SoundtrackRecord(
+        music=soundtrack.music, integrated_lufs=soundtrack.integrated_lufs, true_peak_db=soundtrack.true_peak_db,
+        voice_over_music_db=soundtrack.voice_over_music_db,
+    )
 
     log.info("stage 7/8 mux")
-    video = mux_episode(
-        slots, [s.path for s in kept_shots], soundtrack.path, cues, episode_dir / "episode.mp4", settings.post,
+    video = fresh(
+        mux_episode, slots, [s.path for s in kept_shots], soundtrack.path, cues, episode_dir / out_dir / "episode.mp4",
+        settings.post,
         g.width, g.height, g.fps, plan.language,
         {"title": request.title or request.episode_id, "episode_id": request.episode_id,
          "series": request.series or "", "generator": f"reelgate/{g.backend}", "model": g.model or g.backend},
@@ -236,14 +252,13 @@ def _assemble(
     for record, slot in zip(manifest.shots, slots, strict=True):
         record.start_s = slot.start_s
     flags = [(f.time_s, f.what if f.kind == "safety" else "quality") for f in episode_flags(manifest.shots)]
-    sheet = make_episode_contact_sheet(
-        video.path, episode_dir / "contact_sheet.png", flags, request.episode_id, review_round
-    )
+    sheet = fresh(make_episode_contact_sheet, video.path, episode_dir / out_dir / "contact_sheet.png", flags,
+                  request.episode_id)
     manifest.ai_label = video.aigc
-    manifest.outputs = {
-        "video": video.path.name, "subtitles": "subtitles.srt", "subtitles_vtt": "subtitles.vtt",
-        "contact_sheet": sheet.name, "soundtrack": soundtrack.path.name,
-    }
+    manifest.outputs = {name: (out_dir / file).as_posix() for name, file in (
+        ("video", video.path.name), ("subtitles", "subtitles.srt"), ("subtitles_vtt", "subtitles.vtt"),
+        ("contact_sheet", sheet.name), ("soundtrack", soundtrack.path.name),
+    )}
 
 
 def _publish(episode_dir: Path, settings: Settings) -> dict:
@@ -281,21 +296,23 @@ def _produce_shot(
             seed = spec.seed if k == 0 else derive_seed(spec.seed, "attempt", k)
         else:
             seed = derive_seed(spec.seed, "review", review_round, "attempt", k)
-        shot = generate_shot(spec, seed, first_attempt + k, settings.generation, episode_dir)
+        shot = fresh(generate_shot, spec, seed, first_attempt + k, settings.generation, episode_dir)
         if isinstance(shot, Refusal):
-            record.attempts.append({"refusal": shot.model_dump(mode="json")})
+            record.attempts.append(AttemptRecord(review_round=review_round, prompt=spec.prompt, refusal=shot))
             log.warning("shot %d: %s", spec.index + 1, shot.reason())
             return record, None, Verdict(action=Action.BLOCK, reasons=[shot.reason()])
         safety = check_shot_safety(shot, settings.safety, episode_id)
         quality = score_shot_quality(shot, spec.wants_motion, settings.quality, episode_id)
         attempts.append((shot, quality, safety))
-        entry = {"shot": shot.model_dump(mode="json"), "quality": quality.model_dump(mode="json", exclude={"series", "curves"}),
-                 "safety_action": safety.action.value, "review_round": review_round, "prompt": spec.prompt}
+        entry = AttemptRecord(
+            review_round=review_round, prompt=spec.prompt, shot=shot, safety_action=safety.action,
+            quality=quality.model_dump(mode="json", exclude={"series", "curves"}),
+        )
         record.attempts.append(entry)
         if safety.action == Action.BLOCK or quality.passed:
             break
-        entry["retry_reason"] = "; ".join(quality.reasons) or "quality below threshold"
-        log.info("shot %d attempt %d failed quality: %s", spec.index + 1, first_attempt + k + 1, entry["retry_reason"])
+        entry.retry_reason = "; ".join(quality.reasons) or "quality below threshold"
+        log.info("shot %d attempt %d failed quality: %s", spec.index + 1, first_attempt + k + 1, entry.retry_reason)
 
     blocked = [a for a in attempts if a[2].action == Action.BLOCK]
     best_quality = blocked[0][1] if blocked else pick_best([a[1] for a in attempts])

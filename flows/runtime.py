@@ -1,4 +1,4 @@
-"""Running episodes on Prefect: the local server, the deployment, executing and resuming runs.
+"""Running episodes on Prefect: the local server, the deployments, creating, executing and serving runs.
 
 Import `flows.environment.configure_prefect` and call it before importing this module.
 
@@ -32,9 +32,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import DeploymentStatus, FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
-from prefect.flow_runs import resume_flow_run
 
-from editorial.manifest import ReviewDecision
 from reelgate.errors import BackendUnavailable, ConfigError, InputError
 from reelgate.records import EpisodeRequest
 from reelgate.settings import Settings
@@ -151,6 +149,86 @@ def create_episode_run(
         )
 
 
+LIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING]
+
+
+def live_runs(episode_id: str) -> list[FlowRun]:
+    """Runs of the episode that have not ended (queued, running, or waiting at the review gate), newest first."""
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                name=FlowRunFilterName(any_=[episode_id]), state=FlowRunFilterState(type=FlowRunFilterStateType(any_=LIVE))
+            ),
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[episode_deployment_id()])),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+        )
+
+
+def start_episode(
+    deployment_id: uuid.UUID, request: EpisodeRequest, settings: Settings, replace: bool = False,
+    idempotency_key: str | None = None, who: str = "owner",
+) -> tuple[FlowRun, bool]:
+    """The one line of work of an episode id: attach to its live run, or start one; (run, attached).
+
+    The same request resumes (attaches to the live run, or starts a run that redoes only
+    unfinished work). Another request is refused (EpisodeConflict) unless `replace`: the live
+    run is ended, the old line's files move to versions/<n>/ and it is marked superseded in
+    its manifest and the audit log; then a clean run starts.
+    """
+    from editorial.manifest import load_manifest, manifest_path
+    from editorial.review import check_same_request, request_fingerprint, superseded_lines
+
+    folder = settings.episodes_dir / request.episode_id
+    existing = load_manifest(folder) if manifest_path(folder).is_file() else None
+    live = live_runs(request.episode_id)
+    if replace and (existing is not None or live or folder.exists()):
+        replace_episode(settings, request.episode_id, live, who)
+        live = []
+    else:
+        if existing is not None:
+            check_same_request(existing, request)
+        for run in live:
+            check_same_request(_request_manifest(run, settings), request)
+        if live:
+            return live[0], True
+    line = len(superseded_lines(folder)) + 1
+    key = idempotency_key or (f"reelgate-episode:{request.episode_id}:{request_fingerprint(request)[:16]}:"
+                              f"line{line}:{failed_run_count(request.episode_id)}")
+    return create_episode_run(deployment_id, request, settings, idempotency_key=key), False
+
+
+def _request_manifest(run: FlowRun, settings: Settings):
+    """A stand-in manifest for a live run's request (it may not have written one yet)."""
+    from editorial.manifest import Manifest
+
+    return Manifest(episode_id=run.name, request=EpisodeRequest.model_validate(run.parameters["request"]))
+
+
+def replace_episode(settings: Settings, episode_id: str, live: list[FlowRun], who: str) -> None:
+    """End the episode's live runs and move its files to versions/<n>/, marked superseded, with an audit line."""
+    from prefect.states import Cancelled
+
+    from editorial.audit import append_audit, decision_event, locked
+    from editorial.manifest import now_utc
+    from editorial.review import supersede
+
+    with get_client(sync_client=True) as client:
+        for run in live:
+            client.set_flow_run_state(run.id, Cancelled(
+                name="Superseded", message="Replaced by another request under the same episode id (--replace)."
+            ), force=True)
+    folder = settings.episodes_dir / episode_id
+    if not folder.exists():
+        return
+    with locked(settings.data_dir / ".review.lock"):
+        line, old = supersede(folder)
+        append_audit(settings.data_dir / "audit.jsonl", decision_event(
+            when=now_utc(), who=who, what="supersede", episode_id=episode_id,
+            flow_run_id=old.flow_run_id if old else None, round=max(old.review_round, 1) if old else 1,
+            version=old.version.id if old and old.version else None, moved_to=f"versions/{line}",
+        ))
+
+
 def episode_deployment_id() -> uuid.UUID:
     """The id of the episode deployment on the server (`reelgate up` or a worker applied it)."""
     from prefect.exceptions import ObjectNotFound
@@ -258,15 +336,6 @@ def find_run(run_or_episode: str) -> FlowRun:
     if not runs:
         raise InputError(f"no flow run or episode named {run_or_episode!r}; `reelgate review list` shows the waiting ones")
     return runs[0]
-
-
-def resume_with_decision(run: FlowRun, decision: ReviewDecision) -> None:
-    if not run.state or run.state.type != StateType.PAUSED:
-        raise InputError(
-            f"episode {run.name} is not waiting for review (state {run.state_name}); "
-            "`reelgate review list` shows the waiting ones"
-        )
-    resume_flow_run(run.id, run_input=decision.model_dump(mode="json"))
 
 
 def episode_dir_of(run: FlowRun) -> Path:
@@ -387,83 +456,3 @@ def serve(
                     group.cancel_scope.cancel()
 
     anyio.run(main)
-
-
-# --- review expiry (editorial; kept apart from the serving code above) ---------------------
-
-EXPIRED_STATE = "Expired"
-_RESUMED = {StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING}
-
-
-def expire_overdue(settings: Settings) -> list[str]:
-    """Expire every review not decided in time; return the ids of the episodes expired by this call.
-
-    Prefect 3.8 alone is not enough: its server's pause_expirations service (every 5 s) moves
-    a suspended run past its timeout to Failed ("The flow was paused and never resumed.") and
-    refuses a late resume, but no flow code runs then, so the manifest would still say
-    awaiting_review. Here each such episode gets status expired, an audit line by "system",
-    and its run a Cancelled state named Expired with a message and an artifact. Cheap and
-    safe to call often from several processes (`reelgate review list`, `reelgate up`).
-    """
-    from prefect.client.schemas.actions import ArtifactCreate
-    from prefect.exceptions import ObjectNotFound
-    from prefect.states import Cancelled
-
-    from editorial.audit import SYSTEM, append_audit, decision_event, locked
-    from editorial.manifest import Status, load_manifest, mark_expired, now_utc
-    from tasks.common import artifact_key
-
-    now = now_utc()
-    due: dict[Path, str | None] = {}  # episode folder -> flow run id
-    for path in sorted(settings.episodes_dir.glob("*/manifest.json")):
-        try:
-            manifest = load_manifest(path.parent)
-        except (InputError, ValueError):  # a manifest being written or from another version
-            continue
-        if manifest.status == Status.AWAITING_REVIEW and manifest.review_due_at and manifest.review_due_at <= now:
-            due[path.parent] = manifest.flow_run_id
-    for waiting in waiting_runs():  # runs whose manifest has no deadline: Prefect's timeout decides
-        run = read_run(waiting.flow_run_id)
-        timeout = run.state.state_details.pause_timeout if run.state else None
-        folder = episode_dir_of(run)
-        if timeout and timeout <= now and folder.parent == settings.episodes_dir and folder not in due:
-            due[folder] = str(run.id)
-
-    expired: list[str] = []
-    for folder, run_id in due.items():
-        run = None
-        if run_id:
-            try:
-                run = read_run(uuid.UUID(run_id))
-            except ObjectNotFound:
-                run = None
-        if run and run.state:
-            if run.state.type in _RESUMED:
-                continue  # a decision came in time and is being carried out
-            timeout = run.state.state_details.pause_timeout
-            if run.state.type == StateType.PAUSED and timeout and timeout > now:
-                continue  # Prefect would still accept a decision; its deadline is the one users see
-        hours = settings.review_timeout_hours
-        message = f"Review expired: not decided in time (review_timeout_hours={hours:g}); the episode stays unpublished."
-        if run and run.state and run.state.name != EXPIRED_STATE:
-            # The run first, so that a crash here leaves the episode to be expired by the next call.
-            with get_client(sync_client=True) as client:
-                client.set_flow_run_state(run.id, Cancelled(name=EXPIRED_STATE, message=message), force=True)
-        with locked(settings.data_dir / ".review.lock"):
-            manifest = mark_expired(folder, now)
-            if manifest is None:
-                continue  # decided or expired by someone else meanwhile
-            append_audit(settings.data_dir / "audit.jsonl", decision_event(
-                when=now, who=SYSTEM, what="expire", episode_id=manifest.episode_id, flow_run_id=run_id,
-                round=max(manifest.review_round, 1), notes=message,
-            ))
-        expired.append(manifest.episode_id)
-        if run:
-            with get_client(sync_client=True) as client:
-                client.create_artifact(ArtifactCreate(
-                    key=artifact_key(manifest.episode_id, "review"), type="markdown", flow_run_id=run.id,
-                    description="The review decision",
-                    data=f"## Episode `{manifest.episode_id}`: expired\n\n{message}\n\n"
-                         f"Waiting since {manifest.waiting_since}, due {manifest.review_due_at}.",
-                ))
-    return expired

@@ -55,8 +55,10 @@ def produce_next_episode(series_file: str, settings: Settings) -> dict:
     })
     failures = runtime.failed_run_count(request.episode_id)
     key = episode_idempotency_key(request.episode_id, failures)
-    run = runtime.create_episode_run(runtime.episode_deployment_id(), request, episode_settings, idempotency_key=key)
-    log.info("episode %s queued: flow run %s (%s)", request.episode_id, run.id, runtime.ui_url(run.id))
+    # One live run per episode: a fire while the episode's run waits at the gate attaches to it.
+    run, attached = runtime.start_episode(runtime.episode_deployment_id(), request, episode_settings, idempotency_key=key)
+    log.info("episode %s %s: flow run %s (%s)", request.episode_id, "already running" if attached else "queued",
+             run.id, runtime.ui_url(run.id))
     return {"status": "queued", "episode_id": request.episode_id, "flow_run_id": str(run.id)}
 
 

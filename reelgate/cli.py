@@ -23,14 +23,18 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import sys
+import uuid
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from reelgate.errors import InputError, ReelgateError
+from reelgate.cli_reviewers import register as register_reviewers
+from reelgate.files import write_text
 from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal
 from reelgate.settings import Settings
 
@@ -95,10 +99,14 @@ def _print_outcome(runtime, run, settings: Settings) -> int:
     print(f"  {'manifest':14s} {episode_dir / 'manifest.json'}")
     print(f"  {'Prefect UI':14s} {runtime.ui_url(run.id)}")
     if manifest.status.value == "awaiting_review":
+        version = manifest.version.id if manifest.version else "?"
+        print(f"  version        {version}  (a decision names it; any other version is refused)")
         print(f"  review gate    {runtime.ui_url(run.id)}  (Resume shows the decision form)")
-        print(f"  approve:       reelgate review approve {manifest.episode_id} --notes '...'")
-        print(f"  reject:        reelgate review reject {manifest.episode_id} --notes '...'")
-        print(f"  regenerate:    reelgate review regenerate {manifest.episode_id} --shots 1 --notes '...'")
+        print(f"  look first:    reelgate review show {manifest.episode_id}")
+        print(f"  approve:       reelgate review approve {manifest.episode_id} --version {version} --notes '...'")
+        print(f"  reject:        reelgate review reject {manifest.episode_id} --version {version} --notes '...'")
+        print(f"  regenerate:    reelgate review regenerate {manifest.episode_id} --version {version} --shots 1 "
+              "--notes '...'")
         return EXIT_OK
     if manifest.status.value == "published":
         print(f"  published to   {manifest.published_to}")
@@ -132,8 +140,15 @@ def cmd_episode(args: argparse.Namespace) -> int:
     runtime = _runtime(settings)
     runtime.ensure_server(settings)
     deployment_id = runtime.ensure_deployment()
-    run = runtime.create_episode_run(deployment_id, request, settings)
-    print(f"episode {request.episode_id}: flow run {run.id}\n  Prefect UI: {runtime.ui_url(run.id)}", flush=True)
+    run, attached = runtime.start_episode(deployment_id, request, settings, replace=args.replace)
+    if attached:
+        print(f"episode {request.episode_id}: attached to its live run {run.id} ({run.state_name}); "
+              f"no second run started", flush=True)
+    else:
+        print(f"episode {request.episode_id}: flow run {run.id}", flush=True)
+    print(f"  Prefect UI: {runtime.ui_url(run.id)}", flush=True)
+    if attached and run.state and run.state.type.value == "PAUSED":
+        return _print_outcome(runtime, run, settings)
     run = runtime.drive_run(run.id, deployment_id)
     return _print_outcome(runtime, run, settings)
 
@@ -413,11 +428,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"example episode {request.episode_id}: flow run {run.id}", flush=True)
         return _print_outcome(runtime, runtime.drive_run(run.id, deployment_id), settings)
 
-    page = _start_review_page(settings)
-    expire = getattr(runtime, "expire_overdue", None)
+    page = _start_review_page(settings, args.allow_remote)
 
     def every_minute() -> None:
-        for episode_id in expire(settings) if expire else []:
+        from flows.review import expire_overdue
+
+        for episode_id in expire_overdue(settings):
             print(f"review expired  {episode_id}", flush=True)
 
     def on_ready() -> None:
@@ -437,7 +453,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     try:
         runtime.serve(settings, request, on_settled, series_files=series_files, on_ready=on_ready,
-                      every_minute=every_minute if expire else None, limit=args.parallel)
+                      every_minute=every_minute, limit=args.parallel)
     finally:
         if page is not None:
             page.stop()
@@ -457,51 +473,53 @@ def _example_request(path: Path) -> EpisodeRequest:
     return EpisodeRequest(**{**example, "episode_id": f"{base}-{datetime.now():%Y%m%d-%H%M%S}"})
 
 
-def _start_review_page(settings: Settings):
-    """The review page, started; None (said on screen) while it is not part of this build."""
-    try:
-        from flows.desk import start_review_page
-    except ImportError:
-        print("review page     unavailable in this build; use the Prefect UI or `reelgate review`", flush=True)
-        return None
-    page = start_review_page(settings)
+def _start_review_page(settings: Settings, allow_remote: bool = False):
+    from flows.desk import start_review_page
+
+    page = start_review_page(settings, allow_remote=allow_remote)
     print(f"review page     {page.url}", flush=True)
     return page
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from editorial.manifest import Decision, ReviewDecision, Status, load_manifest
+    from editorial.manifest import Decision, ReviewDecision, load_manifest
+    from editorial.review import describe_version
 
     settings = _settings(args)
     runtime = _runtime(settings)
     runtime.ensure_server(settings)
-    for episode_id in runtime.expire_overdue(settings):  # a late decision must not find it waiting
+    from flows.review import expire_overdue
+
+    for episode_id in expire_overdue(settings):  # a late decision must not find it waiting
         print(f"{episode_id}: review expired (not decided in {settings.review_timeout_hours:g} h); not published")
     if args.action == "list":
-        return _review_list(runtime, settings)
-    run = runtime.find_run(args.id)
-    episode_dir = runtime.episode_dir_of(run)
+        return _review_list(settings)
+    episode_id = _episode_id_of(runtime, args.id)
+    episode_dir = settings.episodes_dir / episode_id
+    manifest = load_manifest(episode_dir)
+    shown = _shown_file(settings, episode_id)
     if args.action == "show":
-        print(load_manifest(episode_dir).model_dump_json(indent=2))
+        print(manifest.model_dump_json(indent=2))
+        print(f"version: {describe_version(manifest.version)}", file=sys.stderr)
+        if manifest.version:
+            write_text(shown, manifest.version.id + "\n")  # what `review approve` decides on by default
         return EXIT_OK
+    reviewer = _cli_reviewer(settings)
+    # No version at all is refused by the gate's rules, with the version to watch in the message.
+    version = args.version or (shown.read_text().strip() if shown.is_file() else "")
+    if version:
+        print(f"deciding as {reviewer} on version {version}"
+              + ("" if args.version else " (the one `reelgate review show` printed last)"), flush=True)
     try:
         decision = ReviewDecision(
-            decision=Decision(args.action), notes=args.notes or "", reviewer=args.reviewer,
+            decision=Decision(args.action), notes=args.notes or "", version=version,
             shots=_parse_shots(args.shots) if args.action == "regenerate" else [],
         )
     except ValidationError as exc:  # the form's own rules, said as what to type
         raise UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
-    manifest = load_manifest(episode_dir)
-    if manifest.status != Status.AWAITING_REVIEW:
-        raise InputError(
-            f"episode {manifest.episode_id} is {manifest.status.value}, not waiting for review"
-            + ("; an expired episode is never published: produce it again under a new id"
-               if manifest.status == Status.EXPIRED else "")
-            + "; `reelgate review list` shows the waiting ones"
-        )
-    if decision.decision == Decision.REGENERATE:
-        _check_regenerate(decision, manifest, settings.max_review_rounds)
-    runtime.resume_with_decision(run, decision)
+    from flows.review import decide
+
+    run = decide(settings, episode_id, decision, reviewer, via="cli")
     settled = runtime.drive_run(run.id, run.deployment_id)
     code = _print_outcome(runtime, settled, settings)
     final = load_manifest(episode_dir)
@@ -511,6 +529,36 @@ def cmd_review(args: argparse.Namespace) -> int:
     return code
 
 
+def _episode_id_of(runtime, run_or_episode: str) -> str:
+    """An episode id, or the episode of a flow run id."""
+    try:
+        return runtime.read_run(uuid.UUID(run_or_episode)).name
+    except ValueError:
+        return run_or_episode
+
+
+def _shown_file(settings: Settings, episode_id: str) -> Path:
+    return settings.data_dir / "review-shown" / episode_id
+
+
+def _cli_reviewer(settings: Settings) -> str:
+    """Who decides from this terminal: the reviewer whose token is in REELGATE_REVIEWER_TOKEN, else the owner.
+
+    Whoever runs the CLI on the data folder holds the key that signs decisions, which is the owner's role.
+    """
+    from editorial.reviewers import OWNER, authenticate
+
+    token = os.environ.get("REELGATE_REVIEWER_TOKEN", "").strip()
+    if not token:
+        return OWNER
+    owner = settings.review_token.get_secret_value() if settings.review_token else None
+    name = authenticate(settings.data_dir, token, owner)
+    if name is None:
+        raise InputError("REELGATE_REVIEWER_TOKEN is not a known reviewer's token; ask the owner for one "
+                         "(`reelgate reviewers add NAME`), or unset it to decide as the owner")
+    return name
+
+
 def _parse_shots(text: str | None) -> list[int]:
     """--shots 1,3 -> [1, 3]"""
     if not text or not re.fullmatch(r"\s*\d+\s*(,\s*\d+\s*)*", text):
@@ -518,56 +566,23 @@ def _parse_shots(text: str | None) -> list[int]:
     return [int(n) for n in text.split(",")]
 
 
-def _check_regenerate(decision, manifest, max_rounds: int) -> None:
-    """Refuse at once what the flow would refuse anyway: shots that do not exist, the last round."""
-    missing = [n for n in decision.shots if n > len(manifest.shots)]
-    if missing:
-        raise UsageError(
-            f"episode {manifest.episode_id} has {len(manifest.shots)} shots, numbered from 1; "
-            f"there is no shot {', '.join(map(str, missing))}"
-        )
-    if manifest.review_round >= max_rounds:
-        raise InputError(
-            f"episode {manifest.episode_id} is at review round {manifest.review_round}, the last one allowed; "
-            "approve or reject it"
-        )
-
-
-def _age(since: datetime | None) -> str:
+def _review_list(settings: Settings) -> int:
+    """Every episode with its review status, version and age (since it reached the gate), newest first."""
     from editorial.manifest import now_utc
+    from editorial.review import format_age, read_manifests
 
-    if since is None:
-        return "-"
-    minutes = max(0, int((now_utc() - since).total_seconds() // 60))
-    days, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
-    return f"{days}d{hours:02d}h" if days else f"{hours}h{mins:02d}m" if hours else f"{mins}m"
-
-
-def _review_list(runtime, settings: Settings) -> int:
-    """Every episode with its review status and age (since it reached the gate), newest first."""
-    from editorial.manifest import Manifest
-
-    manifests: list[Manifest] = []
-    for path in settings.episodes_dir.glob("*/manifest.json"):
-        try:
-            manifests.append(Manifest.model_validate_json(path.read_text(encoding="utf-8")))
-        except ValueError:
-            continue  # being written right now
-    manifests.sort(key=lambda m: m.waiting_since or m.created_at, reverse=True)
-    known = {m.episode_id for m in manifests}
-    # Runs waiting at a gate whose episode lives in another data folder still show.
-    others = [w for w in runtime.waiting_runs() if w.episode_id not in known]
-    if not manifests and not others:
+    manifests = sorted(read_manifests(settings.episodes_dir), key=lambda m: m.waiting_since or m.created_at,
+                       reverse=True)
+    if not manifests:
         print("no episode is waiting for review")
         return EXIT_OK
-    print(f"{'EPISODE':32s} {'STATUS':16s} {'ROUND':>5s} {'AGE':>7s}  EXPIRES / DECIDED")
+    print(f"{'EPISODE':32s} {'STATUS':16s} {'ROUND':>5s} {'VERSION':16s} {'AGE':>10s}  EXPIRES / DECIDED")
     for m in manifests:
         when = (m.review_due_at if m.status.value == "awaiting_review" else m.expired_at or
                 (m.review.decided_at if m.review else None))
+        age = format_age(now_utc() - (m.waiting_since or m.created_at))
         print(f"{m.episode_id:32s} {m.status.value:16s} {m.review_round or '-':>5} "
-              f"{_age(m.waiting_since or m.created_at):>7s}  {when.isoformat(timespec='seconds') if when else '-'}")
-    for w in others:
-        print(f"{w.episode_id:32s} {'awaiting_review':16s} {'-':>5} {'-':>7s}  {w.timeout_at or '-'}  run {w.flow_run_id}")
+              f"{m.version.id if m.version else '-':16s} {age:>10s}  {when.isoformat(timespec='seconds') if when else '-'}")
     return EXIT_OK
 
 
@@ -579,7 +594,7 @@ def cmd_page(args: argparse.Namespace) -> int:
     runtime.ensure_server(settings)
     from flows.desk import start_review_page
 
-    page = start_review_page(settings, args.host, args.port)
+    page = start_review_page(settings, args.host, args.port, allow_remote=args.allow_remote)
     print(f"review page     {page.url}")
     print("open it in a browser (the token in the URL is the key: keep it private); Ctrl-C stops", flush=True)
     try:
@@ -665,6 +680,8 @@ def build_parser() -> argparse.ArgumentParser:
                          f"{EXAMPLE_SERIES.name}, with the example episode)")
     up.add_argument("--example", help=f"episode request JSON to produce first (default with no --series: {EXAMPLE.name})")
     up.add_argument("--until-review", action="store_true", help="exit once the example waits for review")
+    up.add_argument("--allow-remote", action="store_true",
+                    help="let REELGATE_REVIEW_HOST be other than loopback (put the review page behind TLS)")
     up.add_argument("--parallel", type=int, default=1, metavar="N",
                     help="flow runs this machine executes at once (default 1; GPU work is limited apart, "
                          "by generation.gpu_slots)")
@@ -675,7 +692,10 @@ def build_parser() -> argparse.ArgumentParser:
     ep = sub.add_parser("episode", help="produce one episode end to end; exits when it waits for review or is blocked")
     ep.add_argument("prompt", nargs="?", help="the story, Chinese or English; several sentences become several shots")
     ep.add_argument("--plan", help="an edited plan file (reelgate plan --out) to produce instead of planning the prompt")
-    ep.add_argument("--id", help="episode id (default: ep-<time>-<hash>); reusing one resumes it")
+    ep.add_argument("--id", help="episode id (default: ep-<time>-<hash>); the same request under it resumes it, "
+                    "another request is refused unless --replace")
+    ep.add_argument("--replace", action="store_true",
+                    help="end the episode's current run, move its files to versions/<n>/ (marked superseded), start over")
     ep.add_argument("--title", help="episode title")
     ep.add_argument("--seed", type=int, help="episode seed (default: derived from the id)")
     ep.add_argument("--language", default="auto", choices=["auto", "zh", "en"])
@@ -764,7 +784,8 @@ def build_parser() -> argparse.ArgumentParser:
     review = sub.add_parser("review", help="act on episodes waiting at the review gate")
     rsub = review.add_subparsers(dest="action", required=True)
     rsub.add_parser("list", help="episodes with their review status and age, newest first (expires overdue ones)")
-    show = rsub.add_parser("show", help="print an episode's manifest")
+    show = rsub.add_parser("show", help="print an episode's manifest and the version at its gate "
+                           "(approve/reject/regenerate then decide on that version)")
     show.add_argument("id", help="episode id or flow run id")
     helps = {
         "approve": "approve an episode: it is published with the feeds updated (resumes its run)",
@@ -778,7 +799,8 @@ def build_parser() -> argparse.ArgumentParser:
                        + ("; added to the chosen shots' prompts, and screened like any prompt" if action == "regenerate" else ""))
         if action == "regenerate":
             p.add_argument("--shots", required=True, help="the shots to make again, numbered from 1: --shots 1,3")
-        p.add_argument("--reviewer", default="editor", help="who decides (recorded in the manifest and audit log)")
+        p.add_argument("--version", help="the version you watched (default: the one `reelgate review show` printed "
+                       "last); a decision on a version no longer at the gate is refused")
     review.set_defaults(func=cmd_review)
 
     se = sub.add_parser("series", help="check a series file (exit 2 with every problem and its line); show its episodes")
@@ -790,7 +812,11 @@ def build_parser() -> argparse.ArgumentParser:
     pg = sub.add_parser("page", help="serve the review page alone (the queue, the player, the decisions); Ctrl-C stops")
     pg.add_argument("--host", help="host to bind (default: settings review_host, 127.0.0.1)")
     pg.add_argument("--port", type=int, help="port (default: settings review_port, 8765; 0: any free port)")
+    pg.add_argument("--allow-remote", action="store_true",
+                    help="allow a host other than loopback (put the page behind TLS: tokens and cookies travel on it)")
     pg.set_defaults(func=cmd_page)
+
+    register_reviewers(sub, _settings)
 
     server = sub.add_parser("server", help="the local Prefect server")
     server.add_argument("action", choices=["start", "stop", "status"])

@@ -11,7 +11,10 @@ Three families are kept apart, because each is handled differently:
     │   ├── UnknownBackendError a backend name is not registered (lists the known ones)
     │   ├── ModelNotFoundError  weights are not where the settings say (says how to provide them)
     │   ├── OutOfMemory         a generation does not fit even with memory savers (says what to lower)
-    │   └── MediaError          a media file is unreadable, empty or malformed
+    │   ├── MediaError          a media file is unreadable, empty or malformed
+    │   ├── StaleDecision       a review decision names a version no longer at the gate (reload, decide again)
+    │   ├── NotAllowed          the reviewer may view this episode but not decide it
+    │   └── EpisodeConflict     an episode id already holds another request (--replace starts over)
     └── PublishRefused        publishing was asked for without a recorded human approval
 
 Content decisions (a blocked prompt, a shot sent to review) are *not* exceptions: they
@@ -61,6 +64,21 @@ class OutOfMemory(InputError):
 
 class MediaError(InputError):
     """A media file cannot be read, is empty, or is not what it claims to be."""
+
+
+class StaleDecision(InputError):
+    """A review decision was made on a version that is no longer the one waiting at the gate.
+
+    Nothing is recorded but the refusal: the reviewer reloads and decides on what is there now.
+    """
+
+
+class NotAllowed(InputError):
+    """The authenticated reviewer may view the episode but is not among those who decide it."""
+
+
+class EpisodeConflict(InputError):
+    """An episode id already holds a different request; `--replace` is the deliberate way over it."""
 
 
 class PublishRefused(ReelgateError):

@@ -99,6 +99,8 @@ class GeneratedShot(BaseModel):
     device: str | None = Field(None, description="Where it ran: cuda, cpu, or the provider's name.")
     memory_savers: list[str] = Field(default_factory=list, description="Memory options in force (cpu_offload, vae_tiling...).")
     oom_retried: bool = Field(False, description="The first try ran out of memory and was retried with memory savers.")
+    sha256: str | None = Field(None, description="sha256 of the file as written: a cached record whose file "
+                               "changed or went is made again, and every check keys on it.")
 
     @property
     def duration_s(self) -> float:
@@ -142,6 +144,10 @@ class EpisodeRequest(BaseModel):
     )
     plan: ShotPlan | None = Field(
         None, description="An edited shot plan (`reelgate plan --out`), used instead of planning from the prompt."
+    )
+    reviewers: list[str] = Field(
+        default_factory=list, description="Who may decide at the review gate (a series' review.reviewers); "
+        "empty: anyone holding a review token.",
     )
 
     def screening_text(self) -> str:

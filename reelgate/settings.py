@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIN_TOKEN_CHARS = 24  # review tokens shorter than this are refused: they can be guessed
+
 
 class ScreeningSettings(BaseModel):
     use_default_lists: bool = Field(True, description="Screen against the blocklists shipped with reelgate.")
@@ -395,7 +397,8 @@ class Settings(BaseSettings):
     review_token: SecretStr | None = Field(
         None,
         exclude=True,
-        description="Token the review page asks for (never written out); unset: a random one made at each start.",
+        description="The owner's token for the review page (never written out; at least 24 characters); unset: a "
+        "random one made at each start. Named reviewers get their own: `reelgate reviewers add NAME`.",
     )
 
     screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
@@ -404,6 +407,16 @@ class Settings(BaseSettings):
     safety: SafetySettings = Field(default_factory=SafetySettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     post: PostSettings = Field(default_factory=PostSettings)
+
+    @field_validator("review_token")
+    @classmethod
+    def _long_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < MIN_TOKEN_CHARS:
+            raise ValueError(
+                f"REELGATE_REVIEW_TOKEN must be at least {MIN_TOKEN_CHARS} characters (a short one can be guessed); "
+                "unset it for a random one, or make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return token
 
     @model_validator(mode="after")
     def _absolute_data_dir(self) -> "Settings":

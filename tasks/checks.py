@@ -11,6 +11,7 @@ import cv2
 from prefect import get_run_logger
 from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
 
+from editorial.manifest import AttemptRecord
 from quality.plots import metric_table, plot_scores, quality_contact_sheet
 from quality.score import QualityReport, score_video
 from reelgate.records import GeneratedShot
@@ -20,7 +21,7 @@ from safety.report import SafetyReport
 from tasks.common import artifact_key, stage_task
 
 
-@stage_task("check_safety", ("safety",))
+@stage_task("check_safety", ("safety",), file_inputs=("shot",))
 def check_shot_safety(shot: GeneratedShot, settings: SafetySettings, episode_id: str) -> SafetyReport:
     sheet = shot.path.with_name(shot.path.stem + "_safety.png")
     report = check_video(shot.path, settings, shot_index=shot.index, contact_sheet=sheet)
@@ -56,7 +57,7 @@ def _data_url(image: Path, max_width: int = 960) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii")
 
 
-@stage_task("score_quality", ("quality",))
+@stage_task("score_quality", ("quality",), file_inputs=("shot",))
 def score_shot_quality(
     shot: GeneratedShot, wants_motion: bool, settings: QualitySettings, episode_id: str
 ) -> QualityReport:
@@ -103,22 +104,22 @@ def _quietly(what: str, make: Callable[[], object]) -> None:
         log.warning("could not make the %s artifact: %s: %s", what, type(exc).__name__, exc)
 
 
-def publish_attempts(episode_id: str, shot_index: int, attempts: list[dict], kept: int) -> None:
+def publish_attempts(episode_id: str, shot_index: int, attempts: list[AttemptRecord], kept: int) -> None:
     """A table of every generation attempt of one shot: seed, quality, safety, why it was retried.
 
-    attempts: the manifest's ShotRecord.attempts entries; kept: the index of the kept one.
+    attempts: the manifest's ShotRecord.attempts; kept: the index of the kept one.
     """
     rows = []
     for i, entry in enumerate(attempts):
-        shot, quality = entry.get("shot", {}), entry.get("quality", {})
+        quality = entry.quality
         rows.append({
             "attempt": i + 1,
-            "seed": shot.get("seed"),
+            "seed": entry.shot.seed if entry.shot else None,
             "quality": ("pass" if quality.get("passed") else "fail") if quality else "-",
             "score": round(quality.get("score", 0.0), 3) if quality else None,
             "failing": ", ".join(quality.get("failing", [])),
-            "safety": entry.get("safety_action", "-"),
-            "retry reason": entry.get("retry_reason", ""),
+            "safety": entry.safety_action.value if entry.safety_action else "-",
+            "retry reason": entry.retry_reason or "",
             "kept": "yes" if i == kept else "",
         })
     _quietly("attempts table", lambda: create_table_artifact(

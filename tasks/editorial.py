@@ -9,7 +9,7 @@ from pathlib import Path
 from prefect.artifacts import create_markdown_artifact
 
 from editorial.audit import append_audit, decision_event
-from editorial.manifest import ReviewDecision, ReviewRecord
+from editorial.manifest import EpisodeVersion, ReviewDecision, ReviewRecord, now_utc
 from editorial.publish import publish_episode
 from editorial.report import episode_contact_sheet
 from tasks.common import artifact_key, stage_task
@@ -25,12 +25,9 @@ def _thumbnail_data_uri(png: Path, width: int = 960) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-@stage_task("contact_sheet", ("editorial", "reelgate"))
-def make_episode_contact_sheet(
-    video: Path, out: Path, flags: list[tuple[float, str]], episode_id: str, review_round: int = 1
-) -> Path:
-    """review_round: the video at `video` is remade in place after a regenerate; the round
-    keeps the cache from handing back the previous round's sheet."""
+@stage_task("contact_sheet", ("editorial", "reelgate"), file_inputs=("video",))
+def make_episode_contact_sheet(video: Path, out: Path, flags: list[tuple[float, str]], episode_id: str) -> Path:
+    """Evenly spaced frames of the final video, flagged frames outlined, as a file and an artifact."""
     sheet = episode_contact_sheet(video, out, flags, title=episode_id)
     create_markdown_artifact(
         f"### Contact sheet\n\n`{sheet}`\n\n![contact sheet]({_thumbnail_data_uri(sheet)})",
@@ -42,22 +39,40 @@ def make_episode_contact_sheet(
 
 @stage_task("record_decision", ("editorial",), retries=0)
 def record_decision(
-    decision: ReviewDecision, episode_id: str, flow_run_id: str, review_round: int, refused: str | None, audit_log: Path
+    decision: ReviewDecision, version: EpisodeVersion, authenticated: bool, episode_id: str, refused: str | None,
+    audit_log: Path,
 ) -> ReviewRecord:
-    """The decision taken at a review gate, as recorded, with its audit line.
+    """The decision taken at a review gate on `version`, as recorded, with its audit line.
 
     Cached on its inputs, so a run replaying its gates after a resume returns the same
     record (same time) and writes no second audit line.
     """
     record = ReviewRecord(
-        **ReviewDecision.model_validate(decision.model_dump()).model_dump(),
-        flow_run_id=flow_run_id, round=review_round, refused=refused,
+        **ReviewDecision.model_validate(decision.model_dump()).model_dump(exclude={"signature"}),
+        flow_run_id=version.flow_run_id, round=version.round, refused=refused, decided_on=version,
+        authenticated=authenticated,
     )
     append_audit(audit_log, decision_event(
         when=record.decided_at, who=record.reviewer, what=record.decision.value, episode_id=episode_id,
-        flow_run_id=flow_run_id, round=review_round, notes=record.notes, shots=record.shots, refused=refused,
+        flow_run_id=version.flow_run_id, round=version.round, notes=record.notes, shots=record.shots,
+        refused=refused, version=version.id, authenticated=authenticated,
     ))
     return record
+
+
+@stage_task("record_refusal", ("editorial",), retries=0)
+def record_refusal(
+    decision: ReviewDecision, version: EpisodeVersion, episode_id: str, reason: str, attempt: int, audit_log: Path
+) -> None:
+    """A decision the gate refused (another version, a reviewer not allowed): only this audit line records it.
+
+    attempt: which input at this gate it was; cached like record_decision, so a replay writes it once.
+    """
+    append_audit(audit_log, decision_event(
+        when=now_utc(), who=decision.reviewer, what=f"refused-{decision.decision.value}", episode_id=episode_id,
+        flow_run_id=version.flow_run_id, round=version.round, shots=decision.shots, refused=reason,
+        version=decision.version or None, via="prefect",
+    ))
 
 
 @stage_task("publish", ("editorial",), refresh_cache=True)  # idempotent; always checks the approval again

@@ -14,6 +14,7 @@ from prefect.concurrency.sync import concurrency
 
 from generation.base import get_generator, uses_gpu
 from reelgate.console import StepBar
+from reelgate.files import file_sha256
 from reelgate.records import GeneratedShot, Refusal, ShotSpec
 from reelgate.settings import GenerationSettings
 from tasks.common import artifact_key, stage_task
@@ -77,6 +78,9 @@ def generate_shot(
     try:
         with gpu_slot(settings):
             generator = get_generator(settings)  # loaded once per worker process, reused across shots
-            return generator.generate(spec, seed=seed, attempt=attempt, out_path=out, progress=progress)
+            made = generator.generate(spec, seed=seed, attempt=attempt, out_path=out, progress=progress)
     finally:
         progress.close()
+    if isinstance(made, GeneratedShot):
+        made = made.model_copy(update={"sha256": file_sha256(made.path)})  # `fresh` remakes it if these bytes go
+    return made

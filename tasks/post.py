@@ -25,14 +25,15 @@ def narrate_shot(
     return narrate_segments(text, language, out_wav, settings, max_chars, voice=voice, rate=rate)
 
 
-@stage_task("mix_audio", ("postprocess",))
+@stage_task("mix_audio", ("postprocess",), file_inputs=("voice_clips",))
 def mix_soundtrack(
     voice_clips: list[tuple[float, Path]], total_s: float, out_dir: Path, mood: str, seed: int, settings: PostSettings
 ) -> MixReport:
     return make_soundtrack(voice_clips, total_s, Path(out_dir), mood, seed, settings)
 
 
-@stage_task("write_subtitles", ("postprocess",), retries=0)
+# Always written (it takes milliseconds): a cached run would return the cues without the files.
+@stage_task("write_subtitles", ("postprocess",), retries=0, refresh_cache=True)
 def write_subtitles(
     segments_per_shot: list[list[SpokenSegment]], slots: list[Slot], out_dir: Path
 ) -> list[Cue]:
@@ -43,7 +44,7 @@ def write_subtitles(
     return cues
 
 
-@stage_task("mux_episode", ("postprocess",))
+@stage_task("mux_episode", ("postprocess",), file_inputs=("shot_videos", "audio_wav"))
 def mux_episode(
     slots: list[Slot],
     shot_videos: list[Path],

@@ -48,25 +48,27 @@ def test_english_story_becomes_a_video_waiting_for_review_then_published(prefect
     manifest = load_manifest(episode)
     assert manifest.status.value == "awaiting_review"
     assert len(manifest.shots) == 3
-    assert len({s.attempts[0]["shot"]["seed"] for s in manifest.shots}) == 3  # one seed per shot
+    assert len({s.attempts[0].shot.seed for s in manifest.shots}) == 3  # one seed per shot
+    video_file = episode / manifest.outputs["video"]
+    assert video_file == episode / "round1" / "episode.mp4"
 
-    info = probe(episode / "episode.mp4")
+    info = probe(video_file)
     video, audio = info.of_kind("video"), info.of_kind("audio")
     assert video and video[0].codec == "h264" and (video[0].width, video[0].height) == (320, 180)
     assert audio and audio[0].codec == "aac"
     assert info.of_kind("subtitle"), "soft subtitle track missing"
     assert 6.0 < info.duration_s < 30.0
 
-    cues = list(srt.parse((episode / "subtitles.srt").read_text(encoding="utf-8")))
+    cues = list(srt.parse((episode / manifest.outputs["subtitles"]).read_text(encoding="utf-8")))
     assert len(cues) >= 3
     assert cues[-1].end.total_seconds() <= info.duration_s + 0.05
-    assert (episode / "contact_sheet.png").stat().st_size > 10_000
+    assert (episode / manifest.outputs["contact_sheet"]).stat().st_size > 10_000
 
     # The final file, after AAC, is at the loudness target with the peak under the ceiling,
     # and the manifest says where the music came from, who spoke, and what the AI label says.
-    lufs, peak = measure_file_loudness(episode / "episode.mp4")
+    lufs, peak = measure_file_loudness(video_file)
     assert abs(lufs - settings.post.target_lufs) <= 1.0 and peak <= settings.post.true_peak_db + 0.5
-    assert manifest.soundtrack["music"] and all(s.narration["voice"] == "piper" for s in manifest.shots)
+    assert manifest.soundtrack.music and all(s.narration.voice == "piper" for s in manifest.shots)
     assert manifest.ai_label["Label"] == "1" and manifest.ai_label["ProduceID"] == "e2e-en"
     # Each shot's place in the episode is recorded, so the review page seeks where the flow put it.
     starts = [s.start_s for s in manifest.shots]
@@ -77,17 +79,18 @@ def test_english_story_becomes_a_video_waiting_for_review_then_published(prefect
     assert main(["review", "list"]) == 0
     assert "e2e-en" in capsys.readouterr().out
 
-    assert main(["review", "approve", "e2e-en", "--notes", "lovely fox", "--reviewer", "ana"]) == 0
+    assert main(["review", "approve", "e2e-en", "--notes", "lovely fox", "--version", manifest.version.id]) == 0
     published = settings.publish_dir / "e2e-en"
-    assert (published / "episode.mp4").is_file() and (published / "subtitles.srt").is_file()
+    assert (published / "episode.mp4").read_bytes() == video_file.read_bytes()
+    assert (published / "subtitles.srt").is_file()
     final = load_manifest(episode)
     assert final.status.value == "published"
-    assert final.review is not None and final.review.reviewer == "ana" and final.review.decision.value == "approve"
+    assert final.review is not None and final.review.reviewer == "owner" and final.review.decision.value == "approve"
     events = [e for e in read_audit(settings.data_dir / "audit.jsonl") if e["episode_id"] == "e2e-en"]
-    assert [e["what"] for e in events] == ["approve"] and events[0]["who"] == "ana"
+    assert [e["what"] for e in events] == ["approve"] and events[0]["who"] == "owner"
 
-    # Running a decided episode again redoes nothing and loses no part of its decision.
-    assert main(["episode", STORY_EN, "--id", "e2e-en"]) == 0
+    # Running a decided episode again (the same request) redoes nothing and loses no part of its decision.
+    assert main(["episode", STORY_EN, "--id", "e2e-en", "--title", "Fox"]) == 0
     again = load_manifest(episode)
     assert again.status.value == "published" and again.review == final.review
     assert len([e for e in read_audit(settings.data_dir / "audit.jsonl") if e["episode_id"] == "e2e-en"]) == 1
@@ -99,9 +102,10 @@ def test_chinese_story_gets_chinese_subtitles_and_can_be_rejected(prefect_server
     episode = _episode_dir(settings, "e2e-zh")
     manifest = load_manifest(episode)
     assert manifest.language == "zh" and len(manifest.shots) == 3
-    text = "".join(c.content for c in srt.parse((episode / "subtitles.srt").read_text(encoding="utf-8")))
+    text = "".join(c.content for c in srt.parse((episode / manifest.outputs["subtitles"]).read_text(encoding="utf-8")))
     assert "织女" in text and "喜鹊" in text
 
+    assert main(["review", "show", "e2e-zh"]) == 0  # reject then decides on the version shown
     assert main(["review", "reject", "e2e-zh"]) == 2  # notes are required to reject
     assert main(["review", "reject", "e2e-zh", "--notes", "the bridge is missing"]) == 1
     final = load_manifest(episode)
@@ -144,13 +148,14 @@ def test_a_run_killed_after_generation_does_not_generate_again(prefect_server, t
         proc.wait()
     calls_before = counter.read_text().splitlines()
     assert len(calls_before) == 3
-    assert not (episode / "episode.mp4").exists()
+    assert not list(episode.glob("round*/episode.mp4"))
 
     restarted = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert restarted.returncode == 0, restarted.stdout[-2000:] + restarted.stderr[-2000:]
     assert counter.read_text().splitlines() == calls_before, "shots were generated again after the restart"
-    assert load_manifest(episode).status.value == "awaiting_review"
-    assert (episode / "episode.mp4").is_file()
+    resumed = load_manifest(episode)
+    assert resumed.status.value == "awaiting_review"
+    assert (episode / resumed.outputs["video"]).is_file()
 
 
 def test_tiny_wan_pipeline_runs_the_whole_flow(prefect_server, tmp_path, monkeypatch, capsys):
@@ -171,12 +176,12 @@ def test_tiny_wan_pipeline_runs_the_whole_flow(prefect_server, tmp_path, monkeyp
     episode = _episode_dir(prefect_server, "e2e-wan")
     manifest = load_manifest(episode)
     assert manifest.backend == "wan" and manifest.status.value == "awaiting_review"
-    kept = manifest.shots[0].attempts[0]["shot"]
-    assert kept["backend"] == "wan" and kept["frames"] % 4 == 1
+    kept = manifest.shots[0].attempts[0].shot
+    assert kept.backend == "wan" and kept.frames % 4 == 1
     # The generation record: what ran, where, how long, how much memory.
-    assert kept["model"] == str(model) and kept["pipeline"] == "WanPipeline" and kept["steps"] == 2
-    assert kept["device"] in ("cpu", "cuda") and kept["seconds_taken"] > 0 and kept["peak_memory_mb"] > 0
-    info = probe(episode / "episode.mp4")
+    assert kept.model == str(model) and kept.pipeline == "WanPipeline" and kept.steps == 2
+    assert kept.device in ("cpu", "cuda") and kept.seconds_taken > 0 and kept.peak_memory_mb > 0
+    info = probe(episode / manifest.outputs["video"])
     assert info.of_kind("video")[0].width == 96 and info.of_kind("audio")
 
     with get_client(sync_client=True) as client:
@@ -196,11 +201,12 @@ def test_a_provider_refusal_blocks_the_episode_and_is_never_retried(prefect_serv
     manifest = load_manifest(_episode_dir(prefect_server, "e2e-refused"))
     assert manifest.status.value == "blocked"
     assert any("refused" in r and "DataInspectionFailed" in r for r in manifest.verdict.reasons)
-    assert manifest.shots[0].attempts == [{"refusal": {
+    (attempt,) = manifest.shots[0].attempts
+    assert attempt.shot is None and attempt.refusal.model_dump() == {
         "index": 0, "attempt": 0, "backend": "fake-cloud", "model": None, "code": "DataInspectionFailed",
-        "message": "Input data may contain inappropriate content.", "request_id": "req-1"}}]
+        "message": "Input data may contain inappropriate content.", "request_id": "req-1"}
     assert calls.read_text().splitlines() == ["shot0 attempt0 refused"]  # no other seed, no other shot
-    assert not (_episode_dir(prefect_server, "e2e-refused") / "episode.mp4").exists()
+    assert not list(_episode_dir(prefect_server, "e2e-refused").glob("round*/episode.mp4"))
 
 
 def test_a_frozen_shot_is_regenerated_with_a_new_seed_and_the_reason_is_kept(prefect_server, monkeypatch, capsys):
@@ -212,9 +218,9 @@ def test_a_frozen_shot_is_regenerated_with_a_new_seed_and_the_reason_is_kept(pre
     manifest = load_manifest(_episode_dir(prefect_server, "e2e-frozen-once"))
     for shot in manifest.shots:
         first, second = shot.attempts
-        assert "frozen" in first["quality"]["failing"] and "nearly still" in first["retry_reason"]
-        assert second["quality"]["passed"] and shot.kept_attempt == 1
-        assert second["shot"]["seed"] != first["shot"]["seed"]
+        assert "frozen" in first.quality["failing"] and "nearly still" in first.retry_reason
+        assert second.quality["passed"] and shot.kept_attempt == 1
+        assert second.shot.seed != first.shot.seed
     with get_client(sync_client=True) as client:
         table = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["e2e-frozen-once-attempts-shot1"]))

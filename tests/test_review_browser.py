@@ -103,6 +103,10 @@ def test_editor_approves_one_episode_and_rejects_another_in_the_browser(prefect_
         target = float(second.get_attribute("data-time"))
         _wait(browser, lambda d: abs(d.execute_script("return document.getElementById('player').currentTime;")
                                      - target) < 0.2, 10, "clicking a time did not seek the player")
+        # The form carries the version on the page: the approval is about these bytes.
+        version = load_manifest(settings.episodes_dir / "page-approve").version.id
+        assert browser.find_element(By.CSS_SELECTOR, 'input[name="version"]').get_attribute("value") == version
+        assert version in browser.find_element(By.TAG_NAME, "body").text
         _decide(browser, "approve", "lovely boat")
         assert browser.find_element(By.ID, "status").text == "published"
 
@@ -118,6 +122,8 @@ def test_editor_approves_one_episode_and_rejects_another_in_the_browser(prefect_
     approved = load_manifest(settings.episodes_dir / "page-approve")
     rejected = load_manifest(settings.episodes_dir / "page-reject")
     assert approved.status.value == "published" and approved.review.notes == "lovely boat"
+    assert approved.review.decided_on.id == version and approved.review.reviewer == "owner"
+    assert approved.review.authenticated  # signed by the page, not typed
     assert rejected.status.value == "rejected" and rejected.review.notes == NOTES
     assert (settings.publish_dir / "page-approve" / "episode.mp4").is_file()
     assert not (settings.publish_dir / "page-reject").exists()

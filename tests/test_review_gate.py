@@ -1,7 +1,8 @@
-"""The review gate's decisions: regenerate with notes, expiry, publishing with feeds, the audit.
+"""The review gate's decisions: the form, regenerate with notes, expiry, the audit.
 
-The fast tests use plain functions on manifests in tmp_path; the integration ones run the
-real flow through the `reelgate` CLI against the session's Prefect server (see conftest.py).
+The fast tests check the form's rules; the integration ones run the real flow through the
+`reelgate` CLI against the session's Prefect server (see conftest.py). Publishing and the
+feeds are in test_publish.py; versions and the one line of work per id in test_review_versions.py.
 """
 
 from __future__ import annotations
@@ -9,49 +10,20 @@ from __future__ import annotations
 import json
 import time
 import xml.etree.ElementTree as ET
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from editorial.audit import read_audit
-from editorial.feed import FEED_JSON, FEED_XML, JSON_FEED_VERSION, rebuild_feeds
-from editorial.manifest import (
-    Decision, Manifest, ReviewDecision, ReviewRecord, Status, load_manifest, mark_expired, now_utc, save_manifest,
-)
-from editorial.publish import publish_episode
-from reelgate.errors import PublishRefused
-from reelgate.records import EpisodeRequest
+from editorial.feed import FEED_JSON, FEED_XML
+from editorial.manifest import Decision, ReviewDecision, Status, load_manifest, now_utc
 
 STORY_EN = (
     "At dusk a fox runs across the snowy hills. "
     "The fox stops under a tall pine and looks up at the first stars. "
     "Then the moon rises slowly over the quiet valley."
 )
-TRICKY_TITLE = 'Fox & <Moon> "night" </title><script>alert(1)</script>'
-
-
-def _episode(tmp_path: Path, episode_id: str, title: str = "Fox", approved: bool = True, minutes_ago: int = 0) -> Path:
-    """An episode folder with a (fake) final video, as the flow leaves it at the gate."""
-    folder = tmp_path / "episodes" / episode_id
-    folder.mkdir(parents=True)
-    (folder / "episode.mp4").write_bytes(b"\x00" * 1234)
-    (folder / "subtitles.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhi\n", encoding="utf-8")
-    manifest = Manifest(
-        episode_id=episode_id, status=Status.AWAITING_REVIEW, language="en",
-        request=EpisodeRequest(prompt=STORY_EN + " & <b>more</b>", episode_id=episode_id, title=title, series="Myths"),
-        outputs={"video": "episode.mp4", "subtitles": "subtitles.srt"},
-        ai_label={"Label": "1", "ContentProducer": "reelgate", "ProduceID": episode_id},
-    )
-    if approved:
-        manifest.review = ReviewRecord(decision=Decision.APPROVE, reviewer="ana",
-                                       decided_at=now_utc() - timedelta(minutes=minutes_ago))
-        manifest.status = Status.APPROVED
-    save_manifest(folder, manifest)
-    return folder
-
-
 # ---- the form ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("form", "says"), [
@@ -85,79 +57,6 @@ def test_the_prefect_form_schema_refuses_what_the_model_refuses():
     validate({"decision": "regenerate", "notes": "x", "shots": [2]}, schema, raise_on_error=True)
 
 
-# ---- publishing and the feeds ------------------------------------------------------------
-
-def test_publish_without_an_approval_raises_and_writes_nothing(tmp_path):
-    folder = _episode(tmp_path, "ep-unapproved", approved=False)
-    with pytest.raises(PublishRefused, match="no recorded approval"):
-        publish_episode(folder, tmp_path / "publish")
-    assert not (tmp_path / "publish").exists()
-
-    manifest = load_manifest(folder)  # a regenerate is not an approval either
-    manifest.review = ReviewRecord(decision=Decision.REGENERATE, notes="redder", shots=[1])
-    save_manifest(folder, manifest)
-    with pytest.raises(PublishRefused):
-        publish_episode(folder, tmp_path / "publish")
-
-
-def test_an_expired_episode_is_never_published(tmp_path):
-    folder = _episode(tmp_path, "ep-late", approved=False)
-    expired = mark_expired(folder)
-    assert expired is not None and expired.status == Status.EXPIRED and expired.expired_at
-    assert mark_expired(folder) is None  # once only
-    manifest = load_manifest(folder)
-    manifest.review = ReviewRecord(decision=Decision.APPROVE, reviewer="late")  # a forged late approval
-    save_manifest(folder, manifest)
-    with pytest.raises(PublishRefused, match="expired"):
-        publish_episode(folder, tmp_path / "publish")
-    assert not (tmp_path / "publish" / "ep-late").exists()
-
-
-def test_feeds_list_published_episodes_newest_first_with_escaped_text(tmp_path):
-    publish = tmp_path / "publish"
-    publish_episode(_episode(tmp_path, "ep-old", title="Old one", minutes_ago=60), publish)
-    target = publish_episode(_episode(tmp_path, "ep-new", title=TRICKY_TITLE), publish)
-    assert (target / "episode.mp4").read_bytes() == b"\x00" * 1234
-    assert load_manifest(tmp_path / "episodes" / "ep-new").status == Status.PUBLISHED
-
-    feed = json.loads((publish / FEED_JSON).read_text(encoding="utf-8"))
-    assert feed["version"] == JSON_FEED_VERSION
-    assert [i["id"] for i in feed["items"]] == ["ep-new", "ep-old"]
-    item = feed["items"][0]
-    assert item["title"] == TRICKY_TITLE and item["language"] == "en"
-    assert item["url"].endswith("/ep-new/episode.mp4") and item["attachments"][0]["size_in_bytes"] == 1234
-    assert item["summary"].startswith("At dusk a fox") and item["date_published"]
-    assert item["_reelgate"]["series"] == "Myths" and item["_reelgate"]["ai_label"]["Label"] == "1"
-    assert "AIGC" in item["content_text"]
-
-    raw = (publish / FEED_XML).read_text(encoding="utf-8")
-    assert "<script>" not in raw and "&lt;script&gt;" in raw and "&amp;" in raw
-    channel = ET.fromstring(raw).find("channel")
-    items = channel.findall("item")
-    assert [i.findtext("guid") for i in items] == ["ep-new", "ep-old"]
-    assert items[0].findtext("title") == TRICKY_TITLE
-    enclosure = items[0].find("enclosure")
-    assert enclosure.get("type") == "video/mp4" and enclosure.get("length") == "1234"
-    assert enclosure.get("url").endswith("/ep-new/episode.mp4")
-    assert items[0].findtext("category") == "Myths" and "AIGC" in items[0].findtext("description")
-
-
-def test_feeds_are_rebuilt_from_the_folder_and_skip_what_was_not_approved(tmp_path):
-    publish = tmp_path / "publish"
-    publish_episode(_episode(tmp_path, "ep-a"), publish)
-    (publish / FEED_JSON).write_text("{ half a fe", encoding="utf-8")  # as if a crash had cut it
-    stray = publish / "ep-stray"  # something copied in by hand, never approved
-    stray.mkdir()
-    (stray / "manifest.json").write_text(
-        Manifest(episode_id="ep-stray", request=EpisodeRequest(prompt="x", episode_id="ep-stray")).model_dump_json()
-    )
-    rebuild_feeds(publish, base_url="https://example.org/videos/")
-    feed = json.loads((publish / FEED_JSON).read_text(encoding="utf-8"))
-    assert [i["id"] for i in feed["items"]] == ["ep-a"]
-    assert feed["items"][0]["url"] == "https://example.org/videos/ep-a/episode.mp4"
-    assert not list(publish.glob(".*.partial*"))  # no temporary file left behind
-
-
 # ---- the real flow -----------------------------------------------------------------------
 
 def _lines(path: Path) -> list[str]:
@@ -181,10 +80,12 @@ def test_regenerate_remakes_only_the_chosen_shot_then_approve_publishes_to_the_f
     first = load_manifest(episode)
     assert first.status == Status.AWAITING_REVIEW and first.review_round == 1 and first.review_due_at
     assert len(_lines(calls)) == 3
-    original_video = (episode / "episode.mp4").read_bytes()
+    assert first.version.round == 1 and first.outputs["video"] == "round1/episode.mp4"
+    original_video = (episode / first.outputs["video"]).read_bytes()
 
     # A note with a blocked term is refused: nothing is made, the episode stays at the gate.
-    code = main(["review", "regenerate", "rg-regen", "--shots", "2", "--notes", "show a bloody beheading"])
+    code = main(["review", "regenerate", "rg-regen", "--version", first.version.id, "--shots", "2",
+                 "--notes", "show a bloody beheading"])
     out = capsys.readouterr().out
     assert code == 1 and "regenerate refused" in out and "blocked" in out
     refused = load_manifest(episode)
@@ -192,10 +93,18 @@ def test_regenerate_remakes_only_the_chosen_shot_then_approve_publishes_to_the_f
     assert refused.review.decision == Decision.REGENERATE and "blocked" in refused.review.refused
     assert len(_lines(calls)) == 3, "a blocked note reached the generator"
 
+    # Reviewers decide as themselves: their token says who they are.
+    from editorial.reviewers import add_reviewer
+
+    tokens = {name: add_reviewer(settings.data_dir, name) for name in ("ana-rg", "bo-rg")}
+
     # Shot 2 is made again with the notes; shots 1 and 3 are not.
     notes = "make the fox bright red"
     started = time.monotonic()
-    assert main(["review", "regenerate", "rg-regen", "--shots", "2", "--notes", notes, "--reviewer", "ana"]) == 0
+    monkeypatch.setenv("REELGATE_REVIEWER_TOKEN", tokens["ana-rg"])
+    assert main(["review", "show", "rg-regen"]) == 0  # approve/regenerate default to the version shown last
+    assert refused.version.id in capsys.readouterr().err
+    assert main(["review", "regenerate", "rg-regen", "--shots", "2", "--notes", notes]) == 0
     regenerated_s = time.monotonic() - started
     lines = _lines(calls)
     assert len(lines) == 4 and lines[3].startswith("shot1 "), lines
@@ -203,33 +112,50 @@ def test_regenerate_remakes_only_the_chosen_shot_then_approve_publishes_to_the_f
     assert manifest.status == Status.AWAITING_REVIEW and manifest.review_round == 3
     assert [len(s.attempts) for s in manifest.shots] == [1, 2, 1]
     new = manifest.shots[1].attempts[manifest.shots[1].kept_attempt]
-    assert new["review_round"] == 3 and notes in new["prompt"]
-    assert new["shot"]["seed"] != manifest.shots[1].attempts[0]["shot"]["seed"]
-    assert (episode / "episode.mp4").read_bytes() != original_video  # the episode was rebuilt
+    assert new.review_round == 3 and notes in new.prompt
+    assert new.shot.seed != manifest.shots[1].attempts[0].shot.seed
+    # The episode was rebuilt in its own round folder: round 1's bytes are still what round 1's version names.
+    assert manifest.outputs["video"] == "round3/episode.mp4"
+    assert (episode / manifest.outputs["video"]).read_bytes() != original_video
+    assert (episode / first.outputs["video"]).read_bytes() == original_video
     assert [(r.decision.value, r.round, r.shots) for r in manifest.reviews] == [("regenerate", 1, [2]), ("regenerate", 2, [2])]
 
-    assert main(["review", "approve", "rg-regen", "--reviewer", "bo"]) == 0
+    # An approval made on round 1's version is refused: the reviewer never watched round 3.
+    monkeypatch.setenv("REELGATE_REVIEWER_TOKEN", tokens["bo-rg"])
+    capsys.readouterr()
+    assert main(["review", "approve", "rg-regen", "--version", first.version.id]) == 2
+    assert "changed since you looked" in capsys.readouterr().err
+    assert load_manifest(episode).status == Status.AWAITING_REVIEW
+
+    assert main(["review", "approve", "rg-regen", "--version", manifest.version.id]) == 0
     final = load_manifest(episode)
     assert final.status == Status.PUBLISHED and final.review.round == 3
-    assert (settings.publish_dir / "rg-regen" / "episode.mp4").read_bytes() == (episode / "episode.mp4").read_bytes()
+    assert final.review.decided_on == manifest.version and final.review.authenticated
+    published = (settings.publish_dir / "rg-regen" / "episode.mp4").read_bytes()
+    assert published == (episode / manifest.outputs["video"]).read_bytes()
     feed = json.loads((settings.publish_dir / FEED_JSON).read_text(encoding="utf-8"))
     assert feed["items"][0]["id"] == "rg-regen" and feed["items"][0]["title"] == "Fox & <Moon>"
     rss = ET.parse(settings.publish_dir / FEED_XML).getroot()
     assert rss.find("channel/item/title").text == "Fox & <Moon>"
     assert len(_lines(calls)) == 4  # approving generated nothing
 
-    events = [e for e in read_audit(settings.data_dir / "audit.jsonl") if e["episode_id"] == "rg-regen"]
+    audit = [e for e in read_audit(settings.data_dir / "audit.jsonl") if e["episode_id"] == "rg-regen"]
+    events = [e for e in audit if e["what"] in ("approve", "reject", "regenerate")]
     assert [(e["what"], e["round"], e["who"]) for e in events] == [
-        ("regenerate", 1, "editor"), ("regenerate", 2, "ana"), ("approve", 3, "bo")]
+        ("regenerate", 1, "owner"), ("regenerate", 2, "ana-rg"), ("approve", 3, "bo-rg")]
     assert "blocked" in events[0]["refused"] and events[1]["refused"] is None
     assert events[1]["shots"] == [2] and events[1]["notes"] == notes
     assert all(e["flow_run_id"] == final.flow_run_id and e["when"] for e in events)
+    assert events[0]["version"] == first.version.id and events[2]["version"] == manifest.version.id
+    refusals = [e for e in audit if e["what"].startswith("refused-")]
+    assert [(e["what"], e["who"], e["version"]) for e in refusals] == [("refused-approve", "bo-rg", first.version.id)]
     print(f"\nproduce {produced_s:.1f} s, regenerate one shot {regenerated_s:.1f} s")
 
 
 @pytest.mark.integration
 def test_an_undecided_review_expires_visibly_and_is_never_published(prefect_server, monkeypatch, capsys):
-    from flows.runtime import EXPIRED_STATE, find_run
+    from flows.review import EXPIRED_STATE
+    from flows.runtime import find_run
     from reelgate.cli import main
 
     settings = prefect_server
@@ -272,7 +198,8 @@ def test_regenerate_at_the_last_allowed_round_is_refused_at_once(prefect_server,
     assert main(["episode", "The fox runs across the snowy hills.", "--id", "rg-last"]) == 0
     made = len(_lines(calls))
     capsys.readouterr()
-    code = main(["review", "regenerate", "rg-last", "--shots", "1", "--notes", "brighter moon"])
+    version = load_manifest(settings.episodes_dir / "rg-last").version.id
+    code = main(["review", "regenerate", "rg-last", "--version", version, "--shots", "1", "--notes", "brighter moon"])
     err = capsys.readouterr().err
     assert code == 2 and "the last one allowed" in err and "approve or reject" in err
     assert len(_lines(calls)) == made  # nothing was generated

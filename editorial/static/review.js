@@ -1,4 +1,5 @@
 // The review page's few behaviours. Data is only ever written with textContent.
+// The reviewer's name is not sent: the page takes it from the signed-in session.
 "use strict";
 
 const player = document.getElementById("player");
@@ -22,7 +23,8 @@ async function followStatus(url) {
     if (response.ok) {
       const data = await response.json();
       statusText.textContent = data.status;
-      const busy = data.status === "producing" || data.status === "regenerating";
+      // approved is on its way to published: the run is copying the files and rebuilding the feeds.
+      const busy = ["producing", "regenerating", "approved"].includes(data.status);
       sawProducing = sawProducing || busy;
       const back = sawProducing && data.status === "awaiting_review"; // regenerated, in the queue again
       if (back || (data.status !== "awaiting_review" && !busy)) {
@@ -41,7 +43,7 @@ if (form) {
     const body = {
       decision: decision,
       notes: form.elements.notes.value,
-      reviewer: form.elements.reviewer.value,
+      version: form.elements.version.value, // the version on screen: a newer one at the gate refuses this
     };
     if (decision === "regenerate") {
       body.shots = Array.from(form.querySelectorAll("input[name=shots]:checked"), (box) => parseInt(box.value, 10));
@@ -57,7 +59,10 @@ if (form) {
     const data = await response.json().catch(() => ({ error: "the page answered " + response.status }));
     if (!response.ok) {
       result.textContent = "Not sent: " + (data.error || response.status);
-      for (const button of form.querySelectorAll("button")) button.disabled = false;
+      // 409: the episode changed under the reviewer; deciding again needs a reload, not a retry.
+      if (response.status !== 409) {
+        for (const button of form.querySelectorAll("button")) button.disabled = false;
+      }
       return;
     }
     result.textContent = "Sent: " + data.decision + ". The run resumes; status " + data.status + ".";

@@ -1,0 +1,249 @@
+"""Waiting at the review gate and resuming it, on Prefect. The rules themselves are `editorial.review`'s.
+
+Import `flows.environment.configure_prefect` and call it before importing this module.
+
+Two sides of one gate:
+- the episode flow calls `wait_for_decision`: the run is suspended (no process, worker or
+  GPU held) with a form whose `version` field accepts only the version at the gate, and
+  every decision that comes back is checked again here, because Prefect's API can resume a
+  run without passing through the page or the CLI;
+- the page and the CLI call `decide`: one decision at a time (a lock), checked against the
+  manifest on disk and the bytes of the video, signed, then sent as the run's resume input.
+  A refused decision records only its refusal, in the audit log.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Literal
+
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.exceptions import PrefectException
+from prefect.flow_runs import resume_flow_run, suspend_flow_run
+from pydantic import Field, create_model
+
+from editorial.audit import append_audit, locked
+from editorial.manifest import EpisodeVersion, Manifest, ReviewDecision, load_manifest
+from editorial.review import (
+    PREFECT_UI, QueueItem, check_decision, decision_key, file_sha256, may_decide, read_manifests, recently_decided,
+    refusal_event, sign_decision, signed_by_desk, waiting_queue,
+)
+from reelgate.errors import InputError, NotAllowed, StaleDecision
+from reelgate.settings import Settings
+
+REVIEW_KEY = "gate"  # gate n, decision k suspends with key gate-n-k
+MAX_REFUSED = 20  # refused decisions at one gate before the run gives up (the review then expires)
+
+
+def decision_form(version: EpisodeVersion) -> type[ReviewDecision]:
+    """The gate's input form: the decision, with `version` fixed to the one at the gate.
+
+    The Prefect server checks a resume's input against this schema, so a decision on another
+    version is refused there already and the run stays suspended.
+    """
+    return create_model(
+        "ReviewDecision", __base__=ReviewDecision,
+        version=(Literal[version.id], Field(  # type: ignore[valid-type]
+            version.id, description=f"The version you watched: {version.id} (review round {version.round}, "
+            f"video sha256 {version.video_sha256[:16]}…). Only this version can be decided here."
+        )),
+    )
+
+
+def wait_for_decision(
+    manifest: Manifest, gate: int, timeout_s: int, data_dir, on_refused
+) -> tuple[ReviewDecision, bool]:
+    """Suspend at gate `gate` until an acceptable decision comes; return it and whether it was signed.
+
+    A decision that fails the gate's rules (another version, a reviewer outside the series'
+    list, a forged signature) is handed to `on_refused(decision, reason, k)` (the flow records
+    it once, in the audit log) and the run suspends again for the next one. Each try has its
+    own key, so a run replaying after a resume meets the same decisions in the same order.
+    """
+    version = manifest.version
+    form = decision_form(version)
+    key = decision_key(data_dir)
+    for k in range(1, MAX_REFUSED + 1):
+        given = suspend_flow_run(wait_for_input=form, timeout=timeout_s, key=f"{REVIEW_KEY}-{gate}-{k}")
+        decision = ReviewDecision.model_validate(given.model_dump(exclude={"metadata"}))
+        signed = signed_by_desk(decision, manifest.episode_id, key)
+        reviewer = decision.reviewer if signed else PREFECT_UI
+        reason = None
+        if decision.signature and not signed:
+            reason = "the decision's signature does not match it (changed after the page or the CLI signed it)"
+        elif decision.version != version.id:
+            reason = f"decided on version {decision.version}, but the gate holds {version.id}"
+        elif not may_decide(manifest, reviewer):
+            reason = f"{reviewer} is not among the reviewers who decide this episode ({', '.join(manifest.request.reviewers)})"
+        if reason is None:
+            return decision.model_copy(update={"reviewer": reviewer}), signed
+        on_refused(decision.model_copy(update={"reviewer": reviewer}), reason, k)
+    raise InputError(f"{MAX_REFUSED} refused decisions at review gate {gate}; the episode waits no longer")
+
+
+# ---- deciding: the page and the CLI ---------------------------------------------------------
+
+def decide(settings: Settings, episode_id: str, decision: ReviewDecision, reviewer: str, via: str) -> FlowRun:
+    """Carry out one reviewer's decision on an episode at the gate; return its (resumed) run.
+
+    reviewer: the authenticated name (the page's session, the CLI's token), never a typed one.
+    via: "page" or "cli", for the audit log.
+    Raises StaleDecision, NotAllowed or InputError, after writing the refusal to the audit log.
+    """
+    from flows.runtime import read_run
+
+    folder = settings.episodes_dir / episode_id
+    audit = settings.data_dir / "audit.jsonl"
+    decision = decision.model_copy(update={"reviewer": reviewer, "signature": ""})
+    # One decision at a time across processes: of two concurrent approvals, the second finds the run resumed.
+    with locked(settings.data_dir / ".review.lock"):
+        manifest = load_manifest(folder)
+        try:
+            check_decision(manifest, decision, reviewer, settings.max_review_rounds)
+            _check_bytes(manifest, folder)
+            run = read_run(uuid.UUID(manifest.flow_run_id))
+            if not run.state or run.state.type != StateType.PAUSED:
+                raise StaleDecision(
+                    f"episode {episode_id} is no longer waiting (its run is {run.state_name}): someone decided "
+                    f"version {manifest.version.id} a moment ago. Nothing was recorded; reload to see the outcome"
+                )
+            signed = sign_decision(decision, episode_id, decision_key(settings.data_dir))
+            try:
+                resume_flow_run(run.id, run_input=signed.model_dump(mode="json"))
+            except (RuntimeError, PrefectException) as exc:  # the server refused the input or the state change
+                raise StaleDecision(f"the review gate of {episode_id} refused the decision: {exc}; reload") from None
+        except (StaleDecision, NotAllowed, InputError) as exc:
+            append_audit(audit, refusal_event(manifest, decision, reviewer, str(exc), via))
+            raise
+    return run
+
+
+def _check_bytes(manifest: Manifest, folder) -> None:
+    """The files on disk are still the version's: a decision is about the bytes the reviewer watched."""
+    version = manifest.version
+    video = folder / manifest.outputs.get("video", "")
+    if not video.is_file() or file_sha256(video) != version.video_sha256:
+        raise StaleDecision(
+            f"the video of episode {manifest.episode_id} changed on disk after version {version.id} was made; "
+            "it cannot be decided as is. Regenerate it or produce it again"
+        )
+
+
+class PrefectDesk:
+    """The review page's desk: the queue from the manifests, decisions through `decide`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._executions: list[threading.Thread] = []
+
+    def waiting(self) -> list[QueueItem]:
+        return waiting_queue(read_manifests(self.settings.episodes_dir))
+
+    def recently_decided(self) -> list[QueueItem]:
+        return recently_decided(read_manifests(self.settings.episodes_dir))
+
+    def episode(self, episode_id: str) -> Manifest:
+        return load_manifest(self.settings.episodes_dir / episode_id)
+
+    def decide(self, episode_id: str, decision: ReviewDecision, reviewer: str) -> None:
+        from flows import runtime
+
+        run = decide(self.settings, episode_id, decision, reviewer, via="page")
+        if run.deployment_id is None or not runtime.deployment_served(run.deployment_id):
+            # Nobody polls the deployment: execute the resumed run here, without holding the request.
+            thread = threading.Thread(
+                target=runtime.execute_run, args=(run.id,), name=f"resume-{episode_id}", daemon=True
+            )
+            thread.start()
+            self._executions.append(thread)
+
+    def join(self, timeout_s: float = 600.0) -> None:
+        """Wait for runs this desk executes itself (tests, and a clean stop)."""
+        deadline = time.monotonic() + timeout_s
+        for thread in self._executions:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+# ---- expiry ------------------------------------------------------------------------------
+
+EXPIRED_STATE = "Expired"
+_RESUMED = {StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING}
+
+
+def expire_overdue(settings: Settings) -> list[str]:
+    """Expire every review not decided in time; return the ids of the episodes expired by this call.
+
+    Prefect 3.8 alone is not enough: its server's pause_expirations service (every 5 s) moves
+    a suspended run past its timeout to Failed ("The flow was paused and never resumed.") and
+    refuses a late resume, but no flow code runs then, so the manifest would still say
+    awaiting_review. Here each such episode gets status expired, an audit line by "system",
+    and its run a Cancelled state named Expired with a message and an artifact. Cheap and
+    safe to call often from several processes (`reelgate review list`, `reelgate up`).
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactCreate
+    from prefect.exceptions import ObjectNotFound
+    from prefect.states import Cancelled
+
+    from editorial.audit import SYSTEM, decision_event
+    from editorial.manifest import Status, mark_expired, now_utc
+    from flows.runtime import episode_dir_of, read_run, waiting_runs
+    from tasks.common import artifact_key
+
+    now = now_utc()
+    due: dict[Path, str | None] = {}  # episode folder -> flow run id
+    for path in sorted(settings.episodes_dir.glob("*/manifest.json")):
+        try:
+            manifest = load_manifest(path.parent)
+        except (InputError, ValueError):  # a manifest being written or from another version
+            continue
+        if manifest.status == Status.AWAITING_REVIEW and manifest.review_due_at and manifest.review_due_at <= now:
+            due[path.parent] = manifest.flow_run_id
+    for waiting in waiting_runs():  # runs whose manifest has no deadline: Prefect's timeout decides
+        run = read_run(waiting.flow_run_id)
+        timeout = run.state.state_details.pause_timeout if run.state else None
+        folder = episode_dir_of(run)
+        if timeout and timeout <= now and folder.parent == settings.episodes_dir and folder not in due:
+            due[folder] = str(run.id)
+
+    expired: list[str] = []
+    for folder, run_id in due.items():
+        run = None
+        if run_id:
+            try:
+                run = read_run(uuid.UUID(run_id))
+            except ObjectNotFound:
+                run = None
+        if run and run.state:
+            if run.state.type in _RESUMED:
+                continue  # a decision came in time and is being carried out
+            timeout = run.state.state_details.pause_timeout
+            if run.state.type == StateType.PAUSED and timeout and timeout > now:
+                continue  # Prefect would still accept a decision; its deadline is the one users see
+        hours = settings.review_timeout_hours
+        message = f"Review expired: not decided in time (review_timeout_hours={hours:g}); the episode stays unpublished."
+        if run and run.state and run.state.name != EXPIRED_STATE:
+            # The run first, so that a crash here leaves the episode to be expired by the next call.
+            with get_client(sync_client=True) as client:
+                client.set_flow_run_state(run.id, Cancelled(name=EXPIRED_STATE, message=message), force=True)
+        with locked(settings.data_dir / ".review.lock"):
+            manifest = mark_expired(folder, now)
+            if manifest is None:
+                continue  # decided or expired by someone else meanwhile
+            append_audit(settings.data_dir / "audit.jsonl", decision_event(
+                when=now, who=SYSTEM, what="expire", episode_id=manifest.episode_id, flow_run_id=run_id,
+                round=max(manifest.review_round, 1), notes=message,
+            ))
+        expired.append(manifest.episode_id)
+        if run:
+            with get_client(sync_client=True) as client:
+                client.create_artifact(ArtifactCreate(
+                    key=artifact_key(manifest.episode_id, "review"), type="markdown", flow_run_id=run.id,
+                    description="The review decision",
+                    data=f"## Episode `{manifest.episode_id}`: expired\n\n{message}\n\n"
+                         f"Waiting since {manifest.waiting_since}, due {manifest.review_due_at}.",
+                ))
+    return expired
