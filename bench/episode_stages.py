@@ -56,24 +56,24 @@ def main() -> int:
 
     settings = Settings()
     configure_prefect(settings)
-    from flows import runtime
+    from flows import runs, server
     from reelgate.cli import main as cli
 
     t0 = time.perf_counter()
-    runtime.ensure_server(settings)
+    server.ensure_server(settings)
     server_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     code = cli(["episode", STORY, "--id", "bench"])
     command_s = time.perf_counter() - t1
     if code != 0:
         print(f"episode failed with exit code {code}", file=sys.stderr)
-        runtime.stop_server(settings)
+        server.stop_server(settings)
         return 1
 
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    run = runtime.find_run("bench")
+    run = runs.find_run("bench")
     with get_client(sync_client=True) as client:
         task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
     per_stage: dict[str, list[float]] = defaultdict(list)
@@ -93,7 +93,7 @@ def main() -> int:
     print(f"orchestration overhead          {overhead:8.2f} s = {100 * overhead / flow_wall:.1f} % of flow wall"
           f" (ratio flow/task work {flow_wall / task_work:.2f}x)")
     print(f"`reelgate episode` command wall {command_s:8.2f} s (server already up; first start took {server_s:.1f} s)")
-    runtime.stop_server(settings)
+    server.stop_server(settings)
     return 0
 
 

@@ -26,7 +26,6 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -68,7 +67,7 @@ def main() -> int:
         del os.environ[key]
     os.environ.update(env)  # this process builds its requests with the same settings
     from flows.environment import configure_prefect
-    from reelgate.settings import Settings
+    from reelgate.settings import RunOptions, Settings
 
     settings = Settings()
     configure_prefect(settings)  # before anything imports Prefect, which reads it at import
@@ -87,23 +86,25 @@ def main() -> int:
         up = subprocess.Popen([sys.executable, "-m", "reelgate.cli", "up", "--series", str(series_file),
                                "--parallel", str(args.parallel)],
                               env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    api = httpx.Client(base_url=f"http://127.0.0.1:{port}/api", timeout=30)
+    from flows.environment import api_client
+
+    api = api_client(settings)  # the server `up` starts asks for its secret
     try:
         while "serving the episode" not in log.read_text():
             if up.poll() is not None:
                 print(log.read_text()[-3000:])
                 return 2
             time.sleep(1)
-        from flows import runtime
+        from flows import runs
 
-        deployment_id = runtime.episode_deployment_id()
-        episode_settings = settings.model_copy(update={"planning": series.planning(settings.planning)})
+        deployment_id = runs.episode_deployment_id()
+        options = RunOptions(preset=series.style_preset)
         requests = [series.episode_request(e, settings.planning) for e in series.episodes]
         t0 = time.monotonic()
         run_ids = set()
         for _ in range(2):  # the second round must get the same runs back
             for request in requests:
-                run = runtime.create_episode_run(deployment_id, request, episode_settings,
+                run = runs.create_episode_run(deployment_id, request, options,
                                                  idempotency_key=episode_idempotency_key(request.episode_id))
                 run_ids.add(run.id)
         queued_s = time.monotonic() - t0
@@ -161,9 +162,9 @@ def main() -> int:
             up.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(up.pid, signal.SIGKILL)
-        from flows import runtime
+        from flows import server
 
-        runtime.stop_server(settings)
+        server.stop_server(settings)
         print(f"data and up's log in {data}")
 
 

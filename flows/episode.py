@@ -26,22 +26,36 @@ from prompts.screen import lists_fingerprint
 from prompts.structure import derive_seed
 from quality.score import QualityReport, pick_best
 from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal, ShotSpec, Verdict
-from reelgate.settings import Settings
+from reelgate.errors import InputError
+from reelgate.settings import RunOptions, Settings, refuse_run_settings
 from safety.report import SafetyReport
 from tasks.checks import check_shot_safety, publish_attempts, score_shot_quality
 from tasks.common import artifact_key, fresh
 from tasks.editorial import make_episode_contact_sheet, publish, record_decision, record_refusal
 from tasks.generation import ensure_gpu_limit, generate_shot
 from tasks.post import mix_soundtrack, mux_episode, narrate_shot, write_subtitles
+from tasks.results import RESULTS, SERIALIZER
 from tasks.screening import plan_episode, screen_prompt
 
-@flow(name="produce-episode", persist_result=True)
-def produce_episode(request: EpisodeRequest, settings: Settings) -> dict:
+@flow(name="produce-episode", persist_result=True, result_storage=RESULTS, result_serializer=SERIALIZER)
+def produce_episode(
+    request: EpisodeRequest, options: RunOptions | None = None, settings: dict | None = None
+) -> dict:
     """Produce one episode, wait at the review gate, and publish it if a human approves.
 
     A regenerate decision makes the chosen shots again and brings the episode back to the
     gate, at most settings.max_review_rounds gates in all.
+
+    Args:
+        request: what the episode is asked to be.
+        options: what this run may choose (backend name, size, preset...); everything else
+            comes from the worker's own environment or settings file.
+        settings: refused: configuration never travels as a run parameter (a command, a URL
+            or a key variable named here would run or leak on the worker).
     """
+    if settings is not None:
+        raise InputError(refuse_run_settings(settings))
+    settings = (options or RunOptions()).settings()
     log = get_run_logger()
     flow_run_id = str(get_run_context().flow_run.id)
     episode_dir = settings.episodes_dir / request.episode_id

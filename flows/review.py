@@ -31,6 +31,7 @@ from editorial.review import (
     PREFECT_UI, QueueItem, check_decision, decision_key, file_sha256, may_decide, read_manifests, recently_decided,
     refusal_event, sign_decision, signed_by_desk, waiting_queue,
 )
+from flows.runs import deployment_served, episode_dir_of, execute_run, read_run, waiting_runs
 from reelgate.errors import InputError, NotAllowed, StaleDecision
 from reelgate.settings import Settings
 
@@ -93,8 +94,6 @@ def decide(settings: Settings, episode_id: str, decision: ReviewDecision, review
     via: "page" or "cli", for the audit log.
     Raises StaleDecision, NotAllowed or InputError, after writing the refusal to the audit log.
     """
-    from flows.runtime import read_run
-
     folder = settings.episodes_dir / episode_id
     audit = settings.data_dir / "audit.jsonl"
     decision = decision.model_copy(update={"reviewer": reviewer, "signature": ""})
@@ -149,13 +148,11 @@ class PrefectDesk:
         return load_manifest(self.settings.episodes_dir / episode_id)
 
     def decide(self, episode_id: str, decision: ReviewDecision, reviewer: str) -> None:
-        from flows import runtime
-
         run = decide(self.settings, episode_id, decision, reviewer, via="page")
-        if run.deployment_id is None or not runtime.deployment_served(run.deployment_id):
+        if run.deployment_id is None or not deployment_served(run.deployment_id):
             # Nobody polls the deployment: execute the resumed run here, without holding the request.
             thread = threading.Thread(
-                target=runtime.execute_run, args=(run.id,), name=f"resume-{episode_id}", daemon=True
+                target=execute_run, args=(run.id,), name=f"resume-{episode_id}", daemon=True
             )
             thread.start()
             self._executions.append(thread)
@@ -190,7 +187,6 @@ def expire_overdue(settings: Settings) -> list[str]:
 
     from editorial.audit import SYSTEM, decision_event
     from editorial.manifest import Status, mark_expired, now_utc
-    from flows.runtime import episode_dir_of, read_run, waiting_runs
     from tasks.common import artifact_key
 
     now = now_utc()

@@ -1,6 +1,6 @@
 """The series flow: each time a series' schedule fires, queue its next unproduced episode.
 
-A series is served as its own deployment (`flows.runtime.series_deployment`) with a cron
+A series is served as its own deployment (`flows.deployments.series_deployment`) with a cron
 schedule in the series' time zone. A fire only *creates* a run of the episode deployment
 and returns; the episode run suspends at its review gate on its own.
 
@@ -21,19 +21,24 @@ from prefect.context import get_run_context
 
 from editorial.manifest import load_manifest, manifest_path
 from editorial.series import Series, load_series, next_unproduced
+from flows import runs, server
 from reelgate.errors import InputError
-from reelgate.settings import Settings
+from reelgate.settings import RunOptions, Settings, refuse_run_settings
+from tasks.results import RESULTS, SERIALIZER
 
 
-@flow(name="produce-next-episode", retries=2, retry_delay_seconds=10)
-def produce_next_episode(series_file: str, settings: Settings) -> dict:
+@flow(name="produce-next-episode", retries=2, retry_delay_seconds=10, result_storage=RESULTS,
+      result_serializer=SERIALIZER)
+def produce_next_episode(series_file: str, settings: dict | None = None) -> dict:
     """Queue the series' next unproduced episode as a run of the episode deployment.
 
     series_file: the series YAML file, as a path the serving machine can read.
+    settings: refused (configuration comes from the worker's own environment, never a parameter).
     Returns what happened: {"status": "queued" | "done" | "skipped", "episode_id", "flow_run_id"}.
     """
-    from flows import runtime
-
+    if settings is not None:
+        raise InputError(refuse_run_settings(settings))
+    settings = Settings()
     log = get_run_logger()
     series = load_series(Path(series_file), settings.planning)
     this_run = get_run_context().flow_run
@@ -49,16 +54,14 @@ def produce_next_episode(series_file: str, settings: Settings) -> dict:
         return {"status": "done", "episode_id": None, "flow_run_id": None}
 
     request = series.episode_request(episode, settings.planning)
-    episode_settings = settings.model_copy(update={
-        "planning": series.planning(settings.planning),
-        "review_timeout_hours": series.review.timeout_hours,
-    })
-    failures = runtime.failed_run_count(request.episode_id)
+    options = RunOptions(preset=series.style_preset, review_timeout_hours=series.review.timeout_hours)
+    failures = runs.failed_run_count(request.episode_id)
     key = episode_idempotency_key(request.episode_id, failures)
     # One live run per episode: a fire while the episode's run waits at the gate attaches to it.
-    run, attached = runtime.start_episode(runtime.episode_deployment_id(), request, episode_settings, idempotency_key=key)
+    run, attached = runs.start_episode(runs.episode_deployment_id(), request, options.settings(),
+                                          idempotency_key=key, options=options)
     log.info("episode %s %s: flow run %s (%s)", request.episode_id, "already running" if attached else "queued",
-             run.id, runtime.ui_url(run.id))
+             run.id, server.ui_url(run.id))
     return {"status": "queued", "episode_id": request.episode_id, "flow_run_id": str(run.id)}
 
 

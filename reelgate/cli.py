@@ -36,26 +36,34 @@ from reelgate.errors import InputError, ReelgateError
 from reelgate.cli_reviewers import register as register_reviewers
 from reelgate.files import write_text
 from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal
-from reelgate.settings import Settings
+from reelgate.settings import RunOptions, Settings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weaver_and_herdsman.json"
 EXAMPLE_SERIES = EXAMPLE.parent / "constellations.yaml"
 EXIT_OK, EXIT_REFUSED, EXIT_ERROR = 0, 1, 2
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    """The settings from the environment, with this command's flags on top.
+def _options(args: argparse.Namespace) -> RunOptions:
+    """This command's run flags (--backend, --model, --size...), as the options a run may carry.
 
     Generation flags are merged before validation, so that a backend chosen on the command
     line gets its own native frame size unless a size was given too.
     """
-    generation = {k: v for k in ("backend", "model", "steps", "fps", "num_frames") if (v := getattr(args, k, None))}
+    chosen = {k: v for k in ("backend", "model", "steps", "fps", "num_frames") if (v := getattr(args, k, None))}
     if getattr(args, "size", None):
-        generation["width"], generation["height"] = _parse_size(args.size)
-    return Settings(
-        **({"data_dir": args.data_dir} if getattr(args, "data_dir", None) else {}),
-        **({"generation": generation} if generation else {}),
-    )
+        chosen["width"], chosen["height"] = _parse_size(args.size)
+    try:
+        return RunOptions(**chosen)
+    except ValidationError as exc:
+        raise UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings from the environment (and --data-dir, exported so runs started from here see it too),
+    with this command's run flags on top: the same settings a run with these options computes."""
+    if getattr(args, "data_dir", None):
+        os.environ["REELGATE_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
+    return _options(args).settings()
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -65,13 +73,14 @@ def _parse_size(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def _runtime(settings: Settings):
+def _flows(settings: Settings):
+    """flows.server, flows.runs and flows.deployments, imported once Prefect's environment is set."""
     from flows.environment import configure_prefect
 
     configure_prefect(settings)
-    from flows import runtime  # imports prefect: only after its environment is set
+    from flows import deployments, runs, server  # import prefect: only after its environment is set
 
-    return runtime
+    return server, runs, deployments
 
 
 def default_episode_id(prompt: str) -> str:
@@ -79,16 +88,17 @@ def default_episode_id(prompt: str) -> str:
     return f"ep-{datetime.now():%Y%m%d-%H%M%S}-{digest}"
 
 
-def _print_outcome(runtime, run, settings: Settings) -> int:
+def _print_outcome(run, settings: Settings) -> int:
     from editorial.manifest import load_manifest
 
-    episode_dir = runtime.episode_dir_of(run)
+    server, runs, _ = _flows(settings)
+    episode_dir = runs.episode_dir_of(run)
     state = run.state.type.value if run.state else "UNKNOWN"
     try:
         manifest = load_manifest(episode_dir)
     except InputError:
         print(f"run {run.id} ended {state} before writing a manifest: {run.state.message if run.state else ''}")
-        print(f"  Prefect UI: {runtime.ui_url(run.id)}")
+        print(f"  Prefect UI: {server.ui_url(run.id)}")
         return EXIT_ERROR
     print(f"episode {manifest.episode_id}: {manifest.status.value}")
     for reason in manifest.verdict.reasons:
@@ -97,11 +107,11 @@ def _print_outcome(runtime, run, settings: Settings) -> int:
         for name, file in manifest.outputs.items():
             print(f"  {name:14s} {episode_dir / file}")
     print(f"  {'manifest':14s} {episode_dir / 'manifest.json'}")
-    print(f"  {'Prefect UI':14s} {runtime.ui_url(run.id)}")
+    print(f"  {'Prefect UI':14s} {server.ui_url(run.id)}")
     if manifest.status.value == "awaiting_review":
         version = manifest.version.id if manifest.version else "?"
         print(f"  version        {version}  (a decision names it; any other version is refused)")
-        print(f"  review gate    {runtime.ui_url(run.id)}  (Resume shows the decision form)")
+        print(f"  review gate    {server.ui_url(run.id)}  (Resume shows the decision form)")
         print(f"  look first:    reelgate review show {manifest.episode_id}")
         print(f"  approve:       reelgate review approve {manifest.episode_id} --version {version} --notes '...'")
         print(f"  reject:        reelgate review reject {manifest.episode_id} --version {version} --notes '...'")
@@ -137,20 +147,21 @@ def cmd_episode(args: argparse.Namespace) -> int:
     from generation.base import check_backend
 
     check_backend(settings.generation)  # fail at once on a missing model, before any work
-    runtime = _runtime(settings)
-    runtime.ensure_server(settings)
-    deployment_id = runtime.ensure_deployment()
-    run, attached = runtime.start_episode(deployment_id, request, settings, replace=args.replace)
+    server, runs, deployments = _flows(settings)
+    server.ensure_server(settings)
+    deployment_id = deployments.ensure_deployment()
+    run, attached = runs.start_episode(deployment_id, request, settings, replace=args.replace,
+                                          options=_options(args))
     if attached:
         print(f"episode {request.episode_id}: attached to its live run {run.id} ({run.state_name}); "
               f"no second run started", flush=True)
     else:
         print(f"episode {request.episode_id}: flow run {run.id}", flush=True)
-    print(f"  Prefect UI: {runtime.ui_url(run.id)}", flush=True)
+    print(f"  Prefect UI: {server.ui_url(run.id)}", flush=True)
     if attached and run.state and run.state.type.value == "PAUSED":
-        return _print_outcome(runtime, run, settings)
-    run = runtime.drive_run(run.id, deployment_id)
-    return _print_outcome(runtime, run, settings)
+        return _print_outcome(run, settings)
+    run = runs.drive_run(run.id, deployment_id)
+    return _print_outcome(run, settings)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -412,9 +423,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     request = None
     if args.example or not args.series:
         request = _example_request(Path(args.example or EXAMPLE))
-    runtime = _runtime(settings)
-    runtime.ensure_server(settings)
-    print(f"Prefect UI      {runtime.ui_url()}")
+    server, runs, deployments = _flows(settings)
+    server.ensure_server(settings)
+    print(f"Prefect UI      {server.ui_url()}  {_sign_in_hint(settings)}")
     print(f"output folder   {settings.episodes_dir}")
     print(f"publish folder  {settings.publish_dir}", flush=True)
     if args.until_review:
@@ -423,10 +434,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         # Run it here, as `reelgate episode` does: a runner stopped right after the run
         # suspends cancels it on the way out (Prefect 3.8 Runner.astop -> cancel_all),
         # which would leave nothing at the review gate.
-        deployment_id = runtime.ensure_deployment()
-        run = runtime.create_episode_run(deployment_id, request, settings)
+        deployment_id = deployments.ensure_deployment()
+        run = runs.create_episode_run(deployment_id, request, _options(args))
         print(f"example episode {request.episode_id}: flow run {run.id}", flush=True)
-        return _print_outcome(runtime, runtime.drive_run(run.id, deployment_id), settings)
+        return _print_outcome(runs.drive_run(run.id, deployment_id), settings)
 
     page = _start_review_page(settings, args.allow_remote)
 
@@ -447,12 +458,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     def on_settled(settled, run) -> None:
         if settled is None:
             print(f"example episode {request.episode_id}: flow run {run.id}")
-            print(f"review gate     {runtime.ui_url(run.id)}", flush=True)
+            print(f"review gate     {server.ui_url(run.id)}", flush=True)
             return
-        _print_outcome(runtime, settled, settings)
+        _print_outcome(settled, settings)
 
     try:
-        runtime.serve(settings, request, on_settled, series_files=series_files, on_ready=on_ready,
+        deployments.serve(settings, request, on_settled, series_files=series_files, on_ready=on_ready,
+                      first_options=_options(args),
                       every_minute=every_minute, limit=args.parallel)
     finally:
         if page is not None:
@@ -486,15 +498,15 @@ def cmd_review(args: argparse.Namespace) -> int:
     from editorial.review import describe_version
 
     settings = _settings(args)
-    runtime = _runtime(settings)
-    runtime.ensure_server(settings)
+    server, runs, deployments = _flows(settings)
+    server.ensure_server(settings)
     from flows.review import expire_overdue
 
     for episode_id in expire_overdue(settings):  # a late decision must not find it waiting
         print(f"{episode_id}: review expired (not decided in {settings.review_timeout_hours:g} h); not published")
     if args.action == "list":
         return _review_list(settings)
-    episode_id = _episode_id_of(runtime, args.id)
+    episode_id = _episode_id_of(args.id)
     episode_dir = settings.episodes_dir / episode_id
     manifest = load_manifest(episode_dir)
     shown = _shown_file(settings, episode_id)
@@ -520,8 +532,8 @@ def cmd_review(args: argparse.Namespace) -> int:
     from flows.review import decide
 
     run = decide(settings, episode_id, decision, reviewer, via="cli")
-    settled = runtime.drive_run(run.id, run.deployment_id)
-    code = _print_outcome(runtime, settled, settings)
+    settled = runs.drive_run(run.id, run.deployment_id)
+    code = _print_outcome(settled, settings)
     final = load_manifest(episode_dir)
     if decision.decision == Decision.REGENERATE and final.review and final.review.refused:
         print(f"  regenerate refused: {final.review.refused}")
@@ -529,10 +541,21 @@ def cmd_review(args: argparse.Namespace) -> int:
     return code
 
 
-def _episode_id_of(runtime, run_or_episode: str) -> str:
-    """An episode id, or the episode of a flow run id."""
+def _sign_in_hint(settings: Settings) -> str:
+    """Where the Prefect UI's password is (the local server is closed; an existing one has its own)."""
+    from flows.environment import auth_file
+
+    if os.environ.get("PREFECT_API_URL", "").rstrip("/") != settings.local_api_url:
+        return "(sign in with your server's secret, PREFECT_API_AUTH_STRING)"
+    return f"(sign in with the secret in {auth_file(settings)})"
+
+
+def _episode_id_of(run_or_episode: str) -> str:
+    """An episode id, or the episode of a flow run id (Prefect is configured by then)."""
+    from flows.runs import read_run
+
     try:
-        return runtime.read_run(uuid.UUID(run_or_episode)).name
+        return read_run(uuid.UUID(run_or_episode)).name
     except ValueError:
         return run_or_episode
 
@@ -590,8 +613,8 @@ def cmd_page(args: argparse.Namespace) -> int:
     import time
 
     settings = _settings(args)
-    runtime = _runtime(settings)
-    runtime.ensure_server(settings)
+    server, runs, deployments = _flows(settings)
+    server.ensure_server(settings)
     from flows.desk import start_review_page
 
     page = start_review_page(settings, args.host, args.port, allow_remote=args.allow_remote)
@@ -609,15 +632,16 @@ def cmd_page(args: argparse.Namespace) -> int:
 
 def cmd_server(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    runtime = _runtime(settings)
+    server, runs, deployments = _flows(settings)
     if args.action == "start":
-        print(f"Prefect server healthy at {runtime.ensure_server(settings)}; UI {runtime.ui_url()}")
+        print(f"Prefect server healthy at {server.ensure_server(settings)}; UI {server.ui_url()}  "
+              f"{_sign_in_hint(settings)}")
     elif args.action == "stop":
-        print("stopped" if runtime.stop_server(settings) else "no local server was running")
+        print("stopped" if server.stop_server(settings) else "no local server was running")
     else:
         import os
 
-        healthy = runtime.server_healthy(os.environ["PREFECT_API_URL"])
+        healthy = server.server_healthy(os.environ["PREFECT_API_URL"])
         print(f"{os.environ['PREFECT_API_URL']}: {'healthy' if healthy else 'not answering'}")
         return EXIT_OK if healthy else EXIT_REFUSED
     return EXIT_OK
@@ -641,9 +665,9 @@ def cmd_series(args: argparse.Namespace) -> int:
             raise UsageError("series deploy needs --pool NAME (a work pool: prefect work-pool create NAME --type process); "
                              "to serve a series on this machine, run `reelgate up --series FILE`")
         settings = _settings(args)
-        runtime = _runtime(settings)
-        runtime.ensure_server(settings)
-        runtime.apply_to_pool([Path(args.file)], settings, args.pool)
+        server, runs, deployments = _flows(settings)
+        server.ensure_server(settings)
+        deployments.apply_to_pool([Path(args.file)], settings, args.pool)
         print(f"{series.id}: deployed to work pool {args.pool} with the episode deployment; "
               f"next episode at {next_at:%Y-%m-%d %H:%M %Z} ({series.timezone}); start workers with "
               f"`prefect worker start --pool {args.pool}` in a checkout of reelgate")

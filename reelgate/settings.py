@@ -7,10 +7,11 @@ between nested names, e.g. ``REELGATE_GENERATION__BACKEND=wan`` or
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_TOKEN_CHARS = 24  # review tokens shorter than this are refused: they can be guessed
@@ -445,3 +446,83 @@ class Settings(BaseSettings):
     @property
     def api_url(self) -> str:
         return self.prefect_api_url or self.local_api_url
+
+
+# Settings a run may never choose for itself: each runs a program, sends a secret somewhere,
+# imports code, or reads or writes outside the worker's own folders. They come only from the
+# worker's environment or settings file.
+WORKER_ONLY = {
+    "post.tts_command": "REELGATE_POST__TTS_COMMAND",
+    "post.tts_url": "REELGATE_POST__TTS_URL",
+    "post.tts_api_key_env": "REELGATE_POST__TTS_API_KEY_ENV",
+    "generation.cloud.base_url": "REELGATE_GENERATION__CLOUD__BASE_URL",
+    "generation.cloud.api_key": "REELGATE_GENERATION__CLOUD__API_KEY",
+    "generation.backend": "REELGATE_GENERATION__BACKEND",
+    "data_dir": "REELGATE_DATA_DIR",
+    "prefect_api_url": "PREFECT_API_URL",
+}
+
+
+class RunOptions(BaseModel):
+    """What one run may choose for itself; everything else comes from the worker's own settings.
+
+    These travel as flow-run parameters beside the episode request, so anyone who may create a
+    run may set them: none of them runs a program, sends a key, imports code or names a folder.
+    A backend is a registered name (animatic, wan, diffusers, dashscope), never a module path.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str | None = Field(None, description="A registered generator backend; unset: the worker's.")
+    model: str | None = Field(None, description="Model id or local model folder for the backend; unset: the worker's.")
+    width: int | None = Field(None, ge=64, le=3840)
+    height: int | None = Field(None, ge=64, le=2160)
+    fps: int | None = Field(None, ge=4, le=60)
+    num_frames: int | None = Field(None, ge=1, le=1000)
+    steps: int | None = Field(None, ge=1, le=200)
+    preset: str | None = Field(None, description="Series style preset name; unset: the worker's.")
+    review_timeout_hours: float | None = Field(None, gt=0, le=24 * 30)
+
+    @field_validator("backend")
+    @classmethod
+    def _registered_name(cls, backend: str | None) -> str | None:
+        if backend is not None and (":" in backend or "." in backend or "/" in backend):
+            raise ValueError(
+                f"generation.backend {backend!r} names code to import; a run may only name a registered backend "
+                "(animatic, wan, diffusers, dashscope). An import path comes from the worker's own "
+                "REELGATE_GENERATION__BACKEND"
+            )
+        return backend
+
+    @field_validator("preset")
+    @classmethod
+    def _preset_name(cls, preset: str | None) -> str | None:
+        if preset is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", preset):
+            raise ValueError(f"preset {preset!r} must be a preset name (a preset file comes from the worker's settings)")
+        return preset
+
+    def settings(self) -> "Settings":
+        """The worker's settings (its environment and settings file), with these options on top."""
+        generation = {k: v for k in ("backend", "model", "width", "height", "fps", "num_frames", "steps")
+                      if (v := getattr(self, k)) is not None}
+        overrides: dict = {"generation": generation} if generation else {}
+        if self.preset is not None:
+            overrides["planning"] = {"preset": self.preset}
+        if self.review_timeout_hours is not None:
+            overrides["review_timeout_hours"] = self.review_timeout_hours
+        return Settings(**overrides)
+
+
+def refuse_run_settings(given: object) -> str:
+    """The message for settings sent as run parameters: which worker-only fields they tried to set."""
+    def flat(data: object, prefix: str = "") -> list[str]:
+        if not isinstance(data, dict):
+            return [prefix.rstrip(".")]
+        return [name for key, value in data.items() for name in flat(value, f"{prefix}{key}.")]
+
+    tried = [name for name in flat(given) if name in WORKER_ONLY]
+    named = "; ".join(f"{name} (set {WORKER_ONLY[name]} on the worker)" for name in tried)
+    return (
+        "run parameters carry the episode request and run options only; settings come from the worker's own "
+        "environment or settings file" + (f". Refused: {named}" if named else "")
+    )

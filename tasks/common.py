@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from reelgate.errors import is_retryable
 from reelgate.files import file_sha256
 from reelgate.records import GeneratedShot
+from tasks.results import RESULTS, SERIALIZER
 
 
 @cache
@@ -125,6 +126,8 @@ def stage_task(
         name=name,
         cache_policy=INPUTS + TASK_SOURCE + StageCode(packages=packages) + FileContents(params=file_inputs),
         persist_result=True,
+        result_storage=RESULTS,  # signed JSON: a result file someone else wrote is never decoded
+        result_serializer=SERIALIZER,
         retries=retries,
         retry_delay_seconds=[2, 10, 30][:retries] if retries else 0,
         retry_condition_fn=retry_transient,

@@ -64,12 +64,12 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def prefect_server():
     """A real local Prefect server for the session (the same code path as `reelgate`)."""
-    from flows import runtime
+    from flows import server
 
     settings = Settings()
-    runtime.ensure_server(settings)
+    server.ensure_server(settings)
     yield settings
-    runtime.stop_server(settings)
+    server.stop_server(settings)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -155,7 +155,7 @@ def test_regenerate_remakes_only_the_chosen_shot_then_approve_publishes_to_the_f
 @pytest.mark.integration
 def test_an_undecided_review_expires_visibly_and_is_never_published(prefect_server, monkeypatch, capsys):
     from flows.review import EXPIRED_STATE
-    from flows.runtime import find_run
+    from flows.runs import find_run
     from reelgate.cli import main
 
     settings = prefect_server

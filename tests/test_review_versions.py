@@ -27,7 +27,7 @@ def _audit(settings, episode_id: str) -> list[dict]:
 
 
 def test_another_request_is_refused_and_replace_supersedes_the_waiting_version(prefect_server, capsys):
-    from flows import runtime
+    from flows import runs
     from reelgate.cli import main
 
     settings = prefect_server
@@ -46,7 +46,7 @@ def test_another_request_is_refused_and_replace_supersedes_the_waiting_version(p
     # The same request attaches to the waiting run: no second run, no second gate.
     assert main(["episode", STORY_A, "--id", "rv-same"]) == 0
     assert "attached to its live run" in capsys.readouterr().out
-    assert len(runtime.live_runs("rv-same")) == 1
+    assert len(runs.live_runs("rv-same")) == 1
 
     # --replace ends the waiting run, moves A aside as superseded, and starts B clean.
     assert main(["episode", STORY_B, "--id", "rv-same", "--replace"]) == 0
@@ -55,8 +55,8 @@ def test_another_request_is_refused_and_replace_supersedes_the_waiting_version(p
     assert b.superseded[0]["version"] == a.version.id and b.superseded[0]["folder"] == "versions/1"
     old = load_manifest(episode / "versions" / "1")
     assert old.status == Status.SUPERSEDED and old.version == a.version
-    assert runtime.read_run(uuid.UUID(a.flow_run_id)).state.name == "Superseded"
-    assert [r.id for r in runtime.live_runs("rv-same")] == [uuid.UUID(b.flow_run_id)]
+    assert runs.read_run(uuid.UUID(a.flow_run_id)).state.name == "Superseded"
+    assert [r.id for r in runs.live_runs("rv-same")] == [uuid.UUID(b.flow_run_id)]
     # The folder never mixes versions: A's files are all under versions/1.
     assert not any(p.name.startswith("round") and p.parent == episode for p in episode.iterdir() if p.name != "round1")
     assert (episode / "versions" / "1" / a.outputs["video"]).is_file()
@@ -73,7 +73,7 @@ def test_another_request_is_refused_and_replace_supersedes_the_waiting_version(p
 
 
 def test_two_concurrent_approvals_of_one_version_record_exactly_one(prefect_server):
-    from flows import runtime
+    from flows import runs
     from flows.review import decide
 
     settings = prefect_server
@@ -98,7 +98,7 @@ def test_two_concurrent_approvals_of_one_version_record_exactly_one(prefect_serv
         t.join(60)
     assert sorted(kind for kind, _ in outcomes) == ["ok", "refused"]
     run = next(value for kind, value in outcomes if kind == "ok")
-    settled = runtime.drive_run(run.id, run.deployment_id, timeout_s=300)
+    settled = runs.drive_run(run.id, run.deployment_id, timeout_s=300)
     assert settled.state.type.value == "COMPLETED"
     final = load_manifest(settings.episodes_dir / "rv-race")
     assert final.status == Status.PUBLISHED and len(final.reviews) == 1
@@ -111,29 +111,29 @@ def test_the_prefect_api_cannot_decide_past_the_gate_rules(prefect_server):
     from prefect.flow_runs import resume_flow_run
 
     from editorial.reviewers import add_reviewer
-    from flows import runtime
+    from flows import deployments, runs
     from flows.review import decide
 
     settings = prefect_server
     add_reviewer(settings.data_dir, "ana-rv")
     request = EpisodeRequest(prompt=STORY_A, episode_id="rv-api", reviewers=["ana-rv"])
-    deployment_id = runtime.ensure_deployment()
-    run, _ = runtime.start_episode(deployment_id, request, settings)
-    run = runtime.drive_run(run.id, deployment_id, timeout_s=300)
+    deployment_id = deployments.ensure_deployment()
+    run, _ = runs.start_episode(deployment_id, request, settings)
+    run = runs.drive_run(run.id, deployment_id, timeout_s=300)
     folder = settings.episodes_dir / "rv-api"
     version = load_manifest(folder).version.id
 
     # Another version: the server refuses the input and the run stays suspended.
     with pytest.raises(RuntimeError):
         resume_flow_run(run.id, run_input={"decision": "approve", "version": "r1-000000000000", "reviewer": "ana-rv"})
-    assert runtime.read_run(run.id).state.type.value == "PAUSED"
+    assert runs.read_run(run.id).state.type.value == "PAUSED"
 
     # The right version, but unsigned (typed into Prefect's form, or posted to its API), and a forged signature:
     # the flow records who really decided (prefect-ui), refuses both, and waits again.
     for signature in ("", "0" * 64):
         resume_flow_run(run.id, run_input={"decision": "approve", "version": version, "reviewer": "ana-rv",
                                            "signature": signature})
-        settled = runtime.drive_run(run.id, deployment_id, timeout_s=300)
+        settled = runs.drive_run(run.id, deployment_id, timeout_s=300)
         assert settled.state.type.value == "PAUSED"
     manifest = load_manifest(folder)
     assert manifest.status == Status.AWAITING_REVIEW and manifest.review is None
@@ -148,7 +148,7 @@ def test_the_prefect_api_cannot_decide_past_the_gate_rules(prefect_server):
 
     # The series' reviewer, authenticated: decided and published.
     resumed = decide(settings, "rv-api", ReviewDecision(decision="approve", version=version), "ana-rv", via="cli")
-    assert runtime.drive_run(resumed.id, deployment_id, timeout_s=300).state.type.value == "COMPLETED"
+    assert runs.drive_run(resumed.id, deployment_id, timeout_s=300).state.type.value == "COMPLETED"
     final = load_manifest(folder)
     assert final.status == Status.PUBLISHED and final.review.reviewer == "ana-rv" and final.review.authenticated
     approve = [e for e in _audit(settings, "rv-api") if e["what"] == "approve"]

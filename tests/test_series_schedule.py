@@ -64,7 +64,10 @@ def test_schedule_produces_the_next_episode_once_even_when_fired_twice(tmp_path)
     env.update(REELGATE_DATA_DIR=str(tmp_path / "data"), REELGATE_SERVER_PORT=str(port),
                REELGATE_REVIEW_PORT=str(_free_port()), PYTHONUNBUFFERED="1")
     settings = Settings(data_dir=tmp_path / "data", server_port=port)
-    api = httpx.Client(base_url=f"http://127.0.0.1:{port}/api", timeout=10)
+    from flows.environment import api_client
+
+    # The server `up` starts is closed: this client signs in with the secret it keeps in the data folder.
+    api = api_client(settings, timeout=10)
     log = tmp_path / "up.log"
 
     def runs(**flow_runs) -> list[dict]:
@@ -122,7 +125,7 @@ def test_schedule_produces_the_next_episode_once_even_when_fired_twice(tmp_path)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        from flows import runtime
+        from flows import server
 
-        runtime.stop_server(settings)
+        server.stop_server(settings)
         api.close()

@@ -1,4 +1,4 @@
-"""Running episodes on Prefect: the local server, the deployments, creating, executing and serving runs.
+"""Episode runs on Prefect: creating them (one live run per episode), executing, waiting, finding them.
 
 Import `flows.environment.configure_prefect` and call it before importing this module.
 
@@ -7,12 +7,12 @@ gate *suspends* the run: the process exits while a human decides (holding no GPU
 worker), and on resume the run starts again from the top with every finished task cached.
 Whoever resumes a run also gets it executed: by a runner serving the deployment
 (`reelgate up`) when one is polling, otherwise in a child process of the caller.
+Nothing here imports a flow function (flows.deployments does), so flows may import this.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +20,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     DeploymentFilter,
@@ -35,121 +34,42 @@ from prefect.client.schemas.sorting import FlowRunSort
 
 from reelgate.errors import BackendUnavailable, ConfigError, InputError
 from reelgate.records import EpisodeRequest
-from reelgate.settings import Settings
+from reelgate.settings import RunOptions, Settings
+
 
 FLOW_ENTRYPOINT = "flows.episode.produce_episode"
+
 DEPLOYMENT = "produce-episode/episode"
+
+SERIES_FLOW = "produce-next-episode"
+
 SETTLED = {StateType.PAUSED, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 
-
-# --- the server -------------------------------------------------------------------------
-
-def server_healthy(api_url: str, timeout: float = 2.0) -> bool:
-    try:
-        return httpx.get(api_url.rstrip("/") + "/health", timeout=timeout).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def ensure_server(settings: Settings, wait_s: float = 120.0) -> str:
-    """Return the API URL of a healthy Prefect server, starting a local one if needed.
-
-    The local server runs detached (it outlives this command, like a database would),
-    with its SQLite database and log under `settings.prefect_home`.
-    """
-    api_url = os.environ["PREFECT_API_URL"]
-    if server_healthy(api_url):
-        return api_url
-    if api_url.rstrip("/") != settings.local_api_url:
-        raise BackendUnavailable(f"the Prefect server at {api_url} does not answer; start it or unset PREFECT_API_URL")
-    log_path = settings.prefect_home / "server.log"
-    settings.prefect_home.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start",
-             "--host", settings.server_host, "--port", str(settings.server_port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-    (settings.prefect_home / "server.pid").write_text(str(proc.pid))
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if server_healthy(api_url):
-            return api_url
-        if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
-            raise ConfigError(
-                f"the local Prefect server exited at start (is port {settings.server_port} taken? "
-                f"set REELGATE_SERVER_PORT); log {log_path}:\n" + "\n".join(tail)
-            )
-        time.sleep(0.5)
-    raise BackendUnavailable(f"the local Prefect server did not become healthy in {wait_s:.0f} s; see {log_path}")
-
-
-def stop_server(settings: Settings) -> bool:
-    """Stop the local server started by `ensure_server`; False if none was running."""
-    pid_file = settings.prefect_home / "server.pid"
-    if not pid_file.is_file():
-        return False
-    pid = int(pid_file.read_text())
-    pid_file.unlink()
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    for _ in range(50):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    os.killpg(pid, signal.SIGKILL)
-    return True
-
-
-def ui_url(flow_run_id: uuid.UUID | str | None = None) -> str:
-    base = os.environ["PREFECT_API_URL"].rstrip("/").removesuffix("/api")
-    return f"{base}/runs/flow-run/{flow_run_id}" if flow_run_id else base
-
-
-# --- the deployment and its runs ---------------------------------------------------------
-
-def episode_deployment():
-    """The RunnerDeployment of the episode flow (entrypoint by module path)."""
-    from prefect.deployments.runner import EntrypointType
-
-    from flows.episode import produce_episode
-
-    return produce_episode.to_deployment(
-        name="episode",
-        entrypoint_type=EntrypointType.MODULE_PATH,
-        description="Produce one episode and wait at the review gate.",
-        tags=["reelgate"],
-    )
-
-
-def ensure_deployment() -> uuid.UUID:
-    return episode_deployment().apply()
+LIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING]
 
 
 def create_episode_run(
-    deployment_id: uuid.UUID, request: EpisodeRequest, settings: Settings, idempotency_key: str | None = None
+    deployment_id: uuid.UUID, request: EpisodeRequest, options: RunOptions | None = None,
+    idempotency_key: str | None = None,
 ) -> FlowRun:
     """A scheduled run of the episode deployment, named after the episode.
 
+    Its parameters are the request and the run's options, never settings: the worker that
+    runs it uses its own (see RunOptions).
     idempotency_key: with a key, the server creates at most one run per key (of this
         flow) and returns that run to every later call with the same key.
     """
+    parameters = {"request": request.model_dump(mode="json")}
+    if options is not None:
+        parameters["options"] = options.model_dump(mode="json", exclude_none=True)
     with get_client(sync_client=True) as client:
         return client.create_flow_run_from_deployment(
             deployment_id,
-            parameters={"request": request.model_dump(mode="json"), "settings": settings.model_dump(mode="json")},
+            parameters=parameters,
             name=request.episode_id,
             tags=["reelgate", *( [f"series:{request.series}"] if request.series else [])],
             idempotency_key=idempotency_key,
         )
-
-
-LIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING]
 
 
 def live_runs(episode_id: str) -> list[FlowRun]:
@@ -166,7 +86,7 @@ def live_runs(episode_id: str) -> list[FlowRun]:
 
 def start_episode(
     deployment_id: uuid.UUID, request: EpisodeRequest, settings: Settings, replace: bool = False,
-    idempotency_key: str | None = None, who: str = "owner",
+    idempotency_key: str | None = None, who: str = "owner", options: RunOptions | None = None,
 ) -> tuple[FlowRun, bool]:
     """The one line of work of an episode id: attach to its live run, or start one; (run, attached).
 
@@ -194,7 +114,7 @@ def start_episode(
     line = len(superseded_lines(folder)) + 1
     key = idempotency_key or (f"reelgate-episode:{request.episode_id}:{request_fingerprint(request)[:16]}:"
                               f"line{line}:{failed_run_count(request.episode_id)}")
-    return create_episode_run(deployment_id, request, settings, idempotency_key=key), False
+    return create_episode_run(deployment_id, request, options, idempotency_key=key), False
 
 
 def _request_manifest(run: FlowRun, settings: Settings):
@@ -292,8 +212,6 @@ def drive_run(flow_run_id: uuid.UUID, deployment_id: uuid.UUID, timeout_s: float
     return wait_until_settled(flow_run_id, timeout_s)
 
 
-# --- the review queue --------------------------------------------------------------------
-
 @dataclass
 class WaitingRun:
     flow_run_id: uuid.UUID
@@ -339,48 +257,8 @@ def find_run(run_or_episode: str) -> FlowRun:
 
 
 def episode_dir_of(run: FlowRun) -> Path:
-    params = run.parameters or {}
-    settings = Settings.model_validate(params["settings"]) if "settings" in params else Settings()
-    return settings.episodes_dir / params["request"]["episode_id"]
-
-
-# --- series -----------------------------------------------------------------------------
-
-SERIES_FLOW = "produce-next-episode"
-
-
-def series_deployment(series_file: Path, settings: Settings):
-    """The RunnerDeployment of one series: its next episode on its cron, in its time zone.
-
-    Named after the series id (`produce-next-episode/<id>`); the file is passed by absolute
-    path, so whoever runs a fire (this machine, or a worker) must be able to read it there.
-    """
-    from prefect.client.schemas.schedules import CronSchedule
-    from prefect.deployments.runner import EntrypointType
-
-    from editorial.series import load_series
-    from flows.series import produce_next_episode
-
-    series_file = Path(series_file).resolve()
-    series = load_series(series_file, settings.planning)
-    return produce_next_episode.to_deployment(
-        name=series.id,
-        entrypoint_type=EntrypointType.MODULE_PATH,
-        schedules=[CronSchedule(cron=series.schedule, timezone=series.timezone)],
-        parameters={"series_file": str(series_file), "settings": settings.model_dump(mode="json")},
-        description=f"{series.title_en or series.title}: the next unproduced episode, on '{series.schedule}' {series.timezone}.",
-        tags=["reelgate", f"series:{series.id}"],
-    )
-
-
-def apply_to_pool(series_files: list[Path], settings: Settings, work_pool: str) -> list[uuid.UUID]:
-    """Apply the episode deployment and the series deployments to a work pool.
-
-    Workers (`prefect worker start --pool NAME`) started in a checkout of this repository
-    then run them, on any machine that reaches the server; no runner is needed.
-    """
-    deployments = [episode_deployment(), *(series_deployment(Path(f), settings) for f in series_files)]
-    return [d.apply(work_pool_name=work_pool) for d in deployments]
+    """Where a run's episode lives on this machine (this machine's data folder, not the run's word)."""
+    return Settings().episodes_dir / (run.parameters or {})["request"]["episode_id"]
 
 
 def series_deployment_id(series_id: str) -> uuid.UUID:
@@ -397,62 +275,3 @@ def next_scheduled_run(deployment_id: uuid.UUID) -> FlowRun | None:
             sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=1,
         )
     return runs[0] if runs else None
-
-
-# --- serving (the main job) --------------------------------------------------------------
-
-def serve(
-    settings: Settings,
-    first: EpisodeRequest | None,
-    on_settled,
-    until_settled: bool = False,
-    series_files: list[Path] | tuple[Path, ...] = (),
-    on_ready=None,
-    every_minute=None,
-    limit: int | None = 1,
-) -> None:
-    """Serve the episode deployment and the series deployments in this process (Ctrl-C stops).
-
-    first: an episode to queue once serving; on_settled(None, run) is called when it is
-        queued and on_settled(settled, run) once it waits for review or ends; with
-        until_settled the runner then stops.
-    on_ready(): called once every deployment is applied and the runner polls.
-    every_minute(): called once a minute while serving (e.g. expiring overdue reviews);
-        its errors are printed, never fatal.
-    limit: most flow runs executed at once (None: no limit); a series fire takes a slot
-        for a few seconds.
-    """
-    import anyio
-    from prefect.runner import Runner
-
-    # Built outside the loop: to_deployment is sync-or-async.
-    deployments = [episode_deployment(), *(series_deployment(Path(f), settings) for f in series_files)]
-
-    async def tick() -> None:
-        while True:
-            await anyio.sleep(60)
-            try:
-                await anyio.to_thread.run_sync(every_minute)
-            except Exception as exc:  # a periodic chore must not stop the runner
-                print(f"reelgate: periodic check failed: {exc!r}", file=sys.stderr, flush=True)
-
-    async def main() -> None:
-        runner = Runner(name="reelgate", query_seconds=2, pause_on_shutdown=False, limit=limit)
-        deployment_ids = [await runner.aadd_deployment(d) for d in deployments]
-        deployment_id = deployment_ids[0]
-        async with anyio.create_task_group() as group:
-            group.start_soon(runner.start)
-            if every_minute is not None:
-                group.start_soon(tick)
-            if on_ready is not None:
-                await anyio.to_thread.run_sync(on_ready)
-            if first is not None:
-                run = await anyio.to_thread.run_sync(create_episode_run, deployment_id, first, settings)
-                on_settled(None, run)
-                settled = await anyio.to_thread.run_sync(wait_until_settled, run.id, 24 * 3600.0, 2.0)
-                on_settled(settled, run)
-                if until_settled:
-                    await runner.astop()
-                    group.cancel_scope.cancel()
-
-    anyio.run(main)

@@ -1,0 +1,48 @@
+"""The house keeps its shape: flows/ has no import circle, and only flows/deployments imports flow functions."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _module_imports(path: Path) -> set[str]:
+    """The flows.* modules a module imports at its top level (imports inside functions are lazy on purpose)."""
+    found: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "flows":
+                found |= {f"flows.{a.name}" for a in node.names}
+            elif node.module.startswith("flows."):
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("flows.")}
+    return found
+
+
+def test_flows_have_no_import_circle():
+    graph = {f"flows.{p.stem}": _module_imports(p) for p in (ROOT / "flows").glob("*.py") if p.stem != "__init__"}
+    seen: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(module: str, path: list[str]) -> None:
+        if seen.get(module) == 1:
+            raise AssertionError("import circle: " + " -> ".join([*path, module]))
+        if seen.get(module) == 2:
+            return
+        seen[module] = 1
+        for target in sorted(graph.get(module, ())):
+            visit(target, [*path, module])
+        seen[module] = 2
+
+    for module in sorted(graph):
+        visit(module, [])
+    assert "flows.runs" in graph and "flows.server" in graph and "flows.deployments" in graph
+
+
+def test_only_deployments_import_flow_functions():
+    importers = {p.name for p in (ROOT / "flows").glob("*.py")
+                 for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+                 if isinstance(node, ast.ImportFrom) and node.module in ("flows.episode", "flows.series")}
+    assert importers <= {"deployments.py"}, importers
