@@ -36,12 +36,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from prompts.limits import PlanLimitError, plan_limit_problems
 from prompts.structure import (
-    CAMERA_PHRASE, get_preset, keyword_tables, plan_shots, rebuild_prompt, structure_sentence, yaml_problem,
+    CAMERA_PHRASE, get_preset, keyword_tables, plan_shots, rebuild_prompt, structure_sentence,
 )
 from reelgate.errors import InputError
 from reelgate.records import EpisodeRequest, ShotPlan
 from reelgate.settings import PlanningSettings
+from reelgate.yaml_safe import YamlBudgetError, load_yaml_nodes, read_yaml_text, yaml_problem
 
 SERIES_ID = r"^[a-z0-9][a-z0-9-]{0,39}$"
 # Series id (<= 40) + "-" + episode id (<= 59) fits EpisodeRequest.episode_id (<= 100).
@@ -346,15 +348,18 @@ def load_series(path: Path | str, planning: PlanningSettings | None = None) -> S
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_yaml_text(path, "series file")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the series file {path}: {exc}; check the path") from exc
+    except YamlBudgetError as exc:
+        raise SeriesFileError(path, [Problem(exc.line, "", exc.problem)]) from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data, root = load_yaml_nodes(text, str(path))
     except yaml.YAMLError as exc:
         line, problem = yaml_problem(exc)
         raise SeriesFileError(path, [Problem(line, "", f"not valid YAML ({problem}); fix the syntax")]) from exc
+    except YamlBudgetError as exc:
+        raise SeriesFileError(path, [Problem(exc.line, "", exc.problem)]) from None
     if not isinstance(data, dict) or root is None:
         expected = "expected a mapping with id, title, language, schedule, ... and episodes"
         raise SeriesFileError(path, [Problem(1, "", expected)])
@@ -365,22 +370,38 @@ def load_series(path: Path | str, planning: PlanningSettings | None = None) -> S
     except ValidationError as exc:
         problems += [_problem(root, error) for error in exc.errors(include_url=False)]
         raise SeriesFileError(path, problems) from None
+    limits = (planning or PlanningSettings()).limits
     for i, episode in enumerate(series.episodes):
-        if not episode.shots:
-            continue
+        # Every episode is planned here (milliseconds each), so one the pipeline would refuse
+        # for its length fails validation instead of a scheduled run months later.
+        story_loc = ("episodes", i, "story")
         try:
-            count = len(series.plan(episode.model_copy(update={"shots": []}), planning).shots)
+            plan = series.plan(episode.model_copy(update={"shots": []}), planning)
         except InputError as exc:
-            problems.append(Problem(_line(root, ("episodes", i, "story")), _where(("episodes", i, "story")), str(exc)))
+            problems.append(Problem(_line(root, story_loc), _where(story_loc), _episode_message(exc)))
             continue
+        count = len(plan.shots)
+        overrides_fit = True
         for j, override in enumerate(episode.shots):
             if override.shot > count:
+                overrides_fit = False
                 loc = ("episodes", i, "shots", j, "shot")
                 problems.append(Problem(_line(root, loc), _where(loc),
                                         f"shot {override.shot} does not exist: the story plans into {count} shot(s)"))
+        if episode.shots and overrides_fit:
+            for limit, message in plan_limit_problems(series.plan(episode, planning), limits):
+                loc = ("episodes", i, "shots") if limit == "max_shot_s" else story_loc
+                problems.append(Problem(_line(root, loc), _where(loc), message))
     if problems:
         raise SeriesFileError(path, problems)
     return series
+
+
+def _episode_message(exc: InputError) -> str:
+    """An error of planning one episode, without the prefix that names what was planned."""
+    if isinstance(exc, PlanLimitError):
+        return "; ".join(text for _, text in exc.problems)
+    return str(exc)
 
 
 def _duplicate_keys(node: yaml.Node, loc: tuple[Any, ...] = ()) -> list[Problem]:

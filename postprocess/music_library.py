@@ -30,6 +30,7 @@ from postprocess.audio import SAMPLE_RATE, to_house_wav, wav_frames
 from postprocess.music import synth_music
 from reelgate.errors import ConfigError, InputError, MediaError
 from reelgate.settings import PostSettings
+from reelgate.yaml_safe import load_yaml_nodes, read_yaml_text
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +79,12 @@ def load_index(folder: Path) -> list[Track]:
         raise ConfigError(
             f"music library {folder} has no index; create {folder / 'music.yaml'} listing the tracks, e.g.\n{_EXAMPLE}"
         )
-    text = index.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
+        text = read_yaml_text(index, "music index")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the music index {index}: {exc}; fix or remove it") from exc
+    try:
+        data, root = load_yaml_nodes(text, str(index))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -16,10 +16,12 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from prompts.structure import CAMERA_PHRASE, LIGHTING, MOODS, rebuild_prompt, yaml_problem
+from prompts.limits import check_plan_limits, check_shot_count
+from prompts.structure import CAMERA_PHRASE, LIGHTING, MOODS, rebuild_prompt
 from reelgate.errors import InputError
 from reelgate.records import ShotPlan, ShotSpec
-from reelgate.settings import PlanningSettings
+from reelgate.settings import PlanLimits, PlanningSettings
+from reelgate.yaml_safe import load_yaml, read_yaml_text, yaml_problem
 
 AUTO = "auto"
 
@@ -93,9 +95,10 @@ def _read(source: str | Path) -> tuple[str, str]:
     if isinstance(source, Path) or ("\n" not in source and source.endswith((".yaml", ".yml"))):
         path = Path(source)
         try:
-            return path.read_text(encoding="utf-8"), str(path)
-        except OSError as exc:
-            raise InputError(f"cannot read the plan file {path}: {exc.strerror}") from exc
+            return read_yaml_text(path, "plan file"), str(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise InputError(f"cannot read the plan file {path}: {reason}") from exc
     return source, "the plan"
 
 
@@ -135,12 +138,14 @@ def _shot(raw: object, number: int, language: str, keyword_files: Sequence[Path]
 def load_plan(source: str | Path, settings: PlanningSettings | None = None) -> ShotPlan:
     """Read a plan written by `dump_plan` (a Path, a .yaml path string, or the YAML text).
 
-    settings: the planning settings (their keyword_files feed the rebuilt prompts).
-    Raises InputError naming the shot and field to fix.
+    settings: the planning settings (their keyword_files feed the rebuilt prompts; their
+        limits bound the plan; None: the defaults).
+    Raises InputError naming the shot and field to fix, or the limit the plan is over.
     """
+    limits = settings.limits if settings is not None else PlanLimits()
     text, where = _read(source)
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, where)
     except yaml.YAMLError as exc:
         line, problem = yaml_problem(exc)
         at = f" line {line}{_shot_near(text, line)}" if line else ""
@@ -158,9 +163,10 @@ def load_plan(source: str | Path, settings: PlanningSettings | None = None) -> S
     shots = data["shots"]
     if not isinstance(shots, list) or not shots:
         raise InputError(f"{where}, field 'shots': a plan needs at least one shot")
+    check_shot_count(len(shots), limits, where)  # before building each shot's prompt
     specs = [_shot(raw, k + 1, language, _keyword_files(settings)) for k, raw in enumerate(shots)]
     try:
-        return ShotPlan(
+        plan = ShotPlan(
             episode_id=str(data["episode_id"]), language=language, style=str(data["style"] or ""),
             seed=data["seed"], shots=specs,
         )
@@ -168,6 +174,7 @@ def load_plan(source: str | Path, settings: PlanningSettings | None = None) -> S
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"])
         raise InputError(f"{where}, field {field!r}: {error['msg']}") from exc
+    return check_plan_limits(plan, limits, where)
 
 
 # ------------------------------------------------------------------ a table for people

@@ -20,9 +20,11 @@ from typing import Literal
 
 import yaml
 
+from prompts.limits import check_plan_limits
 from reelgate.errors import ConfigError, InputError
 from reelgate.records import ShotPlan, ShotSpec
 from reelgate.settings import PlanningSettings
+from reelgate.yaml_safe import load_yaml, read_yaml_text, yaml_problem  # yaml_problem: re-exported for callers
 
 MAX_PROMPT_CHARS = 20_000
 ZH_CHARS_PER_S = 4.5
@@ -112,28 +114,16 @@ def _pattern(keywords: list[str], language: str) -> re.Pattern[str]:
 
 def _read_yaml(path: Path) -> object:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}; fix the path in the settings") from exc
+        text = read_yaml_text(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"cannot read {path}: {reason}; fix the path in the settings") from exc
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text, str(path))
     except yaml.YAMLError as exc:
         line, problem = yaml_problem(exc)
         where = f" line {line}" if line else ""
         raise ConfigError(f"{path}:{where}: not valid YAML ({problem}); fix the syntax") from exc
-
-
-def yaml_problem(exc: yaml.YAMLError) -> tuple[int, str]:
-    """(1-based line to look at, 0 if unknown; what is wrong) of a YAML syntax error.
-
-    An unclosed bracket or quote is reported by PyYAML where the file ends; the line that
-    opened it (the "context") is where the fix goes, so that line is named first.
-    """
-    problem = getattr(exc, "problem", None) or str(exc)
-    mark, context = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
-    if context is not None and mark is not None and context.line != mark.line:
-        return context.line + 1, f"{problem}, at line {mark.line + 1}, {exc.context} opened at line {context.line + 1}"
-    return (mark.line + 1 if mark is not None else 0), problem
 
 
 def _text_items(path: Path, key: str, value: object) -> list[str]:
@@ -721,6 +711,7 @@ def plan_shots(
     are more pieces than max_shots, consecutive ones are grouped evenly (rather than piling
     the whole tail into the last shot, whose narration would then run far past its
     picture). A pronoun or missing subject takes the previous shot's subject.
+    Raises InputError when the plan breaks settings.limits (prompts/limits.py).
     """
     if not text or not text.strip():
         raise InputError("the prompt is empty; write one or more sentences describing the story")
@@ -757,11 +748,14 @@ def plan_shots(
         if not needs_subject(fields["subject"], language):
             subject = fields["subject"]
         narration = estimate_narration_s(sentence, language)
-        duration = min(max(narration, settings.shot_seconds, MIN_SHOT_S), MAX_SHOT_S)
+        duration = min(max(narration, settings.shot_seconds, MIN_SHOT_S), MAX_SHOT_S, settings.limits.max_shot_s)
         shots.append(
             ShotSpec(
                 index=index, text=sentence, duration_s=round(duration, 2), seed=shot_seed,
                 negative_prompt=negative_prompt, **fields,
             )
         )
-    return ShotPlan(episode_id=episode_id, language=language, style=style, seed=plan_seed, shots=shots)
+    plan = ShotPlan(episode_id=episode_id, language=language, style=style, seed=plan_seed, shots=shots)
+    # The planner keeps the shot count and length within the limits itself; the episode can
+    # still add up to more than max_episode_s (many long sentences), which is refused here.
+    return check_plan_limits(plan, settings.limits, f"the story of {episode_id}")

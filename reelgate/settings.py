@@ -44,9 +44,28 @@ class ScreeningSettings(BaseModel):
     )
 
 
+class PlanLimits(BaseModel):
+    """Hard limits on one episode's plan. A plan file, a series episode, a request's plan or a
+    planned story over any of them is refused before anything is generated (see prompts/limits.py)."""
+
+    max_shots: int = Field(
+        60, ge=1, le=1000,
+        description="Most shots one episode's plan may have; a plan with more is refused, not cut.",
+    )
+    max_shot_s: float = Field(
+        30.0, gt=0, le=600, description="Longest shot a plan may ask for, seconds; the planner stays under it too.",
+    )
+    max_episode_s: float = Field(
+        900.0, gt=0, le=86_400, description="Longest episode a plan may add up to (sum of its shots), seconds.",
+    )
+
+
 class PlanningSettings(BaseModel):
     shot_seconds: float = Field(3.5, gt=0.5, le=30, description="Target length of one shot, seconds.")
-    max_shots: int = Field(12, ge=1, le=200, description="Most shots one episode may have.")
+    max_shots: int = Field(
+        12, ge=1, le=200,
+        description="Most shots the planner makes of one story (more sentences are grouped); at most limits.max_shots.",
+    )
     style: str = Field(
         "storybook illustration, soft light",
         description="Series-wide visual style appended to every shot prompt.",
@@ -63,6 +82,18 @@ class PlanningSettings(BaseModel):
         default_factory=list,
         description="More keyword library YAML files (layout of prompts/keywords/en.yaml), on top of the defaults; later ones win.",
     )
+    limits: PlanLimits = Field(default_factory=PlanLimits, description="Hard limits on every episode's plan.")
+
+    @model_validator(mode="after")
+    def _planner_within_limits(self) -> "PlanningSettings":
+        # The planner must never make a plan the limits then refuse.
+        if self.max_shots > self.limits.max_shots:
+            raise ValueError(
+                f"planning.max_shots ({self.max_shots}) is above planning.limits.max_shots ({self.limits.max_shots}): "
+                "the planner would make plans that are refused; lower REELGATE_PLANNING__MAX_SHOTS or raise "
+                "REELGATE_PLANNING__LIMITS__MAX_SHOTS"
+            )
+        return self
 
 
 class CloudSettings(BaseModel):

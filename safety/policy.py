@@ -18,6 +18,7 @@ import yaml
 
 from reelgate.errors import ConfigError
 from reelgate.records import Action
+from reelgate.yaml_safe import compose_yaml, read_yaml_text
 
 SHIPPED_POLICY = Path(__file__).with_name("policy.yaml")
 
@@ -87,11 +88,11 @@ def load_policy(path: Path | None = None, extra_categories: Iterable[str] = ()) 
     """
     path = Path(path) if path is not None else SHIPPED_POLICY
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+        text = read_yaml_text(path, "safety policy")
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read safety policy {path} ({exc}); fix REELGATE_SAFETY__POLICY_FILE") from exc
     try:
-        root = yaml.compose(text)
+        root = compose_yaml(text, str(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
