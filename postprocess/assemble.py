@@ -49,7 +49,7 @@ from postprocess.timeline import Slot
 from reelgate.errors import InputError, MediaError
 from reelgate.files import atomic_path, write_text
 from reelgate.fonts import find_cjk_font
-from reelgate.media import ffmpeg_exe, probe, run_ffmpeg
+from reelgate.media import ffmpeg_exe, local_inputs, probe, run_ffmpeg
 from reelgate.settings import PostSettings
 
 GENERATOR = "reelgate"
@@ -225,7 +225,8 @@ _STREAM_LINE = re.compile(r"Stream #\d+:\d+.*?: Video: (\w+).*?, (\w+)(?:\([^)]*
 
 def _shot_format(index: int, path: Path) -> _ShotFormat:
     # reelgate.media.probe has no time base; one ffmpeg call reads it all
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True)
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *local_inputs(["-i", str(path)])],
+                          capture_output=True, text=True)
     m = _STREAM_LINE.search(proc.stderr)
     if m is None:
         raise MediaError(f"shot {index} has no readable video stream: {path}")

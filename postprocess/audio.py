@@ -17,7 +17,7 @@ import numpy as np
 
 from reelgate.errors import MediaError
 from reelgate.files import atomic_path
-from reelgate.media import ffmpeg_exe
+from reelgate.media import ffmpeg_exe, local_inputs, network_refusal
 
 SAMPLE_RATE = 48_000
 
@@ -29,12 +29,13 @@ def load_audio(path: Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         raise MediaError(f"no such audio file: {path}")
     if is_house_wav(path, sample_rate):  # our own files need no decoder
         return read_wav(path)[0]
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *local_inputs(["-i", str(path)]),
            "-vn", "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-"]
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode != 0:
-        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
-        raise MediaError(f"cannot decode audio {path}: {' / '.join(tail)}")
+        stderr = proc.stderr.decode(errors="replace")
+        tail = stderr.strip().splitlines()[-3:]
+        raise MediaError(network_refusal(stderr, path) or f"cannot decode audio {path}: {' / '.join(tail)}")
     return np.frombuffer(proc.stdout, dtype=np.float32).copy()
 
 
@@ -99,12 +100,14 @@ def to_house_wav(src: Path, dst: Path) -> Path:
     if not src.is_file():
         raise MediaError(f"no such audio file: {src}")
     with atomic_path(Path(dst)) as tmp:
-        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(src),
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *local_inputs(["-i", str(src)]),
                "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav", str(tmp)]
         proc = subprocess.run(cmd, capture_output=True)
         if proc.returncode != 0:
-            tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
-            raise MediaError(f"cannot decode audio {src}: {' / '.join(tail) or 'ffmpeg failed'}")
+            stderr = proc.stderr.decode(errors="replace")
+            tail = stderr.strip().splitlines()[-3:]
+            raise MediaError(network_refusal(stderr, src)
+                             or f"cannot decode audio {src}: {' / '.join(tail) or 'ffmpeg failed'}")
     return Path(dst)
 
 
@@ -191,7 +194,7 @@ class LoudnessMeter:
 
 def measure_file_loudness(path: Path) -> tuple[float, float]:
     """(integrated LUFS, true peak dBTP) of an audio file, measured by ffmpeg `ebur128`."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path),
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", *local_inputs(["-i", str(path)]),
            "-af", "ebur128=peak=true", "-f", "null", "-"]
     proc = subprocess.run(cmd, capture_output=True)
     return _parse_ebur128(proc.stderr.decode(errors="replace"), proc.returncode)

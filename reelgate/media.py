@@ -1,15 +1,22 @@
-"""Video and audio file helpers over the ffmpeg that ships inside imageio-ffmpeg.
+"""Video, audio and image file helpers over the ffmpeg that ships inside imageio-ffmpeg.
 
 One ffmpeg, found the same way everywhere, so nobody has to put one on PATH. Frames are
 streamed in and out (never a whole video in memory). No ffprobe is needed: `probe`
 reads ffmpeg's own stream listing.
+
+ffmpeg reads only local files: every input it opens gets `-protocol_whitelist file,pipe`
+(`local_inputs`), so a playlist (m3u8, ffconcat) or any file naming a URL is refused
+instead of fetched, and the refusal is said plainly (`network_refusal`). A user's image is
+decoded only after its header shows it within a pixel cap (`read_image_rgb`).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import subprocess
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -28,13 +35,56 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+# The protocols ffmpeg may open: local files and pipes. Playlists and concat lists pass the
+# whitelist on to what they open, so a URL inside one is refused too.
+LOCAL_PROTOCOLS = "file,pipe"
+_WHITELIST = ("-protocol_whitelist", LOCAL_PROTOCOLS)
+
+
+def local_inputs(args: list[str]) -> list[str]:
+    """ffmpeg arguments with `-protocol_whitelist file,pipe` in front of every input (`-i`)."""
+    out: list[str] = []
+    for arg in args:
+        if arg == "-i" and out[-2:] != list(_WHITELIST):
+            out += _WHITELIST
+        out.append(arg)
+    return out
+
+
+_REFUSED_URL = re.compile(
+    r"Protocol '([\w.+-]+)' not on whitelist|Impossible to open '([a-zA-Z][\w.+-]*:[^']*)'"
+    r"|first segment '([a-zA-Z][\w.+-]*://[^']*)'"
+)
+
+
+def network_refusal(stderr: str, source: Path | str) -> str | None:
+    """A plain message when ffmpeg refused to open a URL named inside `source`; None otherwise."""
+    what = None
+    for m in _REFUSED_URL.finditer(stderr or ""):
+        if m[2] or m[3]:  # the URL itself
+            what = m[2] or m[3]
+            break
+        what = what or f"a {m[1]}: address"
+    if what is None:
+        return None
+    return (f"{source} refers to {what}; reelgate reads only local media files (ffmpeg protocol whitelist "
+            f"{LOCAL_PROTOCOLS}), never a network address: download the media and give the local file")
+
+
+def _ffmpeg_failure(stderr: str, what: str, source: Path | str | None = None) -> MediaError:
+    refused = network_refusal(stderr, source or "an input") if stderr else None
+    if refused:
+        return MediaError(refused)
+    tail = "\n".join((stderr or "").strip().splitlines()[-8:])
+    return MediaError(f"ffmpeg failed while {what}:\n{tail}")
+
+
 def run_ffmpeg(args: list[str], what: str) -> None:
-    """Run ffmpeg with `args`; raise MediaError with ffmpeg's last lines if it fails."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    """Run ffmpeg with `args` (inputs restricted to local files); raise MediaError with ffmpeg's last lines if it fails."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *local_inputs(args)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
-        raise MediaError(f"ffmpeg failed while {what}:\n{tail}")
+        raise _ffmpeg_failure(proc.stderr, what)
 
 
 @dataclass
@@ -69,12 +119,13 @@ def probe(path: Path) -> ProbeResult:
     if not path.is_file():
         raise MediaError(f"no such media file: {path}")
     proc = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", *_WHITELIST, "-i", str(path)], capture_output=True, text=True
     )
     text = proc.stderr
     m = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", text)
     if not m:
-        raise MediaError(f"{path} is not a readable media file ({text.strip().splitlines()[-1:]})")
+        raise MediaError(network_refusal(text, path)
+                         or f"{path} is not a readable media file ({text.strip().splitlines()[-1:]})")
     h, mi, s = m.groups()
     result = ProbeResult(duration_s=int(h) * 3600 + int(mi) * 60 + float(s))
     result.chapters = len(re.findall(r"^\s+Chapter #", text, flags=re.M))
@@ -116,7 +167,7 @@ def read_frames(path: Path, size: tuple[int, int] | None = None, fps: float | No
         filters.append(f"scale={size[0]}:{size[1]}:flags=area")
     try:
         gen = imageio_ffmpeg.read_frames(
-            str(path), output_params=["-vf", ",".join(filters)] if filters else None
+            str(path), input_params=list(_WHITELIST), output_params=["-vf", ",".join(filters)] if filters else None
         )
         # imageio-ffmpeg warns that the scaled size differs from the source: that is the point.
         quiet = logging.getLogger("imageio_ffmpeg")
@@ -126,10 +177,14 @@ def read_frames(path: Path, size: tuple[int, int] | None = None, fps: float | No
         finally:
             quiet.setLevel(level)
     except (RuntimeError, OSError, StopIteration) as exc:
-        raise MediaError(f"cannot read video {path}: {exc}") from exc
+        gen.close()
+        raise MediaError(network_refusal(str(exc), path) or f"cannot read video {path}: {exc}") from exc
     w, h = meta["size"] if size is None else size
-    for raw in gen:
-        yield np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
+    try:
+        for raw in gen:
+            yield np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
+    finally:
+        gen.close()  # stops ffmpeg at once when the reader stops early
 
 
 def video_info(path: Path) -> tuple[int, int, float, float]:
@@ -140,6 +195,47 @@ def video_info(path: Path) -> tuple[int, int, float, float]:
         raise MediaError(f"{path} has no video stream")
     v = videos[0]
     return v.width or 0, v.height or 0, v.fps or 0.0, info.duration_s
+
+
+def read_image_rgb(path: Path, max_pixels: int, setting: str = "the pixel cap") -> tuple[bytes, np.ndarray]:
+    """(the file's bytes, its picture as RGB uint8) of a user's image, refused from its header when too large.
+
+    The width and height are read from the header before anything is decoded, so a forged
+    30000x30000 PNG costs nothing; EXIF orientation is applied, as cameras mean it.
+    max_pixels: largest width x height decoded; setting: how the user changes it (named in the error).
+    Raises MediaError naming the file and the limit, or saying it is not an image.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    # A compressed picture within the cap is never much bigger than its raw pixels.
+    max_bytes = 4 * max_pixels + (1 << 20)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise MediaError(
+                f"{path} is {size:,} bytes, more than any picture of at most {max_pixels:,} pixels ({setting}); "
+                "use a smaller photo"
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MediaError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    too_large = (f"{path} is {{}} pixels; reelgate decodes images of at most {max_pixels:,} pixels ({setting}): "
+                 "scale the photo down (a face needs no more than a few megapixels)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own cap decides
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise MediaError(too_large.format(f"{width}x{height} ({width * height:,})"))
+                rgb = np.array(ImageOps.exif_transpose(image).convert("RGB"))  # writable: detectors may draw on it
+    except Image.DecompressionBombError as exc:  # Pillow's own hard limit, above any cap we allow
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise MediaError(too_large.format(f"{int(found[1]):,}" if found else "too many")) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise MediaError(f"{path} is not an image reelgate can read ({exc}); use a JPEG or PNG photo") from exc
+    return data, rgb
 
 
 class VideoWriter:

@@ -264,8 +264,33 @@ class SafetySettings(BaseModel):
         "calibrated value (see safety/likeness.py).",
     )
     check_timeout_s: float = Field(
-        300.0, gt=0, description="A check running longer than this on one shot counts as failed (review)."
+        300.0, gt=0,
+        description="A check running longer than this on one shot counts as failed (review); decoding and "
+        "sampling the frames have the same budget.",
     )
+    max_video_s: float = Field(
+        3600.0, gt=0, le=86_400,
+        description="Longest video the frame checks accept, seconds; a longer one is refused at once, before "
+        "decoding (and decoding stops if the file turns out longer than it said).",
+    )
+    max_image_pixels: int = Field(
+        50_000_000, ge=1_000_000, le=150_000_000,
+        description="Largest image decoded from a user's file (gallery photos), and largest video frame the "
+        "frame checks decode, in pixels (width x height); a larger one is refused from its header, before decoding.",
+    )
+    gallery_required: bool | None = Field(
+        None,
+        description="Whether a missing or unreadable gallery is an error before any work (true) or a note "
+        "(false); unset: true when gallery_dir is set, false for the default <data_dir>/gallery.",
+    )
+
+    @model_validator(mode="after")
+    def _explicit_gallery_is_required(self) -> "SafetySettings":
+        # Decided here, while it is still known whether the folder was given: after the
+        # default is filled in (Settings) and the settings travel to a worker, it is not.
+        if self.gallery_required is None and self.gallery_dir is not None:
+            self.gallery_required = True
+        return self
 
 
 class QualitySettings(BaseModel):
@@ -456,6 +481,8 @@ class Settings(BaseSettings):
         self.data_dir = self.data_dir.expanduser().resolve()
         if self.safety.gallery_dir is None:
             self.safety.gallery_dir = self.data_dir / "gallery"
+            if self.safety.gallery_required is None:
+                self.safety.gallery_required = False  # the default folder may be absent: a note, not an error
         return self
 
     @property

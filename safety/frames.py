@@ -1,6 +1,7 @@
 """Sampling the frames every safety check looks at, from one streaming decode.
 
-A frame is kept when it is
+Frames are decoded once, streaming (`iter_sampled_frames`): memory does not grow with the
+video's length, and decoding has a time budget. A frame is kept when it is
 - the first or the last frame of the video,
 - the frame nearest each tick of `sample_fps` (0, 1/sample_fps, 2/sample_fps, ... s), or
 - the first frame after a scene change: a cut that rate sampling alone could step over
@@ -17,6 +18,8 @@ under both thresholds.
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,18 +74,75 @@ def _shrunk_size(width: int, height: int, max_side: int | None) -> tuple[int, in
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
-def sample_frames(video: Path, sample_fps: float, max_side: int | None = None) -> list[SampledFrame]:
-    """Decode `video` once and keep the frames the safety checks look at (see module doc).
+class SamplingTimeout(TimeoutError):
+    """Decoding and sampling used up their time budget; `checked_s` of the video were sampled."""
 
+    def __init__(self, budget_s: float, checked_s: float) -> None:
+        self.budget_s, self.checked_s = budget_s, checked_s
+        super().__init__(
+            f"decoding did not finish in {budget_s:g} s (safety.check_timeout_s); only the first "
+            f"{checked_s:.1f} s of the video were sampled"
+        )
+
+
+def check_video_limits(
+    video: Path, max_video_s: float | None = None, max_pixels: int | None = None
+) -> tuple[int, int, float, float]:
+    """(width, height, fps, duration_s) of `video`, refused at once when over a limit.
+
+    max_video_s: longest video accepted, seconds (settings safety.max_video_s), judged by
+        the duration the container states (decoding checks it again frame by frame).
+    max_pixels: largest frame accepted, width x height (settings safety.max_image_pixels).
+    Raises MediaError naming the limit and the setting.
+    """
+    video = Path(video)
+    if video.is_file() and video.stat().st_size == 0:
+        raise MediaError(f"{video} is an empty file (0 bytes); regenerate or re-export the video")
+    width, height, fps, duration = video_info(video)
+    if max_video_s is not None and duration > max_video_s:
+        raise MediaError(
+            f"{video} is {_length(duration)} long; the frame checks take videos of at most {_length(max_video_s)} "
+            "(safety.max_video_s, REELGATE_SAFETY__MAX_VIDEO_S): cut it into parts, or raise the limit"
+        )
+    if max_pixels is not None and width * height > max_pixels:
+        raise MediaError(
+            f"{video} has {width}x{height} frames ({width * height:,} pixels); the frame checks take at most "
+            f"{max_pixels:,} pixels a frame (safety.max_image_pixels, REELGATE_SAFETY__MAX_IMAGE_PIXELS): "
+            "scale it down first, or raise the limit"
+        )
+    return width, height, fps, duration
+
+
+def _length(seconds: float) -> str:
+    return f"{seconds:g} s ({seconds / 3600:.1f} h)" if seconds >= 3600 else f"{seconds:g} s"
+
+
+def iter_sampled_frames(
+    video: Path,
+    sample_fps: float,
+    max_side: int | None = None,
+    *,
+    max_video_s: float | None = None,
+    max_pixels: int | None = None,
+    budget_s: float | None = None,
+) -> Iterator[SampledFrame]:
+    """Decode `video` once, streaming, and yield the frames the safety checks look at (see module doc).
+
+    Memory does not grow with the video: one decoded frame and the previous one's thumbnail
+    are held; what the caller keeps of the yielded frames is its own business.
     max_side: shrink kept frames so their longer side is at most this many pixels.
+    max_video_s, max_pixels: refuse a longer or larger video at once (see check_video_limits);
+        a video whose frames run past max_video_s despite its header stops with MediaError.
+    budget_s: seconds of decoding and sampling allowed (time spent by the caller between
+        frames does not count); past it SamplingTimeout is raised and ffmpeg is stopped.
     Raises MediaError when the file is missing, unreadable, not a video or has no frames.
     """
     if sample_fps <= 0:
         raise ValueError(f"sample_fps must be positive, got {sample_fps}")
     video = Path(video)
-    if video.is_file() and video.stat().st_size == 0:
-        raise MediaError(f"{video} is an empty file (0 bytes); regenerate or re-export the video")
-    width, height, fps, _ = video_info(video)
+    spent = 0.0
+    resumed = time.perf_counter()
+    width, height, fps, _ = check_video_limits(video, max_video_s, max_pixels)
     # ffmpeg shrinks while decoding: a quarter of the bytes through the pipe for 720p, and
     # no per-frame resize in Python.
     size = _shrunk_size(width, height, max_side)
@@ -90,28 +150,59 @@ def sample_frames(video: Path, sample_fps: float, max_side: int | None = None) -
         # ffmpeg lists no rate only for odd streams; times are then approximate.
         fps = 25.0
 
-    kept: list[SampledFrame] = []
+    def over_budget(time_s: float) -> None:
+        nonlocal spent, resumed
+        now = time.perf_counter()
+        spent, resumed = spent + now - resumed, now
+        if budget_s is not None and spent > budget_s:
+            raise SamplingTimeout(budget_s, time_s)
+
     scene_frames = 0
     prev_thumb = None
     last: tuple[int, np.ndarray] | None = None
+    last_kept = -1
+    decoded = read_frames(video, size=size)
     try:
-        for i, frame in enumerate(read_frames(video, size=size)):
+        for i, frame in enumerate(decoded):
+            time_s = i / fps
+            if max_video_s is not None and time_s > max_video_s:
+                raise MediaError(
+                    f"{video} runs past {_length(max_video_s)} (safety.max_video_s, REELGATE_SAFETY__MAX_VIDEO_S) "
+                    "although its header says it is shorter; cut it into parts, or raise the limit"
+                )
             thumb = _thumb(frame)
             # Frame i is the first one at or past rate tick k when floor(i * rate / fps) moves.
             on_tick = i == 0 or math.floor(i * sample_fps / fps + 1e-9) != math.floor((i - 1) * sample_fps / fps + 1e-9)
             cut = prev_thumb is not None and _is_cut(prev_thumb, thumb)
+            prev_thumb = thumb
+            last = (i, frame)
+            over_budget(time_s)
             if on_tick or (cut and scene_frames < MAX_SCENE_FRAMES):
                 reason = "first" if i == 0 else "rate" if on_tick else "scene"
                 scene_frames += reason == "scene"
-                kept.append(SampledFrame(time_s=i / fps, index=i, image=_shrink(frame, max_side), reason=reason))
-            prev_thumb = thumb
-            last = (i, frame)
+                last_kept = i
+                sampled = SampledFrame(time_s=time_s, index=i, image=_shrink(frame, max_side), reason=reason)
+                yield sampled
+                resumed = time.perf_counter()  # the caller's time is not sampling time
+    except SamplingTimeout:
+        raise  # a TimeoutError, so an OSError: not a decoding fault
     except (RuntimeError, OSError) as exc:
         raise MediaError(f"cannot decode video {video}: {exc}") from exc
+    finally:
+        decoded.close()  # stops ffmpeg when the caller stops early
 
     if last is None:
         raise MediaError(f"{video} has a video stream but no decodable frames")
     i, frame = last
-    if kept[-1].index != i:
-        kept.append(SampledFrame(time_s=i / fps, index=i, image=_shrink(frame, max_side), reason="last"))
-    return kept
+    if last_kept != i:
+        yield SampledFrame(time_s=i / fps, index=i, image=_shrink(frame, max_side), reason="last")
+
+
+def sample_frames(
+    video: Path, sample_fps: float, max_side: int | None = None, *, max_video_s: float | None = None,
+) -> list[SampledFrame]:
+    """The sampled frames of a short video as a list (see iter_sampled_frames; check_video streams instead).
+
+    Raises MediaError when the file is missing, unreadable, not a video or has no frames.
+    """
+    return list(iter_sampled_frames(video, sample_fps, max_side, max_video_s=max_video_s))

@@ -13,17 +13,18 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-import cv2
-import numpy as np
 from pydantic import BaseModel, Field
 
-from reelgate.errors import InputError, MediaError
+from reelgate.errors import ConfigError, InputError
 from reelgate.files import write_json
+from reelgate.media import read_image_rgb
+from reelgate.settings import SafetySettings
 from safety.faces import FaceDetector
 from safety.frames import SampledFrame
 from safety.likeness import FaceEmbedder
 
 MIN_FACE_PX = 40  # narrower faces give unstable embeddings (dlib's ResNet sees 150x150 chips)
+DEFAULT_MAX_PIXELS = SafetySettings.model_fields["max_image_pixels"].default
 
 
 class SourceImage(BaseModel):
@@ -49,10 +50,14 @@ def _file_name(name: str) -> str:
 
 
 class Gallery:
-    """A folder of enrolled people. `add` creates the folder; everything else needs it to exist."""
+    """A folder of enrolled people. `add` creates the folder; everything else needs it to exist.
 
-    def __init__(self, folder: Path) -> None:
+    max_image_pixels: the largest photo `add` decodes (settings safety.max_image_pixels).
+    """
+
+    def __init__(self, folder: Path, max_image_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         self.folder = Path(folder)
+        self.max_image_pixels = max_image_pixels
 
     def _require_folder(self) -> None:
         if not self.folder.is_dir():
@@ -104,11 +109,9 @@ class Gallery:
             image_path = Path(image_path)
             if not image_path.is_file():
                 raise InputError(f"photo {image_path} does not exist; check the path")
-            data = image_path.read_bytes()
-            bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise MediaError(f"{image_path} is not an image OpenCV can read; use a JPEG or PNG photo")
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            # The pixel count is read from the header first: a forged 30000x30000 PNG is refused
+            # before anything is decoded (REELGATE_SAFETY__MAX_IMAGE_PIXELS).
+            data, rgb = read_image_rgb(image_path, self.max_image_pixels, "REELGATE_SAFETY__MAX_IMAGE_PIXELS")
             faces = detector.detect([SampledFrame(time_s=0.0, index=0, image=rgb)], min_confidence)
             if not faces:
                 raise InputError(
@@ -153,3 +156,41 @@ class Gallery:
             raise InputError(f"{name!r} is not in gallery {self.folder}; known names: {known}")
         path.unlink()
 
+
+
+def check_gallery(settings: SafetySettings) -> str | None:
+    """Fail closed on a gallery that was asked for but cannot be read; call before any work.
+
+    A gallery that is required (safety.gallery_required: by default, whenever
+    safety.gallery_dir was set) and is missing, not a folder, unreadable or holds a
+    malformed file raises ConfigError naming the setting. One that is not required (the
+    default <data_dir>/gallery) and is absent gives a note: there is no one to protect yet.
+    Returns that note, or None when the gallery is there (or likeness is off).
+    """
+    if not settings.likeness:
+        return None
+    folder = Path(settings.gallery_dir) if settings.gallery_dir is not None else None
+    required = bool(settings.gallery_required)
+    setting = "safety.gallery_dir (REELGATE_SAFETY__GALLERY_DIR)"
+    if folder is None or not folder.exists():
+        if not required:
+            return "likeness: no protected-people gallery (reelgate gallery add NAME IMAGE)"
+        raise ConfigError(
+            f"the protected-people gallery {folder} does not exist, so no face could be checked against it; "
+            f"{setting} is set to it. Fix the path, enrol people there (reelgate gallery add NAME PHOTO... "
+            "--gallery DIR), or unset it to use the default gallery"
+        )
+    if not folder.is_dir():
+        problem = f"{folder} is not a folder"
+    else:
+        try:
+            Gallery(folder).people  # lists the folder and parses every file
+            return None
+        except OSError as exc:
+            problem = f"{folder} cannot be read ({exc.strerror or exc})"
+        except InputError as exc:
+            problem = str(exc)
+    if not required:
+        # The default folder is there but broken: likeness would fail on every shot; say so now.
+        raise ConfigError(f"the protected-people gallery is unusable: {problem}; fix it or remove the folder")
+    raise ConfigError(f"the protected-people gallery set in {setting} is unusable: {problem}; fix it or unset it")
