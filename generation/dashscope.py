@@ -328,22 +328,75 @@ class DashScopeGenerator:
             time.sleep(self.cloud.poll_interval_s)
 
     def _download(self, url: str, out_path: Path, sidecar: Path, task_id: str) -> None:
-        """Fetch the video into `out_path` atomically and check it is a readable video."""
-        # No Authorization header: the URL is a signed link on the provider's storage host.
-        response = self._request("GET", url, f"downloading the video of task {task_id}", auth=False)
-        if response.status_code != 200:
-            # An expired link (24 h) will not come back; a retry must submit anew.
-            sidecar.unlink(missing_ok=True)
+        """Fetch the video into `out_path` atomically and check it is a readable video.
+
+        The link is fetched as given, never through a redirect; the answer must say it is a
+        video (video/* or application/octet-stream) and stay under cloud.max_download_mb,
+        counted while it streams to disk (a lying Content-Length changes nothing).
+        """
+        what = f"downloading the video of task {task_id}"
+        cap = int(self.cloud.max_download_mb * 1024 * 1024)
+        tries = 1 + self.cloud.request_retries
+        problem = ""
+        for n in range(tries):
+            wait = min(self.cloud.poll_interval_s, 1.0) * 2**n
+            try:
+                # No Authorization header: the URL is a signed link on the provider's storage host.
+                with self._client.stream("GET", url, follow_redirects=False) as response:
+                    status = response.status_code
+                    if status == 429 or status >= 500:
+                        problem, wait = f"HTTP {status}", _retry_after(response, wait)
+                    elif status != 200:
+                        self._refuse_answer(response, sidecar, task_id)
+                    else:
+                        self._save_video(response, out_path, cap, task_id)
+                        return
+            except httpx.TransportError as exc:  # connection refused, DNS, timeouts, a cut stream
+                problem = f"{type(exc).__name__}: {exc}"
+            if n + 1 < tries:
+                log.warning("DashScope %s: %s; retry %d/%d in %.2f s", what, problem, n + 1, tries - 1, wait)
+                time.sleep(wait)
+        raise BackendUnavailable(f"DashScope {what} failed {tries} times; last: {problem}")
+
+    def _refuse_answer(self, response: httpx.Response, sidecar: Path, task_id: str) -> None:
+        status = response.status_code
+        if 300 <= status < 400:
+            where = httpx.URL(response.headers.get("location", "")).host or "another address"
             raise BackendUnavailable(
-                f"DashScope video of task {task_id} could not be downloaded (HTTP {response.status_code})"
+                f"DashScope video link of task {task_id} answered a redirect (HTTP {status}) to {where}; "
+                "reelgate does not follow redirects from the download link. The task is kept and the retry "
+                "asks for the link again"
             )
+        # An expired link (24 h) will not come back; a retry must submit anew.
+        sidecar.unlink(missing_ok=True)
+        raise BackendUnavailable(f"DashScope video of task {task_id} could not be downloaded (HTTP {status})")
+
+    def _save_video(self, response: httpx.Response, out_path: Path, cap: int, task_id: str) -> None:
+        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not (kind.startswith("video/") or kind == "application/octet-stream"):
+            raise BackendUnavailable(
+                f"DashScope video of task {task_id} came as {kind or 'no content type'!r}, not a video "
+                "(video/* or application/octet-stream); nothing was saved"
+            )
+        too_large = (f"DashScope video of task {task_id} is larger than {self.cloud.max_download_mb:g} MiB "
+                     "(generation.cloud.max_download_mb, REELGATE_GENERATION__CLOUD__MAX_DOWNLOAD_MB); "
+                     "nothing was saved: raise the limit if such videos are expected")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise MediaError(too_large + f" (it announced {int(declared):,} bytes)")
         with atomic_path(out_path) as tmp:
-            tmp.write_bytes(response.content)
+            size = 0
+            with open(tmp, "wb") as handle:
+                for block in response.iter_bytes(1 << 20):
+                    size += len(block)
+                    if size > cap:
+                        raise MediaError(too_large)
+                    handle.write(block)
             try:
                 width, height, fps, seconds = video_info(tmp)
             except MediaError as exc:
                 raise BackendUnavailable(
-                    f"DashScope video of task {task_id} is not a readable video ({len(response.content)} bytes): {exc}"
+                    f"DashScope video of task {task_id} is not a readable video ({size} bytes): {exc}"
                 ) from exc
             if not (width and height and fps and seconds > 0):
                 raise BackendUnavailable(f"DashScope video of task {task_id} is empty ({width}x{height}, {seconds} s)")
@@ -399,15 +452,13 @@ class DashScopeGenerator:
     # --- HTTP ------------------------------------------------------------------------------
 
     def _request(
-        self, method: str, url: str, what: str, *, json: Any = None, auth: bool = True, asynchronous: bool = False
+        self, method: str, url: str, what: str, *, json: Any = None, asynchronous: bool = False
     ) -> httpx.Response:
         """One request, retried on transient faults (429, 5xx, network) with exponential backoff.
 
         Returns the first answer that is not transient; raises BackendUnavailable when retries run out.
         """
-        headers = {}
-        if auth:
-            headers["Authorization"] = f"Bearer {self._key}"
+        headers = {"Authorization": f"Bearer {self._key}"}
         if json is not None:
             headers["Content-Type"] = "application/json"
         if asynchronous:
@@ -418,7 +469,8 @@ class DashScopeGenerator:
         for n in range(tries):
             wait = base_delay * 2**n
             try:
-                response = self._client.request(method, url, json=json, headers=headers, follow_redirects=not auth)
+                # Never a redirect: a request that carries the key must not be sent on elsewhere.
+                response = self._client.request(method, url, json=json, headers=headers, follow_redirects=False)
             except httpx.TransportError as exc:  # connection refused, DNS, timeouts
                 problem = f"{type(exc).__name__}: {exc}"
             else:

@@ -32,8 +32,6 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-import urllib.error
-import urllib.request
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,7 +45,7 @@ from postprocess.audio import SAMPLE_RATE, frame_rms, load_audio, wav_duration, 
 from postprocess.subtitles import split_segments
 from postprocess.timeline import SpokenSegment
 from reelgate.errors import BackendUnavailable, ConfigError, InputError, MediaError, UnknownBackendError
-from reelgate.settings import PostSettings
+from reelgate.settings import PostSettings, endpoint_problem
 
 T = TypeVar("T")
 
@@ -201,38 +199,70 @@ class HttpVoice:
 
     POSTs {"model", "input", "voice", "speed", "response_format": "wav"} as JSON with the
     key from the environment variable PostSettings.tts_api_key_env as a Bearer token;
-    the reply body is audio in any format ffmpeg decodes.
+    the reply body is audio in any format ffmpeg decodes. The key goes to `url` only: the
+    URL must be https (plain http only to this machine), a redirect is refused rather than
+    followed (it would carry the key elsewhere), and the answer is cut off past `max_bytes`.
     """
 
     name = "http"
 
-    def __init__(self, url: str, language: str, model: str, voice: str, api_key_env: str, timeout_s: float) -> None:
+    def __init__(
+        self, url: str, language: str, model: str, voice: str, api_key_env: str, timeout_s: float,
+        max_bytes: int = 50 * 1024 * 1024,
+    ) -> None:
+        problem = endpoint_problem(url)
+        if problem:
+            raise ConfigError(f"post.tts_url (REELGATE_POST__TTS_URL): {problem}")
         self.url, self.language, self.model, self.voice = url, language, model, voice
-        self.api_key_env, self.timeout_s = api_key_env, timeout_s
+        self.api_key_env, self.timeout_s, self.max_bytes = api_key_env, timeout_s, max_bytes
 
     def synthesize(self, text: str, out_wav: Path, rate: float) -> None:
+        import httpx
+
         body = {"model": self.model, "input": text, "voice": self.voice, "speed": rate, "response_format": "wav"}
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        request = urllib.request.Request(self.url, data=json.dumps(body).encode(), headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:
-                audio = reply.read()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read()[:200].decode(errors="replace")
-            if 400 <= exc.code < 500 and exc.code not in (408, 429):
-                raise ConfigError(
-                    f"{self.url} refused the request (HTTP {exc.code}: {detail}); check post.tts_url, "
-                    f"post.tts_http_model, post.tts_http_voice and the key in ${self.api_key_env}"
-                ) from exc
-            raise BackendUnavailable(f"{self.url} answered HTTP {exc.code}: {detail}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise BackendUnavailable(f"{self.url} unreachable: {exc}") from exc
+            with httpx.stream("POST", self.url, json=body, headers=headers, timeout=self.timeout_s,
+                              follow_redirects=False) as reply:
+                if reply.is_redirect:
+                    where = reply.headers.get("location", "?")
+                    raise ConfigError(
+                        f"{self.url} answered a redirect (HTTP {reply.status_code}) to {where}; redirects are not "
+                        "followed, since the key would go with them: set post.tts_url to the address that answers"
+                    )
+                if reply.status_code >= 400:
+                    self._refused(reply)
+                audio = self._read_capped(reply)
+        except httpx.TransportError as exc:
+            raise BackendUnavailable(f"{self.url} unreachable: {type(exc).__name__}: {exc}") from exc
         if not audio:
             raise MediaError(f"{self.url} answered with no audio")
         Path(out_wav).write_bytes(audio)
+
+    def _refused(self, reply) -> None:
+        detail = reply.read()[:200].decode(errors="replace")
+        if 400 <= reply.status_code < 500 and reply.status_code not in (408, 429):
+            raise ConfigError(
+                f"{self.url} refused the request (HTTP {reply.status_code}: {detail}); check post.tts_url, "
+                f"post.tts_http_model, post.tts_http_voice and the key in ${self.api_key_env}"
+            )
+        raise BackendUnavailable(f"{self.url} answered HTTP {reply.status_code}: {detail}")
+
+    def _read_capped(self, reply) -> bytes:
+        too_large = (f"{self.url} answered more than {self.max_bytes / 2**20:g} MiB of audio "
+                     "(post.tts_max_mb, REELGATE_POST__TTS_MAX_MB); nothing was kept")
+        declared = reply.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise MediaError(too_large)
+        audio = bytearray()
+        for block in reply.iter_bytes(1 << 16):
+            audio += block
+            if len(audio) > self.max_bytes:
+                raise MediaError(too_large)
+        return bytes(audio)
 
 
 # Full-width punctuation -> ASCII, so espeak pauses on it (comma: short, period: long).
@@ -276,7 +306,7 @@ def _user_voice(name: str, language: str, settings: PostSettings) -> Voice:
     if name == "command":
         return CommandVoice(settings.tts_command, language, settings.tts_timeout_s)
     return HttpVoice(settings.tts_url, language, settings.tts_http_model, settings.tts_http_voice,
-                     settings.tts_api_key_env, settings.tts_timeout_s)
+                     settings.tts_api_key_env, settings.tts_timeout_s, round(settings.tts_max_mb * 2**20))
 
 
 def check_voice(name: str, language: str) -> None:

@@ -118,10 +118,48 @@ class CloudSettings(BaseModel):
     request_retries: int = Field(
         4, ge=0, le=10, description="Retries of one request on transient faults (rate limit, 5xx, network)."
     )
+    max_download_mb: float = Field(
+        512.0, gt=0, le=16_384,
+        description="Largest video downloaded from the provider, MiB; a larger answer is cut off and refused "
+        "(a 10 s 1080p clip is about 10-30 MiB).",
+    )
     prompt_extend: bool = Field(
         False, description="Let the provider rewrite the prompt (off: the screened prompt is what is generated)."
     )
     watermark: bool = Field(False, description="Ask the provider to add its own watermark.")
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """Whether `host` (a URL's host name) is this machine: localhost, 127.0.0.0/8 or ::1."""
+    import ipaddress
+
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def endpoint_problem(url: str) -> str | None:
+    """Why `url` may not receive a key (None: it may): https anywhere, plain http only to this machine."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        return f"{url!r} is not a URL ({exc})"
+    if parts.scheme == "https" and host:
+        return None
+    if parts.scheme == "http" and is_loopback_host(host):
+        return None
+    if parts.scheme == "http" and host:
+        return (f"{url!r} is plain http to another machine: the text and the key would cross the network "
+                "unencrypted; use https (plain http is accepted only for localhost / 127.0.0.1 / ::1)")
+    return f"{url!r} is not an https:// (or loopback http://) URL"
 
 
 def frame_defaults(backend: str, model: str | None) -> tuple[int, int, int]:
@@ -368,6 +406,10 @@ class PostSettings(BaseModel):
         default_factory=lambda: ["en", "zh"], description="Languages tts_command and tts_url can speak."
     )
     tts_timeout_s: float = Field(120.0, gt=0, description="How long one user-voice call may take, seconds.")
+    tts_max_mb: float = Field(
+        50.0, gt=0, le=4096,
+        description="Largest audio answer accepted from tts_url, MiB; a larger one is cut off and refused.",
+    )
     segment_gap_s: float = Field(
         0.25, ge=0, le=2.0, description="Silence between the spoken subtitle segments of one shot, seconds."
     )
@@ -417,6 +459,16 @@ class PostSettings(BaseModel):
         "veryfast", description="x264 preset of the final encode (slower: smaller file at the same quality)."
     )
     video_crf: int = Field(20, ge=0, le=51, description="x264 CRF of the final encode (lower: better quality).")
+
+    @field_validator("tts_url")
+    @classmethod
+    def _safe_endpoint(cls, url: str) -> str:
+        # The key in tts_api_key_env goes to this URL: never in clear text across a network.
+        url = url.strip()
+        problem = endpoint_problem(url) if url else None
+        if problem:
+            raise ValueError(f"post.tts_url (REELGATE_POST__TTS_URL): {problem}")
+        return url
 
 
 class Settings(BaseSettings):

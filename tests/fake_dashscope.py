@@ -67,6 +67,12 @@ class Script:
     """The first N submitted tasks answer UNKNOWN (an expired task id)."""
     video: bytes | None = None
     """Bytes served as the video instead of the real MP4 (e.g. garbage)."""
+    video_content_type: str = "video/mp4"
+    """Content-Type of the video download."""
+    video_redirect: str | None = None
+    """Answer the download with a 302 to this URL instead of the video."""
+    video_without_length: bool = False
+    """Send the video without Content-Length (the body ends when the connection closes)."""
     actual_prompt: str | None = None
     """Reported as the prompt the provider generated from (prompt_extend)."""
 
@@ -200,8 +206,10 @@ class FakeDashScope:
     def _video(self) -> tuple[int, dict[str, str], bytes]:
         if self.script.download_errors:
             return self.script.download_errors.pop(0), {"Content-Type": "text/plain"}, b"error"
+        if self.script.video_redirect:
+            return 302, {"Location": self.script.video_redirect}, b""
         payload = self.script.video if self.script.video is not None else self.video
-        return 200, {"Content-Type": "video/mp4"}, payload
+        return 200, {"Content-Type": self.script.video_content_type}, payload
 
 
 def _rid() -> str:
@@ -230,7 +238,11 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             for name, value in out_headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
+            if fake.script.video_without_length and path.startswith("/videos/") and status == 200:
+                self.close_connection = True  # the client reads until the connection closes
+                self.send_header("Connection", "close")
+            else:
+                self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
 
