@@ -75,6 +75,15 @@ class ShotPlan(BaseModel):
     seed: int
     shots: list[ShotSpec]
 
+    def screening_text(self) -> str:
+        """Every text of the plan that reaches a model or a viewer: the style, and per shot its
+        narration, structured fields, prompt and negative prompt (a model reads that too)."""
+        parts = [self.style]
+        for shot in self.shots:
+            parts += [shot.text, shot.subject, shot.action, shot.environment, shot.style, shot.prompt,
+                      shot.negative_prompt]
+        return "\n".join(dict.fromkeys(p for p in parts if p))  # each distinct text once
+
 
 class GeneratedShot(BaseModel):
     """A video file a generator wrote, with the record of how it was made."""
@@ -151,9 +160,10 @@ class EpisodeRequest(BaseModel):
     )
 
     def screening_text(self) -> str:
-        """Everything a user wrote that reaches a model or a viewer: the prompt and the title,
-        and, with an edited plan, every shot's editable fields. The screen reads it all."""
-        parts = [self.prompt, self.title]
-        for shot in self.plan.shots if self.plan else ():
-            parts += [shot.text, shot.subject, shot.action, shot.environment, shot.style, shot.prompt]
+        """Everything a user wrote that reaches a model or a viewer: the prompt, the title, the
+        series title (both go into the video's metadata and the feeds), and, with an edited
+        plan, every shot's editable fields, negative prompts included. The screen reads it all."""
+        parts = [self.prompt, self.title, self.series or ""]
+        if self.plan is not None:
+            parts.append(self.plan.screening_text())
         return "\n".join(p for p in parts if p)
