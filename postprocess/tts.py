@@ -25,7 +25,6 @@ better Chinese voice, point tts_command at one you have, e.g. piper with a zh_CN
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
