@@ -22,12 +22,14 @@ from editorial.review import check_same_request, make_version, regenerate_proble
 from flows.review import wait_for_decision
 from generation.base import check_backend, release_generators, uses_gpu
 from postprocess.timeline import build_timeline
+from prompts.limits import check_plan_limits
 from prompts.screen import lists_fingerprint
 from prompts.structure import derive_seed
 from quality.score import QualityReport, pick_best
 from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal, ShotSpec, Verdict
 from reelgate.errors import InputError
 from reelgate.settings import RunOptions, Settings, refuse_run_settings
+from safety.gallery import check_gallery
 from safety.report import SafetyReport
 from tasks.checks import check_shot_safety, publish_attempts, score_shot_quality
 from tasks.common import artifact_key, fresh
@@ -77,6 +79,9 @@ def produce_episode(
         manifest.created_at = previous.created_at
         manifest.reviews = [r for r in previous.reviews if r.flow_run_id != flow_run_id]
     check_backend(settings.generation)  # a missing model fails here, before any work
+    check_gallery(settings.safety)  # a gallery that was asked for but cannot be read: fail closed, now
+    if request.plan is not None:
+        check_plan_limits(request.plan, settings.planning.limits, f"the plan of {request.episode_id}")
     if uses_gpu(settings.generation):
         ensure_gpu_limit(settings.generation.gpu_slots)
 
@@ -97,9 +102,19 @@ def produce_episode(
     manifest.plan, manifest.language = plan, plan.language
     manifest.backend, manifest.model = settings.generation.backend, settings.generation.model
     log.info("planned %d shots, seed %d, language %s", len(plan.shots), plan.seed, plan.language)
+    findings: list[Verdict] = [screening.verdict()] if screening.action != Action.ALLOW else []
+    if request.plan is None:
+        # What the planner wrote reaches the model too (a preset file's style words and negative prompt).
+        planned = screen_prompt(
+            plan.screening_text(), f"{request.episode_id}-plan", settings.screening,
+            lists_fingerprint(settings.screening), settings.data_dir / "cache",
+        )
+        if planned.action == Action.BLOCK:
+            return _blocked(manifest, episode_dir, [*findings, planned.verdict()], "the planned prompts")
+        if planned.action != Action.ALLOW:
+            findings.append(planned.verdict())
 
     log.info("stage 3-5/8 generate, check safety, score quality")
-    findings: list[Verdict] = [screening.verdict()] if screening.action != Action.ALLOW else []
     specs = list(plan.shots)
     kept_shots: list[GeneratedShot] = []
     shot_verdicts: list[Verdict] = []

@@ -147,6 +147,9 @@ def cmd_episode(args: argparse.Namespace) -> int:
     from generation.base import check_backend
 
     check_backend(settings.generation)  # fail at once on a missing model, before any work
+    from safety.gallery import check_gallery
+
+    check_gallery(settings.safety)  # and on a gallery that was set but cannot be read
     server, runs, deployments = _flows(settings)
     server.ensure_server(settings)
     deployment_id = deployments.ensure_deployment()
@@ -300,7 +303,7 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     from safety.likeness import make_embedder
 
     settings = _settings(args)
-    gallery = Gallery(_gallery_dir(args, settings))
+    gallery = Gallery(_gallery_dir(args, settings), max_image_pixels=settings.safety.max_image_pixels)
     if args.action == "add":
         detector = FaceDetector(min_face_size=settings.safety.face_min_size)
         person = gallery.add(args.name, [Path(p) for p in args.images], detector, make_embedder(settings.safety))

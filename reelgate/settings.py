@@ -128,6 +128,15 @@ class CloudSettings(BaseModel):
     )
     watermark: bool = Field(False, description="Ask the provider to add its own watermark.")
 
+    @field_validator("base_url")
+    @classmethod
+    def _key_goes_over_tls(cls, url: str) -> str:
+        # The DashScope key travels to this host in every request.
+        problem = endpoint_problem(url)
+        if problem:
+            raise ValueError(f"REELGATE_GENERATION__CLOUD__BASE_URL {problem}")
+        return url
+
 
 def is_loopback_host(host: str | None) -> bool:
     """Whether `host` (a URL's host name) is this machine: localhost, 127.0.0.0/8 or ::1."""

@@ -189,3 +189,15 @@ def test_a_voice_answer_over_the_cap_is_refused(tmp_path, announced):
             voice.synthesize("The fox sleeps.", tmp_path / "a.wav", 1.0)
     assert not (tmp_path / "a.wav").exists()
     assert PostSettings(tts_max_mb=2).tts_max_mb == 2
+
+
+@pytest.mark.parametrize("url", ["http://dashscope.example.com", "ftp://dashscope.example.com", "dashscope"])
+def test_the_cloud_key_is_only_sent_over_tls_or_to_this_machine(url):
+    from pydantic import ValidationError
+
+    from reelgate.settings import CloudSettings
+
+    with pytest.raises(ValidationError, match="REELGATE_GENERATION__CLOUD__BASE_URL"):
+        CloudSettings(base_url=url)
+    assert CloudSettings(base_url="http://127.0.0.1:8080").base_url == "http://127.0.0.1:8080"
+    assert CloudSettings().base_url.startswith("https://")
