@@ -8,7 +8,6 @@ over plain HTTP, so a page reachable from other machines must sit behind TLS.
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import sys
 import threading
@@ -22,7 +21,7 @@ from editorial.review import PAGE_FILE, url_host
 from editorial.web import create_app
 from reelgate.errors import ConfigError
 from reelgate.files import write_text
-from reelgate.settings import Settings
+from reelgate.settings import Settings, is_loopback_host
 
 if TYPE_CHECKING:
     from flows.review import PrefectDesk
@@ -50,16 +49,6 @@ class ReviewPage:
             pass
 
 
-def is_loopback(host: str) -> bool:
-    """Whether binding `host` keeps the page on this machine (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def start_review_page(settings: Settings, host: str | None = None, port: int | None = None,
                       allow_remote: bool = False) -> ReviewPage:
     """Serve the review page in a background thread; returns once it answers.
@@ -70,7 +59,7 @@ def start_review_page(settings: Settings, host: str | None = None, port: int | N
             behind TLS (a reverse proxy serving https), which is said on stderr.
     """
     host = host or settings.review_host
-    if not is_loopback(host):
+    if not is_loopback_host(host):
         if not allow_remote:
             raise ConfigError(
                 f"the review page would listen on {host or 'every interface'}, reachable from other machines; "

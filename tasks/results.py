@@ -80,7 +80,11 @@ class SignedResults(LocalFileSystem):
     _block_type_slug = "reelgate-signed-results"
 
     def _folder(self) -> Path:
-        folder = Path(self.basepath or os.environ.get("PREFECT_LOCAL_STORAGE_PATH") or "results").expanduser()
+        # A worker started with plain `prefect worker start` has no PREFECT_LOCAL_STORAGE_PATH: use its data folder.
+        from reelgate.settings import Settings
+
+        configured = self.basepath or os.environ.get("PREFECT_LOCAL_STORAGE_PATH")
+        folder = Path(configured).expanduser() if configured else Settings().data_dir / "results"
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         return folder.resolve()
 
