@@ -9,11 +9,11 @@ setup:
 
 ## Start the local Prefect server, serve the episode flow, produce the bundled example; Ctrl-C stops.
 run: setup
-	$(PYTHON) -m reelgate.cli up
+	$(PYTHON) -m cli up
 
 ## Same, but exit once the example episode waits for review.
 demo: setup
-	$(PYTHON) -m reelgate.cli up --until-review
+	$(PYTHON) -m cli up --until-review
 
 ## Every test: the fast tier and the integration tier (real ffmpeg, models, Prefect server).
 test: setup

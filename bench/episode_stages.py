@@ -57,7 +57,7 @@ def main() -> int:
     settings = Settings()
     configure_prefect(settings)
     from flows import runs, server
-    from reelgate.cli import main as cli
+    from cli import main as cli
 
     t0 = time.perf_counter()
     server.ensure_server(settings)

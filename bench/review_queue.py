@@ -83,7 +83,7 @@ def main() -> int:
 
     log = data / "up.log"
     with open(log, "wb") as out:
-        up = subprocess.Popen([sys.executable, "-m", "reelgate.cli", "up", "--series", str(series_file),
+        up = subprocess.Popen([sys.executable, "-m", "cli", "up", "--series", str(series_file),
                                "--parallel", str(args.parallel)],
                               env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     from flows.environment import api_client

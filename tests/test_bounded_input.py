@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from reelgate.cli import main
+from cli import main
 from reelgate.errors import ConfigError, MediaError
 from reelgate.media import probe, read_frames, read_image_rgb, run_ffmpeg
 from reelgate.records import Action
@@ -78,7 +78,7 @@ def peak_mb():
 
 def test_a_ten_hour_video_given_to_moderate_is_refused_in_seconds_with_bounded_memory(ten_hours):
     result = _measured(_MEASURE + f"""
-from reelgate.cli import main
+from cli import main
 import safety.check  # imported first: what is measured is the command's own work
 before = peak_mb()
 err = io.StringIO()

@@ -20,7 +20,7 @@ import yaml
 
 from editorial.audit import read_audit
 from editorial.manifest import load_manifest
-from reelgate.cli import main
+from cli import main
 from postprocess.audio import measure_file_loudness
 from reelgate.media import probe
 
@@ -133,7 +133,7 @@ def test_a_run_killed_after_generation_does_not_generate_again(prefect_server, t
     settings = prefect_server
     counter = tmp_path / "generator_calls.txt"
     env = {**os.environ, "REELGATE_TEST_CALLS": str(counter), "REELGATE_GENERATION__BACKEND": "tests.fakes:CountingAnimatic"}
-    cmd = [sys.executable, "-m", "reelgate.cli", "episode", STORY_EN, "--id", "e2e-crash"]
+    cmd = [sys.executable, "-m", "cli", "episode", STORY_EN, "--id", "e2e-crash"]
     episode = _episode_dir(settings, "e2e-crash")
     proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

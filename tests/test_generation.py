@@ -252,13 +252,14 @@ def test_each_backend_gets_its_native_frame_size_unless_one_is_set():
 
 
 def test_the_cli_backend_flag_brings_its_own_size(monkeypatch):
-    from reelgate.cli import build_parser, _settings
+    from cli import build_parser
+    from cli.common import load_settings
 
     for name in ("WIDTH", "HEIGHT", "FPS"):
         monkeypatch.delenv(f"REELGATE_GENERATION__{name}", raising=False)
-    settings = _settings(build_parser().parse_args(["episode", "a fox", "--backend", "wan", "--model", "x"]))
+    settings = load_settings(build_parser().parse_args(["episode", "a fox", "--backend", "wan", "--model", "x"]))
     assert (settings.generation.width, settings.generation.height) == (832, 480)
-    sized = _settings(build_parser().parse_args(["generate", "a fox", "--backend", "wan", "--size", "1280x720"]))
+    sized = load_settings(build_parser().parse_args(["generate", "a fox", "--backend", "wan", "--size", "1280x720"]))
     assert (sized.generation.width, sized.generation.height) == (1280, 720)
 
 
@@ -452,7 +453,7 @@ def test_out_of_memory_is_retried_once_with_savers_then_explained(tiny_wan, tmp_
 
 
 def test_generate_command_renders_each_planned_shot(tmp_path, capsys, monkeypatch):
-    from reelgate.cli import main
+    from cli import main
 
     monkeypatch.setenv("REELGATE_SCREENING__SEMANTIC", "false")
     out = tmp_path / "previews"
@@ -471,7 +472,7 @@ def test_generate_command_renders_each_planned_shot(tmp_path, capsys, monkeypatc
 
 
 def test_generate_command_refuses_blocked_text_and_bad_settings(tmp_path, capsys, monkeypatch):
-    from reelgate.cli import main
+    from cli import main
 
     monkeypatch.setenv("REELGATE_SCREENING__SEMANTIC", "false")
     assert main(["generate", "the 血.腥 scene", "--out", str(tmp_path / "x")]) == 1

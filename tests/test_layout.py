@@ -1,4 +1,5 @@
-"""The house keeps its shape: flows/ has no import circle, and only flows/deployments imports flow functions."""
+"""The house keeps its shape: flows/ has no import circle, only flows/deployments imports flow functions,
+and the core (reelgate/) imports no stage."""
 
 from __future__ import annotations
 
@@ -46,3 +47,25 @@ def test_only_deployments_import_flow_functions():
                  for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
                  if isinstance(node, ast.ImportFrom) and node.module in ("flows.episode", "flows.series")}
     assert importers <= {"deployments.py"}, importers
+
+
+# Every package above the core: a stage of the pipeline, or the CLI that drives them.
+STAGES = {"cli", "editorial", "flows", "generation", "postprocess", "prompts", "quality", "safety", "tasks"}
+
+
+def _imported_packages(path: Path) -> set[str]:
+    """The top-level packages a module imports anywhere: at the top, inside functions, under TYPE_CHECKING."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+    return found
+
+
+def test_the_core_imports_no_stage():
+    offenders = {f"reelgate/{p.name}": sorted(_imported_packages(p) & STAGES)
+                 for p in sorted((ROOT / "reelgate").rglob("*.py"))}
+    offenders = {name: stages for name, stages in offenders.items() if stages}
+    assert not offenders, f"the core imports stages (it holds settings, errors, records and helpers only): {offenders}"

@@ -19,7 +19,7 @@ from editorial.series import SeriesFileError, load_series
 from prompts.limits import PlanLimitError, check_plan_limits
 from prompts.plan_file import dump_plan, load_plan
 from prompts.structure import plan_shots
-from reelgate.cli import main
+from cli import main
 from reelgate.errors import InputError
 from reelgate.records import EpisodeRequest
 from reelgate.settings import PlanLimits, PlanningSettings, Settings

@@ -74,7 +74,7 @@ def test_an_edited_plan_with_a_blocked_negative_prompt_is_refused_before_generat
     prefect_server, tmp_path, monkeypatch, capsys
 ):
     from editorial.manifest import load_manifest
-    from reelgate.cli import main
+    from cli import main
 
     calls = tmp_path / "calls.txt"
     monkeypatch.setenv("REELGATE_TEST_CALLS", str(calls))

@@ -20,7 +20,7 @@ from quality import plots
 from quality.plots import plot_scores, quality_contact_sheet, sheet_frames
 from quality.score import QualityReport
 from reelgate import contact_sheet
-from reelgate.cli import main
+from cli import main
 from reelgate.media import VideoWriter
 from reelgate.records import GeneratedShot
 

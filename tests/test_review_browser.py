@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from editorial.manifest import load_manifest
-from reelgate.cli import main
+from cli import main
 
 pytestmark = pytest.mark.integration
 

@@ -67,7 +67,7 @@ def _lines(path: Path) -> list[str]:
 def test_regenerate_remakes_only_the_chosen_shot_then_approve_publishes_to_the_feed(
     prefect_server, tmp_path, monkeypatch, capsys
 ):
-    from reelgate.cli import main
+    from cli import main
 
     settings = prefect_server
     calls = tmp_path / "calls.txt"
@@ -156,7 +156,7 @@ def test_regenerate_remakes_only_the_chosen_shot_then_approve_publishes_to_the_f
 def test_an_undecided_review_expires_visibly_and_is_never_published(prefect_server, monkeypatch, capsys):
     from flows.review import EXPIRED_STATE
     from flows.runs import find_run
-    from reelgate.cli import main
+    from cli import main
 
     settings = prefect_server
     monkeypatch.setenv("REELGATE_REVIEW_TIMEOUT_HOURS", str(3 / 3600))  # three seconds
@@ -188,7 +188,7 @@ def test_an_undecided_review_expires_visibly_and_is_never_published(prefect_serv
 
 @pytest.mark.integration
 def test_regenerate_at_the_last_allowed_round_is_refused_at_once(prefect_server, monkeypatch, capsys, tmp_path):
-    from reelgate.cli import main
+    from cli import main
 
     settings = prefect_server
     calls = tmp_path / "calls.txt"

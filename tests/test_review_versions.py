@@ -28,7 +28,7 @@ def _audit(settings, episode_id: str) -> list[dict]:
 
 def test_another_request_is_refused_and_replace_supersedes_the_waiting_version(prefect_server, capsys):
     from flows import runs
-    from reelgate.cli import main
+    from cli import main
 
     settings = prefect_server
     episode = settings.episodes_dir / "rv-same"
@@ -77,7 +77,7 @@ def test_two_concurrent_approvals_of_one_version_record_exactly_one(prefect_serv
     from flows.review import decide
 
     settings = prefect_server
-    from reelgate.cli import main
+    from cli import main
 
     assert main(["episode", STORY_A, "--id", "rv-race"]) == 0
     manifest = load_manifest(settings.episodes_dir / "rv-race")
@@ -157,7 +157,7 @@ def test_the_prefect_api_cannot_decide_past_the_gate_rules(prefect_server):
 
 def test_a_then_b_then_a_under_one_id_never_mixes_their_files(prefect_server, tmp_path, monkeypatch):
     """Caches trust bytes, not paths: A's third line is made from A, never from B's files at the same names."""
-    from reelgate.cli import main
+    from cli import main
     from reelgate.files import file_sha256
 
     settings = prefect_server

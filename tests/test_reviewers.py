@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import stat
 
@@ -11,9 +10,8 @@ import pytest
 from editorial.reviewers import (
     OWNER, add_reviewer, authenticate, list_reviewers, remove_reviewer, reviewers_file,
 )
-from reelgate.cli_reviewers import register
+from cli import build_parser
 from reelgate.errors import InputError
-from reelgate.settings import Settings
 
 OWNER_TOKEN = "owner-token-0123456789-abcdef"
 
@@ -64,10 +62,11 @@ def test_an_existing_name_is_refused_and_keeps_its_token(tmp_path):
 
 
 def _run(tmp_path, *argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers(dest="command", required=True), lambda args: Settings(data_dir=tmp_path))
-    args = parser.parse_args(["reviewers", *argv])
-    return args.func(args)
+    """`reelgate reviewers ...` on tmp_path, calling the command itself so that its errors are raised."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("REELGATE_DATA_DIR", str(tmp_path))
+        args = build_parser().parse_args(["reviewers", *argv])
+        return args.func(args)
 
 
 def test_cli_prints_the_token_once_and_lists_and_removes(tmp_path, capsys):
@@ -80,5 +79,5 @@ def test_cli_prints_the_token_once_and_lists_and_removes(tmp_path, capsys):
     listed = capsys.readouterr().out
     assert "ana" in listed and token not in listed
     assert _run(tmp_path, "remove", "ana") == 0
-    with pytest.raises(InputError, match="no reviewer named ana"):  # reelgate.cli.main: exit 2 with the message
+    with pytest.raises(InputError, match="no reviewer named ana"):  # cli.main: exit 2 with the message
         _run(tmp_path, "remove", "ana")

@@ -154,7 +154,7 @@ def test_policy_music_and_preset_files_have_the_same_budget(tmp_path: Path, kind
 
 
 def test_series_validate_prints_the_budget_problem_and_exits_2(tmp_path: Path, capsys) -> None:
-    from reelgate.cli import main
+    from cli import main
 
     path = tmp_path / "bomb.yaml"
     path.write_text(SERIES_HEAD + many_aliases(MAX_YAML_ALIASES + 1), encoding="utf-8")

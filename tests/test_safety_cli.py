@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from reelgate.cli import main
+from cli import main
 from reelgate.records import Action
 from reelgate.settings import SafetySettings
 from safety.check import check_video

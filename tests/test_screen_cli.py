@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reelgate.cli import main
+from cli import main
 
 FAST = ["--no-semantic"]  # the semantic layer has its own tests (tests/test_semantic.py)
 

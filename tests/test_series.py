@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from editorial.series import Series, SeriesFileError, load_series, next_unproduced
 from prompts.screen import Screener
-from reelgate.cli import main
+from cli import main
 from reelgate.records import Action, EpisodeRequest
 from reelgate.settings import Settings
 

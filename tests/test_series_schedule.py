@@ -84,7 +84,7 @@ def test_schedule_produces_the_next_episode_once_even_when_fired_twice(tmp_path)
 
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "reelgate.cli", "up", "--series", str(series_file), "--parallel", "2"],
+            [sys.executable, "-m", "cli", "up", "--series", str(series_file), "--parallel", "2"],
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=Path(__file__).parent.parent,
         )
     try:

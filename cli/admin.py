@@ -1,25 +1,44 @@
-"""`reelgate reviewers add NAME | list | remove NAME`: the people who may sign in to the review page.
+"""`reelgate server start|stop|status`, `reelgate settings`, and `reelgate reviewers add NAME | list | remove NAME`
+(the people who may sign in to the review page): looking after the installation rather than its episodes.
 
-Registered into the main parser by `reelgate.cli.build_parser`; errors are InputError, which
-`reelgate.cli.main` turns into exit 2 with the message.
+Errors are InputError, which `cli.main` turns into exit 2 with the message.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from functools import partial
 
+from cli.common import EXIT_OK, EXIT_REFUSED, import_flows, load_settings, sign_in_hint
 from editorial.review import url_host
 from editorial.reviewers import OWNER, add_reviewer, list_reviewers, remove_reviewer, reviewers_file
 from reelgate.errors import InputError
-from reelgate.settings import Settings
-
-EXIT_OK = 0
 
 
-def cmd_reviewers(args: argparse.Namespace, settings_loader: Callable[[argparse.Namespace], Settings]) -> int:
-    settings = settings_loader(args)
+def cmd_server(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    server, runs, deployments = import_flows(settings)
+    if args.action == "start":
+        print(f"Prefect server healthy at {server.ensure_server(settings)}; UI {server.ui_url()}  "
+              f"{sign_in_hint(settings)}")
+    elif args.action == "stop":
+        print("stopped" if server.stop_server(settings) else "no local server was running")
+    else:
+        import os
+
+        healthy = server.server_healthy(os.environ["PREFECT_API_URL"])
+        print(f"{os.environ['PREFECT_API_URL']}: {'healthy' if healthy else 'not answering'}")
+        return EXIT_OK if healthy else EXIT_REFUSED
+    return EXIT_OK
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    print(load_settings(args).model_dump_json(indent=2))
+    return EXIT_OK
+
+
+def cmd_reviewers(args: argparse.Namespace) -> int:
+    """`reelgate reviewers add NAME | list | remove NAME`: the people who may sign in to the review page."""
+    settings = load_settings(args)
     data_dir = settings.data_dir
     if args.action == "add":
         token = add_reviewer(data_dir, args.name)
@@ -43,14 +62,9 @@ def cmd_reviewers(args: argparse.Namespace, settings_loader: Callable[[argparse.
     return EXIT_OK
 
 
-def register(subparsers: argparse._SubParsersAction,
-             settings_loader: Callable[[argparse.Namespace], Settings]) -> None:
-    """Add `reviewers` to the main parser's subcommands.
-
-    Args:
-        settings_loader: builds the settings from the parsed arguments (reelgate.cli._settings).
-    """
-    parser = subparsers.add_parser(
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `reviewers`, `server` and `settings` to the main parser's subcommands."""
+    parser = sub.add_parser(
         "reviewers",
         help="the people who may sign in to the review page, each with a personal token: add, list, remove",
     )
@@ -60,4 +74,11 @@ def register(subparsers: argparse._SubParsersAction,
     actions.add_parser("list", help="the named reviewers and when each was added")
     remove = actions.add_parser("remove", help="withdraw a reviewer's token (their page sessions end too)")
     remove.add_argument("name")
-    parser.set_defaults(func=partial(cmd_reviewers, settings_loader=settings_loader))
+    parser.set_defaults(func=cmd_reviewers)
+
+    server = sub.add_parser("server", help="the local Prefect server")
+    server.add_argument("action", choices=["start", "stop", "status"])
+    server.set_defaults(func=cmd_server)
+
+    settings = sub.add_parser("settings", help="print the effective settings as JSON")
+    settings.set_defaults(func=cmd_settings)

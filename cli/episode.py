@@ -1,0 +1,295 @@
+"""`reelgate up`, `episode`, `generate` and `plan`: producing episodes, previews and shot plans."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from cli.common import (
+    EXIT_OK, EXIT_REFUSED, UsageError, import_flows, load_settings, print_outcome, run_options, sign_in_hint,
+)
+from reelgate.errors import InputError
+from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal
+from reelgate.settings import Settings
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weaver_and_herdsman.json"
+EXAMPLE_SERIES = EXAMPLE.parent / "constellations.yaml"
+
+
+def default_episode_id(prompt: str) -> str:
+    digest = hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:6]
+    return f"ep-{datetime.now():%Y%m%d-%H%M%S}-{digest}"
+
+
+def cmd_episode(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    plan = None
+    if args.plan:
+        from prompts.plan_file import load_plan
+
+        plan = load_plan(Path(args.plan), settings.planning)
+    prompt = args.prompt if args.prompt is not None else " ".join(s.text for s in plan.shots) if plan else ""
+    request = EpisodeRequest(
+        plan=plan,
+        prompt=prompt,
+        episode_id=args.id or default_episode_id(args.prompt),
+        title=args.title or "",
+        seed=args.seed,
+        language=args.language,
+    )
+    if not request.prompt.strip():
+        raise InputError("the prompt is empty; write one or more sentences describing the story (or give --plan FILE)")
+    from generation.base import check_backend
+
+    check_backend(settings.generation)  # fail at once on a missing model, before any work
+    from safety.gallery import check_gallery
+
+    check_gallery(settings.safety)  # and on a gallery that was set but cannot be read
+    server, runs, deployments = import_flows(settings)
+    server.ensure_server(settings)
+    deployment_id = deployments.ensure_deployment()
+    run, attached = runs.start_episode(deployment_id, request, settings, replace=args.replace,
+                                          options=run_options(args))
+    if attached:
+        print(f"episode {request.episode_id}: attached to its live run {run.id} ({run.state_name}); "
+              f"no second run started", flush=True)
+    else:
+        print(f"episode {request.episode_id}: flow run {run.id}", flush=True)
+    print(f"  Prefect UI: {server.ui_url(run.id)}", flush=True)
+    if attached and run.state and run.state.type.value == "PAUSED":
+        return print_outcome(run, settings)
+    run = runs.drive_run(run.id, deployment_id)
+    return print_outcome(run, settings)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """Preview shots without Prefect or review: screened, planned, rendered with a progress bar."""
+    from generation.base import check_backend, get_generator
+    from prompts.screen import Screener
+    from prompts.structure import plan_shots
+    from reelgate.console import StepBar
+
+    if not args.text.strip():
+        raise UsageError("the text is empty; describe the shot (or a story: each sentence becomes a shot)")
+    settings = load_settings(args)
+    check_backend(settings.generation)  # a missing model or a bad size fails before anything else
+    screening = Screener.from_settings(settings.screening, settings.data_dir / "cache").screen(args.text)
+    for reason in screening.verdict().reasons:
+        print(f"screening: {reason}", file=sys.stderr)
+    if screening.action == Action.BLOCK:
+        print("not generated: the text is blocked", file=sys.stderr)
+        return EXIT_REFUSED
+    plan = plan_shots(args.text, "preview", settings.planning, language=args.language, seed=args.seed)
+    shots = plan.shots
+    if args.raw:  # the text is the diffusion prompt, as written, in one shot
+        shots = [shots[0].model_copy(update={"prompt": args.text, "text": args.text})]
+    if args.shot is not None:
+        if not 1 <= args.shot <= len(shots):
+            raise UsageError(f"--shot {args.shot} is out of range: the text plans into {len(shots)} shot(s)")
+        shots = [shots[args.shot - 1]]
+    out_dir = Path(args.out)
+    generator = get_generator(settings.generation)
+    records = []
+    for spec in shots:
+        bar = StepBar(f"shot {spec.index + 1}/{len(plan.shots)}")
+        try:
+            record = generator.generate(
+                spec, seed=args.seed if args.seed is not None else spec.seed, attempt=0,
+                out_path=out_dir / f"shot{spec.index + 1:02d}.mp4", progress=bar,
+            )
+        finally:
+            bar.close()
+        records.append(record)
+        if args.json:
+            print(record.model_dump_json())
+        elif isinstance(record, GeneratedShot):
+            print(f"shot {spec.index + 1}: {record.path}  {record.width}x{record.height} {record.frames} frames "
+                  f"@ {record.fps:g} fps, seed {record.seed}, {record.seconds_taken:.1f} s"
+                  + (f", peak {record.peak_memory_mb:.0f} MiB" if record.peak_memory_mb else ""))
+        else:
+            print(f"shot {spec.index + 1}: refused: {record.reason()}")
+    return EXIT_REFUSED if any(isinstance(r, Refusal) for r in records) else EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from prompts.plan_file import dump_plan, load_plan, render_plan_table
+    from prompts.structure import plan_shots
+    from reelgate.files import write_text
+
+    settings = load_settings(args)
+    if args.preset:
+        settings.planning = settings.planning.model_copy(update={"preset": args.preset})
+    if args.source:
+        plan = load_plan(Path(args.source), settings.planning)
+    elif args.story and args.story.strip():
+        plan = plan_shots(args.story, args.id, settings.planning, language=args.language, seed=args.seed)
+    else:
+        raise UsageError("give a story to plan, or --from FILE to check an edited plan")
+    print(render_plan_table(plan))
+    if args.out:
+        write_text(Path(args.out), dump_plan(plan, settings.planning))
+        print(f"plan written to {args.out}; edit it, then: reelgate episode --plan {args.out} --id {plan.episode_id}")
+    return EXIT_OK
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Start (or use) the Prefect server, serve the episode and series deployments, the review page.
+
+    With no --series, the bundled example episode is produced first and the example series
+    is deployed (its first episode comes at its next scheduled time, not now); with --series,
+    only those series are deployed, and the example only if --example is given.
+    """
+    from datetime import timezone
+
+    from editorial.series import SeriesFileError, load_series
+
+    if args.parallel < 1:
+        raise UsageError(f"--parallel must be 1 or more, got {args.parallel}")
+    settings = load_settings(args)
+    series_files = [Path(f) for f in (args.series or [EXAMPLE_SERIES])]
+    series = []
+    for file in series_files:
+        try:
+            series.append(load_series(file, settings.planning))
+        except SeriesFileError as exc:
+            for problem in exc.problems:
+                print(problem.format(exc.path), file=sys.stderr)
+            raise InputError(f"{file}: {len(exc.problems)} problem(s); fix them (`reelgate series validate {file}`)") from None
+    request = None
+    if args.example or not args.series:
+        request = _example_request(Path(args.example or EXAMPLE))
+    server, runs, deployments = import_flows(settings)
+    server.ensure_server(settings)
+    print(f"Prefect UI      {server.ui_url()}  {sign_in_hint(settings)}")
+    print(f"output folder   {settings.episodes_dir}")
+    print(f"publish folder  {settings.publish_dir}", flush=True)
+    if args.until_review:
+        if request is None:
+            raise InputError("--until-review waits for the example episode; give --example FILE with --series")
+        # Run it here, as `reelgate episode` does: a runner stopped right after the run
+        # suspends cancels it on the way out (Prefect 3.8 Runner.astop -> cancel_all),
+        # which would leave nothing at the review gate.
+        deployment_id = deployments.ensure_deployment()
+        run = runs.create_episode_run(deployment_id, request, run_options(args))
+        print(f"example episode {request.episode_id}: flow run {run.id}", flush=True)
+        return print_outcome(runs.drive_run(run.id, deployment_id), settings)
+
+    page = _start_review_page(settings, args.allow_remote)
+
+    def every_minute() -> None:
+        from flows.review import expire_overdue
+
+        for episode_id in expire_overdue(settings):
+            print(f"review expired  {episode_id}", flush=True)
+
+    def on_ready() -> None:
+        now = datetime.now(timezone.utc)
+        for s, file in zip(series, series_files, strict=True):
+            print(f"series {s.id:14s} next episode at {s.next_fire(now):%Y-%m-%d %H:%M %Z} ({s.timezone}), "
+                  f"'{s.schedule}'; {file}")
+        print("serving the episode and series deployments; decide in the review page, the Prefect UI "
+              "or `reelgate review`; Ctrl-C stops", flush=True)
+
+    def on_settled(settled, run) -> None:
+        if settled is None:
+            print(f"example episode {request.episode_id}: flow run {run.id}")
+            print(f"review gate     {server.ui_url(run.id)}", flush=True)
+            return
+        print_outcome(settled, settings)
+
+    try:
+        deployments.serve(settings, request, on_settled, series_files=series_files, on_ready=on_ready,
+                      first_options=run_options(args),
+                      every_minute=every_minute, limit=args.parallel)
+    finally:
+        if page is not None:
+            page.stop()
+    return EXIT_OK
+
+
+def _example_request(path: Path) -> EpisodeRequest:
+    try:
+        example = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the example episode {path}: {exc}; pass --example with a JSON "
+                         f"file like {EXAMPLE.name} (prompt, title, language)") from exc
+    if not isinstance(example, dict) or not str(example.get("prompt", "")).strip():
+        raise InputError(f"{path} needs a JSON object with a non-empty \"prompt\"")
+    # A fresh id per start, so the example is produced anew rather than resumed.
+    base = example.get("episode_id") or "example"
+    return EpisodeRequest(**{**example, "episode_id": f"{base}-{datetime.now():%Y%m%d-%H%M%S}"})
+
+
+def _start_review_page(settings: Settings, allow_remote: bool = False):
+    from flows.desk import start_review_page
+
+    page = start_review_page(settings, allow_remote=allow_remote)
+    print(f"review page     {page.url}", flush=True)
+    return page
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `up`, `episode`, `generate` and `plan` to the main parser's subcommands."""
+    up = sub.add_parser(
+        "up", help="start the Prefect server, serve the episode and series flows and the review page; "
+                   "with no --series, also produce the bundled example")
+    up.add_argument("--series", action="append", metavar="FILE",
+                    help="a series YAML to deploy on its schedule (repeatable; default: "
+                         f"{EXAMPLE_SERIES.name}, with the example episode)")
+    up.add_argument("--example", help=f"episode request JSON to produce first (default with no --series: {EXAMPLE.name})")
+    up.add_argument("--until-review", action="store_true", help="exit once the example waits for review")
+    up.add_argument("--allow-remote", action="store_true",
+                    help="let REELGATE_REVIEW_HOST be other than loopback (put the review page behind TLS)")
+    up.add_argument("--parallel", type=int, default=1, metavar="N",
+                    help="flow runs this machine executes at once (default 1; GPU work is limited apart, "
+                         "by generation.gpu_slots)")
+    up.add_argument("--backend", help="generator backend (default: animatic, offline)")
+    up.add_argument("--model", help="model id or local folder for diffusers backends")
+    up.set_defaults(func=cmd_up)
+
+    ep = sub.add_parser("episode", help="produce one episode end to end; exits when it waits for review or is blocked")
+    ep.add_argument("prompt", nargs="?", help="the story, Chinese or English; several sentences become several shots")
+    ep.add_argument("--plan", help="an edited plan file (reelgate plan --out) to produce instead of planning the prompt")
+    ep.add_argument("--id", help="episode id (default: ep-<time>-<hash>); the same request under it resumes it, "
+                    "another request is refused unless --replace")
+    ep.add_argument("--replace", action="store_true",
+                    help="end the episode's current run, move its files to versions/<n>/ (marked superseded), start over")
+    ep.add_argument("--title", help="episode title")
+    ep.add_argument("--seed", type=int, help="episode seed (default: derived from the id)")
+    ep.add_argument("--language", default="auto", choices=["auto", "zh", "en"])
+    ep.add_argument("--backend", help="generator backend (default: animatic, offline)")
+    ep.add_argument("--model", help="model id or local folder for diffusers backends")
+    ep.set_defaults(func=cmd_episode)
+
+    gen = sub.add_parser(
+        "generate",
+        help="render a text's shots to MP4 files for preview (screened; no review, nothing published)",
+    )
+    gen.add_argument("text", help="a shot description or a story (each sentence becomes a shot)")
+    gen.add_argument("--out", default="previews", help="folder for shotNN.mp4 (default: ./previews)")
+    gen.add_argument("--shot", type=int, help="render only shot N of the plan")
+    gen.add_argument("--raw", action="store_true", help="send the text to the model as written, as one shot")
+    gen.add_argument("--seed", type=int, help="seed (default: the plan's per-shot seed)")
+    gen.add_argument("--language", default="auto", choices=["auto", "zh", "en"])
+    gen.add_argument("--backend", help="animatic (default), wan, diffusers or dashscope")
+    gen.add_argument("--model", help="local diffusers folder, cached model id, or cloud model name")
+    gen.add_argument("--size", help="frame size WIDTHxHEIGHT (default: the model's native size)")
+    gen.add_argument("--fps", type=int, help="frames per second (default: the model's)")
+    gen.add_argument("--frames", dest="num_frames", type=int, help="frames per shot (default: from the shot's length)")
+    gen.add_argument("--steps", type=int, help="denoising steps")
+    gen.add_argument("--json", action="store_true", help="print each shot's generation record as JSON")
+    gen.set_defaults(func=cmd_generate)
+
+    pl = sub.add_parser("plan", help="show the shot plan a story becomes; --out writes it as editable YAML")
+    pl.add_argument("story", nargs="?", help="the story to plan")
+    pl.add_argument("--from", dest="source", metavar="FILE", help="check and show an edited plan file instead")
+    pl.add_argument("--id", default="draft", help="episode id the plan is for (seeds derive from it)")
+    pl.add_argument("--language", default="auto", choices=["auto", "zh", "en"])
+    pl.add_argument("--seed", type=int, help="plan seed (default: from the id or the preset's policy)")
+    pl.add_argument("--preset", help="style preset: storybook, ink-wash, cinematic, anime-cel, constellation-myth, or a YAML file")
+    pl.add_argument("--out", help="write the plan here as YAML to edit")
+    pl.set_defaults(func=cmd_plan)

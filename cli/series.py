@@ -1,0 +1,54 @@
+"""`reelgate series validate|show|deploy FILE`: check a series file, show its episodes, deploy it to a work pool."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from cli.common import EXIT_ERROR, EXIT_OK, UsageError, import_flows, load_settings
+
+
+def cmd_series(args: argparse.Namespace) -> int:
+    from datetime import timezone
+
+    from editorial.series import SeriesFileError, load_series
+
+    try:
+        series = load_series(Path(args.file), load_settings(args).planning)
+    except SeriesFileError as exc:
+        for problem in exc.problems:
+            print(problem.format(exc.path))
+        print(f"{exc.path}: {len(exc.problems)} problem(s); fix them and validate again", file=sys.stderr)
+        return EXIT_ERROR
+    next_at = series.next_fire(datetime.now(timezone.utc))
+    if args.action == "deploy":
+        if not args.pool:
+            raise UsageError("series deploy needs --pool NAME (a work pool: prefect work-pool create NAME --type process); "
+                             "to serve a series on this machine, run `reelgate up --series FILE`")
+        settings = load_settings(args)
+        server, runs, deployments = import_flows(settings)
+        server.ensure_server(settings)
+        deployments.apply_to_pool([Path(args.file)], settings, args.pool)
+        print(f"{series.id}: deployed to work pool {args.pool} with the episode deployment; "
+              f"next episode at {next_at:%Y-%m-%d %H:%M %Z} ({series.timezone}); start workers with "
+              f"`prefect worker start --pool {args.pool}` in a checkout of reelgate")
+        return EXIT_OK
+    print(f"{args.file}: valid: {series.title} ({series.id}), {len(series.episodes)} episodes, "
+          f"schedule '{series.schedule}' {series.timezone}, next at {next_at:%Y-%m-%d %H:%M %Z}")
+    if args.action == "show":
+        width = max(len(e.id) for e in series.episodes)
+        for number, e in enumerate(series.episodes, start=1):
+            overrides = f"  [{len(e.shots)} shot override(s)]" if e.shots else ""
+            print(f"{number:3d}  {e.id:{width}s}  {e.title}  {e.title_en}  ({len(e.story)} chars){overrides}")
+    return EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `series` to the main parser's subcommands."""
+    se = sub.add_parser("series", help="check a series file (exit 2 with every problem and its line); show its episodes")
+    se.add_argument("action", choices=["validate", "show", "deploy"])
+    se.add_argument("file", help="the series YAML file, e.g. examples/constellations.yaml")
+    se.add_argument("--pool", help="deploy: the Prefect work pool whose workers run the series and its episodes")
+    se.set_defaults(func=cmd_series)
