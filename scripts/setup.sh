@@ -26,7 +26,7 @@ fi
 
 # Editable install with the test extras; the pins in pyproject.toml keep torch/torchvision
 # matched and prefect on a fastapi/SQLAlchemy pair that works (see shared/FINDINGS.md).
-if ! "$PYTHON" -c "import reelgate, prefect, torch, torchvision, nudenet, facenet_pytorch, piper, pytest, srt, selenium" >/dev/null 2>&1 \
+if ! "$PYTHON" -c "import reelgate, cli, prefect, torch, torchvision, nudenet, facenet_pytorch, piper, pytest, srt, selenium" >/dev/null 2>&1 \
    || ! "$PYTHON" -c "import dlib, sys; sys.exit(not dlib.DLIB_USE_BLAS)" >/dev/null 2>&1 \
    || [ "$("$PYTHON" -c 'import reelgate,os;print(os.path.dirname(os.path.dirname(reelgate.__file__)))' 2>/dev/null)" != "$PWD" ]; then
   echo "setup: installing Python dependencies (first time: ~15 minutes: ~5 GB with torch, and dlib compiles)"
