@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from cli.common import EXIT_OK, EXIT_REFUSED, UsageError, import_flows, load_settings, print_outcome
 from reelgate.errors import InputError
 from reelgate.files import write_text
+from reelgate.records import EpisodeRequest
 from reelgate.settings import Settings
 
 
@@ -33,14 +34,14 @@ def cmd_review(args: argparse.Namespace) -> int:
     episode_id = _episode_id_of(args.id)
     episode_dir = settings.episodes_dir / episode_id
     manifest = load_manifest(episode_dir)
-    shown = _shown_file(settings, episode_id)
+    reviewer = _cli_reviewer(settings)
+    shown = _shown_file(settings, reviewer, episode_id)
     if args.action == "show":
         print(manifest.model_dump_json(indent=2))
         print(f"version: {describe_version(manifest.version)}", file=sys.stderr)
         if manifest.version:
             write_text(shown, manifest.version.id + "\n")  # what `review approve` decides on by default
         return EXIT_OK
-    reviewer = _cli_reviewer(settings)
     # No version at all is refused by the gate's rules, with the version to watch in the message.
     version = args.version or (shown.read_text().strip() if shown.is_file() else "")
     if version:
@@ -72,11 +73,16 @@ def _episode_id_of(run_or_episode: str) -> str:
     try:
         return read_run(uuid.UUID(run_or_episode)).name
     except ValueError:
-        return run_or_episode
+        pass
+    if not re.fullmatch(EpisodeRequest.model_fields["episode_id"].metadata[0].pattern, run_or_episode):
+        raise UsageError(f"{run_or_episode!r} is neither an episode id (letters, digits, '.', '_', '-') "
+                         "nor a flow run id; `reelgate review list` shows the episodes")
+    return run_or_episode
 
 
-def _shown_file(settings: Settings, episode_id: str) -> Path:
-    return settings.data_dir / "review-shown" / episode_id
+def _shown_file(settings: Settings, reviewer: str, episode_id: str) -> Path:
+    """What `review show` last showed this reviewer: another reviewer's look is never a default."""
+    return settings.data_dir / "review-shown" / reviewer / episode_id
 
 
 def _cli_reviewer(settings: Settings) -> str:

@@ -126,6 +126,9 @@ def test_regenerate_remakes_only_the_chosen_shot_then_approve_publishes_to_the_f
     assert main(["review", "approve", "rg-regen", "--version", first.version.id]) == 2
     assert "changed since you looked" in capsys.readouterr().err
     assert load_manifest(episode).status == Status.AWAITING_REVIEW
+    # What ana looked at with `review show` is not bo's default: bo has shown nothing, so bo names nothing.
+    assert main(["review", "approve", "rg-regen"]) == 2
+    assert "must name the version" in capsys.readouterr().err
 
     assert main(["review", "approve", "rg-regen", "--version", manifest.version.id]) == 0
     final = load_manifest(episode)
@@ -148,7 +151,8 @@ def test_regenerate_remakes_only_the_chosen_shot_then_approve_publishes_to_the_f
     assert all(e["flow_run_id"] == final.flow_run_id and e["when"] for e in events)
     assert events[0]["version"] == first.version.id and events[2]["version"] == manifest.version.id
     refusals = [e for e in audit if e["what"].startswith("refused-")]
-    assert [(e["what"], e["who"], e["version"]) for e in refusals] == [("refused-approve", "bo-rg", first.version.id)]
+    assert [(e["what"], e["who"], e["version"]) for e in refusals] == [
+        ("refused-approve", "bo-rg", first.version.id), ("refused-approve", "bo-rg", None)]
     print(f"\nproduce {produced_s:.1f} s, regenerate one shot {regenerated_s:.1f} s")
 
 
