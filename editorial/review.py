@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import socket
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from editorial.manifest import (
     MANIFEST_NAME, Decision, EpisodeVersion, Manifest, ReviewDecision, Status, now_utc, save_manifest,
 )
 from reelgate.errors import EpisodeConflict, InputError, NotAllowed, StaleDecision
-from reelgate.files import file_sha256
+from reelgate.files import file_sha256, secret_file
 from reelgate.records import EpisodeRequest
 
 PREFECT_UI = "prefect-ui"  # who an unsigned decision (typed into Prefect's Resume form) is recorded as
@@ -68,18 +67,7 @@ def may_decide(manifest: Manifest, reviewer: str) -> bool:
 
 def decision_key(data_dir: Path) -> bytes:
     """The key that signs decisions made through the page and the CLI (made once, mode 0600)."""
-    path = Path(data_dir) / KEY_FILE
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except (OSError, ValueError):
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:  # two first users: the one that creates the file wins, the other reads its key
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
-            handle.write(secrets.token_hex(32))
-    except FileExistsError:
-        pass
-    return bytes.fromhex(path.read_text().strip())
+    return bytes.fromhex(secret_file(Path(data_dir) / KEY_FILE, lambda: secrets.token_hex(32)))
 
 
 def _signed_text(episode_id: str, decision: ReviewDecision) -> bytes:

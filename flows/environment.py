@@ -17,6 +17,7 @@ import os
 import secrets
 from pathlib import Path
 
+from reelgate.files import secret_file
 from reelgate.settings import Settings
 
 AUTH_FILE = "api-auth"  # in settings.prefect_home, mode 0600
@@ -24,20 +25,7 @@ AUTH_FILE = "api-auth"  # in settings.prefect_home, mode 0600
 
 def server_secret(settings: Settings) -> str:
     """The local server's API secret, made once (mode 0600); `user:password` as Prefect's UI asks."""
-    path = auth_file(settings)
-    try:
-        secret = path.read_text().strip()
-        if secret:
-            return secret
-    except OSError:
-        pass
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
-            handle.write(f"reelgate:{secrets.token_urlsafe(32)}\n")
-    except FileExistsError:  # made by another process a moment ago
-        pass
-    return path.read_text().strip()
+    return secret_file(auth_file(settings), lambda: f"reelgate:{secrets.token_urlsafe(32)}")
 
 
 def auth_file(settings: Settings) -> Path:

@@ -191,13 +191,9 @@ def expire_overdue(settings: Settings) -> list[str]:
 
     now = now_utc()
     due: dict[Path, str | None] = {}  # episode folder -> flow run id
-    for path in sorted(settings.episodes_dir.glob("*/manifest.json")):
-        try:
-            manifest = load_manifest(path.parent)
-        except (InputError, ValueError):  # a manifest being written or from another version
-            continue
+    for manifest in read_manifests(settings.episodes_dir):  # one being written right now is skipped
         if manifest.status == Status.AWAITING_REVIEW and manifest.review_due_at and manifest.review_due_at <= now:
-            due[path.parent] = manifest.flow_run_id
+            due[settings.episodes_dir / manifest.episode_id] = manifest.flow_run_id
     for waiting in waiting_runs():  # runs whose manifest has no deadline: Prefect's timeout decides
         run = read_run(waiting.flow_run_id)
         timeout = run.state.state_details.pause_timeout if run.state else None

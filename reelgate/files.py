@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,3 +51,22 @@ def file_sha256(path: Path) -> str:
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def secret_file(path: Path, make: Callable[[], str]) -> str:
+    """The contents of a secret file, made once by `make()` with mode 0600 if it is not there yet.
+
+    Two first callers at once: the one that creates the file wins, the other reads its secret.
+    """
+    path = Path(path)
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            handle.write(make() + "\n")
+    except FileExistsError:
+        pass
+    return path.read_text().strip()

@@ -20,6 +20,8 @@ from pathlib import Path
 from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.filesystems import LocalFileSystem
 
+from reelgate.files import secret_file
+
 MAGIC = b"reelgate-signed-result-v1\n"
 KEY_FILE = "results.key"  # beside the results folder, mode 0600
 SERIALIZER = "json"  # the only serializer a trusted result may name
@@ -31,18 +33,7 @@ class TamperedResult(ValueError):
 
 def results_key(results_dir: Path) -> bytes:
     """The signing key of a results folder, made once beside it (mode 0600)."""
-    path = Path(results_dir).parent / KEY_FILE
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except (OSError, ValueError):
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
-            handle.write(secrets.token_hex(32))
-    except FileExistsError:  # another worker made it a moment ago
-        pass
-    return bytes.fromhex(path.read_text().strip())
+    return bytes.fromhex(secret_file(Path(results_dir).parent / KEY_FILE, lambda: secrets.token_hex(32)))
 
 
 def sign(content: bytes, key: bytes) -> bytes:
