@@ -78,11 +78,25 @@ def api_client(settings: Settings, timeout: float = 30.0):
     """A raw HTTP client of the local server's API, signed in and with a CSRF token for writes.
 
     For benchmarks and tests that count runs through the REST API; flows use Prefect's client.
+    Like Prefect's own client, it retries the answers of a busy server (429, 502, 503: SQLite
+    locked under load) a few times with backoff.
     """
+    import time
+
     import httpx
 
+    class Retrying(httpx.Client):
+        def send(self, request: httpx.Request, **kwargs) -> httpx.Response:
+            for wait_s in (0.5, 1.0, 2.0, 4.0):
+                response = super().send(request, **kwargs)
+                if response.status_code not in (429, 502, 503):
+                    return response
+                response.close()
+                time.sleep(wait_s)
+            return super().send(request, **kwargs)
+
     user, _, password = server_secret(settings).partition(":")
-    client = httpx.Client(base_url=settings.local_api_url, timeout=timeout, auth=(user, password))
+    client = Retrying(base_url=settings.local_api_url, timeout=timeout, auth=(user, password))
 
     def csrf(request: httpx.Request) -> None:
         if request.method != "GET" and "Prefect-Csrf-Token" not in client.headers:
