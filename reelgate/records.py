@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -47,18 +48,53 @@ class Verdict(BaseModel):
         )
 
 
+# The planner's vocabulary (prompts/ reads it from text; generation/ and quality/ draw and
+# check it). Values are stable identifiers: plan files, the rewriter and the gold set use them.
+CameraMove = Literal[
+    "static", "push", "pull", "pan_left", "pan_right", "tilt_up", "tilt_down",
+    "track", "handheld", "orbit", "crane_up", "crane_down", "zoom_in", "zoom_out",
+]
+ShotSize = Literal["extreme_wide", "wide", "medium", "close_up", "extreme_close_up"]
+Angle = Literal["eye_level", "low", "high", "birds_eye"]
+Weather = Literal["clear", "rain", "snow", "fog", "storm", "wind"]
+TimeOfDay = Literal["dawn", "day", "dusk", "night"]
+Mood = Literal["calm", "joyful", "mysterious", "tense", "sad", "epic"]
+
+CAMERA_MOVES: tuple[str, ...] = get_args(CameraMove)
+SHOT_SIZES: tuple[str, ...] = get_args(ShotSize)
+ANGLES: tuple[str, ...] = get_args(Angle)
+WEATHERS: tuple[str, ...] = get_args(Weather)
+TIMES_OF_DAY: tuple[str, ...] = get_args(TimeOfDay)
+MOODS: tuple[str, ...] = get_args(Mood)
+
+
+class Expansion(BaseModel):
+    """A keyword-library description added to a shot's prompt, and the word that asked for it."""
+
+    trigger: str = Field(description="The word of the shot's text that chose this description.")
+    text: str = Field(description="The description added to the prompt.")
+
+
 class ShotSpec(BaseModel):
     """One shot of an episode's plan, as the generator receives it."""
 
     index: int = Field(description="0-based position in the episode.")
-    text: str = Field(description="The story sentence this shot shows; also its narration and caption.")
-    subject: str = ""
-    action: str = ""
-    environment: str = ""
-    style: str = ""
-    camera: str = Field("static", description="Camera move: static, push, pull, pan_left, pan_right, tilt_up, tilt_down.")
-    time_of_day: str = Field("day", description="dawn, day, dusk or night: drives palette and sky.")
-    mood: str = Field("calm", description="Mood keyword: calm, joyful, mysterious, tense, sad, epic.")
+    text: str = Field(description="The story sentence this shot shows; also its narration and caption. Never a direction.")
+    subject: str = Field("", description="Who or what the shot is about, as a phrase (a pronoun resolved to its antecedent).")
+    action: str = Field("", description="What the subject does, as a phrase.")
+    environment: str = Field("", description="Where it happens, as a phrase.")
+    style: str = Field("", description="The look: the user's style directions first, the preset filling what they leave open.")
+    camera: CameraMove = Field("static", description="Camera move: " + ", ".join(get_args(CameraMove)) + ".")
+    shot_size: ShotSize = Field("wide", description="Framing: " + ", ".join(get_args(ShotSize)) + ".")
+    angle: Angle = Field("eye_level", description="Camera angle: " + ", ".join(get_args(Angle)) + ".")
+    time_of_day: TimeOfDay = Field("day", description="dawn, day, dusk or night: drives palette and sky.")
+    weather: Weather = Field("clear", description="clear, rain, snow, fog, storm (thunder and lightning) or wind: drawn and checked.")
+    mood: Mood = Field("calm", description="Mood keyword: " + ", ".join(get_args(Mood)) + ".")
+    directions: list[str] = Field(
+        default_factory=list,
+        description="The user's directions (style, light, lens, camera, pacing) that govern this shot, in their words.",
+    )
+    expansions: list[Expansion] = Field(default_factory=list, description="Keyword-library descriptions in the prompt, with their triggers.")
     prompt: str = Field(description="The expanded prompt a diffusion model receives.")
     negative_prompt: str = Field("", description="Negative prompt of the shot (from the style preset); empty: the generation setting.")
     duration_s: float = Field(gt=0, description="Planned length of the shot in seconds.")
@@ -74,14 +110,17 @@ class ShotPlan(BaseModel):
     style: str
     seed: int
     shots: list[ShotSpec]
+    directions: list[str] = Field(
+        default_factory=list, description="Directions that stand alone in the story and govern every shot."
+    )
 
     def screening_text(self) -> str:
         """Every text of the plan that reaches a model or a viewer: the style, and per shot its
         narration, structured fields, prompt and negative prompt (a model reads that too)."""
-        parts = [self.style]
+        parts = [self.style, *self.directions]
         for shot in self.shots:
             parts += [shot.text, shot.subject, shot.action, shot.environment, shot.style, shot.prompt,
-                      shot.negative_prompt]
+                      shot.negative_prompt, *shot.directions, *(e.text for e in shot.expansions)]
         return "\n".join(dict.fromkeys(p for p in parts if p))  # each distinct text once
 
 
