@@ -73,11 +73,17 @@ def prefect_server():
 
 
 def pytest_terminal_summary(terminalreporter):
-    """The quality calibration table (tests/quality_clips.py), when those tests ran."""
+    """Tables tests left behind: quality calibration (tests/quality_clips.py), the gold set (tests/test_gold.py)."""
     import sys
 
     clips = sys.modules.get("tests.quality_clips")
     if clips is not None and clips.CALIBRATION:
         terminalreporter.write_sep("-", "quality calibration: detection and false alarms")
         for line in clips.calibration_table():
+            terminalreporter.write_line(line)
+    # The shot planner's gold-set table (tests/test_gold.py), when those tests ran.
+    gold = sys.modules.get("tests.test_gold")
+    if gold is not None and gold.REPORT:
+        terminalreporter.write_sep("-", "gold set: shot planner accuracy (issue 16)")
+        for line in gold.REPORT:
             terminalreporter.write_line(line)
