@@ -70,7 +70,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     """Preview shots without Prefect or review: screened, planned, rendered with a progress bar."""
     from generation.base import check_backend, get_generator
     from prompts.screen import Screener
-    from prompts.structure import plan_shots
+    from prompts.plan import plan_shots
     from reelgate.console import StepBar
 
     if not args.text.strip():
@@ -117,7 +117,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from prompts.plan_file import dump_plan, load_plan, render_plan_table
-    from prompts.structure import plan_shots
+    from prompts.plan import plan_shots
     from reelgate.files import write_text
 
     settings = load_settings(args)

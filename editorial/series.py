@@ -37,9 +37,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from prompts.limits import PlanLimitError, plan_limit_problems
-from prompts.structure import (
-    CAMERA_PHRASE, get_preset, keyword_tables, plan_shots, rebuild_prompt, structure_sentence,
-)
+from prompts.keywords import keyword_tables
+from prompts.plan import CAMERA_PHRASE, plan_shots, rebuild_prompt, structure_sentence
+from prompts.presets import get_preset
 from reelgate.errors import InputError
 from reelgate.records import EpisodeRequest, ShotPlan
 from reelgate.settings import PlanningSettings
@@ -296,7 +296,8 @@ def apply_overrides(plan: ShotPlan, overrides: Iterable[ShotOverride], keyword_f
             tables = keyword_tables(plan.language, list(keyword_files))
             fields = structure_sentence(
                 o.text, plan.language, spec.style, spec.seed,
-                default_time=spec.time_of_day, default_mood=spec.mood, tables=tables,
+                default_time=spec.time_of_day, default_mood=spec.mood, default_weather=spec.weather,
+                earlier_subjects=[s.subject for s in shots[: o.shot - 1]], tables=tables,
             )
             updates.update(fields, text=o.text)
         updates.update({k: v for k in ("style", "camera", "duration_s") if (v := getattr(o, k)) is not None})

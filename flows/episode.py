@@ -24,7 +24,7 @@ from generation.base import check_backend, release_generators, uses_gpu
 from postprocess.timeline import build_timeline
 from prompts.limits import check_plan_limits
 from prompts.screen import lists_fingerprint
-from prompts.structure import derive_seed
+from prompts.plan import derive_seed
 from quality.score import QualityReport, pick_best
 from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal, ShotSpec, Verdict
 from reelgate.errors import InputError

@@ -17,7 +17,8 @@ import yaml
 from pydantic import ValidationError
 
 from prompts.limits import check_plan_limits, check_shot_count
-from prompts.structure import CAMERA_PHRASE, LIGHTING, MOODS, rebuild_prompt
+from prompts.plan import rebuild_prompt, shot_expansions
+from reelgate.records import ANGLES, CAMERA_MOVES, MOODS, SHOT_SIZES, TIMES_OF_DAY, WEATHERS
 from reelgate.errors import InputError
 from reelgate.records import ShotPlan, ShotSpec
 from reelgate.settings import PlanLimits, PlanningSettings
@@ -32,9 +33,15 @@ HEADER = """\
 #   text             the narration and caption, as spoken (the picture model never sees it)
 #   subject, action, environment, style
 #                    the structured prompt, in words
-#   camera           static, push, pull, pan_left, pan_right, tilt_up or tilt_down
+#   camera           static, push, pull, pan_left, pan_right, tilt_up, tilt_down, track,
+#                    handheld, orbit, crane_up, crane_down, zoom_in or zoom_out
+#   shot_size        extreme_wide, wide, medium, close_up or extreme_close_up
+#   angle            eye_level, low, high or birds_eye
 #   time_of_day      dawn, day, dusk or night
+#   weather          clear, rain, snow, fog, storm or wind (drawn, and checked by quality)
 #   mood             calm, joyful, mysterious, tense, sad or epic
+#   directions       the story's directions that govern this shot (never narrated); a note:
+#                    edit style, camera, shot_size and angle to change what they set
 #   prompt           `auto`: rebuilt from the fields above when this file is loaded (with
 #                    the keyword library's descriptions of vague words such as 海怪 or
 #                    "starry sky"). Write your own text instead and it is used exactly as
@@ -51,16 +58,27 @@ HEADER = """\
 
 # The order a reader wants: what is said, what is seen, then the machinery.
 SHOT_FIELDS = (
-    "index", "duration_s", "text", "subject", "action", "environment", "time_of_day", "mood",
-    "camera", "style", "prompt", "negative_prompt", "wants_motion", "seed",
+    "index", "duration_s", "text", "subject", "action", "environment", "time_of_day", "weather", "mood",
+    "camera", "shot_size", "angle", "style", "directions", "prompt", "negative_prompt", "wants_motion", "seed",
 )
-PLAN_FIELDS = ("episode_id", "language", "style", "seed", "shots")
+PLAN_FIELDS = ("episode_id", "language", "style", "directions", "seed", "shots")
+OPTIONAL_PLAN_FIELDS = ("directions",)  # plans written before directions existed load too
 _TEXT_FIELDS = ("text", "subject", "action", "environment", "style", "prompt", "negative_prompt")
-_CHOICES = {"camera": tuple(CAMERA_PHRASE), "time_of_day": tuple(LIGHTING), "mood": MOODS}
+_CHOICES = {
+    "camera": CAMERA_MOVES, "shot_size": SHOT_SIZES, "angle": ANGLES, "time_of_day": TIMES_OF_DAY,
+    "weather": WEATHERS, "mood": MOODS,
+}
 
 
 def _keyword_files(settings: PlanningSettings | None) -> Sequence[Path]:
     return settings.keyword_files if settings is not None else ()
+
+
+class _NoAliases(yaml.SafeDumper):
+    """Writes every value out: a person edits the file, and the loader refuses alias bombs."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
 
 
 def dump_plan(plan: ShotPlan, settings: PlanningSettings | None = None) -> str:
@@ -75,8 +93,11 @@ def dump_plan(plan: ShotPlan, settings: PlanningSettings | None = None) -> str:
         if spec.prompt == rebuild_prompt(spec, plan.language, _keyword_files(settings)):
             row["prompt"] = AUTO
         shots.append({k: row[k] for k in SHOT_FIELDS})
-    data = {"episode_id": plan.episode_id, "language": plan.language, "style": plan.style, "seed": plan.seed, "shots": shots}
-    body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=10_000, default_flow_style=False)
+    data = {
+        "episode_id": plan.episode_id, "language": plan.language, "style": plan.style,
+        "directions": plan.directions, "seed": plan.seed, "shots": shots,
+    }
+    body = yaml.dump(data, Dumper=_NoAliases, allow_unicode=True, sort_keys=False, width=10_000, default_flow_style=False)
     body = re.sub(r"\n(- index:)", r"\n\n\1", body)  # a blank line between shots
     return HEADER + "\n" + body
 
@@ -132,7 +153,7 @@ def _shot(raw: object, number: int, language: str, keyword_files: Sequence[Path]
         raise InputError(f"{label}, field {where!r}: {error['msg']} (got {error.get('input')!r})") from exc
     if auto:
         spec = spec.model_copy(update={"prompt": rebuild_prompt(spec, language, keyword_files)})
-    return spec
+    return spec.model_copy(update={"expansions": shot_expansions(spec, language, keyword_files)})
 
 
 def load_plan(source: str | Path, settings: PlanningSettings | None = None) -> ShotPlan:
@@ -153,7 +174,7 @@ def load_plan(source: str | Path, settings: PlanningSettings | None = None) -> S
     if not isinstance(data, dict):
         raise InputError(f"{where}: expected the fields {', '.join(PLAN_FIELDS)}; write it with dump_plan")
     unknown = [str(k) for k in data if k not in PLAN_FIELDS]
-    missing = [k for k in PLAN_FIELDS if k not in data]
+    missing = [k for k in PLAN_FIELDS if k not in data and k not in OPTIONAL_PLAN_FIELDS]
     if unknown or missing:
         problem = f"unknown field {unknown[0]!r}" if unknown else f"missing field {missing[0]!r}"
         raise InputError(f"{where}: {problem}; a plan has {', '.join(PLAN_FIELDS)}")
@@ -168,7 +189,7 @@ def load_plan(source: str | Path, settings: PlanningSettings | None = None) -> S
     try:
         plan = ShotPlan(
             episode_id=str(data["episode_id"]), language=language, style=str(data["style"] or ""),
-            seed=data["seed"], shots=specs,
+            seed=data["seed"], shots=specs, directions=data.get("directions") or [],
         )
     except ValidationError as exc:
         error = exc.errors()[0]
@@ -198,19 +219,25 @@ def _cell(text: str, width: int) -> str:
     return text + " " * (width - _width(text))
 
 
-_COLUMNS = (("#", 3), ("sec", 5), ("subject", 18), ("action", 28), ("environment", 20), ("camera", 9), ("mood", 10), ("time", 5))
+_COLUMNS = (
+    ("#", 3), ("sec", 5), ("subject", 16), ("action", 24), ("environment", 18), ("camera", 9), ("size", 8),
+    ("angle", 9), ("mood", 10), ("weather", 7), ("time", 5),
+)
 
 
 def render_plan_table(plan: ShotPlan) -> str:
-    """A compact table of the shots: number, seconds, subject, action, environment, camera, mood, time."""
+    """A compact table of the shots: number, seconds, subject, action, environment, camera,
+    shot size, angle, mood, weather, time; then the directions that govern every shot."""
     lines = ["  ".join(_cell(name, width) for name, width in _COLUMNS).rstrip()]
     lines.append("  ".join("-" * width for _, width in _COLUMNS))
     for spec in plan.shots:
         cells = (
             str(spec.index + 1), f"{spec.duration_s:.1f}", spec.subject, spec.action, spec.environment,
-            spec.camera, spec.mood, spec.time_of_day,
+            spec.camera, spec.shot_size, spec.angle, spec.mood, spec.weather, spec.time_of_day,
         )
         lines.append("  ".join(_cell(c, w) for c, (_, w) in zip(cells, _COLUMNS)).rstrip())
     total = sum(s.duration_s for s in plan.shots)
     lines.append(f"{len(plan.shots)} shots, {total:.1f} s, language {plan.language}, seed {plan.seed}, style: {plan.style}")
+    if plan.directions:
+        lines.append("directions (not narrated): " + " | ".join(plan.directions))
     return "\n".join(lines)

@@ -100,3 +100,12 @@ def en_tagged(text: str) -> list[tuple[str, str]]:
         return []
     tagged = _en_tagger().tag(" ".join(tokens), tokenize=False)
     return [(word, tag) for word, tag in tagged]
+
+
+def en_lexicon_tag(word: str) -> str | None:
+    """The Pattern lexicon's tag of one word, or None when the lexicon does not know it
+    (a name such as Europa or Mara)."""
+    _en_tagger()
+    from textblob.en import lexicon
+
+    return lexicon.get(word)

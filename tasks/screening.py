@@ -8,7 +8,7 @@ from pathlib import Path
 
 from prompts.screen import ScreenResult, screener_for
 from prompts.plan_file import render_plan_table
-from prompts.structure import plan_shots
+from prompts.plan import plan_shots
 from reelgate.records import EpisodeRequest, ShotPlan
 from reelgate.settings import PlanningSettings, ScreeningSettings
 from tasks.common import artifact_key, stage_task

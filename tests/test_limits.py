@@ -7,6 +7,8 @@ which the episode flow calls). Each refusal names the limit, the value and the s
 
 from __future__ import annotations
 
+import copy
+
 import re
 import time
 from pathlib import Path
@@ -18,7 +20,7 @@ from pydantic import ValidationError
 from editorial.series import SeriesFileError, load_series
 from prompts.limits import PlanLimitError, check_plan_limits
 from prompts.plan_file import dump_plan, load_plan
-from prompts.structure import plan_shots
+from prompts.plan import plan_shots
 from cli import main
 from reelgate.errors import InputError
 from reelgate.records import EpisodeRequest
@@ -76,7 +78,7 @@ def test_infinite_or_nan_durations_are_refused(tmp_path: Path, spelled: str, say
 
 def test_too_many_shots_are_refused_before_the_shots_are_built(tmp_path: Path, monkeypatch) -> None:
     def many(data: dict) -> None:
-        data["shots"] = [dict(data["shots"][0], duration_s=2.0) for _ in range(1000)]
+        data["shots"] = [copy.deepcopy(dict(data["shots"][0], duration_s=2.0)) for _ in range(1000)]
 
     import prompts.plan_file as plan_file
 

@@ -12,7 +12,8 @@ import yaml
 
 from prompts.plan_file import dump_plan, load_plan
 from prompts.screen import Screener
-from prompts.structure import load_presets, plan_shots
+from prompts.plan import plan_shots
+from prompts.presets import load_presets
 from reelgate.records import Action, EpisodeRequest
 from reelgate.settings import PlanningSettings, ScreeningSettings
 

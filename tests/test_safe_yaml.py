@@ -16,7 +16,7 @@ import yaml
 from editorial.series import SeriesFileError, load_series
 from postprocess.music_library import load_index
 from prompts.plan_file import load_plan
-from prompts.structure import get_preset
+from prompts.presets import get_preset
 from reelgate.errors import InputError
 from reelgate.yaml_safe import (
     MAX_YAML_ALIASES, MAX_YAML_CHARS, MAX_YAML_DEPTH, MAX_YAML_NODES, YamlBudgetError, compose_yaml, load_yaml,

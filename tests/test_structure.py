@@ -10,17 +10,10 @@ from pathlib import Path
 import pytest
 
 from prompts.plan_file import dump_plan, load_plan, render_plan_table
-from prompts.structure import (
-    MAX_SHOT_S,
-    derive_seed,
-    detect_language,
-    estimate_narration_s,
-    keyword_tables,
-    load_keywords,
-    load_presets,
-    plan_shots,
-    split_sentences,
-)
+from prompts.keywords import keyword_tables, load_keywords
+from prompts.plan import derive_seed, plan_shots
+from prompts.presets import load_presets
+from prompts.sentences import MAX_SHOT_S, detect_language, estimate_narration_s, split_sentences
 from reelgate.errors import ConfigError, InputError
 from reelgate.settings import GenerationSettings, PlanningSettings
 
@@ -41,7 +34,7 @@ def test_detect_language_and_split() -> None:
 
 def test_derive_seed_is_stable_across_processes() -> None:
     here = derive_seed("episode-7", 3)
-    code = "from prompts.structure import derive_seed; print(derive_seed('episode-7', 3))"
+    code = "from prompts.plan import derive_seed; print(derive_seed('episode-7', 3))"
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
     assert int(there.stdout) == here
     assert 0 <= here < 2**31
@@ -75,7 +68,11 @@ def test_plan_three_sentence_story(story: str, language: str) -> None:
     assert all("moonlight" in s.prompt for s in plan.shots)
     assert plan.shots[2].camera == ("push" if language == "zh" else "pan_left")
     assert all(2.0 <= s.duration_s <= 8.0 for s in plan.shots)
-    assert "".join(s.text for s in plan.shots).replace(" ", "") == story.replace(" ", "")
+    # The camera direction sets the shot's camera and is never narrated.
+    direction = "镜头推进" if language == "zh" else "The camera pans left"
+    assert plan.shots[2].directions == [direction]
+    narrated = story.replace("镜头推进，", "").replace("The camera pans left as they", "They")
+    assert "".join(s.text for s in plan.shots).replace(" ", "") == narrated.replace(" ", "")
 
 
 def test_plan_fields_from_keywords() -> None:
@@ -90,16 +87,20 @@ def test_plan_fields_from_keywords() -> None:
     assert (first.time_of_day, first.subject, first.action) == ("dawn", "the old sailor", "sails")
     assert "across the calm sea" in first.environment
     assert second.wants_motion is False and second.time_of_day == "dawn"
-    assert (third.mood, third.camera, third.wants_motion) == ("tense", "push", True)
+    # A storm chasing is tense and tracked; "close-up on the sail" frames it and is not narrated.
+    assert (third.mood, third.camera, third.shot_size, third.wants_motion) == ("tense", "track", "close_up", True)
+    assert third.weather == "storm" and "close-up" not in third.text
     zh = plan_shots("黄昏时，两个孩子在海边放风筝，笑声传得很远。仰拍天空，风筝静止在云里一动不动。", "ep-3", settings)
     assert (zh.shots[0].time_of_day, zh.shots[0].mood, zh.shots[0].environment) == ("dusk", "joyful", "海边")
-    assert (zh.shots[1].camera, zh.shots[1].wants_motion, zh.shots[1].time_of_day) == ("tilt_up", False, "dusk")
+    assert (zh.shots[1].angle, zh.shots[1].wants_motion, zh.shots[1].time_of_day) == ("low", False, "dusk")
 
 
-def test_default_camera_is_a_gentle_move_from_the_seed() -> None:
-    plan = plan_shots("A house stands on a hill. " * 1 + "A tree grows beside the old house. A cat sleeps on the warm roof.", "ep-4", PlanningSettings())
-    for shot in plan.shots:
-        assert shot.camera == ("push", "pan_left", "pan_right")[shot.seed % 3]
+def test_default_camera_follows_the_action_not_the_seed() -> None:
+    story = "A fox chases a rabbit across the field. The girl discovers a hidden door. A house stands on a hill."
+    cameras = {seed: [s.camera for s in plan_shots(story, "ep-4", PlanningSettings(), seed=seed).shots] for seed in (1, 2, 3)}
+    assert cameras[1] == cameras[2] == cameras[3] == ["track", "push", "static"]
+    zh = plan_shots("猎人在雪地里追赶一只狼。她发现了一扇隐藏的门。", "ep-4", PlanningSettings())
+    assert [s.camera for s in zh.shots] == ["track", "push"]
 
 
 def test_durations_follow_narration_length() -> None:
@@ -170,7 +171,7 @@ def test_user_keyword_files_add_and_win(tmp_path: Path) -> None:
     assert "giant glowing jellyfish" in plan.shots[0].prompt and "gaping maw" not in plan.shots[0].prompt
     assert "leathery wings" in plan.shots[0].prompt
     assert plan.shots[1].mood == "sad"
-    assert "gaping maw" in keyword_tables("en").expand["sea monster"]  # the defaults are untouched
+    assert "gaping maw" in keyword_tables("en").expand["sea monster"][0]  # the defaults are untouched
 
 
 @pytest.mark.parametrize(

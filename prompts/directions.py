@@ -1,0 +1,235 @@
+"""Directions: the words of a story that tell the camera and the look, not the tale.
+
+"Shot on 35 mm film, warm tungsten light, handheld camera drifting left." narrates
+nothing: it is a direction. "The camera follows him as he runs." holds a direction (the
+camera follows) and a narration (he runs). `read_sentence` splits a sentence into the
+two: the narration is what is spoken and subtitled, the directions are never spoken.
+
+A clause directs when, once the direction words (the keyword library's look, camera,
+shot_size and angle tables, and words such as camera, shot, lens, 镜头, 画面, 风格) and
+filler are taken out, no content word is left; or when the camera is its subject
+("the camera tracks her", 镜头跟随侦探): then what follows "as"/"while" (or, in Chinese,
+the rest of the clause) is narration.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from prompts.keywords import KeywordTables
+
+LOOK_FACETS = ("medium", "film", "lens", "light", "colour", "aspect", "pacing", "tone")
+
+# Words that only carry a direction, or hold one together ("with", "in the style of").
+_EN_DIRECTION_WORDS = set(
+    """camera cameras shot shots lens lenses frame frames framing framed footage film filmed filming style styled
+    look looks looking feel feeling palette lighting light lights colour color colours colors grade graded grading
+    aesthetic tone tones mood atmosphere throughout entire whole every all scene scenes sequence sequences episode
+    use using used keep keeping kept make made render rendered rendering capture captured captures slow slowly
+    slight slightly gentle gently subtle subtly soft softly steady steadily smooth smoothly very quite bit little
+    left right up down in out back forward forwards around away toward towards drifting drifts drift moving moves
+    move glides gliding creeping creeps sweeping sweeps floating floats lingers lingering holds holding hold stays
+    staying angle angles view side sides like reminiscent inspired by of with on at as and or but the a an is are
+    be being through to into onto from for its it this that these those throughout high low wide close medium
+    degree degrees mm millimetre millimeter format ratio aspect tight everything everywhere"""
+    .split()
+)
+_EN_CAMERA_SUBJECT = re.compile(
+    r"^(?:(?:and|then|while|as)\s+)?(?:the\s+|our\s+|a\s+)?(?:handheld\s+|steadicam\s+|drone\s+)?"
+    r"(?:camera|lens|shot|frame|we)\b",
+    re.IGNORECASE,
+)
+# "as he runs", "while the fox hides": what the camera watches is narration.
+_EN_WATCHED = re.compile(r"\b(?:as|while|when|until|and)\s+(?=\w)", re.IGNORECASE)
+_EN_INLINE_CAMERA = re.compile(
+    r",?\s*\b(?:as|while)\s+the\s+camera\b[^,.;]*|,\s*(?:the\s+)?camera\s+\w+ing\b[^,.;]*", re.IGNORECASE
+)
+_EN_FRAMING_OF = re.compile(
+    r"^(?:an?\s+|the\s+)?(?:(?:extreme\s+)?(?:close[- ]?up|wide|medium|long|full|establishing|tracking|aerial|overhead|"
+    r"low[- ]angle|high[- ]angle|bird'?s[- ]eye|over[- ]the[- ]shoulder|two|static|handheld)\s*(?:shot|view)?)\s+"
+    r"(?:of|on)\s+",
+    re.IGNORECASE,
+)
+_EN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+")
+
+_ZH_DIRECTION_CHARS = set("的地得着了以为用采呈现整体偏带有是在中感营造效果拍摄使画面镜头风格色调光线质感基调机位缓慢慢轻轻稍略一个种全片所有场景始终保持")
+_ZH_DIRECTION_WORDS = ("镜头", "画面", "风格", "色调", "光线", "机位", "整体", "全片", "拍摄", "采用", "使用", "呈现", "营造")
+_ZH_CAMERA_SUBJECT = re.compile(r"^(?:镜头|摄影机|机位|画面)")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_ZH_CLAUSE = re.compile(r"([^，,；;：:]+)([，,；;：:]*)")
+_EN_CLAUSE = re.compile(r"([^,;:]+)([,;:]*)")
+
+
+@dataclass(frozen=True)
+class Direction:
+    """One direction as the user wrote it, and what it sets."""
+
+    text: str
+    camera: str | None = None
+    shot_size: str | None = None
+    angle: str | None = None
+    mood: str | None = None
+    looks: tuple[tuple[str, str], ...] = ()  # (facet, words) of the look it states
+
+
+@dataclass
+class Reading:
+    """A sentence split into narration (spoken, subtitled, drawn) and directions."""
+
+    narration: str
+    directions: list[Direction] = field(default_factory=list)
+
+    @property
+    def only_directions(self) -> bool:
+        return not self.narration.strip()
+
+
+def _direction(text: str, tables: KeywordTables) -> Direction:
+    camera = tables.find(text, "camera")
+    if camera == "pan":
+        lowered = text.lower()
+        camera = "pan_left" if ("left" in lowered or "左" in text) else "pan_right" if ("right" in lowered or "右" in text) else "pan_right"
+    return Direction(
+        text=text.strip(" ,;:，；：。.!?"),
+        camera=camera,
+        shot_size=tables.find(text, "shot_size"),
+        angle=tables.find(text, "angle"),
+        mood=tables.find(text, "mood") if tables.find(text, "look") == "tone" else None,
+        looks=tuple((facet, words) for words, facet in tables.find_all(text, "look")),
+    )
+
+
+def _covered(text: str, tables: KeywordTables) -> str:
+    """`text` with every direction keyword blanked out."""
+    lowered = text.lower()
+    for table in ("look", "camera", "shot_size", "angle"):
+        lowered = tables.patterns[table].sub(" ", lowered)
+    return lowered
+
+
+def _is_en_direction(clause: str, tables: KeywordTables) -> bool:
+    rest = [w for w in _EN_WORD.findall(_covered(clause, tables)) if w not in _EN_DIRECTION_WORDS and not w.isdigit()]
+    named = any(tables.find(clause, t) for t in ("look", "camera", "shot_size", "angle"))
+    return named and not rest
+
+
+def _is_zh_direction(clause: str, tables: KeywordTables) -> bool:
+    covered = _covered(clause, tables)
+    for word in _ZH_DIRECTION_WORDS:
+        covered = covered.replace(word, " ")
+    rest = [ch for ch in _CJK.findall(covered) if ch not in _ZH_DIRECTION_CHARS]
+    named = any(tables.find(clause, t) for t in ("look", "camera", "shot_size", "angle"))
+    return named and not rest
+
+
+def _watched_name(head: str, tables: KeywordTables) -> str:
+    """What the camera watches in "the camera tracks Mara": the words left once the
+    camera, its move and filler are taken out ("" for a pronoun or nothing)."""
+    words = _EN_WORD.findall(_covered(head, tables))
+    rest = [w for w in words if w.lower() not in _EN_DIRECTION_WORDS and w.lower() not in {"him", "her", "them", "it", "us"}]
+    return " ".join(rest)
+
+
+def _read_en(sentence: str, tables: KeywordTables) -> Reading:
+    directions: list[Direction] = []
+    # ", the camera tracking her" / "as the camera pushes in" inside a narrative clause.
+    def inline(m: re.Match[str]) -> str:
+        directions.append(_direction(m.group(), tables))
+        return ""
+
+    text = _EN_INLINE_CAMERA.sub(inline, sentence.strip())
+    end = re.search(r"[.!?…]+[\"')\]”’]*$", text)
+    ending = end.group() if end else ""
+    body = text[: end.start()] if end else text
+    kept: list[str] = []
+    for m in _EN_CLAUSE.finditer(body):
+        clause, sep = m.group(1), m.group(2)
+        if not clause.strip():
+            continue
+        framing = _EN_FRAMING_OF.match(clause.strip())
+        if framing:
+            # "A close-up of her trembling hands": the framing directs, the rest is seen.
+            directions.append(_direction(framing.group(), tables))
+            clause = clause.strip()[framing.end() :]
+        elif _EN_CAMERA_SUBJECT.match(clause.strip()):
+            watched = _EN_WATCHED.search(clause)
+            head = clause[: watched.start()] if watched else clause
+            directions.append(_direction(head, tables))
+            if not watched:
+                continue
+            clause = clause[watched.end() :]
+            # "The camera tracks Mara as she sprints": Mara is who "she" is.
+            who = _watched_name(head, tables)
+            pronoun = re.match(r"(he|she|it|they)\b", clause.strip(), re.IGNORECASE)
+            if who and pronoun:
+                clause = who + clause.strip()[pronoun.end() :]
+        elif _is_en_direction(clause, tables):
+            directions.append(_direction(clause, tables))
+            continue
+        kept.append(clause.strip() + sep)
+    narration = " ".join(kept).strip(" ,;:")
+    if narration:
+        narration = narration[0].upper() + narration[1:] + (ending or ".")
+    return Reading(narration=narration, directions=directions)
+
+
+def _read_zh(sentence: str, tables: KeywordTables) -> Reading:
+    directions: list[Direction] = []
+    text = sentence.strip()
+    end = re.search(r"[。！？!?…；;]+[”’」』）)\"']*$", text)
+    ending = end.group() if end else ""
+    body = text[: end.start()] if end else text
+    kept: list[str] = []
+    for m in _ZH_CLAUSE.finditer(body):
+        clause, sep = m.group(1).strip(), m.group(2)
+        if not clause:
+            continue
+        if _is_zh_direction(clause, tables):
+            directions.append(_direction(clause, tables))
+            continue
+        if _ZH_CAMERA_SUBJECT.match(clause):
+            # 镜头跟随侦探穿过人群: the camera part directs, 侦探穿过人群 is seen.
+            hit = max((mm for t in ("camera", "shot_size", "angle") for mm in [tables.patterns[t].search(clause)] if mm),
+                      key=lambda mm: mm.end(), default=None)
+            if hit is not None:
+                directions.append(_direction(clause[: hit.end()], tables))
+                clause = clause[hit.end() :].lstrip("着地")
+                if not clause:
+                    continue
+        kept.append(clause + sep)
+    narration = "".join(kept).rstrip("，,；;：:")
+    if narration:
+        narration += ending or "。"
+    return Reading(narration=narration, directions=directions)
+
+
+def read_sentence(sentence: str, language: str, tables: KeywordTables) -> Reading:
+    """Split one sentence into its narration and its directions (see the module doc)."""
+    return _read_zh(sentence, tables) if language == "zh" else _read_en(sentence, tables)
+
+
+def merge_style(directions: list[Direction], preset_style: str, tables: KeywordTables) -> str:
+    """The shot's style: the user's look directions first, the preset filling what they leave open.
+
+    A preset part whose facet (medium, film, lens, light, colour, aspect, pacing, tone) the
+    user stated is dropped; when the user states a medium, every preset part without a facet
+    of its own goes too (those describe the preset's medium: "figures outlined by stars").
+    A film stock or a lens states the medium (photographed). tables: the English library
+    (preset styles are written in English).
+    """
+    user_parts = [d.text for d in directions if d.looks]
+    stated = {facet for d in directions for facet, _ in d.looks}
+    if stated & {"film", "lens"}:
+        stated.add("medium")  # a film stock or a lens means photographed, not illustrated
+    if not stated:
+        return preset_style
+    kept = []
+    for part in (p.strip() for p in preset_style.split(",")):
+        if not part:
+            continue
+        facets = {facet for _, facet in tables.find_all(part, "look")}
+        if facets & stated or (not facets and "medium" in stated):
+            continue
+        kept.append(part)
+    return ", ".join(dict.fromkeys([*user_parts, *kept]))

@@ -1,0 +1,127 @@
+"""Chinese: subject, action and setting of one narrated sentence, as whole words.
+
+Words and tags come from jieba (prompts/segment.py), with the user dictionary of myth
+names and creatures. The sentence is read clause by clause:
+1. Clauses before the first clause with a verb set the scene: a clause whose head is a
+   time (大雨滂沱的夜晚) is left to time of day and weather; others are the setting.
+2. In the main clause, openers (突然, 然后) are skipped; the subject is the words before
+   the first preposition of place (在, 从, 于, 沿着...) or verb.
+3. The setting is the preposition's phrase through its last locative, following 的
+   chains: 在大雾中的石桥上 gives 大雾中的石桥上, never a cut at 中.
+4. A clause that opens with a place (芦苇丛中冒出一只螃蟹, 远处传来...) has its subject
+   after the verb.
+5. The action is the verb to the end of the clause, with the clauses after it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from prompts.segment import zh_tagged
+
+_PLACE_PREPOSITIONS = {"在", "从", "于", "沿着", "沿", "朝着", "朝", "向着", "往", "自", "穿过", "越过", "来到"}
+_LOCATIVE_CHARS = set("里上中下边旁前后外内间底顶端畔侧心")
+_NOUN_TAGS = ("n", "nr", "ns", "nt", "nz", "r", "s", "nrt", "nrfg", "vn", "an", "ng", "j")
+_SKIP_TAGS = {"d", "ad", "c", "t", "tg", "x", "y", "e", "o", "dg"}
+_OPENERS = {"突然", "忽然", "然后", "接着", "于是", "随后", "后来", "最后", "终于", "这时", "此时", "顿时", "只见", "就在这时"}
+_TIME_ENDINGS = ("时", "时分", "时候", "以前", "之前", "以后", "之后", "那天", "这天")
+_CLAUSE = re.compile(r"[，,；;：:、]")
+_SPOKEN = re.compile(r"[“”\"「」『』]")
+
+
+def _is_verb(tag: str) -> bool:
+    return tag.startswith("v") and tag != "vn" or tag in {"z"}
+
+
+def _retag(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """jieba tags some nouns as verbs (侦探, 猎人): a "verb" right before 在/从 or another
+    verb, opening its clause, is the subject."""
+    out = list(words)
+    for k, (word, tag) in enumerate(out):
+        nxt = out[k + 1] if k + 1 < len(out) else ("", "")
+        opening = all(t in _SKIP_TAGS or w in _OPENERS for w, t in out[:k])
+        if opening and _is_verb(tag) and (nxt[0] in _PLACE_PREPOSITIONS or _is_verb(nxt[1])) and len(word) > 1:
+            out[k] = (word, "n")
+    return out
+
+
+def _is_locative(word: str, tag: str) -> bool:
+    return tag == "f" or (word[-1] in _LOCATIVE_CHARS and tag in {"f", "d", "s", "n", "ns", "nr"} and len(word) <= 3)
+
+
+def _place_end(words: list[tuple[str, str]], i: int) -> int:
+    """End of the place phrase whose first word is at i (after the preposition)."""
+    end, k = -1, i
+    while k < len(words) and not _is_verb(words[k][1]):
+        if _is_locative(*words[k]):
+            end = k + 1
+            if not (k + 1 < len(words) and words[k + 1][0] == "的"):
+                break
+        k += 1
+    if end < 0:  # 在银河边织布 without a tagged locative: up to the verb
+        end = k
+    return end
+
+
+def _has_verb(words: list[tuple[str, str]]) -> bool:
+    return any(_is_verb(t) for _, t in words)
+
+
+def _text(words: list[tuple[str, str]]) -> str:
+    return "".join(w for w, _ in words).strip("，,；;：:、")
+
+
+def parse_zh(sentence: str) -> tuple[str, str, str]:
+    """(subject, action, setting) of one Chinese sentence; "" where it has none."""
+    text = _SPOKEN.sub("", sentence.strip()).rstrip("。！？；!?;…")
+    clauses = [c for c in (c.strip() for c in _CLAUSE.split(text)) if c]
+    tagged = [_retag(zh_tagged(c)) for c in clauses]
+    main_at = next(
+        (k for k, words in enumerate(tagged) if _has_verb(words) or any(w in _PLACE_PREPOSITIONS for w, _ in words)), 0
+    )
+    if not tagged:
+        return "", "", ""
+    setting: list[str] = []
+    for words in tagged[:main_at]:
+        content = [(w, t) for w, t in words if t not in _SKIP_TAGS and w not in _OPENERS]
+        heads = [t for w, t in content if t not in {"uj", "a", "m", "q", "i", "l"}]
+        when = any(t in {"t", "tg"} for _, t in words) or _text(words).endswith(_TIME_ENDINGS)
+        if content and heads and not when:
+            setting.append(_text(content))
+
+    words = tagged[main_at]
+    i = 0
+    while i < len(words) and (words[i][1] in _SKIP_TAGS or words[i][0] in _OPENERS):
+        i += 1
+    first_verb = next((k for k in range(i, len(words)) if _is_verb(words[k][1])), len(words))
+    prep = next((k for k in range(i, first_verb) if words[k][0] in _PLACE_PREPOSITIONS), -1)
+    subject_words = words[i : prep if prep >= 0 else first_verb]
+    action_words = words[first_verb:]
+    if prep >= 0:
+        end = _place_end(words, prep + 1)
+        place = _text(words[prep + 1 : end])
+        if place:
+            setting.insert(0, place)
+        rest = words[end:]
+        verb = next((k for k, (_, t) in enumerate(rest) if _is_verb(t)), 0)
+        action_words = rest[verb:]
+    elif subject_words and (_is_locative(*subject_words[-1]) or subject_words[-1][1] == "s"):
+        # 芦苇丛中冒出一只巨大的螃蟹 / 远处传来一声狼嚎: a place, then the verb, then who.
+        setting.insert(0, _text(subject_words))
+        subject_words = []
+    subject = _text([(w, t) for w, t in subject_words if t not in _SKIP_TAGS])
+    if not subject and action_words:
+        after = action_words[1:]
+        k = 0
+        while k < len(after) and after[k][1] in {"uz", "ul", "ug", "f"}:
+            k += 1
+        end = k
+        while end < len(after) and not _is_verb(after[end][1]) and after[end][1] != "x":
+            end += 1
+        if end > k and any(t.startswith("n") for _, t in after[k:end]):
+            subject = _text(after[k:end])
+    later = "，".join(_text(w) for w in tagged[main_at + 1 :] if _text(w))
+    action = _text(action_words)
+    if later:
+        action = f"{action}，{later}" if action else later
+    return subject, action, "，".join(setting)

@@ -1,0 +1,143 @@
+"""Pronouns and ellipsis: a shot whose subject is he/she/it/they (他/她/它), "Its wings", or
+missing takes its subject from the nearest earlier shot whose subject fits.
+
+Fit is by person and number: she/她 wants a woman or an unknown person (a name), he/他 a
+man or an unknown person, it/它 a creature or thing, they/他们 anything plural or any.
+A possessive binds to its owner: "Its wings glow" after the fox becomes "the fox's wings",
+她的眼泪 after 织女 becomes 织女的眼泪.
+"""
+
+from __future__ import annotations
+
+import re
+
+_EN_FEMALE = set("""she her hers girl woman women goddess queen princess mother sister daughter maiden witch heroine
+    lady wife bride nymph mermaid empress priestess huntress grandmother aunt widow nun""".split())
+_EN_MALE = set("""he him his boy man men god king prince father brother son hero hunter knight wizard centaur
+    emperor lord monk priest sailor shepherd farmer youth old man grandfather uncle husband warrior soldier""".split())
+_EN_PEOPLE = _EN_FEMALE | _EN_MALE | set("""child children people person detective officer villager traveller traveler
+    stranger guard thief pilot driver twins brothers sisters friends crowd family""".split())
+_EN_PRONOUN = {"he": "male", "him": "male", "his": "male", "she": "female", "her": "female", "it": "thing",
+               "its": "thing", "they": "plural", "them": "plural", "their": "plural"}
+_EN_FILLERS = {"then", "and", "but", "so", "both", "all", "too", "also", "now", "soon", "later", "together"}
+_EN_DETERMINERS = {"a", "an", "the"}
+
+_ZH_PRONOUN = {"他": "male", "她": "female", "它": "thing", "他们": "plural", "她们": "plural", "它们": "plural",
+               "他俩": "plural", "她俩": "plural", "它俩": "plural"}
+_ZH_FEMALE = set("女娘妃姬妻母姐妹婆嫂娥")
+_ZH_MALE = set("男郎父兄弟翁夫帝爷叔伯羿")
+_ZH_CREATURE = set("狐羊牛龙蟹鸟鹰狮狼鱼兔马虎蛇怪兽鹊鹤龟猴猫狗熊鹿豹蝎蜂蝶雀鸦鸡鸭鹅蛙")
+_ZH_LEADING = ("然后", "接着", "于是", "随后", "后来", "最后", "终于", "忽然", "突然", "这时", "又", "也", "便", "就", "还", "再", "才")
+_ZH_TRAILING = ("一起", "一同", "都", "也", "又", "便", "就", "还", "再", "才")
+
+
+def _zh_core(subject: str) -> str:
+    core, changed = subject.strip(), True
+    while changed:
+        changed = False
+        for word in _ZH_LEADING:
+            if core.startswith(word) and len(core) > len(word):
+                core, changed = core[len(word) :], True
+        for word in _ZH_TRAILING:
+            if core.endswith(word) and len(core) > len(word):
+                core, changed = core[: -len(word)], True
+    return core
+
+
+def pronoun_of(subject: str, language: str) -> tuple[str, str] | None:
+    """(kind, rest) when the subject is a pronoun ("", "") or opens with a possessive ("wings"); else None.
+
+    kind: male, female, thing or plural. A missing subject is ("any", "").
+    """
+    if language == "zh":
+        core = _zh_core(subject)
+        if not core:
+            return "any", ""
+        for pronoun in sorted(_ZH_PRONOUN, key=len, reverse=True):
+            if core == pronoun:
+                return _ZH_PRONOUN[pronoun], ""
+            if core.startswith(pronoun + "的"):
+                return _ZH_PRONOUN[pronoun], core[len(pronoun) + 1 :]
+        return None
+    words = [w for w in re.findall(r"[A-Za-z']+", subject) if w.lower() not in _EN_FILLERS]
+    if not words:
+        return "any", ""
+    first = words[0].lower()
+    if len(words) == 1 and first in _EN_PRONOUN:
+        return _EN_PRONOUN[first], ""
+    if first in {"its", "his", "her", "their"} and len(words) > 1:
+        return _EN_PRONOUN[first], " ".join(words[1:])
+    return None
+
+
+def _kinds(subject: str, language: str) -> set[str]:
+    """What a subject can be referred to by."""
+    if language == "zh":
+        core = _zh_core(subject)
+        kinds = set()
+        if any(ch in _ZH_CREATURE for ch in core[-2:]):
+            kinds.add("thing")
+        elif any(ch in _ZH_FEMALE for ch in core):
+            kinds.add("female")
+        elif any(ch in _ZH_MALE for ch in core):
+            kinds.add("male")
+        else:
+            kinds |= {"male", "female", "thing"}  # a name or a word we do not know
+        if re.search(r"[们俩]|[和与跟]|[两二三四五六七八九十]+[个只位]", core):
+            kinds.add("plural")
+        return kinds | {"any"}
+    words = [w.lower() for w in re.findall(r"[A-Za-z']+", subject)]
+    nouns = [w for w in words if w not in _EN_DETERMINERS]
+    head = nouns[-1] if nouns else ""
+    kinds = {"any"}
+    if "and" in words or (head.endswith("s") and not head.endswith("ss") and head not in _EN_PEOPLE):
+        kinds.add("plural")
+    if head in _EN_FEMALE:
+        kinds.add("female")
+    elif head in _EN_MALE:
+        kinds.add("male")
+    elif head in _EN_PEOPLE:
+        kinds |= {"male", "female", "plural"}
+    elif subject[:1].isupper() and not (words and words[0] in _EN_DETERMINERS) and not _common_noun(head):
+        kinds |= {"male", "female", "thing"}  # a name: Europa, Orion, Leo the lion
+    else:
+        kinds.add("thing")
+    return kinds
+
+
+def _common_noun(word: str) -> bool:
+    """A word the English lexicon knows as a common noun ("rain"), not a name ("Europa")."""
+    from prompts.segment import en_lexicon_tag
+
+    return en_lexicon_tag(word.lower()) in {"NN", "NNS"}
+
+
+def resolve_subject(subject: str, earlier: list[str], language: str) -> str:
+    """`subject` with a pronoun or possessive replaced by its nearest fitting antecedent.
+
+    earlier: the subjects of the shots before, oldest first (already resolved). A subject
+    that is no pronoun comes back as it is; one with no fitting antecedent too.
+    """
+    found = pronoun_of(subject, language)
+    if found is None:
+        return subject
+    kind, rest = found
+    for candidate in reversed(earlier):
+        if candidate and pronoun_of(candidate, language) is None and kind in _kinds(candidate, language):
+            if not rest:
+                return candidate
+            if language == "zh":
+                return f"{candidate}的{rest}"
+            owner = candidate if candidate[:1].isupper() or candidate.lower().startswith("the ") else f"the {re.sub(r'^(a|an) ', '', candidate, flags=re.I)}"
+            return f"{owner}'s {rest}"
+    # Nothing fits ("they" after one fisherman): the nearest subject beats a bare pronoun.
+    nearest = next((c for c in reversed(earlier) if c and pronoun_of(c, language) is None), "")
+    if nearest and not rest:
+        return nearest
+    return subject
+
+
+def needs_subject(subject: str, language: str) -> bool:
+    """True when a sentence's subject is a pronoun (it/he/she/they, 它/他/她/他们...) or missing."""
+    found = pronoun_of(subject, language)
+    return found is not None and not found[1]
