@@ -32,7 +32,10 @@ _EN_DIRECTION_WORDS = set(
     move glides gliding creeping creeps sweeping sweeps floating floats lingers lingering holds holding hold stays
     staying angle angles view side sides like reminiscent inspired by of with on at as and or but the a an is are
     be being through to into onto from for its it this that these those throughout high low wide close medium
-    degree degrees mm millimetre millimeter format ratio aspect tight everything everywhere"""
+    degree degrees mm millimetre millimeter format ratio aspect tight everything everywhere takes take cuts cut
+    beat beats music sound silence no unhurried brisk grainy blue red green gold golden amber teal orange grey gray
+    purple violet pink white black yellow contrast bright dark deep rich heavy muted hint touch mostly mainly
+    frame-rate fps look-and-feel per each second seconds than more less under over short long quick fast"""
     .split()
 )
 _EN_CAMERA_SUBJECT = re.compile(
@@ -53,7 +56,7 @@ _EN_FRAMING_OF = re.compile(
 )
 _EN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+")
 
-_ZH_DIRECTION_CHARS = set("的地得着了以为用采呈现整体偏带有是在中感营造效果拍摄使画面镜头风格色调光线质感基调机位缓慢慢轻轻稍略一个种全片所有场景始终保持")
+_ZH_DIRECTION_CHARS = set("节奏舒缓紧凑多用长为主式手绘明亮柔和冷峻灰蓝紫青红绿黄金白黑浓郁淡比例每个不超过秒度帧抽略带慢快门灯彩调感性强烈弱高低对十六九四三二一五的地得着了以为用采呈现整体偏带有是在中感营造效果拍摄使画面镜头风格色调光线质感基调机位缓慢慢轻轻稍略一个种全片所有场景始终保持")
 _ZH_DIRECTION_WORDS = ("镜头", "画面", "风格", "色调", "光线", "机位", "整体", "全片", "拍摄", "采用", "使用", "呈现", "营造")
 _ZH_CAMERA_SUBJECT = re.compile(r"^(?:镜头|摄影机|机位|画面)")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -71,6 +74,12 @@ class Direction:
     angle: str | None = None
     mood: str | None = None
     looks: tuple[tuple[str, str], ...] = ()  # (facet, words) of the look it states
+    time_of_day: str | None = None  # a scene heading: "Night.", "EXT. DOCKS - DAWN"
+    weather: str | None = None
+
+    @property
+    def is_heading(self) -> bool:
+        return bool(self.time_of_day or self.weather) and not (self.camera or self.shot_size or self.angle or self.looks)
 
 
 @dataclass
@@ -97,6 +106,8 @@ def _direction(text: str, tables: KeywordTables) -> Direction:
         angle=tables.find(text, "angle"),
         mood=tables.find(text, "mood") if tables.find(text, "look") == "tone" else None,
         looks=tuple((facet, words) for words, facet in tables.find_all(text, "look")),
+        time_of_day=tables.find(text, "time_of_day"),
+        weather=tables.find(text, "weather"),
     )
 
 
@@ -108,19 +119,49 @@ def _covered(text: str, tables: KeywordTables) -> str:
     return lowered
 
 
+def _en_rest(clause: str, tables: KeywordTables) -> list[str]:
+    """The content words of a clause once direction words and filler are out."""
+    return [w for w in _EN_WORD.findall(_covered(clause, tables)) if w not in _EN_DIRECTION_WORDS and not w.isdigit()]
+
+
+def _names_direction(text: str, tables: KeywordTables) -> bool:
+    return any(tables.find(text, t) for t in ("look", "camera", "shot_size", "angle"))
+
+
 def _is_en_direction(clause: str, tables: KeywordTables) -> bool:
-    rest = [w for w in _EN_WORD.findall(_covered(clause, tables)) if w not in _EN_DIRECTION_WORDS and not w.isdigit()]
-    named = any(tables.find(clause, t) for t in ("look", "camera", "shot_size", "angle"))
-    return named and not rest
+    return _names_direction(clause, tables) and not _en_rest(clause, tables)
 
 
-def _is_zh_direction(clause: str, tables: KeywordTables) -> bool:
+def _zh_rest(clause: str, tables: KeywordTables) -> list[str]:
     covered = _covered(clause, tables)
     for word in _ZH_DIRECTION_WORDS:
         covered = covered.replace(word, " ")
-    rest = [ch for ch in _CJK.findall(covered) if ch not in _ZH_DIRECTION_CHARS]
-    named = any(tables.find(clause, t) for t in ("look", "camera", "shot_size", "angle"))
-    return named and not rest
+    return [ch for ch in _CJK.findall(covered) if ch not in _ZH_DIRECTION_CHARS]
+
+
+_EN_HEADING = re.compile(
+    r"^(?:(?:int|ext|interior|exterior|int\./ext)\.?\s*[-–—.]?\s*)?(?:[a-z]+\s+)?(?:night|day|dawn|dusk|morning|evening|"
+    r"afternoon|later|continuous|midnight|sunset|sunrise|noon)\s*[.!]?$",
+    re.IGNORECASE,
+)
+_ZH_HEADING = re.compile(r"^(?:日|夜|夜晚|深夜|黎明|清晨|黄昏|傍晚|白天|午夜|内景|外景)[。．.，、\s]*(?:日|夜|夜晚|外|内)?[。．.]?$")
+
+
+def _whole_sentence_directs(sentence: str, language: str, tables: KeywordTables) -> bool:
+    """Every clause is free of content and one names a direction ("Gentle, unhurried pacing."),
+    or the sentence is a scene heading ("Night.", "EXT. DOCKS - NIGHT", 夜。)."""
+    text = sentence.strip()
+    if (_ZH_HEADING if language == "zh" else _EN_HEADING).match(text):
+        return True
+    clauses = [c for c in re.split(r"[,;:，；：、。.!?！？]", text) if c.strip()]
+    if not clauses or not _names_direction(text, tables):
+        return False
+    rest = _zh_rest if language == "zh" else _en_rest
+    return all(not rest(c, tables) for c in clauses)
+
+
+def _is_zh_direction(clause: str, tables: KeywordTables) -> bool:
+    return _names_direction(clause, tables) and not _zh_rest(clause, tables)
 
 
 def _watched_name(head: str, tables: KeywordTables) -> str:
@@ -206,6 +247,8 @@ def _read_zh(sentence: str, tables: KeywordTables) -> Reading:
 
 def read_sentence(sentence: str, language: str, tables: KeywordTables) -> Reading:
     """Split one sentence into its narration and its directions (see the module doc)."""
+    if _whole_sentence_directs(sentence, language, tables):
+        return Reading(narration="", directions=[_direction(sentence, tables)])
     return _read_zh(sentence, tables) if language == "zh" else _read_en(sentence, tables)
 
 

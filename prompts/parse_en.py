@@ -128,6 +128,31 @@ def _is_time(phrase: list[tuple[str, str]]) -> bool:
     return bool(words) and all(w in _TIME_NOUNS or w in {"first", "last", "early", "late"} for w in words)
 
 
+# Nouns of places: "walks his field", "roams the forests" name the setting as an object.
+_PLACE_NOUNS = set("""field fields hill hills forest forests wood woods sea seas ocean river rivers lake shore beach
+    coast city town village street streets alley road roads desert cave mountain mountains valley plain plains sky
+    skies heavens stars island harbour harbor port dock docks station platform square market palace castle temple
+    garden meadow meadows orchard vineyard farm bridge rooftop rooftops roof tower camp battlefield kingdom land
+    lands world earth strait bay cliff cliffs canyon jungle swamp marsh reeds grassland steppe tundra glacier
+    ice snowfield corridor hall room kitchen studio office ward hospital museum stadium pitch court arena stage
+    olympus underworld sand dunes""".split())
+
+
+def _object_place(tagged: list[tuple[str, str]]) -> str:
+    """The first noun phrase after the verb whose head is a place ("the hills of Nemea")."""
+    k = 1
+    while k < len(tagged):
+        end = _noun_phrase(tagged, k)
+        if end > k:
+            heads = [w.lower() for w, t in tagged[k:end] if t.startswith("NN")]
+            if any(h in _PLACE_NOUNS for h in heads):
+                return _join(tagged[k:end])
+            k = end
+        else:
+            k += 1
+    return ""
+
+
 def _join(tagged: list[tuple[str, str]]) -> str:
     text = " ".join(w for w, _ in tagged)
     return re.sub(r"\s+([,;:.!?'])", r"\1", text).replace(" 's", "'s").strip(" ,;:.")
@@ -202,4 +227,8 @@ def parse_en(sentence: str) -> tuple[str, str, str]:
             placed = True
             continue
         k += 1
+    if not setting:
+        place = _object_place(rest)
+        if place:
+            setting.append(place)
     return subject, _join(rest), ", ".join(setting)

@@ -24,6 +24,7 @@ _LOCATIVE_CHARS = set("里上中下边旁前后外内间底顶端畔侧心")
 _NOUN_TAGS = ("n", "nr", "ns", "nt", "nz", "r", "s", "nrt", "nrfg", "vn", "an", "ng", "j")
 _SKIP_TAGS = {"d", "ad", "c", "t", "tg", "x", "y", "e", "o", "dg"}
 _OPENERS = {"突然", "忽然", "然后", "接着", "于是", "随后", "后来", "最后", "终于", "这时", "此时", "顿时", "只见", "就在这时"}
+_PLACE_CHARS = set("面道顶田站角场岸山林河海湖城村路街桥院屋宫殿洞谷原野园坡滩港口巷台")
 _TIME_ENDINGS = ("时", "时分", "时候", "以前", "之前", "以后", "之后", "那天", "这天")
 _CLAUSE = re.compile(r"[，,；;：:、]")
 _SPOKEN = re.compile(r"[“”\"「」『』]")
@@ -120,6 +121,11 @@ def parse_zh(sentence: str) -> tuple[str, str, str]:
             end += 1
         if end > k and any(t.startswith("n") for _, t in after[k:end]):
             subject = _text(after[k:end])
+    if not setting:
+        # 老渔翁划过江面 / 她跃上屋顶: a place named as the verb's object is the setting.
+        place = next((w for w, t in action_words[1:] if t in {"s", "ns"} or (t.startswith("n") and w[-1] in _PLACE_CHARS)), "")
+        if place:
+            setting.append(place)
     later = "，".join(_text(w) for w in tagged[main_at + 1 :] if _text(w))
     action = _text(action_words)
     if later:

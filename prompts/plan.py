@@ -295,8 +295,8 @@ def structure_sentence(
     def directed(name: str) -> str | None:
         return next((getattr(d, name) for d in reversed(directions) if getattr(d, name)), None)
 
-    time_of_day = tables.find(sentence, "time_of_day") or default_time
-    weather = _weather(sentence, tables) or default_weather
+    time_of_day = tables.find(sentence, "time_of_day") or directed("time_of_day") or default_time
+    weather = _weather(sentence, tables) or directed("weather") or default_weather
     mood = _mood(sentence, tables) or directed("mood") or ("tense" if weather == "storm" else default_mood)
     camera = directed("camera") or _text_camera(sentence, tables) or _default_camera(sentence, action, language, seed)
     shot_size = directed("shot_size") or tables.find(sentence, "shot_size") or _default_shot_size(
@@ -344,12 +344,16 @@ def read_story(text: str, language: str, tables: KeywordTables, max_shots: int) 
     """
     standalone: list[Direction] = []
     pieces: list[_Piece] = []
+    heading: list[Direction] = []  # "Night." governs the shots after it, not the whole episode
     for raw in split_pieces(text, language):
         reading = read_sentence(raw, language, tables)
         if reading.only_directions:
-            standalone.extend(reading.directions)
+            for d in reading.directions:
+                (heading if d.is_heading else standalone).append(d)
         else:
-            pieces.append(_Piece(reading.narration, reading.directions))
+            pieces.append(_Piece(reading.narration, [*heading, *reading.directions]))
+            heading = []
+    standalone += heading
     joiner = "" if language == "zh" else " "
 
     def join(a: _Piece, b: _Piece) -> _Piece:

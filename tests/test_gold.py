@@ -18,6 +18,7 @@ from typing import Any, Callable
 import pytest
 import yaml
 
+from reelgate.errors import InputError
 from reelgate.records import ANGLES, CAMERA_MOVES, MOODS, SHOT_SIZES, TIMES_OF_DAY, WEATHERS, ShotPlan, ShotSpec
 
 GOLD_DIR = Path(__file__).parent / "gold"
@@ -38,6 +39,12 @@ ROWS = ("shot_count", "directions", *FIELDS)
 
 # The ratchet: every row must reach its floor.
 FLOORS: dict[str, float] = {row: 0.90 for row in ROWS}
+# What the planner reaches today (2026-12-06), rounded down: no change may fall below these.
+# Raise them as the planner improves; the rows under TARGET are listed in the README.
+MEASURED: dict[str, float] = {
+    "shot_count": 0.98, "directions": 1.00, "subject": 0.75, "action": 0.74, "setting": 0.66,
+    "camera": 0.84, "shot_size": 1.00, "angle": 1.00, "mood": 0.69, "weather": 0.95, "time_of_day": 0.99,
+}
 
 REQUIRED_SHOT_KEYS = {"text_starts", "subject", "action", "mood", "weather", "time_of_day"}
 SHOT_KEYS = REQUIRED_SHOT_KEYS | set(FIELDS)
@@ -225,6 +232,24 @@ def score_story(score: GoldScore, story: dict[str, Any], plan_fn: Callable[[str]
     score.stories += 1
     try:
         plan = plan_fn(story["text"])
+    except InputError as exc:
+        if story.get("only_directions") and "only gives directions" in str(exc):
+            # Nothing to show: the planner refuses with a message naming the directions it
+            # read, and narrates none of them. That is the right answer.
+            score.tally("directions", True)
+            return
+        error = f"{type(exc).__name__}: {exc}"
+        score.errors[sid] = error
+        score.misses.append(Miss(sid, "-", "planner", "a plan", error[:120], rank=0))
+        if directions:
+            score.tally("directions", False)
+        if not story.get("only_directions"):
+            score.tally("shot_count", False)
+            for expected in shots:
+                for f in FIELDS:
+                    if f in expected:
+                        score.tally(f, False)
+        return
     except Exception as exc:  # one crash must not hide the table
         error = f"{type(exc).__name__}: {exc}"
         score.errors[sid] = error
@@ -298,12 +323,11 @@ def report_lines(score: GoldScore, stories: list[dict[str, Any]], planner: str) 
     return lines
 
 
-def _planner() -> tuple[Callable[..., ShotPlan], str]:
-    try:
-        from prompts.plan import plan_shots
-    except ImportError:
-        from prompts.structure import plan_shots
-    return plan_shots, plan_shots.__module__
+def _planner() -> tuple[Callable[[str], ShotPlan], str]:
+    from prompts.plan import plan_shots
+    from reelgate.settings import PlanningSettings
+
+    return (lambda text: plan_shots(text, "gold", PlanningSettings())), plan_shots.__module__
 
 
 # --- tests ----------------------------------------------------------------------------------
@@ -474,7 +498,13 @@ def test_gold_report_is_printed(gold_score):
     assert REPORT and any(line.startswith("mood") for line in REPORT)
 
 
-@pytest.mark.xfail(reason="planner rewrite in progress (issue 16)", strict=False)
+def test_planner_never_falls_below_what_it_measured(gold_score):
+    below = {row: f"{gold_score.accuracy(row):.1%} < {MEASURED[row]:.0%}"
+             for row in ROWS if gold_score.accuracy(row) < MEASURED[row]}
+    assert not below, f"{below}\n" + "\n".join(REPORT)
+
+
+@pytest.mark.xfail(reason="subject, action, setting, camera and mood are below the 90% target (README: planner accuracy)", strict=False)
 def test_planner_meets_the_gold_floors(gold_score):
     below = {row: f"{gold_score.accuracy(row):.1%} < {FLOORS[row]:.0%}"
              for row in ROWS if gold_score.accuracy(row) < FLOORS[row]}
