@@ -323,11 +323,10 @@ def report_lines(score: GoldScore, stories: list[dict[str, Any]], planner: str) 
     return lines
 
 
-def _planner() -> tuple[Callable[[str], ShotPlan], str]:
+def _planner() -> tuple[Callable[..., ShotPlan], str]:
     from prompts.plan import plan_shots
-    from reelgate.settings import PlanningSettings
 
-    return (lambda text: plan_shots(text, "gold", PlanningSettings())), plan_shots.__module__
+    return plan_shots, plan_shots.__module__
 
 
 # --- tests ----------------------------------------------------------------------------------
