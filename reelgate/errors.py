@@ -15,7 +15,10 @@ Three families are kept apart, because each is handled differently:
     │   ├── StaleDecision       a review decision names a version no longer at the gate (reload, decide again)
     │   ├── NotAllowed          the reviewer may view this episode but not decide it
     │   └── EpisodeConflict     an episode id already holds another request (--replace starts over)
-    └── PublishRefused        publishing was asked for without a recorded human approval
+    ├── PublishRefused        publishing was asked for without a recorded human approval
+    └── RewriteFailed         the language-model rewriter's reply is unusable (timeout, malformed,
+                              hostile, a screened field): the planner catches it and falls back
+                              to the rules with its `reason`; it never leaves planning
 
 Content decisions (a blocked prompt, a shot sent to review) are *not* exceptions: they
 are results with reasons (see `reelgate.records.Verdict`), never retried and never a crash.
@@ -83,6 +86,18 @@ class EpisodeConflict(InputError):
 
 class PublishRefused(ReelgateError):
     """Publishing was asked for, but the manifest holds no recorded human approval."""
+
+
+class RewriteFailed(ReelgateError):
+    """The rewriter (prompts/rewriter.py) could not be used for this story; `reason` says why.
+
+    Not retried and not a crash: the rules plan the story instead and the reason is kept.
+    The reason never holds the endpoint's key.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def is_retryable(exc: BaseException) -> bool:

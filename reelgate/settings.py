@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_TOKEN_CHARS = 24  # review tokens shorter than this are refused: they can be guessed
@@ -60,6 +60,87 @@ class PlanLimits(BaseModel):
     )
 
 
+REWRITER_KEY_ENV = "REELGATE_REWRITER_API_KEY"
+DASHSCOPE_KEY_ENV = "DASHSCOPE_API_KEY"
+REWRITER_ENDPOINTS = {
+    "openai": "http://127.0.0.1:8000/v1",
+    "dashscope": "https://dashscope.aliyuncs.com/compatible-mode/v1",
+}
+REWRITER_MODELS = {"dashscope": "qwen-plus"}
+
+
+class RewriterSettings(BaseModel):
+    """An optional language model that rewrites a story into the shot template (prompts/rewriter.py).
+
+    Its reply is validated and screened field by field; anything wrong with it (a timeout, a
+    malformed or hostile reply, a screened field) falls back to the rules, with the reason kept.
+    """
+
+    kind: Literal["rules", "openai", "dashscope"] = Field(
+        "rules",
+        description="rules (offline, no model), openai (any OpenAI-compatible chat endpoint: a local vLLM or "
+        "llama.cpp server) or dashscope (Qwen on Model Studio, through its OpenAI-compatible mode).",
+    )
+    endpoint: str = Field(
+        "",
+        validate_default=True,
+        description="Base URL of the chat API; /chat/completions is added. Empty: http://127.0.0.1:8000/v1 "
+        "for openai, https://dashscope.aliyuncs.com/compatible-mode/v1 (Beijing) for dashscope "
+        "(Singapore: https://dashscope-intl.aliyuncs.com/compatible-mode/v1; keys do not work across regions). "
+        "https, or plain http to this machine only.",
+    )
+    model: str = Field(
+        "",
+        validate_default=True,
+        description="Model name sent to the endpoint; empty: qwen-plus for dashscope. Required for openai "
+        "(the name the server serves, e.g. Qwen/Qwen2.5-7B-Instruct).",
+    )
+    timeout_s: float = Field(
+        20.0, gt=0, le=600, description="Longest wait for the whole reply, seconds; past it the rules plan the story."
+    )
+    max_story_chars: int = Field(
+        4000, ge=1, le=20_000,
+        description="Longest story sent to the model, characters; a longer one is planned by the rules.",
+    )
+    # Never written out, like CloudSettings.api_key: each worker reads the key from its own
+    # environment (prompts.rewriter.resolve_rewriter_key) when it is not set in code.
+    api_key: SecretStr | None = Field(
+        None,
+        exclude=True,
+        description=f"API key of the endpoint; unset: {REWRITER_KEY_ENV} (for dashscope also "
+        f"{DASHSCOPE_KEY_ENV}) from the environment of the process that plans. Never written out.",
+    )
+
+    # Field validators, not a model validator: a refusal then echoes only the field it is
+    # about, never the whole input, which may hold the key (REELGATE_PLANNING__REWRITER__API_KEY).
+    @field_validator("endpoint")
+    @classmethod
+    def _story_goes_over_tls(cls, endpoint: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind", "rules")
+        # Filled here, once, so a dump shows where the story goes.
+        endpoint = (endpoint.strip() or REWRITER_ENDPOINTS.get(kind, "")).rstrip("/")
+        if endpoint:
+            # The story (and the key) travel to this host.
+            problem = endpoint_problem(endpoint)
+            if problem is None and any(c in endpoint for c in "?#@"):
+                problem = f"{endpoint!r} must be a base URL, without a ?query, #fragment or user@"
+            if problem:
+                raise ValueError(f"planning.rewriter.endpoint (REELGATE_PLANNING__REWRITER__ENDPOINT) {problem}")
+        return endpoint
+
+    @field_validator("model")
+    @classmethod
+    def _named_model(cls, model: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind", "rules")
+        model = model.strip() or REWRITER_MODELS.get(kind, "")
+        if kind == "openai" and not model:
+            raise ValueError(
+                "planning.rewriter.model (REELGATE_PLANNING__REWRITER__MODEL) must name the model the "
+                "openai endpoint serves, e.g. Qwen/Qwen2.5-7B-Instruct (llama.cpp accepts any name)"
+            )
+        return model
+
+
 class PlanningSettings(BaseModel):
     shot_seconds: float = Field(3.5, gt=0.5, le=30, description="Target length of one shot, seconds.")
     max_shots: int = Field(
@@ -83,6 +164,10 @@ class PlanningSettings(BaseModel):
         description="More keyword library YAML files (layout of prompts/keywords/en.yaml), on top of the defaults; later ones win.",
     )
     limits: PlanLimits = Field(default_factory=PlanLimits, description="Hard limits on every episode's plan.")
+    rewriter: RewriterSettings = Field(
+        default_factory=RewriterSettings,
+        description="An optional language model that rewrites the story into the shot template; default: the rules.",
+    )
 
     @model_validator(mode="after")
     def _planner_within_limits(self) -> "PlanningSettings":
@@ -577,6 +662,9 @@ WORKER_ONLY = {
     "generation.cloud.base_url": "REELGATE_GENERATION__CLOUD__BASE_URL",
     "generation.cloud.api_key": "REELGATE_GENERATION__CLOUD__API_KEY",
     "generation.backend": "REELGATE_GENERATION__BACKEND",
+    "planning.rewriter.kind": "REELGATE_PLANNING__REWRITER__KIND",
+    "planning.rewriter.endpoint": "REELGATE_PLANNING__REWRITER__ENDPOINT",
+    "planning.rewriter.api_key": "REELGATE_REWRITER_API_KEY",
     "data_dir": "REELGATE_DATA_DIR",
     "prefect_api_url": "PREFECT_API_URL",
 }
