@@ -126,13 +126,29 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.source:
         plan = load_plan(Path(args.source), settings.planning)
     elif args.story and args.story.strip():
-        plan = plan_shots(args.story, args.id, settings.planning, language=args.language, seed=args.seed)
+        screen = None
+        if settings.planning.rewriter.kind != "rules":  # the rewrite is screened with the flow's lists
+            from prompts.screen import screener_for
+
+            screener = screener_for(settings.screening)
+            screen = lambda text: screener.screen(text).verdict()  # noqa: E731
+        plan = plan_shots(args.story, args.id, settings.planning, language=args.language, seed=args.seed, screen=screen)
     else:
         raise UsageError("give a story to plan, or --from FILE to check an edited plan")
-    print(render_plan_table(plan))
+    if args.json:
+        # Everything a generator receives: per shot its fields, the directions that govern
+        # it, the expansions with the words that triggered them, and the built prompt.
+        print(json.dumps(plan.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    else:
+        print(render_plan_table(plan))
+        if plan.planner_note:
+            print(f"the rewriter was not used: {plan.planner_note}")
     if args.out:
         write_text(Path(args.out), dump_plan(plan, settings.planning))
-        print(f"plan written to {args.out}; edit it, then: reelgate episode --plan {args.out} --id {plan.episode_id}")
+        print(
+            f"plan written to {args.out}; edit it, then: reelgate episode --plan {args.out} --id {plan.episode_id}",
+            file=sys.stderr if args.json else sys.stdout,
+        )
     return EXIT_OK
 
 
@@ -292,4 +308,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pl.add_argument("--seed", type=int, help="plan seed (default: from the id or the preset's policy)")
     pl.add_argument("--preset", help="style preset: storybook, ink-wash, cinematic, anime-cel, constellation-myth, or a YAML file")
     pl.add_argument("--out", help="write the plan here as YAML to edit")
+    pl.add_argument(
+        "--json", action="store_true",
+        help="print the plan as JSON: each shot's fields, built prompt, directions and expansions",
+    )
     pl.set_defaults(func=cmd_plan)

@@ -98,7 +98,7 @@ def produce_episode(
         return _outcome(manifest, episode_dir)
 
     log.info("stage 2/8 structure prompt and plan shots")
-    plan = plan_episode(request, settings.planning)
+    plan = plan_episode(request, settings.planning, settings.screening)
     manifest.plan, manifest.language = plan, plan.language
     manifest.backend, manifest.model = settings.generation.backend, settings.generation.model
     log.info("planned %d shots, seed %d, language %s", len(plan.shots), plan.seed, plan.language)

@@ -248,7 +248,9 @@ def _read_zh(sentence: str, tables: KeywordTables) -> Reading:
 def read_sentence(sentence: str, language: str, tables: KeywordTables) -> Reading:
     """Split one sentence into its narration and its directions (see the module doc)."""
     if _whole_sentence_directs(sentence, language, tables):
-        return Reading(narration="", directions=[_direction(sentence, tables)])
+        # One direction a clause, so the look's words become the style and the camera's do not.
+        clauses = [c for c in re.split(r"[,;:，；：]", sentence) if c.strip(" .。!！?？")]
+        return Reading(narration="", directions=[_direction(c, tables) for c in clauses])
     return _read_zh(sentence, tables) if language == "zh" else _read_en(sentence, tables)
 
 

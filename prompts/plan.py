@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +42,7 @@ from prompts.sentences import (
     split_pieces,
 )
 from reelgate.errors import InputError
-from reelgate.records import Expansion, ShotPlan, ShotSpec
+from reelgate.records import Expansion, ShotPlan, ShotSpec, Verdict
 from reelgate.settings import PlanningSettings
 
 log = logging.getLogger(__name__)
@@ -364,7 +364,8 @@ def read_story(text: str, language: str, tables: KeywordTables, max_shots: int) 
     for piece in pieces:  # merge_short's rule, carrying each piece's directions along
         if pending is not None:
             piece, pending = join(pending, piece), None
-        if is_short(piece.narration, language):
+        framed = any(d.camera or d.shot_size or d.angle for d in piece.directions)
+        if is_short(piece.narration, language) and not framed:  # "Close-up: its eyes glow." is a shot
             if merged:
                 merged[-1] = join(merged[-1], piece)
             else:
@@ -388,12 +389,56 @@ def read_story(text: str, language: str, tables: KeywordTables, max_shots: int) 
     return standalone, split
 
 
+def _rewritten_pieces(
+    shots: list, language: str, tables: KeywordTables
+) -> tuple[list[Direction], list[tuple[_Piece, object]]]:
+    """The rewriter's shots as narrated pieces: a shot whose text only directs is dropped
+    (its directions govern every shot), and directions inside a text are taken out of it."""
+    standalone: list[Direction] = []
+    pieces: list[tuple[_Piece, object]] = []
+    for shot in shots:
+        reading = read_sentence(shot.text, language, tables)
+        if reading.only_directions:
+            standalone.extend(reading.directions)
+        else:
+            pieces.append((_Piece(reading.narration, reading.directions), shot))
+    return standalone, pieces
+
+
+def _rewritten_fields(
+    shot: object, piece: _Piece, directions: list[Direction], style: str, language: str,
+    tables: KeywordTables, look_tables: KeywordTables,
+) -> dict:
+    """A ShotSpec's fields from a rewritten shot: its words and choices, the rules' style
+    merge and expansions (which never contradict its weather or time)."""
+    shot_style = merge_style(directions, style, look_tables)
+    if shot.style and shot.style not in shot_style:
+        shot_style = ", ".join(p for p in (shot.style, shot_style) if p)
+    content = " ".join(p for p in (shot.subject, shot.action, shot.environment) if p.strip()) or piece.narration
+    water = tables.find(piece.narration, "water")
+    expansions = tables.expansions(content, _stated(shot.weather, shot.time_of_day, water))
+    wants_motion = tables.find(piece.narration, "motion") != "still" or bool(tables.find(piece.narration, "moving"))
+    return {
+        "subject": shot.subject, "action": shot.action, "environment": shot.environment, "style": shot_style,
+        "camera": shot.camera, "shot_size": shot.shot_size, "angle": shot.angle, "time_of_day": shot.time_of_day,
+        "weather": shot.weather, "mood": shot.mood, "wants_motion": wants_motion,
+        "directions": [d.text for d in directions], "expansions": expansions,
+        "prompt": build_prompt(
+            shot.subject, shot.action, shot.environment, shot_style, shot.camera, shot.time_of_day, shot.mood, tables,
+            fallback=piece.narration, shot_size=shot.shot_size, angle=shot.angle, weather=shot.weather,
+            expansions=expansions,
+        ),
+    }
+
+
 def plan_shots(
     text: str,
     episode_id: str,
     settings: PlanningSettings,
     language: str = "auto",
     seed: int | None = None,
+    *,
+    screen: Callable[[str], Verdict] | None = None,
 ) -> ShotPlan:
     """Plan one shot per narrated sentence (at most settings.max_shots), sharing one style and seed.
 
@@ -404,6 +449,9 @@ def plan_shots(
         derive_seed(seed, k), or the plan seed itself under "fixed".
     Directions standing alone govern every shot (ShotPlan.directions); those inside a
     sentence govern its shot. Neither is narrated. A story of directions only is refused.
+    With settings.rewriter set, its fields are used when its reply is valid and screens
+    clean (`screen`: the flow's screener; default the shipped lists); otherwise the rules
+    plan the story and ShotPlan.planner_note says why.
     Raises InputError when the plan breaks settings.limits (prompts/limits.py).
     """
     if not text or not text.strip():
@@ -426,6 +474,20 @@ def plan_shots(
         plan_seed = derive_seed(episode_id)
     else:
         plan_seed = settings.series_seed if settings.series_seed is not None else derive_seed("series", preset.name)
+
+    rewritten, note = None, ""
+    if settings.rewriter.kind != "rules":
+        from prompts.rewriter import rewrite_or_none
+
+        rewritten, note = rewrite_or_none(text, language, settings, screen=screen)
+    if rewritten:
+        standalone, paired = _rewritten_pieces(rewritten, language, tables)
+        if paired:
+            return _plan_from_rewrite(
+                paired, standalone, episode_id, language, style, negative_prompt, policy, plan_seed, settings,
+                tables, look_tables,
+            )
+        note = "the rewriter's shots only gave directions"
 
     standalone, pieces = read_story(text, language, tables, settings.max_shots)
     if not pieces:
@@ -457,8 +519,34 @@ def plan_shots(
         )
     plan = ShotPlan(
         episode_id=episode_id, language=language, style=style, seed=plan_seed, shots=shots,
-        directions=[d.text for d in standalone],
+        directions=[d.text for d in standalone], planner_note=note,
     )
     # The planner keeps the shot count and length within the limits itself; the episode can
     # still add up to more than max_episode_s (many long sentences), which is refused here.
+    return check_plan_limits(plan, settings.limits, f"the story of {episode_id}")
+
+
+def _plan_from_rewrite(
+    paired: list[tuple[_Piece, object]], standalone: list[Direction], episode_id: str, language: str, style: str,
+    negative_prompt: str, policy: str, plan_seed: int, settings: PlanningSettings,
+    tables: KeywordTables, look_tables: KeywordTables,
+) -> ShotPlan:
+    shots: list[ShotSpec] = []
+    for index, (piece, rewritten) in enumerate(paired):
+        shot_seed = plan_seed if policy == "fixed" else derive_seed(plan_seed, index)
+        fields = _rewritten_fields(
+            rewritten, piece, [*standalone, *piece.directions], style, language, tables, look_tables
+        )
+        narration = estimate_narration_s(piece.narration, language)
+        duration = min(max(narration, settings.shot_seconds, MIN_SHOT_S), MAX_SHOT_S, settings.limits.max_shot_s)
+        shots.append(
+            ShotSpec(
+                index=index, text=piece.narration, duration_s=round(duration, 2), seed=shot_seed,
+                negative_prompt=negative_prompt, **fields,
+            )
+        )
+    plan = ShotPlan(
+        episode_id=episode_id, language=language, style=style, seed=plan_seed, shots=shots,
+        directions=[d.text for d in standalone], planned_by=settings.rewriter.kind,
+    )
     return check_plan_limits(plan, settings.limits, f"the story of {episode_id}")

@@ -128,7 +128,8 @@ def resolve_subject(subject: str, earlier: list[str], language: str) -> str:
                 return candidate
             if language == "zh":
                 return f"{candidate}的{rest}"
-            owner = candidate if candidate[:1].isupper() or candidate.lower().startswith("the ") else f"the {re.sub(r'^(a|an) ', '', candidate, flags=re.I)}"
+            bare = re.sub(r"^(?:a|an|the)\s+", "", candidate, flags=re.IGNORECASE)
+            owner = candidate if bare == candidate and candidate[:1].isupper() else f"the {bare}"  # Orion's, the fox's
             return f"{owner}'s {rest}"
     # Nothing fits ("they" after one fisherman): the nearest subject beats a bare pronoun.
     nearest = next((c for c in reversed(earlier) if c and pronoun_of(c, language) is None), "")

@@ -113,6 +113,8 @@ class ShotPlan(BaseModel):
     directions: list[str] = Field(
         default_factory=list, description="Directions that stand alone in the story and govern every shot."
     )
+    planned_by: str = Field("rules", description="rules, or the rewriter kind (openai, dashscope) whose fields were used.")
+    planner_note: str = Field("", description="Why the rewriter was not used, when one is set and the rules planned instead.")
 
     def screening_text(self) -> str:
         """Every text of the plan that reaches a model or a viewer: the style, and per shot its

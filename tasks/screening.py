@@ -31,13 +31,26 @@ def screen_prompt(
 
 
 @stage_task("plan_shots", ("prompts",), retries=0)
-def plan_episode(request: EpisodeRequest, settings: PlanningSettings) -> ShotPlan:
+def plan_episode(
+    request: EpisodeRequest, settings: PlanningSettings, screening: ScreeningSettings | None = None
+) -> ShotPlan:
+    """screening: the flow's screening settings; a language-model rewriter's fields are
+    screened with them (the plan itself is screened again by the flow)."""
     if request.plan is not None:  # an editor's plan file: used as written, ids made to match
         plan = request.plan.model_copy(update={"episode_id": request.episode_id})
     else:
-        plan = plan_shots(request.prompt, request.episode_id, settings, language=request.language, seed=request.seed)
+        screen = None
+        if screening is not None and settings.rewriter.kind != "rules":
+            screener = screener_for(screening)
+            screen = lambda text: screener.screen(text).verdict()  # noqa: E731
+        plan = plan_shots(
+            request.prompt, request.episode_id, settings, language=request.language, seed=request.seed, screen=screen
+        )
+    planner = f"Planned by the {plan.planned_by} rewriter." if plan.planned_by != "rules" else (
+        f"Planned by the rules: the rewriter was not used ({plan.planner_note})." if plan.planner_note else ""
+    )
     create_markdown_artifact(
-        f"### Shot plan\n\n```\n{render_plan_table(plan)}\n```\n\nEdit it: `reelgate plan --out plan.yaml`, "
+        f"### Shot plan\n\n{planner}\n\n```\n{render_plan_table(plan)}\n```\n\nEdit it: `reelgate plan --out plan.yaml`, "
         f"then `reelgate episode --plan plan.yaml --id {request.episode_id}`.",
         key=artifact_key(request.episode_id, "plan"),
         description="The structured shots of the episode",

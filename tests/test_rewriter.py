@@ -517,3 +517,46 @@ def test_any_reply_gives_shots_or_a_reason_never_a_crash_or_the_key(lists_only, 
             assert exc.reason and not leaks(exc)
         else:
             assert 1 <= len(shots) <= 12 and all(s.text in " ".join(STORY.split()) for s in shots)
+
+
+# ------------------------------------------------------------------ the planner uses it
+
+
+def test_the_planner_uses_a_good_rewrite_and_still_never_narrates_a_direction(fake, lists_only):
+    from prompts.plan import plan_shots
+
+    story = "Shot on 35 mm film, cold blue grade. " + STORY
+    direction = shot("Shot on 35 mm film, cold blue grade.", subject="", action="", environment="")
+    fake.replies.append(Reply(content=shots_json([direction, *GOOD])))
+    plan = plan_shots(story, "ep", planning(fake), screen=lists_only)
+    assert plan.planned_by == "openai" and plan.planner_note == ""
+    assert [s.text for s in plan.shots] == [g["text"] for g in GOOD]  # the direction is not a shot
+    assert plan.directions == ["Shot on 35 mm film", "cold blue grade"]
+    moon = plan.shots[1]
+    assert (moon.subject, moon.camera, moon.shot_size, moon.weather) == ("the moon", "tilt_up", "extreme_wide", "clear")
+    assert moon.style.startswith("Shot on 35 mm film")  # the user's look, not the default storybook
+    assert all("storybook" not in s.prompt for s in plan.shots)
+    # The fields were screened with the flow's screener: it was asked about every phrase.
+
+
+def test_the_planner_falls_back_to_the_rules_and_records_why(fake, lists_only):
+    from prompts.plan import plan_shots
+
+    fake.replies.append(Reply(content=shots_json([shot(g["text"], camera="dutch") for g in GOOD])))
+    plan = plan_shots(STORY, "ep", planning(fake), screen=lists_only)
+    assert plan.planned_by == "rules"
+    assert "invalid reply" in plan.planner_note and "'dutch'" in plan.planner_note
+    assert KEY not in plan.model_dump_json()
+    assert len(plan.shots) == 3 and plan.shots[0].subject.lower().endswith("fox")
+
+
+def test_a_blocked_rewrite_falls_back_and_the_blocked_words_reach_no_shot(fake):
+    from prompts.plan import plan_shots
+
+    def screen(text: str) -> Verdict:
+        return Verdict(action=Action.BLOCK, reasons=["test term"]) if "gore" in text else Verdict()
+
+    fake.replies.append(Reply(content=shots_json([shot(g["text"], style="gore everywhere") for g in GOOD])))
+    plan = plan_shots(STORY, "ep", planning(fake), screen=screen)
+    assert plan.planned_by == "rules" and "blocked" in plan.planner_note
+    assert "gore" not in plan.screening_text()
