@@ -88,3 +88,23 @@ def test_plan_shows_a_table_writes_editable_yaml_and_checks_edits(capsys, tmp_pa
     out_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     code, _, err = _run(capsys, ["plan", "--from", str(out_file)])
     assert code == 2 and "shot 2" in err and "camera" in err
+
+
+def test_plan_json_shows_each_shots_prompt_directions_and_expansions(capsys, tmp_path: Path) -> None:
+    story = (
+        "Shot on 35 mm film, warm tungsten light. Night. Lightning splits the sky above the churning river. "
+        "The camera tracks Mara as she sprints along the bank."
+    )
+    code, out, _ = _run(capsys, ["plan", story, "--json", "--out", str(tmp_path / "plan.yaml")])
+    assert code == 0
+    plan = json.loads(out)  # stdout is the JSON alone; the --out message goes to stderr
+    assert plan["directions"] == ["Shot on 35 mm film", "warm tungsten light"]
+    first, second = plan["shots"]
+    assert first["text"] == "Lightning splits the sky above the churning river."
+    assert (first["time_of_day"], first["weather"], first["mood"]) == ("night", "storm", "tense")
+    assert second["text"] == "Mara sprints along the bank."  # the camera clause is not narrated
+    assert second["camera"] == "track" and "The camera tracks Mara" in second["directions"]
+    assert all("Shot on 35 mm film" in s["directions"] and s["prompt"] for s in plan["shots"])
+    river = next(e for e in first["expansions"] if e["trigger"] == "river")
+    assert "churning" in river["text"] and "glinting" not in river["text"]  # agrees with the text
+    assert "storybook" not in first["style"]  # the user's look wins over the default style
