@@ -123,6 +123,24 @@ def _place_phrase(tagged: list[tuple[str, str]], i: int) -> int:
     return end if end > j + 1 else i
 
 
+_TIME_WORDS = _TIME_NOUNS | set("""day days night nights evening year years time times moment spring summer autumn winter
+    week month hour""".split())
+
+
+def _is_opener(span: list[tuple[str, str]]) -> bool:
+    """A phrase before a comma that only says when or how ("One day", "Late at night",
+    "Heartbroken", "Half goat and half fish"): it has no verb, and no noun but time words,
+    or it is a descriptive phrase (adjectives, participles) before the subject."""
+    if not span or any(t in _VERB_TAGS for _, t in span):
+        return False
+    nouns = [w.lower() for w, t in span if t.startswith("NN") or t == "PRP"]
+    if not nouns:
+        return True
+    if all(n in _TIME_WORDS for n in nouns):
+        return True
+    return span[0][0].lower() in {"half", "part"}
+
+
 def _is_time(phrase: list[tuple[str, str]]) -> bool:
     words = [w.lower() for w, t in phrase if t not in {"IN", "DT", "TO"}]
     return bool(words) and all(w in _TIME_NOUNS or w in {"first", "last", "early", "late"} for w in words)
@@ -158,6 +176,48 @@ def _join(tagged: list[tuple[str, str]]) -> str:
     return re.sub(r"\s+([,;:.!?'])", r"\1", text).replace(" 's", "'s").strip(" ,;:.")
 
 
+_SUBORDINATORS = {"as", "while", "when", "until", "because", "but", "so", "although", "though", "before", "after",
+                  "that", "whereupon", "where", "which", "who"}
+
+
+_PARTICLES = {"up", "down", "out", "off", "away", "back", "in", "on", "over", "ahead", "around", "forward", "apart",
+              "together", "aside", "open", "free", "into"}
+
+
+def _core(rest: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The verb group, its particle and its object: "wrestles it", "turns into", "gives up".
+    What follows (adjunct phrases, further clauses) is left to the prompt's narration."""
+    k = 1
+    while k < len(rest) and (rest[k][1] in {"RB", "RP", "VB", "VBN", "VBG", "VBZ", "VBD", "TO", "MD"} and rest[k][0].lower()
+                             not in _SUBORDINATORS or rest[k][0].lower() in _PARTICLES and k + 1 >= len(rest)):
+        if rest[k][1] == "TO" and not (k + 1 < len(rest) and rest[k + 1][1].startswith("VB")):
+            break
+        k += 1
+    if k < len(rest) and rest[k][0].lower() in _PARTICLES and rest[k][1] in {"RP", "RB", "IN"} and (
+        k + 1 >= len(rest) or rest[k + 1][1] not in {"DT", "PRP$", "JJ", "NN", "NNS", "NNP", "CD"}
+    ):
+        k += 1  # "gives up", "cries out"
+    end = _noun_phrase(rest, k)
+    if end > k and rest[k][1] != "IN":
+        k = end
+    return rest[:k]
+
+
+def _main_clause(rest: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The verb's own clause: up to a comma, a subordinate clause ("as the rain falls"), a
+    purpose ("to rescue ..."), or "and" opening a clause with a subject of its own."""
+    for k in range(1, len(rest)):
+        word, tag = rest[k][0].lower(), rest[k][1]
+        nxt = rest[k + 1][1] if k + 1 < len(rest) else ""
+        if word in {",", ";", ":"} or word in _SUBORDINATORS and tag in {"IN", "CC", "WRB", "WDT", "WP", "RB"}:
+            return rest[:k]
+        if tag == "TO" and nxt in {"VB", "VBP"}:
+            return rest[:k]
+        if word == "and" and nxt in {"DT", "PRP", "NNP", "PRP$"}:  # "... and the cheese falls"
+            return rest[:k]
+    return rest
+
+
 def parse_en(sentence: str) -> tuple[str, str, str]:
     """(subject, action, setting) of one English sentence; "" where it has none.
 
@@ -187,6 +247,13 @@ def parse_en(sentence: str) -> tuple[str, str, str]:
             if comma > 0:
                 i = comma + 1
                 continue
+        comma = next((k for k in range(i, min(n, i + 6)) if tagged[k][0] == ","), -1)
+        if comma > i and _is_opener(tagged[i:comma]):  # "One day," "Heartbroken," "Late at night,"
+            i = comma + 1
+            continue
+        if word == "there" and i + 1 < n and tagged[i + 1][1] in {"PRP", "NNP"}:  # "There he pours"
+            i += 1
+            continue
         if tag in {"WRB", "WDT"}:  # ", where the sea meets the sky,"
             comma = next((k for k in range(i, n) if tagged[k][0] == ","), n)
             i = comma + 1
@@ -214,6 +281,7 @@ def parse_en(sentence: str) -> tuple[str, str, str]:
             subject = _join(rest[k:end])
             rest = rest[:k] + rest[end:]
     # 3. The action, less the first place phrase after the verb.
+    rest = _main_clause(rest)
     placed = False
     k = 1
     while k < len(rest):
@@ -231,4 +299,4 @@ def parse_en(sentence: str) -> tuple[str, str, str]:
         place = _object_place(rest)
         if place:
             setting.append(place)
-    return subject, _join(rest), ", ".join(setting)
+    return subject, _join(_core(rest)), ", ".join(setting)

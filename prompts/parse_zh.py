@@ -31,7 +31,7 @@ _SPOKEN = re.compile(r"[“”\"「」『』]")
 
 
 def _is_verb(tag: str) -> bool:
-    return tag.startswith("v") and tag != "vn" or tag in {"z"}
+    return tag.startswith("v") or tag in {"z"}
 
 
 def _retag(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -64,6 +64,16 @@ def _place_end(words: list[tuple[str, str]], i: int) -> int:
     return end
 
 
+def _modifies(words: list[tuple[str, str]], k: int) -> bool:
+    """The verb at k sits in a 的 phrase before a noun (一个撑红伞的女人): not the main verb."""
+    for j in range(k + 1, min(len(words), k + 4)):
+        if _is_verb(words[j][1]):
+            return False
+        if words[j][0] == "的":
+            return j + 1 < len(words) and words[j + 1][1].startswith("n")
+    return False
+
+
 def _has_verb(words: list[tuple[str, str]]) -> bool:
     return any(_is_verb(t) for _, t in words)
 
@@ -77,9 +87,19 @@ def parse_zh(sentence: str) -> tuple[str, str, str]:
     text = _SPOKEN.sub("", sentence.strip()).rstrip("。！？；!?;…")
     clauses = [c for c in (c.strip() for c in _CLAUSE.split(text)) if c]
     tagged = [_retag(zh_tagged(c)) for c in clauses]
-    main_at = next(
-        (k for k, words in enumerate(tagged) if _has_verb(words) or any(w in _PLACE_PREPOSITIONS for w, _ in words)), 0
-    )
+    def is_lead(words: list[tuple[str, str]]) -> bool:  # 飞过海峡时 / 从此每到夜晚: when, not who
+        return _text(words).endswith(_TIME_ENDINGS) or (words and words[0][0] in {"从此", "每当", "每到", "当"})
+
+    def is_main(words: list[tuple[str, str]]) -> bool:
+        # A verb, or someone before 在 (两个孩子在海边放风筝: jieba tags 放风筝 a noun);
+        # a clause opening with 在 and no verb (在世界尽头) only sets the scene.
+        content = [w for w, t in words if t not in _SKIP_TAGS and w not in _OPENERS]
+        at = next((k for k, w in enumerate(content) if w in _PLACE_PREPOSITIONS), -1)
+        return not is_lead(words) and (_has_verb(words) or at > 0)
+
+    main_at = next((k for k, words in enumerate(tagged) if is_main(words)), -1)
+    if main_at < 0:
+        main_at = next((k for k, words in enumerate(tagged) if any(w in _PLACE_PREPOSITIONS for w, _ in words)), 0)
     if not tagged:
         return "", "", ""
     setting: list[str] = []
@@ -94,9 +114,15 @@ def parse_zh(sentence: str) -> tuple[str, str, str]:
     i = 0
     while i < len(words) and (words[i][1] in _SKIP_TAGS or words[i][0] in _OPENERS):
         i += 1
-    first_verb = next((k for k in range(i, len(words)) if _is_verb(words[k][1])), len(words))
+    first_verb = next((k for k in range(i, len(words)) if _is_verb(words[k][1]) and not _modifies(words, k)), -1)
+    if first_verb < 0:  # no verb tagged: after the place phrase, or after the subject's nouns
+        at = next((k for k in range(i, len(words)) if words[k][0] in _PLACE_PREPOSITIONS), -1)
+        first_verb = _place_end(words, at + 1) if at >= 0 else len(words)
     prep = next((k for k in range(i, first_verb) if words[k][0] in _PLACE_PREPOSITIONS), -1)
-    subject_words = words[i : prep if prep >= 0 else first_verb]
+    other_prep = next((k for k in range(i, first_verb) if words[k][1] == "p" and k != prep), len(words))
+    subject_words = words[i : min(prep if prep >= 0 else first_verb, other_prep)]
+    while subject_words and not subject_words[-1][1].startswith(("n", "r")):  # 他焦急地 -> 他
+        subject_words = subject_words[:-1]
     action_words = words[first_verb:]
     if prep >= 0:
         end = _place_end(words, prep + 1)
@@ -126,7 +152,15 @@ def parse_zh(sentence: str) -> tuple[str, str, str]:
         place = next((w for w, t in action_words[1:] if t in {"s", "ns"} or (t.startswith("n") and w[-1] in _PLACE_CHARS)), "")
         if place:
             setting.append(place)
-    later = "，".join(_text(w) for w in tagged[main_at + 1 :] if _text(w))
+    # Later clauses belong to the action while they go on with the same subject (骑上了它的背);
+    # a clause with a subject of its own (世上没有一头野兽) ends it.
+    later_parts = []
+    for words in tagged[main_at + 1 :]:
+        opening = [(w, t) for w, t in words if t not in _SKIP_TAGS and w not in _OPENERS]
+        if not opening or not (_is_verb(opening[0][1]) or opening[0][0] in {"又", "再", "便", "就", "并"}):
+            break
+        later_parts.append(_text(words))
+    later = "，".join(p for p in later_parts if p)
     action = _text(action_words)
     if later:
         action = f"{action}，{later}" if action else later

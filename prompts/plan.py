@@ -159,12 +159,17 @@ def build_prompt(
 ) -> str:
     """The diffusion prompt from structured fields.
 
-    "subject, action, environment, expansions, style, shot size, angle, lighting, weather,
-    mood, camera move". expansions: the keyword library's descriptions (default: found in
-    the subject, action and environment, or in `fallback`, the sentence, when those are
-    all empty, agreeing with the weather and time of day).
+    "subject action, environment, the sentence, expansions, style, shot size, angle,
+    lighting, weather, mood, camera move". fallback: the narrated sentence; it follows the
+    fields when it says more than they do (the fields hold the core: "the lion leaps", the
+    sentence the rest: "with a thunderous roar"). expansions: the keyword library's
+    descriptions (default: found in the fields, or in the sentence when they are empty,
+    agreeing with the weather and time of day).
     """
-    content = [p for p in (subject, action, environment) if p.strip()] or [fallback.strip()]
+    head = " ".join(p for p in (subject, action) if p.strip())
+    content = [p for p in (head, environment) if p.strip()] or [fallback.strip()]
+    if head and fallback.strip() and _says_more(fallback, " ".join(content)):
+        content.append(fallback.strip().rstrip("。.！!？?；;"))
     if expansions is None:
         expansions = tables.expansions(" ".join(content), _stated(weather, time_of_day))
     lighting = LIGHTING.get(time_of_day, "")
@@ -182,6 +187,18 @@ def build_prompt(
         CAMERA_PHRASE.get(camera, ""),
     ]
     return ", ".join(p for p in parts if p)
+
+
+def _says_more(sentence: str, fields: str) -> bool:
+    """Whether the sentence has words (two or more, or three CJK characters) the fields lack."""
+    if re.search(r"[\u4e00-\u9fff]", sentence):
+        return sum(ch not in fields for ch in re.findall(r"[\u4e00-\u9fff]", sentence)) >= 3
+    have = set(re.findall(r"[a-z']+", fields.lower()))
+    extra = [w for w in re.findall(r"[a-z']+", sentence.lower()) if w not in have and w not in _FILLER_WORDS]
+    return len(extra) >= 2
+
+
+_FILLER_WORDS = set("a an the and of to in on at his her its their he she it they then".split())
 
 
 def _stated(weather: str, time_of_day: str, water: str | None = None) -> dict[str, str]:

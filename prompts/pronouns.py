@@ -99,10 +99,33 @@ def _kinds(subject: str, language: str) -> set[str]:
     elif head in _EN_PEOPLE:
         kinds |= {"male", "female", "plural"}
     elif subject[:1].isupper() and not (words and words[0] in _EN_DETERMINERS) and not _common_noun(head):
-        kinds |= {"male", "female", "thing"}  # a name: Europa, Orion, Leo the lion
+        kinds |= _name_kinds(head)  # a name: a person (Europa, Orion), unless "Leo the lion"
+        if len(nouns) > 1 and nouns[-1] not in _EN_PEOPLE:
+            kinds.add("thing")
     else:
         kinds.add("thing")
     return kinds
+
+
+_FEMALE_NAMES = set("""mara anna maria helen sarah emma lily mei ling europa persephone astraea andromeda helle
+    athena hera aphrodite artemis demeter psyche ariadne cassiopeia callisto medusa nuwa chang'e change""".split())
+_MALE_NAMES = set("""hermes hades zeus orion castor pollux hercules heracles perseus phrixus chiron ganymede pan
+    typhon icarus daedalus leo jason theseus apollo poseidon eros houyi hou yi kuafu leo""".split())
+
+
+def _name_kinds(name: str) -> set[str]:
+    """He or she for a name: known names, then Greek-style endings (-a, -e: she; -es, -us,
+    -os, -on, -or: he); any other name could be either."""
+    name = name.lower()
+    if name in _FEMALE_NAMES:
+        return {"female"}
+    if name in _MALE_NAMES:
+        return {"male"}
+    if name.endswith(("es", "us", "os", "on", "or", "as")):
+        return {"male"}
+    if name.endswith(("a", "e", "ia")):
+        return {"female"}
+    return {"male", "female"}
 
 
 def _common_noun(word: str) -> bool:
