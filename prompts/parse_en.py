@@ -103,7 +103,9 @@ def _noun_phrase(tagged: list[tuple[str, str]], i: int) -> int:
     if i < len(tagged) and tagged[i][1] == "PRP":
         return i + 1
     j = i
-    while j < len(tagged) and (tagged[j][1] in _NP_PARTS or tagged[j][0] == "'s"):
+    while j < len(tagged) and (tagged[j][1] in _NP_PARTS or tagged[j][0] == "'s" or (
+        tagged[j][1] == "RB" and j > i and j + 1 < len(tagged) and tagged[j + 1][1] in {"JJ", "NN", "NNS"}
+    )):  # "the far shore"
         if tagged[j][1] in {"VBN", "VBG"} and not (j + 1 < len(tagged) and tagged[j + 1][1].startswith("NN")):
             break  # a participle counts only as a modifier: "the frozen lake"
         j += 1
@@ -120,6 +122,8 @@ def _place_phrase(tagged: list[tuple[str, str]], i: int) -> int:
     if tagged[j][0].lower() not in _PLACE_PREPOSITIONS:
         return i
     end = _noun_phrase(tagged, j + 1)
+    if end > j + 1 and all(t == "PRP" for _, t in tagged[j + 1 : end]):
+        return i  # "at him", "toward her": a person, not a place
     return end if end > j + 1 else i
 
 
@@ -290,7 +294,7 @@ def parse_en(sentence: str) -> tuple[str, str, str]:
             rest = rest[:k] + rest[end:]  # "at dusk" is the time of day's
             continue
         if end > k and not placed:
-            setting.insert(0, _join(rest[k:end]))
+            setting.append(_join(rest[k:end]))
             rest = rest[:k] + rest[end:]
             placed = True
             continue
@@ -299,4 +303,13 @@ def parse_en(sentence: str) -> tuple[str, str, str]:
         place = _object_place(rest)
         if place:
             setting.append(place)
-    return subject, _join(_core(rest)), ", ".join(setting)
+    return subject, _join(_core(rest)), _one_setting(setting)
+
+
+def _one_setting(phrases: list[str]) -> str:
+    """The place among the scene phrases: the first naming a place noun ("across the rooftops"
+    over "under a full moon"), else the first."""
+    for phrase in phrases:
+        if any(w.lower() in _PLACE_NOUNS for w in re.findall(r"[A-Za-z]+", phrase)):
+            return phrase
+    return phrases[0] if phrases else ""

@@ -65,12 +65,14 @@ def _place_end(words: list[tuple[str, str]], i: int) -> int:
 
 
 def _modifies(words: list[tuple[str, str]], k: int) -> bool:
-    """The verb at k sits in a 的 phrase before a noun (一个撑红伞的女人): not the main verb."""
+    """The verb at k sits in a 的 phrase before a noun that another verb follows
+    (一个撑红伞的女人走过街角): not the main verb. 她抚摸它的头 has no later verb."""
     for j in range(k + 1, min(len(words), k + 4)):
         if _is_verb(words[j][1]):
             return False
         if words[j][0] == "的":
-            return j + 1 < len(words) and words[j + 1][1].startswith("n")
+            noun = j + 1 < len(words) and words[j + 1][1].startswith("n")
+            return noun and any(_is_verb(t) for _, t in words[j + 2 :])
     return False
 
 
@@ -82,32 +84,66 @@ def _text(words: list[tuple[str, str]]) -> str:
     return "".join(w for w, _ in words).strip("，,；;：:、")
 
 
+_PRONOUN_WORDS = {"他", "她", "它", "他们", "她们", "它们", "他俩", "她俩", "它俩"}
+_PLACE_WORDS = {"尽头", "山头", "街头", "村头", "桥头", "河畔", "岸边", "身边", "脚下", "天边", "远处", "地方"}
+
+
+def _nominal(words: list[tuple[str, str]]) -> bool:
+    """大海与天空相接的地方: a clause that ends in 的 + nouns names a thing or a place."""
+    for k in range(len(words) - 1, -1, -1):
+        if words[k][0] == "的":
+            return k < len(words) - 1 and all(t.startswith("n") or t in {"a", "f", "s"} for _, t in words[k + 1 :])
+    return False
+
+
+def _is_main(words: list[tuple[str, str]]) -> bool:
+    """Who does what: a verb that is not inside a 的 phrase, or someone before 在 (两个孩子在
+    海边放风筝: jieba tags 放风筝 a noun). 在世界尽头 or a 的 phrase only sets the scene."""
+    if _is_lead(words) or _nominal(words):
+        return False
+    content = [w for w, t in words if t not in _SKIP_TAGS and w not in _OPENERS]
+    at = next((k for k, w in enumerate(content) if w in _PLACE_PREPOSITIONS), -1)
+    return any(_is_verb(t) and not _modifies(words, k) for k, (_, t) in enumerate(words)) or at > 0
+
+
+def _is_lead(words: list[tuple[str, str]]) -> bool:
+    """飞过海峡时 / 从此每到夜晚 / 一天傍晚: when, not who."""
+    text = _text(words)
+    if text.endswith(_TIME_ENDINGS) or (words and words[0][0] in {"从此", "每当", "每到", "当"}):
+        return True
+    content = [(w, t) for w, t in words if t not in {"x"}]
+    return bool(content) and all(t in {"t", "tg", "m", "mq", "r", "q", "f"} for _, t in content) and any(
+        t in {"t", "tg"} for _, t in content
+    )
+
+
+def _is_place_clause(words: list[tuple[str, str]]) -> bool:
+    content = [(w, t) for w, t in words if t not in _SKIP_TAGS and w not in _OPENERS]
+    return bool(content) and (
+        content[0][0] in _PLACE_PREPOSITIONS or _is_locative(*content[-1]) or content[-1][1] == "s"
+        or content[-1][0] in _PLACE_WORDS
+    )
+
+
 def parse_zh(sentence: str) -> tuple[str, str, str]:
     """(subject, action, setting) of one Chinese sentence; "" where it has none."""
     text = _SPOKEN.sub("", sentence.strip()).rstrip("。！？；!?;…")
     clauses = [c for c in (c.strip() for c in _CLAUSE.split(text)) if c]
     tagged = [_retag(zh_tagged(c)) for c in clauses]
-    def is_lead(words: list[tuple[str, str]]) -> bool:  # 飞过海峡时 / 从此每到夜晚: when, not who
-        return _text(words).endswith(_TIME_ENDINGS) or (words and words[0][0] in {"从此", "每当", "每到", "当"})
-
-    def is_main(words: list[tuple[str, str]]) -> bool:
-        # A verb, or someone before 在 (两个孩子在海边放风筝: jieba tags 放风筝 a noun);
-        # a clause opening with 在 and no verb (在世界尽头) only sets the scene.
-        content = [w for w, t in words if t not in _SKIP_TAGS and w not in _OPENERS]
-        at = next((k for k, w in enumerate(content) if w in _PLACE_PREPOSITIONS), -1)
-        return not is_lead(words) and (_has_verb(words) or at > 0)
-
-    main_at = next((k for k, words in enumerate(tagged) if is_main(words)), -1)
-    if main_at < 0:
-        main_at = next((k for k, words in enumerate(tagged) if any(w in _PLACE_PREPOSITIONS for w, _ in words)), 0)
     if not tagged:
         return "", "", ""
+    main_at = next((k for k, words in enumerate(tagged) if _is_main(words)), -1)
+    if main_at < 0:  # no verb anywhere: the first clause that is neither a time nor a place
+        main_at = next(
+            (k for k, w in enumerate(tagged) if not _is_lead(w) and not _is_place_clause(w) and not _nominal(w)), 0
+        )
     setting: list[str] = []
     for words in tagged[:main_at]:
         content = [(w, t) for w, t in words if t not in _SKIP_TAGS and w not in _OPENERS]
+        while content and content[0][0] in _PLACE_PREPOSITIONS:
+            content = content[1:]  # 在世界尽头 -> 世界尽头
         heads = [t for w, t in content if t not in {"uj", "a", "m", "q", "i", "l"}]
-        when = any(t in {"t", "tg"} for _, t in words) or _text(words).endswith(_TIME_ENDINGS)
-        if content and heads and not when:
+        if content and heads and not _is_lead(words):
             setting.append(_text(content))
 
     words = tagged[main_at]
@@ -115,15 +151,21 @@ def parse_zh(sentence: str) -> tuple[str, str, str]:
     while i < len(words) and (words[i][1] in _SKIP_TAGS or words[i][0] in _OPENERS):
         i += 1
     first_verb = next((k for k in range(i, len(words)) if _is_verb(words[k][1]) and not _modifies(words, k)), -1)
-    if first_verb < 0:  # no verb tagged: after the place phrase, or after the subject's nouns
+    if first_verb < 0:  # no verb tagged: after the place phrase, a preposition, or the subject's noun
         at = next((k for k in range(i, len(words)) if words[k][0] in _PLACE_PREPOSITIONS), -1)
-        first_verb = _place_end(words, at + 1) if at >= 0 else len(words)
+        p = next((k for k in range(i, len(words)) if words[k][1] == "p"), -1)
+        noun = next((k for k in range(i, len(words)) if words[k][1].startswith(("n", "r"))
+                     and not (k + 1 < len(words) and words[k + 1][0] in {"的", "们", "俩"})), -1)
+        first_verb = (_place_end(words, at + 1) if at >= 0 else p if p > i else noun + 1 if noun >= 0 else len(words))
     prep = next((k for k in range(i, first_verb) if words[k][0] in _PLACE_PREPOSITIONS), -1)
     other_prep = next((k for k in range(i, first_verb) if words[k][1] == "p" and k != prep), len(words))
-    subject_words = words[i : min(prep if prep >= 0 else first_verb, other_prep)]
+    subject_end = min(prep if prep >= 0 else first_verb, other_prep)
+    subject_words = words[i:subject_end]
     while subject_words and not subject_words[-1][1].startswith(("n", "r")):  # 他焦急地 -> 他
         subject_words = subject_words[:-1]
-    action_words = words[first_verb:]
+    if len(subject_words) > 1 and subject_words[0][0] in _PRONOUN_WORDS and subject_words[1][0] not in {"的", "们", "俩"}:
+        subject_words = subject_words[:1]  # 他夸口说: jieba takes 夸口 for a name
+    action_words = words[i + len(subject_words) :] if first_verb >= len(words) else words[first_verb:]
     if prep >= 0:
         end = _place_end(words, prep + 1)
         place = _text(words[prep + 1 : end])
@@ -136,6 +178,8 @@ def parse_zh(sentence: str) -> tuple[str, str, str]:
         # 芦苇丛中冒出一只巨大的螃蟹 / 远处传来一声狼嚎: a place, then the verb, then who.
         setting.insert(0, _text(subject_words))
         subject_words = []
+    elif first_verb < len(words) and subject_end < first_verb and words[subject_end][1] == "p":
+        action_words = words[subject_end:]  # 它用钳子死死夹住: the means belongs to the action
     subject = _text([(w, t) for w, t in subject_words if t not in _SKIP_TAGS])
     if not subject and action_words:
         after = action_words[1:]
@@ -148,20 +192,22 @@ def parse_zh(sentence: str) -> tuple[str, str, str]:
         if end > k and any(t.startswith("n") for _, t in after[k:end]):
             subject = _text(after[k:end])
     if not setting:
+        # 老人躺在病床上 / 孩子们跑到院子里 / 冲进了楼房: a place after the verb.
+        for k, (w, t) in enumerate(action_words[:-1]):
+            if w in {"在", "到", "进", "向", "往", "于"} or (_is_verb(t) and w[-1] in "在到进" and len(w) > 1):
+                j = k + 1
+                while j < len(action_words) and action_words[j][1] in {"ul", "uz"}:
+                    j += 1
+                end = _place_end(action_words, j)
+                place = _text(action_words[j:end])
+                if place and any(tt.startswith(("n", "s", "f")) for _, tt in action_words[j:end]):
+                    setting.append(place)
+                    break
+    if not setting:
         # 老渔翁划过江面 / 她跃上屋顶: a place named as the verb's object is the setting.
-        place = next((w for w, t in action_words[1:] if t in {"s", "ns"} or (t.startswith("n") and w[-1] in _PLACE_CHARS)), "")
+        place = next(
+            (w for w, t in action_words[1:] if t in {"s", "ns"} or (t.startswith("n") and w[-1] in _PLACE_CHARS)), ""
+        )
         if place:
             setting.append(place)
-    # Later clauses belong to the action while they go on with the same subject (骑上了它的背);
-    # a clause with a subject of its own (世上没有一头野兽) ends it.
-    later_parts = []
-    for words in tagged[main_at + 1 :]:
-        opening = [(w, t) for w, t in words if t not in _SKIP_TAGS and w not in _OPENERS]
-        if not opening or not (_is_verb(opening[0][1]) or opening[0][0] in {"又", "再", "便", "就", "并"}):
-            break
-        later_parts.append(_text(words))
-    later = "，".join(p for p in later_parts if p)
-    action = _text(action_words)
-    if later:
-        action = f"{action}，{later}" if action else later
-    return subject, action, "，".join(setting)
+    return subject, _text(action_words), "，".join(setting)

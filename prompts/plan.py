@@ -94,16 +94,18 @@ MOODS = ("calm", "joyful", "mysterious", "tense", "sad", "epic")
 
 # The camera when the text names none, from what happens (first match wins).
 _EN_ACTION_CAMERA = (
-    ("track", r"\b(?:chas|pursu|flee|fled|run|ran|sprint|race|racing|gallop|rid(?:e|es|ing)|rode|hunt|escap|dash|charg)\w*"),
-    ("push", r"\b(?:see|sees|saw|discover|reveal|appear|emerg|notic|find|finds|found|spot|realis|realiz|open)\w*"),
+    ("track", r"\b(?:chas|pursu|flee|fled|run|ran|sprint|race|racing|gallop|rid(?:e|es|ing)|rode|hunt|escap|dash|charg"
+              r"|bolt|scatter|leaps? (?:across|between|from)|tracks)\w*"),
+    ("push", r"\b(?:see|sees|saw|discover|reveal|appear|emerg|notic|find|finds|found|spot|realis|realiz|open|burst"
+             r"|erupt|(?:rise|rises|rose|rising|springs?|leaps?) (?:out|up from|from))\w*"),
     ("crane_up", r"\b(?:rise|rises|rose|rising|soar|ascend|fly|flies|flew|flying|climb)\w*"),
-    ("tilt_down", r"\b(?:fall|falls|fell|sink|sinks|sank|descend|dive|dives|plunge)\w*"),
+    ("tilt_down", r"\b(?:fall|falls|fell|sink|sinks|sank|descend|dive|dives|plunge)\b(?! asleep)"),
 )
 _ZH_ACTION_CAMERA = (
-    ("track", "追|逃|奔跑|飞奔|狂奔|疾驰|奔驰|跑|骑"),
-    ("push", "发现|看见|看到|出现|露出|望见|揭开|打开|浮现"),
+    ("track", "追|逃|奔跑|飞奔|狂奔|疾驰|奔驰|跑|骑|慌不择路|冲上|冲向|冲进|逃窜"),
+    ("push", "发现|看见|看到|出现|露出|望见|揭开|打开|浮现|钻出|冒出|窜出|钻了出来|冒了出来|跳出|找到|显现"),
     ("crane_up", "升起|飞向|飞上|腾空|飞起|登上|攀"),
-    ("tilt_down", "落下|坠|跌|沉入|降落|掉"),
+    ("tilt_down", "落下|坠|跌|沉入|降落|掉(?!落在)"),
 )
 _CLOSE_WORDS_EN = re.compile(r"\b(?:face|faces|eyes|eye|hand|hands|fingers|tears|lips|mouth|letter|ring|key|coin)\b", re.I)
 _CLOSE_WORDS_ZH = re.compile(r"脸|双眼|眼睛|眼泪|手指|双手|嘴唇|信|戒指|钥匙")
@@ -253,7 +255,7 @@ def _weather(text: str, tables: KeywordTables) -> str | None:
 def _default_camera(text: str, action: str, language: str, seed: int) -> str:
     rules = _ZH_ACTION_CAMERA if language == "zh" else _EN_ACTION_CAMERA
     for move, pattern in rules:
-        if re.search(pattern, action or text, re.IGNORECASE):
+        if re.search(pattern, text, re.IGNORECASE):
             return move
     return "static"
 
