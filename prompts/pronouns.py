@@ -16,7 +16,8 @@ _EN_FEMALE = set("""she her hers girl woman women goddess queen princess mother 
 _EN_MALE = set("""he him his boy man men god king prince father brother son hero hunter knight wizard centaur
     emperor lord monk priest sailor shepherd farmer youth old man grandfather uncle husband warrior soldier""".split())
 _EN_PEOPLE = _EN_FEMALE | _EN_MALE | set("""child children people person detective officer villager traveller traveler
-    stranger guard thief pilot driver twins brothers sisters friends crowd family""".split())
+    stranger guard thief pilot driver twins brothers sisters friends family astronaut musician rider guide striker
+    painter doctor nurse teacher student captain crew couple fisherman sailor soldier thieves policeman""".split())
 _EN_PRONOUN = {"he": "male", "him": "male", "his": "male", "she": "female", "her": "female", "it": "thing",
                "its": "thing", "they": "plural", "them": "plural", "their": "plural"}
 _EN_FILLERS = {"then", "and", "but", "so", "both", "all", "too", "also", "now", "soon", "later", "together"}
@@ -29,6 +30,34 @@ _ZH_MALE = set("男郎父兄弟翁夫帝爷叔伯羿")
 _ZH_CREATURE = set("狐羊牛龙蟹鸟鹰狮狼鱼兔马虎蛇怪兽鹊鹤龟猴猫狗熊鹿豹蝎蜂蝶雀鸦鸡鸭鹅蛙")
 _ZH_LEADING = ("然后", "接着", "于是", "随后", "后来", "最后", "终于", "忽然", "突然", "这时", "又", "也", "便", "就", "还", "再", "才")
 _ZH_TRAILING = ("一起", "一同", "都", "也", "又", "便", "就", "还", "再", "才")
+
+
+_ZH_PERSON_ENDINGS = set("人者家生子手客兵将王神仙妈爸爷奶婆姐妹哥弟叔姨师员长官侠民姓童娃郎夫妇导匠医军帅后主")
+
+
+def _zh_is_name(word: str) -> bool:
+    """jieba tags the word, or a part of it, as a person's name (nr, nrt, nrfg)."""
+    from prompts.segment import zh_tagged
+
+    return any(tag in {"nr", "nrt", "nrfg"} for _, tag in zh_tagged(word))
+
+
+_EN_INANIMATE = set("""rain snow wind storm thunder lightning fog mist haze sun moon stars star sky clouds cloud
+    whistle train door window car van boat ship sea ocean river lake water waves wave earth ground world fire smoke
+    dust sand light darkness night day dawn dusk silence music bell clock city town street road bridge house
+    crowd headlights lights flames mirror""".split())
+
+
+def _animate(subject: str, language: str) -> bool:
+    """Someone he or she can be: a person, or a creature (fables call the fox "he"); never
+    the weather or a thing (大雾, 镜子, "the whistle")."""
+    kinds = _kinds(subject, language)
+    if kinds & {"male", "female"}:
+        return True
+    if language == "zh":
+        return any(ch in _ZH_CREATURE for ch in _zh_core(subject))
+    words = [w.lower() for w in re.findall(r"[A-Za-z']+", subject)]
+    return bool(words) and words[-1] not in _EN_INANIMATE
 
 
 def _zh_core(subject: str) -> str:
@@ -81,8 +110,10 @@ def _kinds(subject: str, language: str) -> set[str]:
             kinds.add("female")
         elif any(ch in _ZH_MALE for ch in core):
             kinds.add("male")
+        elif core[-1:] in _ZH_PERSON_ENDINGS or _zh_is_name(core):
+            kinds |= {"male", "female"}  # 书生, 向导, 赫拉克勒斯: a person
         else:
-            kinds |= {"male", "female", "thing"}  # a name or a word we do not know
+            kinds.add("thing")  # 大雾, 镜子, 暴风雨: never he or she
         if re.search(r"[们俩]|[和与跟]|[两二三四五六七八九十]+[个只位]", core):
             kinds.add("plural")
         return kinds | {"any"}
@@ -98,7 +129,7 @@ def _kinds(subject: str, language: str) -> set[str]:
         kinds.add("male")
     elif head in _EN_PEOPLE:
         kinds |= {"male", "female", "plural"}
-    elif subject[:1].isupper() and not (words and words[0] in _EN_DETERMINERS) and not _common_noun(head):
+    elif _is_name(subject, head):
         kinds |= _name_kinds(head)  # a name: a person (Europa, Orion), unless "Leo the lion"
         if len(nouns) > 1 and nouns[-1] not in _EN_PEOPLE:
             kinds.add("thing")
@@ -128,6 +159,17 @@ def _name_kinds(name: str) -> set[str]:
     return {"male", "female"}
 
 
+def _is_name(subject: str, head: str) -> bool:
+    """The head is written with a capital mid-phrase ("the wise centaur Chiron"), or opens the
+    subject without an article ("Europa"), and the lexicon does not know it as a noun."""
+    originals = re.findall(r"[A-Za-z']+", subject)
+    written = next((w for w in reversed(originals) if w.lower() == head), "")
+    if not written[:1].isupper():
+        return False
+    first = originals[0].lower() if originals else ""
+    return not _common_noun(head) and (len(originals) == 1 or first not in _EN_DETERMINERS or written != originals[0])
+
+
 def _common_noun(word: str) -> bool:
     """A word the English lexicon knows as a common noun ("rain"), not a name ("Europa")."""
     from prompts.segment import en_lexicon_tag
@@ -154,8 +196,14 @@ def resolve_subject(subject: str, earlier: list[str], language: str) -> str:
             bare = re.sub(r"^(?:a|an|the)\s+", "", candidate, flags=re.IGNORECASE)
             owner = candidate if bare == candidate and candidate[:1].isupper() else f"the {bare}"  # Orion's, the fox's
             return f"{owner}'s {rest}"
-    # Nothing fits ("they" after one fisherman): the nearest subject beats a bare pronoun.
-    nearest = next((c for c in reversed(earlier) if c and pronoun_of(c, language) is None), "")
+    # Nothing fits ("they" after one fisherman): the nearest subject beats a bare pronoun,
+    # but he/she/他/她 only ever take a person (never "the whistle" or 大雾).
+    people = {"male", "female"}
+    nearest = next(
+        (c for c in reversed(earlier) if c and pronoun_of(c, language) is None
+         and (kind not in people or _animate(c, language))),
+        "",
+    )
     if nearest and not rest:
         return nearest
     return subject
