@@ -39,6 +39,12 @@ def _retag(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
     verb, opening its clause, is the subject."""
     out = list(words)
     for k, (word, tag) in enumerate(out):
+        nxt_tag = out[k + 1][1] if k + 1 < len(out) else ""
+        if not _is_verb(tag) and tag != "x" and (nxt_tag in {"uz", "ul", "ug"} or (
+            tag in {"l", "i"} and word[-1] in "了着过" and len(word) > 2
+        )):
+            out[k] = (word, "v")  # 教导着, 抢走了: whatever jieba said, a word taking 着/了/过 acts
+            continue
         nxt = out[k + 1] if k + 1 < len(out) else ("", "")
         opening = all(t in _SKIP_TAGS or w in _OPENERS for w, t in out[:k])
         if opening and _is_verb(tag) and (nxt[0] in _PLACE_PREPOSITIONS or _is_verb(nxt[1])) and len(word) > 1:
@@ -92,7 +98,9 @@ def _nominal(words: list[tuple[str, str]]) -> bool:
     """大海与天空相接的地方: a clause that ends in 的 + nouns names a thing or a place."""
     for k in range(len(words) - 1, -1, -1):
         if words[k][0] == "的":
-            return k < len(words) - 1 and all(t.startswith("n") or t in {"a", "f", "s"} for _, t in words[k + 1 :])
+            # 相接的地方 (a verb before 的) names a place; 举行盛大的宴会 is a verb and its object.
+            return (0 < k < len(words) - 1 and _is_verb(words[k - 1][1])
+                    and all(t.startswith("n") or t in {"a", "f", "s"} for _, t in words[k + 1 :]))
     return False
 
 

@@ -23,8 +23,9 @@ _EN_PRONOUN = {"he": "male", "him": "male", "his": "male", "she": "female", "her
 _EN_FILLERS = {"then", "and", "but", "so", "both", "all", "too", "also", "now", "soon", "later", "together"}
 _EN_DETERMINERS = {"a", "an", "the"}
 
-_ZH_PRONOUN = {"他": "male", "她": "female", "它": "thing", "他们": "plural", "她们": "plural", "它们": "plural",
-               "他俩": "plural", "她俩": "plural", "它俩": "plural"}
+# 它们 are creatures or things, one or many: 小蝌蚪 is plural in Chinese without 们.
+_ZH_PRONOUN = {"他": "male", "她": "female", "它": "thing", "他们": "plural", "她们": "plural", "它们": "thing",
+               "他俩": "plural", "她俩": "plural", "它俩": "thing"}
 _ZH_FEMALE = set("女娘妃姬妻母姐妹婆嫂娥")
 _ZH_MALE = set("男郎父兄弟翁夫帝爷叔伯羿")
 _ZH_CREATURE = set("狐羊牛龙蟹鸟鹰狮狼鱼兔马虎蛇怪兽鹊鹤龟猴猫狗熊鹿豹蝎蜂蝶雀鸦鸡鸭鹅蛙")
