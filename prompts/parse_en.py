@@ -61,6 +61,13 @@ threw broke froze wept knelt spun dug hung stole spoke wore tore bore swore shoo
 _VERB_FORMS = set(_BASE_VERBS) | set(_IRREGULAR) | {f for v in _BASE_VERBS for f in inflections(v)}
 
 
+def can_be_verb(word: str) -> bool:
+    """lemminflect's lemma tables know `word` as a form of a verb (nibbles, hurry, rock)."""
+    from lemminflect import getAllLemmas
+
+    return bool(getAllLemmas(word.lower(), upos="VERB"))
+
+
 def _tags(text: str) -> list[tuple[str, str]]:
     # The lexicon reads any capitalised word as a name, so the first word is tagged in lower
     # case ("Far beyond ..."); a name it does not know still comes back as a noun.
@@ -95,6 +102,25 @@ def _tags(text: str) -> list[tuple[str, str]]:
                 tag = "VBD" if lower in _IRREGULAR or lower.endswith("ed") else "VBZ"
                 tagged[k] = (word, tag)
                 seen_verb = True
+    return _verb_of_verbless_clauses(tagged)
+
+
+def _verb_of_verbless_clauses(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A clause with no verb tagged ("The rabbit nibbles clover", "Fishing boats rock") has
+    one the lexicon read as a noun: the first word after the subject's noun that can be a
+    verb (lemminflect) becomes one."""
+    start = 0
+    for end in [*(k for k, (w, _) in enumerate(tagged) if w in {",", ";", ":"}), len(tagged)]:
+        clause = range(start, end)
+        if not any(tagged[k][1] in _VERB_TAGS for k in clause):
+            for k in clause:
+                prev = tagged[k - 1][1] if k > start else ""
+                if (prev in _NOUNISH or prev == "NNP") and tagged[k][1] in {"NN", "NNS", "JJ", "JJR", "RB", "VBN", "VBG"} \
+                        and tagged[k][0].isalpha() and can_be_verb(tagged[k][0]):
+                    word = tagged[k][0]
+                    tagged[k] = (word, "VBZ" if word.lower().endswith("s") else "VBP")
+                    break
+        start = end + 1
     return tagged
 
 
