@@ -82,6 +82,9 @@ def _tags(text: str) -> list[tuple[str, str]]:
         if tag in {"VB", "VBP"} and prev in {"DT", "JJ", "PRP$", "POS"}:
             tagged[k] = (word, "NN")  # "a golden ram": no verb follows a determiner
             continue
+        if tag in {"VB", "VBP"} and prev in {"NN", "NNS"} and seen_verb:
+            tagged[k] = (word, "NN")  # "reaches the mountain pass": the clause has its verb
+            continue
         if word == ",":
             seen_verb = False  # a new clause may have a subject of its own
             continue
@@ -112,7 +115,8 @@ def _verb_of_verbless_clauses(tagged: list[tuple[str, str]]) -> list[tuple[str, 
     start = 0
     for end in [*(k for k, (w, _) in enumerate(tagged) if w in {",", ";", ":"}), len(tagged)]:
         clause = range(start, end)
-        if not any(tagged[k][1] in _VERB_TAGS for k in clause):
+        opens_with_place = start < len(tagged) and (tagged[start][1] in {"IN", "TO"} or tagged[start][0].lower() in _PLACE_PREPOSITIONS)
+        if not opens_with_place and not any(tagged[k][1] in _VERB_TAGS for k in clause):
             for k in clause:
                 prev = tagged[k - 1][1] if k > start else ""
                 if (prev in _NOUNISH or prev == "NNP") and tagged[k][1] in {"NN", "NNS", "JJ", "JJR", "RB", "VBN", "VBG"} \
@@ -143,10 +147,10 @@ def _noun_phrase(tagged: list[tuple[str, str]], i: int) -> int:
 def _place_phrase(tagged: list[tuple[str, str]], i: int) -> int:
     """End of the prepositional phrase at i ("across the frozen lake", "out of the reeds"), or i."""
     j = i
-    if tagged[j][0].lower() == "out" and j + 1 < len(tagged) and tagged[j + 1][0].lower() == "of":
-        j += 1
     if tagged[j][0].lower() not in _PLACE_PREPOSITIONS:
         return i
+    if tagged[j][0].lower() == "out" and j + 1 < len(tagged) and tagged[j + 1][0].lower() == "of":
+        j += 1  # "out of the reeds"
     end = _noun_phrase(tagged, j + 1)
     if end > j + 1 and all(t == "PRP" for _, t in tagged[j + 1 : end]):
         return i  # "at him", "toward her": a person, not a place
@@ -183,7 +187,9 @@ _PLACE_NOUNS = set("""field fields hill hills forest forests wood woods sea seas
     garden meadow meadows orchard vineyard farm bridge rooftop rooftops roof tower camp battlefield kingdom land
     lands world earth strait bay cliff cliffs canyon jungle swamp marsh reeds grassland steppe tundra glacier
     ice snowfield corridor hall room kitchen studio office ward hospital museum stadium pitch court arena stage
-    olympus underworld sand dunes""".split())
+    olympus underworld sand dunes lot gate gates floor pass clearing bar pub tavern inn yard courtyard hallway
+    staircase stairs terrace balcony platform deck cabin attic cellar basement library church cathedral shrine pond
+    well ridge peak summit slope hillside riverbank bank waterfall spring grove thicket reeds cave den nest""".split())
 
 
 def _object_place(tagged: list[tuple[str, str]]) -> str:

@@ -59,7 +59,7 @@ def _is_locative(word: str, tag: str) -> bool:
 def _place_end(words: list[tuple[str, str]], i: int) -> int:
     """End of the place phrase whose first word is at i (after the preposition)."""
     end, k = -1, i
-    while k < len(words) and not _is_verb(words[k][1]):
+    while k < len(words) and (not _is_verb(words[k][1]) or k + 1 < len(words) and words[k + 1][0] == "的"):
         if _is_locative(*words[k]):
             end = k + 1
             if not (k + 1 < len(words) and words[k + 1][0] == "的"):
