@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from prompts.keywords import inflections
-from prompts.segment import en_tagged
+from prompts.segment import en_lexicon_tag, en_tagged
 
 _PLACE_PREPOSITIONS = set(
     """in on under at above across through beside near inside over along by into onto among around behind below
@@ -112,19 +112,35 @@ def _verb_of_verbless_clauses(tagged: list[tuple[str, str]]) -> list[tuple[str, 
     """A clause with no verb tagged ("The rabbit nibbles clover", "Fishing boats rock") has
     one the lexicon read as a noun: the first word after the subject's noun that can be a
     verb (lemminflect) becomes one."""
+    bounds = [*(k for k, (w, _) in enumerate(tagged) if w in {",", ";", ":"}), len(tagged)]
+    clauses = []
     start = 0
-    for end in [*(k for k, (w, _) in enumerate(tagged) if w in {",", ";", ":"}), len(tagged)]:
-        clause = range(start, end)
-        opens_with_place = start < len(tagged) and (tagged[start][1] in {"IN", "TO"} or tagged[start][0].lower() in _PLACE_PREPOSITIONS)
-        if not opens_with_place and not any(tagged[k][1] in _VERB_TAGS for k in clause):
-            for k in clause:
-                prev = tagged[k - 1][1] if k > start else ""
-                if (prev in _NOUNISH or prev == "NNP") and tagged[k][1] in {"NN", "NNS", "JJ", "JJR", "RB", "VBN", "VBG"} \
-                        and tagged[k][0].isalpha() and can_be_verb(tagged[k][0]):
-                    word = tagged[k][0]
-                    tagged[k] = (word, "VBZ" if word.lower().endswith("s") else "VBP")
-                    break
+    for end in bounds:
+        clauses.append(range(start, end))
         start = end + 1
+    has_verb = [any(tagged[k][1] in _VERB_TAGS for k in c) for c in clauses]
+    for n, clause in enumerate(clauses):
+        if has_verb[n] or not clause:
+            continue
+        first = tagged[clause.start]
+        if first[1] in {"IN", "TO"} or first[0].lower() in _PLACE_PREPOSITIONS:
+            continue  # "Out of the desert sand," sets the scene
+        if any(has_verb[n + 1 :]) and len(clause) <= 5 and first[1] != "DT":
+            continue  # "Half goat and half fish," "Heartbroken," before the clause that acts
+        candidates = [
+            k for k in clause
+            if k > clause.start and tagged[k - 1][1] in _NOUNISH | {"NNP"} and tagged[k][0].isalpha()
+            and tagged[k][1] in {"NN", "NNS", "JJ", "JJR", "RB", "VBN", "VBG", "VBZ", "VBP"} and can_be_verb(tagged[k][0])
+        ]
+        # "Fishing boats rock": the verb is the candidate no noun follows.
+        pick = next((k for k in candidates if not (k + 1 < len(tagged) and tagged[k + 1][1] in {"NN", "NNS"}
+                                                    and (k + 1) in candidates)), None)
+        if pick is not None:
+            word = tagged[pick][0]
+            tagged[pick] = (word, "VBZ" if word.lower().endswith("s") else "VBP")
+            for k in candidates:
+                if k < pick and tagged[k][1].startswith("VB"):
+                    tagged[k] = (tagged[k][0], "NNS" if tagged[k][0].lower().endswith("s") else "NN")
     return tagged
 
 
@@ -165,7 +181,14 @@ def _is_opener(span: list[tuple[str, str]]) -> bool:
     """A phrase before a comma that only says when or how ("One day", "Late at night",
     "Heartbroken", "Half goat and half fish"): it has no verb, and no noun but time words,
     or it is a descriptive phrase (adjectives, participles) before the subject."""
-    if not span or any(t in _VERB_TAGS for _, t in span):
+    if not span:
+        return False
+    words = [w.lower() for w, _ in span]
+    if len(span) <= 3 and any(w in _TIME_WORDS for w in words) and all(t != "PRP" for _, t in span):
+        return True  # "One evening" (the lexicon reads "evening" as a verb)
+    if len(span) == 1 and en_lexicon_tag(words[0]) not in {"NN", "NNS", "NNP", "PRP"}:
+        return True  # "Heartbroken," "Weeping," "Thrilled,"
+    if any(t in _VERB_TAGS for _, t in span):
         return False
     nouns = [w.lower() for w, t in span if t.startswith("NN") or t == "PRP"]
     if not nouns:
