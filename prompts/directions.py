@@ -154,10 +154,35 @@ def _whole_sentence_directs(sentence: str, language: str, tables: KeywordTables)
     if (_ZH_HEADING if language == "zh" else _EN_HEADING).match(text):
         return True
     clauses = [c for c in re.split(r"[,;:，；：、。.!?！？]", text) if c.strip()]
-    if not clauses or not _names_direction(text, tables):
+    if not clauses:
         return False
     rest = _zh_rest if language == "zh" else _en_rest
-    return all(not rest(c, tables) for c in clauses)
+    if _names_direction(text, tables) and all(not rest(c, tables) for c in clauses):
+        return True
+    # "Bright primary colours, playful pacing." / "Stop-motion look, felt and paper textures.":
+    # no verb, and every clause is about a look noun (colours, textures, pacing, 质感, 色调).
+    nouns = _ZH_LOOK_NOUNS if language == "zh" else _EN_LOOK_NOUNS
+    return not _has_verb(text, language) and all(
+        nouns.search(c) or _names_direction(c, tables) for c in clauses
+    )
+
+
+_EN_LOOK_NOUNS = re.compile(
+    r"\b(?:colou?rs?|palette|textures?|look|style|pacing|pace|tones?|lighting|grade|grading|grain|framing|aesthetic|"
+    r"feel|atmosphere|mood|lens(?:es)?|shots?|cuts?|editing|score|soundtrack|music)\b",
+    re.IGNORECASE,
+)
+_ZH_LOOK_NOUNS = re.compile(r"风格|色调|色彩|质感|节奏|画面|光线|镜头|基调|氛围|影调|画风|调色|配乐|音乐|剪辑|构图|景别")
+
+
+def _has_verb(text: str, language: str) -> bool:
+    if language == "zh":
+        from prompts.segment import zh_tagged
+
+        return any(tag.startswith("v") for _, tag in zh_tagged(text))
+    from prompts.parse_en import finite_verbs
+
+    return bool(finite_verbs(text))
 
 
 def _is_zh_direction(clause: str, tables: KeywordTables) -> bool:

@@ -144,6 +144,13 @@ def _verb_of_verbless_clauses(tagged: list[tuple[str, str]]) -> list[tuple[str, 
     return tagged
 
 
+def finite_verbs(text: str) -> list[str]:
+    """The words acting as verbs in `text` once the lexicon's tags are corrected in context
+    (a past participle after a comma, "felt and paper textures", is no verb)."""
+    tagged = _tags(text)
+    return [w for k, (w, t) in enumerate(tagged) if t in _VERB_TAGS and not (t == "VBD" and k and tagged[k - 1][0] == ",")]
+
+
 def _noun_phrase(tagged: list[tuple[str, str]], i: int) -> int:
     """End (exclusive) of the noun phrase starting at i, with "of the X" chains."""
     if i < len(tagged) and tagged[i][1] == "PRP":
