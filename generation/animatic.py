@@ -128,24 +128,48 @@ def _no_drift(t: float) -> tuple[float, float]:
 
 
 class _Camera:
-    """Camera position (world px) and zoom over time, from the shot's camera keyword."""
+    """Camera position (world px) and zoom over time, from the shot's camera move.
+
+    Every move of the plan's vocabulary (reelgate.records.CameraMove) moves: pans, tilts and
+    cranes travel; push, pull and zooms scale; a track travels with a slight push; handheld
+    drifts with a smooth, seeded-free wobble (sums of slow sines, the same every render);
+    an orbit swings side to side while closing in. Only "static" stands still.
+    """
 
     def __init__(self, kind: str, duration: float, width: int, height: int) -> None:
         self.kind, self.duration = kind, duration
+        self.width, self.height = width, height
         pan_total = min(0.2 * height * duration, 1.2 * width)
         tilt_total = min(0.1 * height * duration, 0.5 * height)
+        crane_total = min(0.14 * height * duration, 0.6 * height)
         self.zoom_total = min(math.log(1.35) / 3.5 * duration, math.log(1.6))
         self.span = {"pan_left": (-pan_total, 0.0), "pan_right": (pan_total, 0.0),
-                     "tilt_up": (0.0, -tilt_total), "tilt_down": (0.0, tilt_total)}.get(kind, (0.0, 0.0))
+                     "tilt_up": (0.0, -tilt_total), "tilt_down": (0.0, tilt_total),
+                     "crane_up": (0.0, -crane_total), "crane_down": (0.0, crane_total),
+                     "track": (0.8 * pan_total, 0.0)}.get(kind, (0.0, 0.0))
 
     def at(self, t: float) -> tuple[float, float, float]:
-        """(x, y, zoom) at time t; linear in time so motion is smooth and even."""
+        """(x, y, zoom) at time t; smooth in time so motion is even."""
         u = t / self.duration if self.duration > 0 else 0.0
         x, y = self.span[0] * (u - 0.5), self.span[1] * (u - 0.5)
-        if self.kind == "push":
-            return x, y, math.exp(self.zoom_total * u)
-        if self.kind == "pull":
-            return x, y, math.exp(self.zoom_total * (1.0 - u))
+        if self.kind in ("push", "zoom_in"):
+            return x, y, math.exp(self.zoom_total * u * (1.4 if self.kind == "zoom_in" else 1.0))
+        if self.kind in ("pull", "zoom_out"):
+            return x, y, math.exp(self.zoom_total * (1.0 - u) * (1.4 if self.kind == "zoom_out" else 1.0))
+        if self.kind == "track":
+            return x, y, math.exp(0.3 * self.zoom_total * u)
+        if self.kind == "crane_up":
+            return x, y, math.exp(0.4 * self.zoom_total * (1.0 - u))  # rising, the view widens
+        if self.kind == "crane_down":
+            return x, y, math.exp(0.4 * self.zoom_total * u)
+        if self.kind == "handheld":
+            amp = 0.012 * self.height
+            wobble_x = amp * (math.sin(2.1 * t) + 0.6 * math.sin(3.7 * t + 1.3) + 0.3 * math.sin(7.3 * t + 0.4))
+            wobble_y = amp * (0.8 * math.sin(1.7 * t + 0.7) + 0.5 * math.sin(4.3 * t + 2.1))
+            return 0.15 * self.width * (u - 0.5) + wobble_x, wobble_y, 1.04
+        if self.kind == "orbit":
+            swing = 0.35 * self.width * math.sin(math.pi * (u - 0.5))
+            return swing, 0.0, math.exp(0.5 * self.zoom_total * u)
         return x, y, 1.0
 
 

@@ -156,7 +156,9 @@ def _noun_phrase(tagged: list[tuple[str, str]], i: int) -> int:
     if i < len(tagged) and tagged[i][1] == "PRP":
         return i + 1
     j = i
-    while j < len(tagged) and (tagged[j][1] in _NP_PARTS or tagged[j][0] == "'s" or (
+    while j < len(tagged) and (tagged[j][1] in _NP_PARTS and not (
+        j > i and tagged[j][1] in {"DT", "PDT"} and tagged[j - 1][1] in {"NN", "NNS", "NNP", "NNPS"}
+    ) or tagged[j][0] == "'s" or (
         tagged[j][1] == "RB" and j > i and j + 1 < len(tagged) and tagged[j + 1][1] in {"JJ", "NN", "NNS"}
     )):  # "the far shore"
         if tagged[j][1] in {"VBN", "VBG"} and not (j + 1 < len(tagged) and tagged[j + 1][1].startswith("NN")):

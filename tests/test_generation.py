@@ -21,10 +21,10 @@ from generation.base import (
 )
 from reelgate.errors import ConfigError, ModelNotFoundError, OutOfMemory, UnknownBackendError
 from reelgate.media import read_frames, video_info
-from reelgate.records import GeneratedShot, ShotSpec
+from reelgate.records import CAMERA_MOVES, GeneratedShot, ShotSpec
 from reelgate.settings import GenerationSettings, Settings
 
-CAMERAS = ["static", "push", "pull", "pan_left", "pan_right", "tilt_up", "tilt_down"]
+CAMERAS = list(CAMERA_MOVES)  # every move the planner may write, the animatic draws
 
 
 def decode(path: Path) -> np.ndarray:
@@ -121,6 +121,9 @@ def test_camera_moves_go_the_right_way(tmp_path):
     assert np.median(flow("tilt_up")[..., 1]) > 0.2
     push = flow("push")
     assert push[:, 200:, 0].mean() > push[:, :120, 0].mean() + 0.5  # zooming in spreads outward
+    assert np.median(flow("track")[..., 0]) < -0.3  # a track travels with its subject
+    assert np.median(flow("crane_up")[..., 1]) > 0.2  # rising, the ground sinks in the frame
+    assert np.median(flow("crane_down")[..., 1]) < -0.2
 
 
 def test_night_is_darker_than_day(tmp_path):
