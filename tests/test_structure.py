@@ -415,3 +415,85 @@ def test_plan_table_is_aligned_with_cjk_text() -> None:
     assert starts == {_width(lines[0][: lines[0].index("camera")])}
     assert rows[0].startswith("1 ") and "一只小狐狸" in rows[0] and "night" in rows[0]
     assert f"{len(plan.shots)} shots" in lines[-1]
+
+
+# ------------------------------------------------------------------ issue 16: what a director means
+
+
+def test_a_direction_sentence_is_no_shot_and_its_look_beats_the_preset() -> None:
+    story = "Shot on 35 mm film, warm tungsten light, handheld camera drifting left. A fox runs across the snowy hills."
+    plan = plan_shots(story, "ep", PlanningSettings(preset="storybook"))
+    assert [s.text for s in plan.shots] == ["A fox runs across the snowy hills."]
+    assert plan.directions == ["Shot on 35 mm film", "warm tungsten light", "handheld camera drifting left"]
+    shot = plan.shots[0]
+    assert shot.style.startswith("Shot on 35 mm film, warm tungsten light")
+    assert "storybook" not in shot.style and "watercolor" not in shot.prompt  # the user's medium wins
+    assert shot.camera == "handheld" and shot.weather == "snow"
+    zh = plan_shots("画面采用水墨风格，色调偏冷。他在大雾中的石桥上徘徊。", "ep", PlanningSettings(preset="storybook"))
+    assert [s.text for s in zh.shots] == ["他在大雾中的石桥上徘徊。"]
+    assert zh.shots[0].environment == "大雾中的石桥上" and zh.shots[0].weather == "fog"
+    assert "水墨" in zh.shots[0].style and "storybook" not in zh.shots[0].style
+
+
+def test_a_story_of_directions_only_is_refused_with_what_to_add() -> None:
+    with pytest.raises(InputError, match=r"only gives directions \(Wide shot.*add at least one sentence that says what happens"):
+        plan_shots("Wide shot, low angle. Slow motion.", "ep", PlanningSettings())
+
+
+def test_camera_grammar_is_read_from_zh_and_en() -> None:
+    en = plan_shots(
+        "The camera tracks Mara as she sprints between the cars. Close-up: her hands shake. "
+        "Low angle, the giant rises over the city.", "ep", PlanningSettings(),
+    ).shots
+    assert [(s.camera, s.shot_size, s.angle) for s in en][:2] == [("track", "wide", "eye_level"), ("static", "close_up", "eye_level")]
+    assert en[0].text == "Mara sprints between the cars." and en[1].subject.startswith("Mara")
+    assert en[2].angle == "low"
+    zh = plan_shots("镜头手持跟拍，侦探在小巷里追赶嫌疑人。俯拍，大远景：群山连绵。", "ep", PlanningSettings()).shots
+    assert (zh[0].camera, zh[0].text) == ("handheld", "侦探在小巷里追赶嫌疑人。")
+    assert (zh[1].angle, zh[1].shot_size) == ("high", "extreme_wide")
+
+
+def test_pronouns_and_possessives_bind_to_the_nearest_fitting_subject() -> None:
+    shots = plan_shots(
+        "Europa gathers flowers by the sea. A white bull walks out of the waves. She strokes its head. Its eyes glow like coals.",
+        "ep", PlanningSettings(),
+    ).shots
+    assert shots[2].subject == "Europa"  # she: a person, not the bull
+    assert shots[3].subject == "the white bull's eyes"
+    zh = plan_shots("后羿拉开神弓。他射下九个太阳。", "ep", PlanningSettings()).shots
+    assert zh[1].subject == "后羿"
+
+
+def test_weather_carries_and_expansions_never_contradict_it() -> None:
+    shots = plan_shots(
+        "A storm breaks over the harbour at night. The night sky flashes above the churning river. "
+        "By morning the storm has passed and the river glitters.",
+        "ep", PlanningSettings(),
+    ).shots
+    assert [s.weather for s in shots] == ["storm", "storm", "clear"]
+    sky = next(e for e in shots[1].expansions if e.trigger == "night sky")
+    assert "no stars" in sky.text and "countless stars" not in shots[1].prompt
+    river = next(e for e in shots[1].expansions if e.trigger == "river")
+    assert "churning" in river.text and "gentle ripples" not in shots[1].prompt
+    assert shots[0].mood == "tense"
+
+
+def test_a_scene_heading_sets_the_time_of_the_shots_after_it() -> None:
+    plan = plan_shots("A fox sleeps in its den. Night. Rain hammers the empty parking lot.", "ep", PlanningSettings())
+    assert [s.time_of_day for s in plan.shots] == ["day", "night"]
+    assert "Night" in plan.shots[1].directions and all("Night." not in s.text for s in plan.shots)
+
+
+def test_a_plan_file_written_before_the_new_fields_still_loads() -> None:
+    old = (
+        "episode_id: ep\nlanguage: en\nstyle: ink\nseed: 1\nshots:\n"
+        "- index: 0\n  duration_s: 3\n  text: A fox runs.\n  subject: a fox\n  action: runs\n  environment: ''\n"
+        "  time_of_day: day\n  mood: calm\n  camera: pan_left\n  style: ink\n  prompt: auto\n"
+        "  negative_prompt: ''\n  wants_motion: true\n  seed: 5\n"
+    )
+    plan = load_plan(old)
+    shot = plan.shots[0]
+    assert (shot.weather, shot.shot_size, shot.angle, plan.directions) == ("clear", "wide", "eye_level", [])
+    assert shot.prompt.startswith("a fox runs") and "slow pan to the left" in shot.prompt
+    again = load_plan(dump_plan(plan))  # and it round-trips with the new fields written out
+    assert again.shots[0].model_dump() == shot.model_dump()
