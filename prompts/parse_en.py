@@ -105,6 +105,16 @@ def _tags(text: str) -> list[tuple[str, str]]:
                 tag = "VBD" if lower in _IRREGULAR or lower.endswith("ed") else "VBZ"
                 tagged[k] = (word, tag)
                 seen_verb = True
+                continue
+        # "He spots the suspect", "The camels lower their heads": after a subject pronoun,
+        # or a plural subject, a word that can be a verb and takes an object is the verb.
+        nxt_word_tag = tagged[k + 1][1] if k + 1 < len(tagged) else "."
+        if (not seen_verb and tag in {"NN", "NNS", "JJ", "JJR"} and word.isalpha() and k
+                and (tagged[k - 1][0].lower() in _PRONOUNS or tagged[k - 1][1] == "NNS")
+                and nxt_word_tag in {"DT", "PRP$", "PRP", "IN", "RP", "RB", "TO", ".", ","}
+                and can_be_verb(word)):
+            tagged[k] = (word, "VBZ" if lower.endswith("s") and tagged[k - 1][1] != "NNS" else "VBP")
+            seen_verb = True
     return _verb_of_verbless_clauses(tagged)
 
 
@@ -261,14 +271,21 @@ def _core(rest: list[tuple[str, str]]) -> list[tuple[str, str]]:
         if rest[k][1] == "TO" and not (k + 1 < len(rest) and rest[k + 1][1].startswith("VB")):
             break
         k += 1
-    if k < len(rest) and rest[k][0].lower() in _PARTICLES and rest[k][1] in {"RP", "RB", "IN"} and (
+    if k < len(rest) and (rest[k][0].lower() in _PHRASAL or rest[k][0].lower() in _PARTICLES and rest[k][1] in {"RP", "RB", "IN"} and (
         k + 1 >= len(rest) or rest[k + 1][1] not in {"DT", "PRP$", "JJ", "NN", "NNS", "NNP", "CD"}
-    ):
-        k += 1  # "gives up", "cries out"
+    )):
+        k += 1  # "gives up", "cries out", "burst out"
     end = _noun_phrase(rest, k)
     if end > k and rest[k][1] != "IN":
         k = end
+        if k < len(rest) and rest[k][0].lower() in _PHRASAL and rest[k - 1][1] == "PRP":
+            k += 1  # "picks it up"
+    if k < len(rest) and rest[k][1] == "VBG" and rest[k - 1][0].lower() in _PARTICLES:
+        k += 1  # "burst out laughing"
     return rest[:k]
+
+
+_PHRASAL = {"up", "out", "off", "away", "back"}  # never a place of their own right after a verb
 
 
 def _main_clause(rest: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -126,11 +126,20 @@ def _is_lead(words: list[tuple[str, str]]) -> bool:
 
 
 def _is_place_clause(words: list[tuple[str, str]]) -> bool:
+    """在世界尽头 / 尼罗河畔 / 远处: a clause that only names a place (it opens with a
+    preposition of place, or it is a place and its modifiers)."""
     content = [(w, t) for w, t in words if t not in _SKIP_TAGS and w not in _OPENERS]
-    return bool(content) and (
-        content[0][0] in _PLACE_PREPOSITIONS or _is_locative(*content[-1]) or content[-1][1] == "s"
-        or content[-1][0] in _PLACE_WORDS
-    )
+    if not content:
+        return False
+    if content[0][0] in _PLACE_PREPOSITIONS:
+        return True
+    last = content[-1]
+    heads = [t for _, t in content if t.startswith(("n", "r", "s", "f"))]
+    place = _is_locative(*last) or last[1] in {"s", "ns"} or last[0] in _PLACE_WORDS
+    # 赫拉克勒斯在… acts; 尼米亚的山谷里 (a name before 的) is a place.
+    names = [k for k, (_, t) in enumerate(content[:-1]) if t in {"nr", "nrt", "r", "p"}]
+    owners = all(any(w == "的" for w, _ in content[k + 1 :]) for k in names)
+    return place and (len(heads) <= 2 or owners) and owners
 
 
 def parse_zh(sentence: str) -> tuple[str, str, str]:
