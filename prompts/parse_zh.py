@@ -34,6 +34,11 @@ def _is_verb(tag: str) -> bool:
     return tag.startswith("v") or tag in {"z"}
 
 
+def _is_idiom(tag: str) -> bool:
+    """Idioms (i) and set phrases (l) act too (慌不择路, 腾空而起), or set the scene (大雪纷飞)."""
+    return tag in {"i", "l"}
+
+
 def _retag(words: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """jieba tags some nouns as verbs (侦探, 猎人): a "verb" right before 在/从 or another
     verb, opening its clause, is the subject."""
@@ -94,6 +99,12 @@ _PRONOUN_WORDS = {"他", "她", "它", "他们", "她们", "它们", "他俩", "
 _PLACE_WORDS = {"尽头", "山头", "街头", "村头", "桥头", "河畔", "岸边", "身边", "脚下", "天边", "远处", "地方"}
 
 
+def _is_place_word(word: str, tag: str) -> bool:
+    return tag in {"s", "ns", "f"} or _is_locative(word, tag) or word in _PLACE_WORDS or (
+        tag.startswith("n") and word[-1] in _PLACE_CHARS
+    )
+
+
 def _nominal(words: list[tuple[str, str]]) -> bool:
     """大海与天空相接的地方: a clause that ends in 的 + nouns names a thing or a place."""
     for k in range(len(words) - 1, -1, -1):
@@ -119,6 +130,9 @@ def _is_lead(words: list[tuple[str, str]]) -> bool:
     text = _text(words)
     if text.endswith(_TIME_ENDINGS) or (words and words[0][0] in {"从此", "每当", "每到", "当"}):
         return True
+    content = [(w, t) for w, t in words if t != "x"]
+    if len(content) >= 2 and content[-1][1] in {"t", "tg"} and content[-2][0] == "的":
+        return True  # 阳光明媚的上午, 台风登陆的夜晚: when
     content = [(w, t) for w, t in words if t not in {"x"}]
     return bool(content) and all(t in {"t", "tg", "m", "mq", "r", "q", "f"} for _, t in content) and any(
         t in {"t", "tg"} for _, t in content
@@ -150,16 +164,27 @@ def parse_zh(sentence: str) -> tuple[str, str, str]:
     if not tagged:
         return "", "", ""
     main_at = next((k for k, words in enumerate(tagged) if _is_main(words)), -1)
+    if main_at < 0:  # only an idiom acts: 它腾空而起
+        main_at = next((k for k, w in enumerate(tagged) if not _is_lead(w) and any(_is_idiom(t) for _, t in w)), -1)
+        if main_at >= 0:
+            tagged[main_at] = [(w, "v" if _is_idiom(t) else t) for w, t in tagged[main_at]]
     if main_at < 0:  # no verb anywhere: the first clause that is neither a time nor a place
         main_at = next(
             (k for k, w in enumerate(tagged) if not _is_lead(w) and not _is_place_clause(w) and not _nominal(w)), 0
         )
     setting: list[str] = []
+    lead_subject = ""
     for words in tagged[:main_at]:
         content = [(w, t) for w, t in words if t not in _SKIP_TAGS and w not in _OPENERS]
         while content and content[0][0] in _PLACE_PREPOSITIONS:
             content = content[1:]  # 在世界尽头 -> 世界尽头
         heads = [t for w, t in content if t not in {"uj", "a", "m", "q", "i", "l"}]
+        idiom = next((k for k, (_, t) in enumerate(content) if _is_idiom(t)), -1)
+        if idiom > 0 and content[idiom - 1][1].startswith(("n", "r")):
+            lead_subject = _text(content[:idiom])  # 嫌疑人慌不择路，拐进了…: who acts comes first
+            continue
+        if idiom >= 0 and not any(_is_place_word(w, t) for w, t in content):
+            continue  # 大雪纷飞 / 情急之下: weather and manner, not a place
         if content and heads and not _is_lead(words):
             setting.append(_text(content))
 
@@ -197,7 +222,7 @@ def parse_zh(sentence: str) -> tuple[str, str, str]:
         subject_words = []
     elif first_verb < len(words) and subject_end < first_verb and words[subject_end][1] == "p":
         action_words = words[subject_end:]  # 它用钳子死死夹住: the means belongs to the action
-    subject = _text([(w, t) for w, t in subject_words if t not in _SKIP_TAGS])
+    subject = _text([(w, t) for w, t in subject_words if t not in _SKIP_TAGS]) or lead_subject
     if not subject and action_words:
         after = action_words[1:]
         k = 0
@@ -211,13 +236,22 @@ def parse_zh(sentence: str) -> tuple[str, str, str]:
     if not setting:
         # 老人躺在病床上 / 孩子们跑到院子里 / 冲进了楼房: a place after the verb.
         for k, (w, t) in enumerate(action_words[:-1]):
-            if w in {"在", "到", "进", "向", "往", "于"} or (_is_verb(t) and w[-1] in "在到进" and len(w) > 1):
+            if w in {"在", "到", "进", "向", "往", "于"} or (_is_verb(t) and w[-1] in "在到进上入回" and len(w) > 1):
                 j = k + 1
                 while j < len(action_words) and action_words[j][1] in {"ul", "uz"}:
                     j += 1
                 end = _place_end(action_words, j)
                 place = _text(action_words[j:end])
                 if place and any(tt.startswith(("n", "s", "f")) for _, tt in action_words[j:end]):
+                    setting.append(place)
+                    break
+    if not setting:
+        # 女娲冒着暴雨，从河里挑选五色石: a place in a later clause of the same sentence.
+        for later in tagged[main_at + 1 :]:
+            at = next((k for k, (w, _) in enumerate(later) if w in {"在", "从", "于", "沿着"}), -1)
+            if at >= 0:
+                place = _text(later[at + 1 : _place_end(later, at + 1)])
+                if place:
                     setting.append(place)
                     break
     if not setting:
