@@ -57,7 +57,8 @@ _EN_FRAMING_OF = re.compile(
 _EN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+")
 
 _ZH_DIRECTION_CHARS = set("节奏舒缓紧凑多用长为主式手绘明亮柔和冷峻灰蓝紫青红绿黄金白黑浓郁淡比例每个不超过秒度帧抽略带慢快门灯彩调感性强烈弱高低对十六九四三二一五的地得着了以为用采呈现整体偏带有是在中感营造效果拍摄使画面镜头风格色调光线质感基调机位缓慢慢轻轻稍略一个种全片所有场景始终保持")
-_ZH_DIRECTION_WORDS = ("镜头", "画面", "风格", "色调", "光线", "机位", "整体", "全片", "拍摄", "采用", "使用", "呈现", "营造")
+_ZH_DIRECTION_WORDS = ("镜头", "画面", "风格", "色调", "光线", "机位", "整体", "全片", "拍摄", "采用", "使用", "呈现", "营造",
+                       "整部片子", "整部影片", "整部电影", "整个片子", "片子", "影片", "全剧", "本片", "毫米")
 _ZH_CAMERA_SUBJECT = re.compile(r"^(?:镜头|摄影机|机位|画面)")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _ZH_CLAUSE = re.compile(r"([^，,；;：:]+)([，,；;：:]*)")
@@ -279,6 +280,10 @@ def read_sentence(sentence: str, language: str, tables: KeywordTables) -> Readin
     return _read_zh(sentence, tables) if language == "zh" else _read_en(sentence, tables)
 
 
+# "整部片子用电影感的写实风格" directs; the style is "电影感的写实风格".
+_ZH_STYLE_FILLER = re.compile(r"^(?:整部片子|整部影片|整部电影|全片|整体|画面|本片|片子)?(?:都|统一)?(?:用|采用|使用|呈现|以|为)?")
+
+
 def merge_style(directions: list[Direction], preset_style: str, tables: KeywordTables) -> str:
     """The shot's style: the user's look directions first, the preset filling what they leave open.
 
@@ -288,7 +293,7 @@ def merge_style(directions: list[Direction], preset_style: str, tables: KeywordT
     A film stock or a lens states the medium (photographed). tables: the English library
     (preset styles are written in English).
     """
-    user_parts = [d.text for d in directions if d.looks]
+    user_parts = [_ZH_STYLE_FILLER.sub("", d.text) or d.text for d in directions if d.looks]
     stated = {facet for d in directions for facet, _ in d.looks}
     if stated & {"film", "lens"}:
         stated.add("medium")  # a film stock or a lens means photographed, not illustrated

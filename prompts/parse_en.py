@@ -352,8 +352,13 @@ def parse_en(sentence: str) -> tuple[str, str, str]:
     verb = next((k for k in range(subject_end, n) if tagged[k][1] in _VERB_TAGS), -1)
     if verb < 0 and subject_end < n and tagged[subject_end][1] in {"VBG", "VBN"}:
         verb = subject_end
-    if verb < 0:
-        return subject, "", ", ".join(setting)
+    if verb < 0:  # "Dawn over a frozen fjord.": a noun and where it is
+        for k in range(subject_end, n):
+            end = _place_phrase(tagged, k)
+            if end > k:
+                setting.append(_join(tagged[k:end]))
+                break
+        return subject, "", _one_setting(setting)
     rest = tagged[verb:]
     opens_with_verb = verb == i and not setting
     if (not subject and not opens_with_verb) or subject.lower() == "there":

@@ -252,11 +252,22 @@ def _weather(text: str, tables: KeywordTables) -> str | None:
     return "storm" if "storm" in found and "clear" not in found[-1:] else found[-1] if found[-1] == "clear" else found[0]
 
 
+# Weather and nightfall falling are no camera move: "as snow begins to fall".
+_FALLING_WEATHER = re.compile(
+    r"\b(?:snow|rain|night|darkness|dusk|silence|leaves|ash|petals)\s+(?:\w+\s+)?(?:to\s+)?(?:fall|falls|fell|falling)\b"
+    r"|(?:雪|雨|夜幕|夜色|花瓣|树叶)(?:纷纷|缓缓|慢慢)?(?:落下|飘落|降临|落)",
+    re.IGNORECASE,
+)
+
+
 def _default_camera(text: str, action: str, language: str, seed: int) -> str:
+    """The move the action asks for: its own verb first, then the whole sentence."""
     rules = _ZH_ACTION_CAMERA if language == "zh" else _EN_ACTION_CAMERA
-    for move, pattern in rules:
-        if re.search(pattern, text, re.IGNORECASE):
-            return move
+    sentence = _FALLING_WEATHER.sub(" ", text)
+    for source in (action, sentence):
+        for move, pattern in rules:
+            if source and re.search(pattern, source, re.IGNORECASE):
+                return move
     return "static"
 
 
@@ -363,12 +374,15 @@ def read_story(text: str, language: str, tables: KeywordTables, max_shots: int) 
     """
     standalone: list[Direction] = []
     pieces: list[_Piece] = []
-    heading: list[Direction] = []  # "Night." governs the shots after it, not the whole episode
+    heading: list[Direction] = []  # "Night." governs the next shot (and, carried, those after)
     for raw in split_pieces(text, language):
         reading = read_sentence(raw, language, tables)
         if reading.only_directions:
             for d in reading.directions:
-                (heading if d.is_heading else standalone).append(d)
+                # "Night." and, once the story has begun, "The camera orbits the ship." govern
+                # the shots after them; a look (style, colour, lens, pacing) governs them all.
+                framing = (d.camera or d.shot_size or d.angle) and not d.looks
+                (heading if d.is_heading or (framing and pieces) else standalone).append(d)
         else:
             pieces.append(_Piece(reading.narration, [*heading, *reading.directions]))
             heading = []

@@ -237,7 +237,9 @@ def render_plan_table(plan: ShotPlan) -> str:
         )
         lines.append("  ".join(_cell(c, w) for c, (_, w) in zip(cells, _COLUMNS)).rstrip())
     total = sum(s.duration_s for s in plan.shots)
-    lines.append(f"{len(plan.shots)} shots, {total:.1f} s, language {plan.language}, seed {plan.seed}, style: {plan.style}")
+    styles = {s.style for s in plan.shots}
+    style = styles.pop() if len(styles) == 1 else f"{plan.style} (some shots differ: see the plan file)"
+    lines.append(f"{len(plan.shots)} shots, {total:.1f} s, language {plan.language}, seed {plan.seed}, style: {style}")
     if plan.directions:
         lines.append("directions (not narrated): " + " | ".join(plan.directions))
     return "\n".join(lines)
