@@ -1,10 +1,11 @@
 """Screen text against a blocklist: obfuscation-aware term matching with spans.
 
 The text is normalized first (`prompts.normalize`). Every prompt goes through a *gate*
-built from C-speed pieces (str.translate, regular expressions, an Aho-Corasick automaton,
-set intersection) that answers "could anything match?"; only a text that passes the gate
-gets the exact, span-keeping search below. The gate is looser than the search (it joins
-across every separator), never stricter: tests/test_screen_properties.py holds it to that.
+built from C-speed pieces (str.translate, regular expressions, one Aho-Corasick pass, set
+intersection) that answers "could anything match?"; only a text that passes the gate gets
+the exact, span-keeping search below. The gate is looser than the search (it joins across
+every separator and checks only what needs no context), never stricter:
+tests/test_screen_properties.py holds it to that.
 
 Matching, per term kind and layer:
 
@@ -19,36 +20,55 @@ short junk runs removed. Content characters are letters, digits and CJK; everyth
     however short: "流了血，腥味很重" does not hold 血腥. (So "血，腥" is let through:
     the price of not joining clauses.)
   - a longer run is never skipped.
-  Layer "exact" when nothing was skipped inside the match, else "separated".
+  Layer "exact" when nothing was skipped inside the match, else "separated". A term that
+  begins or ends with a Latin letter or digit (av女优, 3k党) must begin or end there on a
+  word edge: "java 女优" holds no "av女优".
+  Straddled words: a match of a blocking term that jieba's segmentation
+  (`prompts.segment`, the planner's segmenter) reads as the end of one word and the start
+  of the next, as 自杀 in 各自|杀出重围 or 色情 in 景色|情调, is layer "straddled" and
+  capped at review. It straddles when a word boundary falls strictly inside the match and
+  the match starts or ends strictly inside a word, unless the part of that word inside the
+  match is itself a word of two or more characters (校园枪击 in 校园|枪击案 still blocks:
+  枪击 is a word). A term that is a word, or a run of whole words, blocks as listed (他想|自杀).
+  jieba runs only for such a match with Chinese text next to it, never on the fast path.
 
 English terms match tokens (runs of a-z and 0-9) of the normalized text:
   - a single word matches a whole token or a simple inflection of it: +s, +es, +ed, +ing,
-    +er, +ers, with e-dropping (rape -> raping) and a doubled final consonant (stab ->
-    stabbing). So "kill", "killing" match and "skill", "therapist" do not. Layer "exact"
-    or "inflection".
+    +er, +ers, with e-dropping (rape -> raping), y -> ies/ied/ier after a consonant
+    (orgy -> orgies) and a doubled final consonant (stab -> stabbing). So "kill",
+    "killing" match and "skill", "therapist" do not. Layer "exact" or "inflection".
+  - elongated letters: a token that is a form with one of its letters written two or
+    three times (kiill, kiiill, kkill; normalize keeps at most two) matches, unless the
+    token is itself an English word (rapped is not raped, rapper not raper: TextBlob's
+    word lists). Layer "elongated".
   - a phrase matches consecutive tokens, each word with its inflections, separated by a
     skippable junk run (the rule above); its words written together match too
     ("elonmusk", layer "joined").
-  - spaced-out letters: a run of 3+ one-letter tokens separated by skippable junk
-    (n u d e, n.u.d.e) is read as one word, and a term (or inflection) anywhere in it
-    matches (layer "separated"). Only one-letter tokens join, so ordinary neighbouring
-    words never do ("a menu designed" is not "nude").
+  - joined pieces: letter tokens separated by skippable junk are read together when at
+    least one of each two neighbours is a single letter (s e x, s.ex, k-i-ll, nud e); a
+    form made of two or more whole pieces matches (layer "separated"). Two neighbours of
+    two or more letters are two English words and are never joined ("nu de", "grapes,
+    expo", "the class assessment"); neither is a contraction's tail ("it's ex" is it's +
+    ex), and a match must start and end on piece edges ("a skill" holds no "kill").
 A leet "1" between letters is read as both l and i (b1ood, k1ll): both readings are screened.
 
 Optional layers for Chinese terms (`Layers`):
   - pinyin: the term's toneless pinyin (血腥 -> xuexing; each character's first two
     readings) written as one token or as consecutive tokens split anywhere (xue xing,
     XueXing, xuè xīng). The match must start and end on token edges, so pinyin inside an
-    English word is not a match. Keeps the term's action.
+    English word is not a match, and a single token that is an English word ("lake" for
+    拉客) is English. Keeps the term's action.
   - initials: the first letters of the pinyin (血腥 -> xx) as a whole token. An
     abbreviation is a guess: the action is capped at review. Off by default.
   - homophones: the compact text read as sounds (each character's first toneless
-    reading), so 血醒 (xue xing) reads as 血腥. A two-character term needs one character
-    in common (雪星 is not 血腥). A guess: capped at review.
+    reading), so 血醒 (xue xing) reads as 血腥. A two-character term needs one content
+    character in common (雪星 is not 血腥; 罩着 is not 找着: 着 is a particle). A written
+    form that is a dictionary word (pypinyin's phrases and jieba's dictionary) is that
+    word, not a disguise. A guess: capped at review.
 The optional semantic layer (`prompts.semantic`) adds English paraphrases of listed
 concepts, capped at review by that module.
 
-Allow-list entries are found in the text, compact and spaced-letter readings; a match
+Allow-list entries are found in the text, compact and joined-piece readings; a match
 lying fully inside an allow-list occurrence (in original-text coordinates) is dropped.
 """
 
@@ -56,9 +76,10 @@ from __future__ import annotations
 
 import re
 import time
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import product
+from itertools import accumulate, product
 from pathlib import Path
 from typing import Protocol
 
@@ -75,15 +96,28 @@ _BOUNDARY = frozenset(",!?;:。、，！？；：｡､\n")
 # A dot ends a sentence when doubled (.. from …) or followed by a space; n.u.d.e is junk.
 _SENTENCE_DOT = re.compile(r"\.(?:\.|\s)")
 _TOKEN = re.compile(r"[a-z0-9]+")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 # What the gate deletes to join a disguised Chinese term: every non-content character but
-# clause punctuation (as folded), which no match may span.
+# clause punctuation (as folded), which no match may span. The gate deletes it with a
+# translate table (`_gate_tables`) for characters below _TABLE_END and falls back to this
+# expression for a text holding any character beyond (rare: planes 3-16).
 _GATE_JUNK = re.compile(r"[^\w,!?;:。、\n]+|_+")
-# A non-ASCII character or digit, up to three junk characters, another: the only place a
-# key's core (`_core`) can be split.
-_CJK_JUNK_CJK = re.compile(r"[^\W\x00-\x2f\x3a-\x7f](?:[^\w,!?;:。、\n]|_){1,3}[^\W\x00-\x2f\x3a-\x7f]")
-_NOT_LETTER = re.compile(r"[^a-z]+")
-_LAYER_ORDER = {"exact": 0, "inflection": 1, "joined": 2, "separated": 3, "pinyin": 4, "homophone": 5, "initials": 6, "semantic": 7}
+_TABLE_END = 0x30000
+_BEYOND_TABLE = re.compile("[\U00030000-\U0010ffff]")
+# Apostrophes that attach a contraction's tail to its word (it's, don't, he'll).
+_APOSTROPHES = frozenset("'’‘ʼ′`´")
+_CONTRACTION_TAILS = frozenset(("s", "t", "d", "m", "ll", "re", "ve"))
+_LAYER_ORDER = {
+    "exact": 0, "inflection": 1, "elongated": 2, "joined": 3, "separated": 4, "straddled": 5,
+    "pinyin": 6, "homophone": 7, "initials": 8, "semantic": 9,
+}  # fmt: skip
 GUESSING_LAYERS = frozenset(("initials", "homophone", "semantic"))
+# Capped at review: the guesses, and a Chinese term read across two words.
+CAPPED_LAYERS = GUESSING_LAYERS | {"straddled"}
+# Grammatical particles: a homophone sharing only one of these with a term shares nothing.
+_PARTICLES = frozenset("的地得了着过吗呢吧啊呀么们之")
+# How many characters of Chinese context either side of a match jieba reads.
+_STRADDLE_CONTEXT = 12
 
 
 @dataclass(frozen=True)
@@ -103,7 +137,8 @@ class TermMatch(BaseModel):
     category: str
     action: Action
     layer: str = Field(
-        description="How it was found: exact, inflection, joined, separated, pinyin, initials, homophone or semantic."
+        description="How it was found: exact, inflection, elongated, joined, separated, straddled (a Chinese "
+        "term across two words, capped at review), pinyin, initials, homophone or semantic."
     )
     start: int
     end: int = Field(description="End of the span in the original text, exclusive.")
@@ -138,7 +173,7 @@ class SemanticFinder(Protocol):
     def find(self, text: str) -> list: ...
 
 
-# ---------------------------------------------------------------- sounds of characters
+# ---------------------------------------------------------------- sounds and words
 
 _TONE_MARKS = str.maketrans("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ", "aaaaeeeeiiiioooouuuuvvvvvnnnm")
 
@@ -171,11 +206,82 @@ def homophone_table() -> dict[int, str]:
 
 @lru_cache(maxsize=1)
 def _dictionary_words() -> frozenset[str]:
-    """47k common Chinese words (pypinyin's phrase table): a homophone that is a real word
+    """47k common Chinese words (pypinyin's phrase table): a homophone inside a real word
     is that word, not a disguise."""
     from pypinyin.phrases_dict import phrases_dict
 
     return frozenset(phrases_dict)
+
+
+@lru_cache(maxsize=1)
+def _jieba_words() -> frozenset[str]:
+    """The 349k words of jieba's dictionary (read from the wheel's dict.txt, no tokenizer):
+    a homophone written as one of them (升上 for 圣上) is that word."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or spec.origin is None:
+        return frozenset()
+    with open(Path(spec.origin).parent / "dict.txt", encoding="utf-8") as lines:
+        return frozenset(line.split(" ", 1)[0] for line in lines)
+
+
+@lru_cache(maxsize=2)
+def _gate_tables(sounds: bool) -> list:
+    """A str.translate table (a list, the fastest kind) for the gate's Chinese reading:
+    junk deleted as _GATE_JUNK does, and with `sounds` each CJK character sent to the
+    representative of its sound (`homophone_table`). Unchanged characters map to their code."""
+    every = "".join(map(chr, range(_TABLE_END)))
+    table: list = list(range(_TABLE_END))
+    for ch in _GATE_JUNK.findall(every):
+        for c in ch:
+            table[ord(c)] = ""
+    if sounds:
+        for code, representative in homophone_table().items():
+            if code < _TABLE_END:
+                table[code] = representative
+    return table
+
+
+def _is_chinese_word(written: str) -> bool:
+    return written in _dictionary_words() or written in _jieba_words()
+
+
+@lru_cache(maxsize=1)
+def _english_words() -> frozenset[str]:
+    """~60k lowercase English words: TextBlob's Pattern lexicon (its lowercase entries, so
+    no names) and its spelling-corrector word list. An elongated or pinyin reading that is
+    one of these is English, not a disguise."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("textblob")
+    if spec is None or spec.origin is None:
+        return frozenset()
+    folder = Path(spec.origin).parent / "en"
+    words: set[str] = set()
+    for name in ("en-lexicon.txt", "en-spelling.txt"):
+        with open(folder / name, encoding="utf-8") as lines:
+            for line in lines:
+                word = line.split(" ", 1)[0]
+                if word.isalpha() and word.isascii() and word.islower():
+                    words.add(word)
+    return frozenset(words)
+
+
+def _is_english(word: str, inflected: bool = True) -> bool:
+    """Whether `word` is in `_english_words`, or (with `inflected`) an inflection of one by
+    `_word_forms` (rapper is rap + per, which the lists leave out)."""
+    words = _english_words()
+    if word in words or not inflected:
+        return word in words
+    for suffix in ("s", "es", "d", "ed", "ing", "r", "er", "rs", "ers", "ies", "ied", "ier", "iers"):
+        stem = word[: -len(suffix)]
+        if not word.endswith(suffix) or len(stem) < 2:
+            continue
+        bases = {stem, stem + "e", stem + "y", stem[:-1] if stem[-1] == stem[-2] else stem}
+        if any(base in words and word in _word_forms(base) for base in bases):
+            return True
+    return False
 
 
 def _pinyin_keys(key: str, limit: int = 4) -> list[str]:
@@ -203,7 +309,8 @@ def _word_forms(word: str) -> dict[str, bool]:
     """Forms of one English word -> whether the form is an inflection.
 
     +s/+es/+ed/+ing/+er/+ers; a final e drops before -ing (rape -> raping, not "raps"); a
-    short word doubles its last consonant before a vowel suffix (stab -> stabbing)."""
+    final y after a consonant turns to i before -es/-ed/-er (orgy -> orgies); a short word
+    doubles its last consonant before a vowel suffix (stab -> stabbing)."""
     forms = {word: False}
     if not word.isalpha() or len(word) < 2:
         return forms
@@ -213,12 +320,35 @@ def _word_forms(word: str) -> dict[str, bool]:
     if word.endswith("e"):
         suffixes = ["s", "d", "r", "rs"]
         forms.setdefault(word[:-1] + "ing", True)
+    elif word.endswith("y") and word[-2] not in "aeiou":
+        for suffix in ("ies", "ied", "ier", "iers"):
+            forms.setdefault(word[:-1] + suffix, True)
     elif word[-1] not in "aeiouwxy" and word[-2] in "aeiou" and len(word) <= 5:
         for suffix in ("ed", "ing", "er", "ers"):
             forms.setdefault(word + word[-1] + suffix, True)
     for suffix in suffixes:
         forms.setdefault(word + suffix, True)
     return forms
+
+
+_TRIPLED = re.compile(r"([a-z])\1\1+")
+
+
+def _as_folded(form: str) -> str:
+    """A form as `fold` would write it: three or more of a letter kept as two (mass +
+    shooting joined is "masshooting" in a folded text)."""
+    return _TRIPLED.sub(lambda m: m.group(1) * 2, form)
+
+
+def _elongations(form: str) -> set[str]:
+    """`form` with one of its letters written twice (kill -> kkill, kiill). A letter already
+    doubled is left: a third copy folds away (killl -> kill), so the form itself matches."""
+    out = set()
+    for i, ch in enumerate(form):
+        if not ("a" <= ch <= "z") or (i and form[i - 1] == ch) or (i + 1 < len(form) and form[i + 1] == ch):
+            continue
+        out.add(form[:i] + ch + form[i:])
+    return out
 
 
 def _core(key: str) -> str:
@@ -251,12 +381,29 @@ class _Automaton:
             yield self.items[index], start, end
 
 
+def _homophone_guess(written: str, key: str) -> bool:
+    """Whether `written` (sounding like `key`) may be a disguise of it, by the parts of the
+    rule that need no context: not the key itself, a content character in common for a
+    two-character key, and not a dictionary word in its own right."""
+    if written == key:
+        return False  # the exact layer has it
+    if len(key) == 2 and not (
+        (written[0] == key[0] and key[0] not in _PARTICLES) or (written[1] == key[1] and key[1] not in _PARTICLES)
+    ):
+        return False
+    return not _is_chinese_word(written)
+
+
 @dataclass
 class _Index:
     """Lookup structures built once per (Blocklist, Layers)."""
 
     cjk: _Automaton
-    cjk_gate: _Automaton  # the keys' cores (`_core`), for the gate
+    # The gate's one Aho-Corasick pass over non-ASCII text: key cores (`_core`) and
+    # homophone keys, both as sounds when the homophone layer runs (an exact core sounds
+    # like itself), and pinyin keys. A Chinese key stands for (the cores written that way,
+    # the keys a homophone of it may disguise); a pinyin key for None.
+    gate_ac: _Automaton
     homophones: _Automaton | None
     pinyin: _Automaton | None
     initials: dict[str, list[Term]]
@@ -264,7 +411,9 @@ class _Index:
     phrases_by_first: dict[str, list[tuple[Term, list[dict[str, bool]]]]]
     # single-token form -> [(term, layer)]
     single: dict[str, list[tuple[Term, str]]]
-    gate_tokens: frozenset[str]  # single-word forms, joined phrases, initials
+    # a form with one letter doubled (`_elongations`) -> the forms it elongates
+    elongated: dict[str, list[str]]
+    gate_tokens: frozenset[str]  # single-word forms and their elongations, joined phrases, initials
     phrase_firsts: frozenset[str]
     max_single: int
     allow: dict[str, _Automaton]  # per reading kind: text, compact, letters
@@ -285,19 +434,28 @@ class _Index:
                 continue
             if len(words) == 1:
                 for form, inflected in _word_forms(words[0]).items():
-                    single.setdefault(form, []).append((term, "inflection" if inflected else "exact"))
+                    single.setdefault(_as_folded(form), []).append((term, "inflection" if inflected else "exact"))
             else:
-                per_word = [_word_forms(w) for w in words]
+                per_word = [{_as_folded(f): i for f, i in _word_forms(w).items()} for w in words]
                 for form in per_word[0]:
                     phrases.setdefault(form, []).append((term, per_word))
-                single.setdefault("".join(words), []).append((term, "joined"))
+                single.setdefault(_as_folded("".join(words)), []).append((term, "joined"))
+        word_forms = set(single) | set(phrases)
+        for _, per_word in (p for entries in phrases.values() for p in entries):
+            for forms in per_word[1:]:
+                word_forms.update(forms)
+        elongated: dict[str, list[str]] = {}
+        for form in sorted(word_forms):
+            for variant in _elongations(form):
+                if variant not in word_forms:
+                    elongated.setdefault(variant, []).append(form)
 
         homophones = pinyin = None
         initials: dict[str, list[Term]] = {}
+        by_sound: dict[str, list[tuple[str, Term]]] = {}
+        by_pinyin: dict[str, list[tuple[str, Term]]] = {}
         if layers.homophones or layers.pinyin or layers.initials:
             sounds = homophone_table()
-            by_sound: dict[str, list[tuple[str, Term]]] = {}
-            by_pinyin: dict[str, list[tuple[str, Term]]] = {}
             for key, terms in cjk.items():
                 if not all(c in _readings() for c in key):
                     continue  # mixed keys (1夜情) and rare characters are left to the exact layers
@@ -311,6 +469,14 @@ class _Index:
                         initials.setdefault("".join(_readings()[c][0][0] for c in key), []).append(term)
             homophones = _Automaton(by_sound) if layers.homophones else None
             pinyin = _Automaton(by_pinyin) if layers.pinyin else None
+        gate_entries: dict[str, tuple[set[str], set[str]] | None] = dict.fromkeys(by_pinyin if layers.pinyin else ())
+        for key in cjk:
+            core = _core(key)
+            sound = core.translate(homophone_table()) if layers.homophones else core
+            gate_entries.setdefault(sound, (set(), set()))[0].add(core)  # a core with no letter: no clash
+        if layers.homophones:
+            for sound, entries in by_sound.items():
+                gate_entries.setdefault(sound, (set(), set()))[1].update(key for key, _ in entries)
         allow: dict[str, dict[str, list]] = {"text": {}, "compact": {}, "letters": {}}
         for entry in blocklist.allow:
             key = "".join(c for c in entry if c.isalnum())
@@ -320,24 +486,107 @@ class _Index:
                 allow["compact" if has_cjk else "letters"].setdefault(key, []).append(entry)
         return cls(
             cjk=_Automaton(cjk),
-            cjk_gate=_Automaton({_core(key): [] for key in cjk}),
+            gate_ac=_Automaton(gate_entries),
             homophones=homophones,
             pinyin=pinyin,
             initials=initials,
             phrases_by_first=phrases,
             single=single,
-            gate_tokens=frozenset(single) | frozenset(initials),
-            phrase_firsts=frozenset(phrases),
-            max_single=max((len(k) for k in single), default=0),
+            elongated=elongated,
+            gate_tokens=frozenset(single) | frozenset(elongated) | frozenset(initials),
+            phrase_firsts=frozenset(phrases) | frozenset(v for v, forms in elongated.items() if set(forms) & phrases.keys()),
+            max_single=max((len(k) for k in single), default=0) + 1,  # +1: an elongated letter
             allow={kind: _Automaton(entries) for kind, entries in allow.items()},
         )
 
+    def word_readings(self, word: str) -> list[tuple[str, bool]]:
+        """(form, elongated) readings of one token: itself, and the forms it elongates
+        unless it is an English word in its own right."""
+        readings = [(word, False)]
+        forms = self.elongated.get(word)
+        if forms and not _is_english(word):
+            readings.extend((form, True) for form in forms)
+        return readings
+
     def _phrase_start(self, tokens: list[str]) -> bool:
         """Whether some phrase's first two words stand in a row (junk between not checked)."""
-        for i in range(len(tokens) - 1):
-            for _, per_word in self.phrases_by_first.get(tokens[i], ()):
-                if tokens[i + 1] in per_word[1]:
+        for first in self.phrase_firsts.intersection(tokens):
+            at = -1
+            while True:
+                try:
+                    at = tokens.index(first, at + 1)
+                except ValueError:
+                    break
+                if at + 1 == len(tokens):
+                    break
+                after = (tokens[at + 1], *self.elongated.get(tokens[at + 1], ()))
+                for form in (first, *self.elongated.get(first, ())):
+                    for _, per_word in self.phrases_by_first.get(form, ()):
+                        if any(f in per_word[1] for f in after):
+                            return True
+        return False
+
+    def _joined_start(self, tokens: list[str]) -> bool:
+        """Whether letter tokens chained by a single-letter neighbour (s e x, k ill) spell a
+        form from piece edge to piece edge (junk between not checked)."""
+        forms, longest = self.gate_tokens, self.max_single
+        lengths = list(map(len, tokens))
+        last = len(tokens) - 1
+        at = -1
+        while True:
+            try:
+                at = lengths.index(1, at + 1)
+            except ValueError:
+                return False
+            if not tokens[at].isalpha():
+                continue
+            lo = at  # the chain: no two neighbours both longer than one letter
+            while lo > 0 and tokens[lo - 1].isalpha() and (lengths[lo - 1] == 1 or lengths[lo] == 1):
+                lo -= 1
+            hi = at
+            while hi < last and tokens[hi + 1].isalpha() and (lengths[hi + 1] == 1 or lengths[hi] == 1):
+                hi += 1
+            for i in range(lo, hi):
+                spelled = tokens[i]
+                for j in range(i + 1, hi + 1):
+                    spelled += tokens[j]
+                    if len(spelled) > longest:
+                        break
+                    if spelled in forms:
+                        return True
+            at = hi
+
+    def _pinyin_start(self, tokens: list[str]) -> bool:
+        """Whether a pinyin key spans whole tokens that are not one English word."""
+        ends: list[int] = []
+        return any(_pinyin_fits(tokens, ends, start, end) for _, start, end in self.pinyin.find("".join(tokens)))
+
+    def _non_ascii_start(self, folded: str, tokens: list[str]) -> bool:
+        """Whether a key's core, a homophone passing the context-free checks, or a pinyin
+        key on token edges is in the text joined across junk (clause punctuation kept)."""
+        if _BEYOND_TABLE.search(folded):
+            joined = _GATE_JUNK.sub("", folded)
+            sounds = joined.translate(homophone_table()) if self.homophones else joined
+        else:
+            sounds = folded.translate(_gate_tables(bool(self.homophones)))
+            joined = None
+        ends: list[int] = []
+        for found, start, end in self.gate_ac.find(sounds):
+            if found is None:  # pinyin: its place among the letters alone
+                at = len(_NOT_ALNUM.sub("", sounds[:start]))
+                if _pinyin_fits(tokens, ends, at, at + end - start):
                     return True
+                continue
+            cores, keys = found
+            # Most sound-alikes share no character with any key: `in` on the folded text
+            # (C speed) rules them out before the joined text is worth making.
+            if not any(_may_share(folded, key) for key in (*cores, *keys)):
+                continue
+            if joined is None:
+                joined = folded.translate(_gate_tables(False)) if self.homophones else sounds
+            written = joined[start:end]
+            if written in cores or any(_homophone_guess(written, key) for key in keys):
+                return True
         return False
 
     def gate(self, folded: str) -> bool:
@@ -348,20 +597,34 @@ class _Index:
             return True
         if not self.phrase_firsts.isdisjoint(tokens) and self._phrase_start(tokens):
             return True
-        run = 0  # three one-letter tokens in a row may spell a word (n u d e)
-        for token in tokens:
-            run = run + 1 if len(token) == 1 and token.isalpha() else 0
-            if run == 3:
-                return True
+        if 1 in map(len, tokens) and self._joined_start(tokens):
+            return True
         if not folded.isascii():  # Chinese terms need non-ASCII text
-            # Junk between two non-ASCII characters (or digits) is what could hide a key's core;
-            # without any, the text as it stands is enough.
-            joined = _GATE_JUNK.sub("", folded) if _CJK_JUNK_CJK.search(folded) else folded
-            if self.cjk_gate.any_in(joined):
-                return True
-            if self.homophones and self.homophones.any_in(joined.translate(homophone_table())):
-                return True
-        return bool(self.pinyin) and self.pinyin.any_in(_NOT_LETTER.sub("", folded))
+            return bool(self.gate_ac) and self._non_ascii_start(folded, tokens)
+        return bool(self.pinyin) and self._pinyin_start(tokens)
+
+
+def _may_share(folded: str, key: str) -> bool:
+    """A necessary condition, checked on the whole text, for a sound-alike of `key` to be
+    the key itself or a homophone guess of it: a two-character key shares a content
+    character with a guess, so one of its characters is in the text."""
+    if len(key) != 2:
+        return True
+    return (key[0] in folded and key[0] not in _PARTICLES) or (key[1] in folded and key[1] not in _PARTICLES)
+
+
+def _pinyin_fits(tokens: list[str], ends: list[int], start: int, end: int) -> bool:
+    """Whether letters[start:end] (letters: "".join(tokens)) starts and ends on token edges
+    and is not one token that is an English word ("lake" is not 拉客).
+
+    ends: where each token ends in letters; filled on first use."""
+    if not ends:
+        ends.extend(accumulate(map(len, tokens)))
+    first = bisect_right(ends, start)  # the token starting at `start`, if one does
+    last = bisect_left(ends, end)  # the token ending at `end`, if one does
+    if last == len(ends) or ends[last] != end or (start and ends[first - 1] != start):
+        return False
+    return not (first == last and _is_english(tokens[last], inflected=False))
 
 
 def _index_for(blocklist: Blocklist, layers: Layers) -> _Index:
@@ -375,11 +638,17 @@ def _index_for(blocklist: Blocklist, layers: Layers) -> _Index:
 # ---------------------------------------------------------------- readings of the text
 
 
+@lru_cache(maxsize=4096)  # junk runs are few and short: " ", "@", ". ", ...
 def _skippable(junk: str) -> bool:
     return len(junk) <= MAX_SKIP and not (_BOUNDARY.intersection(junk) or _SENTENCE_DOT.search(junk))
 
 
 _NOT_CONTENT = re.compile(r"[\W_]+")
+
+
+def _skippable_junk(junk: str) -> bool:
+    """Whether the text between two tokens is junk (no content character) that may be skipped."""
+    return _NOT_CONTENT.fullmatch(junk) is not None and _skippable(junk)
 
 
 def _compact(text: str) -> tuple[str, list[int]]:
@@ -411,11 +680,88 @@ class _Hit:
     end: int
 
 
-def _cjk_hits(compact: str, where: list[int], index: _Index) -> list[_Hit]:
+def _ascii_alnum(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _on_word_edges(key: str, text: str, first: int, last: int) -> bool:
+    """Whether a key beginning (ending) with a Latin letter or digit begins (ends) on a word
+    edge of the normalized text: "java 女优" holds no av女优."""
+    if _ascii_alnum(key[0]) and first > 0 and _ascii_alnum(text[first - 1]):
+        return False
+    return not (_ascii_alnum(key[-1]) and last + 1 < len(text) and _ascii_alnum(text[last + 1]))
+
+
+class _Segmenter:
+    """jieba's words around matches in one compact reading, cut once per stretch of text.
+
+    Digits read back as the Chinese numerals they were written as (一夜情 folds to 1夜情),
+    so jieba sees the words the writer wrote."""
+
+    def __init__(self, compact: str, where: list[int], norm: Normalized, original: str | None) -> None:
+        self.compact, self.where, self.norm, self.original = compact, where, norm, original
+        self._cuts: dict[tuple[int, int], tuple[str, set[int]]] = {}  # window -> (its text, word edges)
+
+    def _text(self, lo: int, hi: int) -> str:
+        chars = list(self.compact[lo:hi])
+        if self.original is not None:
+            for i, ch in enumerate(chars):
+                if ch.isdigit():
+                    written = self.original[self.norm.origin[self.where[lo + i]]]
+                    if is_cjk(written):
+                        chars[i] = written
+        return "".join(chars)
+
+    def straddles(self, start: int, end: int) -> bool:
+        """Whether compact[start:end] is the end of one word and the start of the next (the
+        rule in the module docstring)."""
+        compact = self.compact
+        left = start > 0 and is_cjk(compact[start - 1])
+        right = end < len(compact) and is_cjk(compact[end])
+        if not (left or right):
+            return False  # no Chinese text next to it: no word can reach into the match
+        lo, hi = start, end
+        while lo > 0 and start - lo < _STRADDLE_CONTEXT and compact[lo - 1] != "\n":
+            lo -= 1
+        while hi < len(compact) and hi - end < _STRADDLE_CONTEXT and compact[hi] != "\n":
+            hi += 1
+        cut = self._cuts.get((lo, hi))
+        if cut is None:
+            from prompts.segment import zh_word_bounds
+
+            written = self._text(lo, hi)
+            cut = self._cuts[(lo, hi)] = (written, {lo + b for b in zh_word_bounds(written)})
+        written, bounds = cut
+        edges = sorted(bounds)
+        if not any(start < b < end for b in edges):
+            return False  # one word, or inside one
+        for at in (start, end):
+            if at not in bounds:
+                word_start = max(b for b in edges if b < at)
+                word_end = min(b for b in edges if b > at)
+                inside = (max(word_start, start), min(word_end, end))
+                if _cut_word(written[word_start - lo : word_end - lo], written[inside[0] - lo : inside[1] - lo]):
+                    return True
+        return False
+
+
+def _cut_word(word: str, inside: str) -> bool:
+    """Whether a match cutting `word` (`inside` being its part in the match) reads across a
+    word boundary: `word` is a dictionary word, not one jieba's HMM made up for unknown
+    characters (碎|尸丽), and `inside` is no word of its own (枪击 of 枪击案 is)."""
+    return _is_chinese_word(word) and not (len(inside) >= 2 and _is_chinese_word(inside))
+
+
+def _cjk_hits(compact: str, where: list[int], text: str, index: _Index, segmenter: _Segmenter) -> list[_Hit]:
     hits = []
     for terms, start, end in index.cjk.find(compact):
         first, last = where[start], where[end - 1]
+        key = compact[start:end]
+        if not _on_word_edges(key, text, first, last):
+            continue
         layer = "exact" if last - first == end - start - 1 else "separated"
+        if any(t.action is Action.BLOCK for t in terms) and segmenter.straddles(start, end):
+            layer = "straddled"
         hits.extend(_Hit(term, layer, first, last + 1) for term in terms)
     return hits
 
@@ -425,9 +771,8 @@ def _homophone_hits(compact: str, where: list[int], index: _Index) -> list[_Hit]
     for entries, start, end in index.homophones.find(compact.translate(homophone_table())):
         written = compact[start:end]
         for key, term in entries:
-            same = sum(a == b for a, b in zip(written, key))
-            if same == len(key) or (len(key) == 2 and same == 0) or _inside_a_word(compact, start, end):
-                continue  # the exact layer has it; nothing in common with a short term; or real words
+            if not _homophone_guess(written, key) or _inside_a_word(compact, start, end):
+                continue  # the exact layer has it, nothing in common, or real words
             hits.append(_Hit(term, "homophone", where[start], where[end - 1] + 1))
     return hits
 
@@ -446,55 +791,118 @@ def _inside_a_word(compact: str, start: int, end: int, longest: int = 5) -> bool
 def _token_hits(text: str, tokens: list[re.Match], index: _Index) -> list[_Hit]:
     hits = []
     words = [t.group() for t in tokens]
-    for i, word in enumerate(words):
-        for term, layer in index.single.get(word, ()):
-            hits.append(_Hit(term, layer, tokens[i].start(), tokens[i].end()))
-        for term in index.initials.get(word, ()):
-            hits.append(_Hit(term, "initials", tokens[i].start(), tokens[i].end()))
-        for term, per_word in index.phrases_by_first.get(word, ()):
-            n = len(per_word)
-            if i + n > len(words):
-                continue
-            ok = all(words[i + k] in per_word[k] for k in range(1, n)) and all(
-                _skippable(text[tokens[i + k].end() : tokens[i + k + 1].start()]) for k in range(n - 1)
-            )
-            if ok:
-                inflected = any(per_word[k][words[i + k]] for k in range(n))
-                hits.append(_Hit(term, "inflection" if inflected else "exact", tokens[i].start(), tokens[i + n - 1].end()))
+    readings = [index.word_readings(w) for w in words]
+    for i in range(len(words)):
+        for form, elongated in readings[i]:
+            for term, layer in index.single.get(form, ()):
+                hits.append(_Hit(term, "elongated" if elongated else layer, tokens[i].start(), tokens[i].end()))
+            for term in index.initials.get(form, ()) if not elongated else ():
+                hits.append(_Hit(term, "initials", tokens[i].start(), tokens[i].end()))
+            for term, per_word in index.phrases_by_first.get(form, ()):
+                n = len(per_word)
+                if i + n > len(words) or not all(
+                    _skippable(text[tokens[i + k].end() : tokens[i + k + 1].start()]) for k in range(n - 1)
+                ):
+                    continue
+                chosen = [(form, elongated)]
+                for k in range(1, n):
+                    fits = [(f, e) for f, e in readings[i + k] if f in per_word[k]]
+                    if not fits:
+                        break
+                    chosen.append(fits[0])
+                else:
+                    if any(e for _, e in chosen):
+                        layer = "elongated"
+                    else:
+                        layer = "inflection" if any(per_word[k][f] for k, (f, _) in enumerate(chosen)) else "exact"
+                    hits.append(_Hit(term, layer, tokens[i].start(), tokens[i + n - 1].end()))
     return hits
 
 
-def _token_runs(text: str, tokens: list[re.Match], *, letters_only: bool) -> list[list[re.Match]]:
-    """Runs of consecutive letter tokens separated by skippable junk; with letters_only,
-    runs of 3+ one-letter tokens (n u d e). A digit ends a run: 一 folds to 1, and Chinese
-    text is full of them."""
+def _token_runs(text: str, tokens: list[re.Match]) -> list[list[re.Match]]:
+    """Runs of consecutive letter tokens separated by skippable junk (for pinyin). A digit
+    ends a run (一 folds to 1, and Chinese text is full of them), and so does a Chinese
+    character: "xue 血 xing" is not xue xing."""
     runs: list[list[re.Match]] = []
     current: list[re.Match] = []
     for token in tokens:
-        fits = token.group().isalpha() and (len(token.group()) == 1 or not letters_only)
-        if fits and (not current or _skippable(text[current[-1].end() : token.start()])):
+        fits = token.group().isalpha()
+        if fits and (not current or _skippable_junk(text[current[-1].end() : token.start()])):
             current.append(token)
             continue
-        if len(current) >= (3 if letters_only else 1):
+        if current:
             runs.append(current)
         current = [token] if fits else []
-    if len(current) >= (3 if letters_only else 1):
+    if current:
         runs.append(current)
     return runs
 
 
-def _spaced_hits(run: list[re.Match], index: _Index) -> list[_Hit]:
-    joined = "".join(t.group() for t in run)
+def _links(text: str, before: re.Match, after: re.Match) -> bool:
+    """Whether two neighbouring letter tokens join into one disguised word: skippable junk
+    between, and a single letter on at least one side (two longer tokens are two words)."""
+    if not _skippable_junk(text[before.end() : after.start()]):
+        return False
+    return len(before.group()) == 1 or len(after.group()) == 1
+
+
+def _contraction_tail(text: str, before: re.Match, after: re.Match) -> bool:
+    """Whether `after` is the tail of a contraction of `before` (it's, don't, we're)."""
+    return (
+        after.start() - before.end() == 1
+        and text[before.end()] in _APOSTROPHES
+        and after.group() in _CONTRACTION_TAILS
+    )
+
+
+def _joined_runs(text: str, tokens: list[re.Match]) -> list[list[re.Match]]:
+    """Runs of two or more letter tokens that `_links` joins, in order."""
+    runs: list[list[re.Match]] = []
+    current: list[re.Match] = []
+    previous = None
+    for token in tokens:
+        word = token.group()
+        if not word.isalpha():
+            if len(current) > 1:
+                runs.append(current)
+            current, previous = [], None
+            continue
+        if previous is not None and word in _CONTRACTION_TAILS and _contraction_tail(text, previous, token):
+            # it's, don't: the tail belongs to the word before and joins nothing.
+            if len(current) > 1:
+                runs.append(current)
+            current, previous = [], token
+            continue
+        if current and (len(word) == 1 or len(current[-1].group()) == 1) and _links(text, current[-1], token):
+            current.append(token)
+        else:
+            if len(current) > 1:
+                runs.append(current)
+            current = [token]
+        previous = token
+    if len(current) > 1:
+        runs.append(current)
+    return runs
+
+
+def _joined_hits(run: list[re.Match], index: _Index) -> list[_Hit]:
+    """Forms spelled by two or more whole pieces of a joined run."""
     hits = []
-    for i in range(len(joined)):
-        for j in range(i + 3, min(len(joined), i + index.max_single) + 1):
-            for term, _ in index.single.get(joined[i:j], ()):
-                hits.append(_Hit(term, "separated", run[i].start(), run[j - 1].end()))
+    for i in range(len(run) - 1):
+        spelled = run[i].group()
+        for j in range(i + 1, len(run)):
+            spelled += run[j].group()
+            if len(spelled) > index.max_single:
+                break
+            for form, _ in index.word_readings(spelled):
+                for term, _ in index.single.get(form, ()):
+                    hits.append(_Hit(term, "separated", run[i].start(), run[j].end()))
     return hits
 
 
 def _pinyin_hits(run: list[re.Match], index: _Index) -> list[_Hit]:
-    """Pinyin keys in a run of letter tokens, starting and ending on token edges."""
+    """Pinyin keys in a run of letter tokens, starting and ending on token edges; one token
+    that is an English word is English."""
     joined = "".join(t.group() for t in run)
     starts, ends = {}, {}
     offset = 0
@@ -506,6 +914,8 @@ def _pinyin_hits(run: list[re.Match], index: _Index) -> list[_Hit]:
     for entries, start, end in index.pinyin.find(joined):
         if start in starts and end in ends:
             first, last = run[starts[start]], run[ends[end]]
+            if first is last and _is_english(first.group(), inflected=False):
+                continue
             hits.extend(_Hit(term, "pinyin", first.start(), last.end()) for _, term in entries)
     return hits
 
@@ -514,31 +924,43 @@ def _allow_spans(readings: list[tuple[str, list[int], str]], index: "_Index") ->
     """Normalized-text spans of allow-list entries, found in every reading.
 
     readings: (reading, normalized index per reading char, kind). Only entries with CJK
-        are looked up in the compact reading, and only Latin ones in spaced-letter runs:
+        are looked up in the compact reading, and only Latin ones in joined-piece runs:
         "the cats kill" compacts to "catskill", which must not excuse "kill" by the allow
-        entry "skill".
+        entry "skill". In a joined run an entry must start and end on piece edges, as a
+        match must: "shows k-ill" joins to "showskill", and its "skill" excuses nothing.
     """
     spans = []
     for reading, where, kind in readings:
         for _, start, end in index.allow[kind].find(reading):
+            if kind == "letters" and not (
+                (start == 0 or where[start] != where[start - 1] + 1)
+                and (end == len(where) or where[end] != where[end - 1] + 1)
+            ):
+                continue
             spans.append((where[start], where[end - 1] + 1))
     return spans
 
 
-def _screen_reading(norm: Normalized, index: _Index) -> list[tuple[_Hit, tuple[int, int]]]:
+def _screen_reading(
+    norm: Normalized, index: _Index, original: str | None = None
+) -> list[tuple[_Hit, tuple[int, int]]]:
+    """Every match in one normalized reading, with its original-text span.
+
+    original: the text as written, so that jieba reads numerals as written (optional)."""
     text = norm.text
     compact, compact_where = _compact(text)
     tokens = list(_TOKEN.finditer(text))
-    hits = _cjk_hits(compact, compact_where, index) + _token_hits(text, tokens, index)
+    segmenter = _Segmenter(compact, compact_where, norm, original)
+    hits = _cjk_hits(compact, compact_where, text, index, segmenter) + _token_hits(text, tokens, index)
     if index.homophones:
         hits += _homophone_hits(compact, compact_where, index)
     if index.pinyin:
-        for run in _token_runs(text, tokens, letters_only=False):
+        for run in _token_runs(text, tokens):
             hits += _pinyin_hits(run, index)
     readings = [(text, list(range(len(text))), "text"), (compact, compact_where, "compact")]
-    for run in _token_runs(text, tokens, letters_only=True):
-        hits.extend(_spaced_hits(run, index))
-        readings.append(("".join(t.group() for t in run), [t.start() for t in run], "letters"))
+    for run in _joined_runs(text, tokens) if any(t.end() - t.start() == 1 for t in tokens) else ():
+        hits.extend(_joined_hits(run, index))
+        readings.append(("".join(t.group() for t in run), [i for t in run for i in range(t.start(), t.end())], "letters"))
     if not hits:
         return []
     allowed = [norm.span(s, e) for s, e in _allow_spans(readings, index)]
@@ -554,7 +976,7 @@ def _screen_reading(norm: Normalized, index: _Index) -> list[tuple[_Hit, tuple[i
 
 
 def _capped(action: Action, layer: str) -> Action:
-    return Action.REVIEW if layer in GUESSING_LAYERS and action.rank > Action.REVIEW.rank else action
+    return Action.REVIEW if layer in CAPPED_LAYERS and action.rank > Action.REVIEW.rank else action
 
 
 def screen(
@@ -575,10 +997,10 @@ def screen(
         return PASS  # the common case, kept short: every prompt, script and note passes here
     found = []
     if candidate:
-        found += _screen_reading(normalize_with_flags(text, one_as="l")[0], index)
+        found += _screen_reading(normalize_with_flags(text, one_as="l")[0], index, text)
     # b1ood reads as blood, k1ll as kill: screen the other reading of "1" too.
     if used_one and index.gate(fold(text, one_as="i")[0]):
-        found += _screen_reading(normalize_with_flags(text, one_as="i")[0], index)
+        found += _screen_reading(normalize_with_flags(text, one_as="i")[0], index, text)
 
     best: dict[tuple[str, str, int, int], TermMatch] = {}
     for hit, (start, end) in found:
@@ -602,7 +1024,7 @@ def screen(
                 term=s.concept, category=s.category, action=_capped(s.action, "semantic"), layer="semantic",
                 start=s.start, end=s.end, text=s.text, source=getattr(s, "source", ""), score=round(s.score, 3),
             ))
-    # A term found again inside a longer match of itself (spaced runs) is one finding.
+    # A term found again inside a longer match of itself (joined runs) is one finding.
     matches: list[TermMatch] = []
     reach: dict[tuple[str, str], int] = {}
     for m in sorted(best.values(), key=lambda m: (m.start, -m.end, _LAYER_ORDER[m.layer])):
