@@ -2,10 +2,11 @@
 
     python bench/screening.py [--prompts 3000] [--seconds 3]
 
-The issue's figure: with every normalisation on (pinyin and semantic layers off), a
+The issues' figures: with every normalisation on (pinyin and semantic layers off), a
 10,000-term list and 100-character mixed Chinese and English prompts, at least 60,000
 prompts per second on one core (houbb/sensitive-word's published ~62.9k/s, Java, laptop
-i7). Start-up (loading the default lists) under 1 second.
+i7); with the pinyin and homophone layers on as well, at least 40,000 (issue 16). Start-up
+(loading the default lists) under 1 second.
 
 The list: the shipped default lists plus real Chinese words from pypinyin's phrase table
 and made-up English words and two-word phrases, 10,000 terms in all, none of which occurs
@@ -16,7 +17,9 @@ third has every prompt carrying one.
 
 The baseline, measured in the same run on the same prompts: the same normalised text
 (prompts.normalize.fold), then a Python loop of `term in text` over the 10,000 terms.
-The process is pinned to one CPU.
+The process is pinned to one CPU. Each row screens one prompt before its clock starts, so
+building the matcher for its layers (start-up, measured apart) is not counted as
+throughput.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ EN = [
     "The dragon glides between golden clouds at sunset.", "Fireflies gather around the sleeping village.",
 ]
 DISGUISED = ["血 腥", "血@腥", "ｂｌｏｏｄｙ", "g0re", "n u d e", "xue xing", "血\u200b腥", "碎屍", "暴カ", "屠⃝杀"]
-TARGET = 60_000
+TARGET = 60_000  # every normalisation, no optional layer
+TARGET_LAYERS = 40_000  # with the pinyin and homophone layers (issue 16)
 
 
 def make_prompts(rng: random.Random, count: int, length: int = 100) -> list[str]:
@@ -159,9 +163,11 @@ def main() -> int:
     ]
     print(f"  {'baseline: fold + loop of substring checks':44s} {naive_rate:10,.0f} prompts/s")
     for name, stream, layers in rows:
+        screen(stream[0], blocklist, layers)  # build this layer set's matcher first
         rate = throughput(lambda p, layers=layers: screen(p, blocklist, layers), stream, args.seconds)
+        target = TARGET_LAYERS if layers.pinyin and layers.homophones else TARGET
         print(f"  {name:44s} {rate:10,.0f} prompts/s  {rate / naive_rate:6.1f}x baseline  "
-              f"{rate / TARGET:5.2f}x target {TARGET:,}")
+              f"{rate / target:5.2f}x target {target:,}")
     inproc, wall = startup_seconds()
     print(f"start-up: default lists loaded and matcher built in {inproc:.2f} s in-process "
           f"({wall:.2f} s with Python start); target < 1 s")
