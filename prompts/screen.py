@@ -373,6 +373,10 @@ class _Automaton:
     def any_in(self, text: str) -> bool:
         return self._ac is not None and bool(self._ac.find_matches_as_indexes(text))
 
+    def matches(self, text: str) -> list[tuple[int, int, int]]:
+        """(item index, start, end) of every occurrence, overlaps included."""
+        return [] if self._ac is None else self._ac.find_matches_as_indexes(text, overlapping=True)
+
     def find(self, text: str):
         """(items, start, end) of every occurrence, overlaps included."""
         if self._ac is None:
@@ -402,8 +406,10 @@ class _Index:
     # The gate's one Aho-Corasick pass over non-ASCII text: key cores (`_core`) and
     # homophone keys, both as sounds when the homophone layer runs (an exact core sounds
     # like itself), and pinyin keys. A Chinese key stands for (the cores written that way,
-    # the keys a homophone of it may disguise); a pinyin key for None.
+    # the keys a homophone of it may disguise, `_share_needs` of them all); a pinyin key
+    # for None.
     gate_ac: _Automaton
+    gate_sounds: bool  # whether gate_ac's Chinese keys are sounds (the homophone layer runs)
     homophones: _Automaton | None
     pinyin: _Automaton | None
     initials: dict[str, list[Term]]
@@ -415,6 +421,7 @@ class _Index:
     elongated: dict[str, list[str]]
     gate_tokens: frozenset[str]  # single-word forms and their elongations, joined phrases, initials
     phrase_firsts: frozenset[str]
+    token_starts: frozenset[str]  # gate_tokens and phrase_firsts: a token any token match starts at
     max_single: int
     allow: dict[str, _Automaton]  # per reading kind: text, compact, letters
 
@@ -477,6 +484,7 @@ class _Index:
         if layers.homophones:
             for sound, entries in by_sound.items():
                 gate_entries.setdefault(sound, (set(), set()))[1].update(key for key, _ in entries)
+        gate_items = {sound: found and (*found, _share_needs(*found)) for sound, found in gate_entries.items()}
         allow: dict[str, dict[str, list]] = {"text": {}, "compact": {}, "letters": {}}
         for entry in blocklist.allow:
             key = "".join(c for c in entry if c.isalnum())
@@ -484,17 +492,21 @@ class _Index:
             if key:
                 has_cjk = any(not c.isascii() for c in key)
                 allow["compact" if has_cjk else "letters"].setdefault(key, []).append(entry)
+        gate_tokens = frozenset(single) | frozenset(elongated) | frozenset(initials)
+        phrase_firsts = frozenset(phrases) | frozenset(v for v, forms in elongated.items() if set(forms) & phrases.keys())
         return cls(
             cjk=_Automaton(cjk),
-            gate_ac=_Automaton(gate_entries),
+            gate_ac=_Automaton(gate_items),
+            gate_sounds=layers.homophones,
             homophones=homophones,
             pinyin=pinyin,
             initials=initials,
             phrases_by_first=phrases,
             single=single,
             elongated=elongated,
-            gate_tokens=frozenset(single) | frozenset(elongated) | frozenset(initials),
-            phrase_firsts=frozenset(phrases) | frozenset(v for v, forms in elongated.items() if set(forms) & phrases.keys()),
+            gate_tokens=gate_tokens,
+            phrase_firsts=phrase_firsts,
+            token_starts=gate_tokens | phrase_firsts,
             max_single=max((len(k) for k in single), default=0) + 1,  # +1: an elongated letter
             allow={kind: _Automaton(entries) for kind, entries in allow.items()},
         )
@@ -566,24 +578,26 @@ class _Index:
         key on token edges is in the text joined across junk (clause punctuation kept)."""
         if _BEYOND_TABLE.search(folded):
             joined = _GATE_JUNK.sub("", folded)
-            sounds = joined.translate(homophone_table()) if self.homophones else joined
+            sounds = joined.translate(homophone_table()) if self.gate_sounds else joined
         else:
-            sounds = folded.translate(_gate_tables(bool(self.homophones)))
-            joined = None
+            sounds = folded.translate(_gate_tables(self.gate_sounds))
+            joined = None if self.gate_sounds else sounds
         ends: list[int] = []
-        for found, start, end in self.gate_ac.find(sounds):
+        items = self.gate_ac.items
+        for index, start, end in self.gate_ac.matches(sounds):
+            found = items[index]
             if found is None:  # pinyin: its place among the letters alone
                 at = len(_NOT_ALNUM.sub("", sounds[:start]))
                 if _pinyin_fits(tokens, ends, at, at + end - start):
                     return True
                 continue
-            cores, keys = found
+            cores, keys, needs = found
             # Most sound-alikes share no character with any key: `in` on the folded text
             # (C speed) rules them out before the joined text is worth making.
-            if not any(_may_share(folded, key) for key in (*cores, *keys)):
+            if needs is not None and not any(map(folded.__contains__, needs)):
                 continue
             if joined is None:
-                joined = folded.translate(_gate_tables(False)) if self.homophones else sounds
+                joined = folded.translate(_gate_tables(False))
             written = joined[start:end]
             if written in cores or any(_homophone_guess(written, key) for key in keys):
                 return True
@@ -604,13 +618,17 @@ class _Index:
         return bool(self.pinyin) and self._pinyin_start(tokens)
 
 
-def _may_share(folded: str, key: str) -> bool:
-    """A necessary condition, checked on the whole text, for a sound-alike of `key` to be
-    the key itself or a homophone guess of it: a two-character key shares a content
-    character with a guess, so one of its characters is in the text."""
-    if len(key) != 2:
-        return True
-    return (key[0] in folded and key[0] not in _PARTICLES) or (key[1] in folded and key[1] not in _PARTICLES)
+def _share_needs(cores: set[str], keys: set[str]) -> tuple[str, ...] | None:
+    """Characters one of which a text must hold for a sound-alike of these to be one of the
+    `cores` (each holds its first character) or a homophone guess of one of the `keys` (a
+    two-character key shares a content character with a guess); None when some key needs
+    none (a longer homophone key)."""
+    needs = {core[0] for core in cores}
+    for key in keys:
+        if len(key) != 2:
+            return None
+        needs.update(c for c in key if c not in _PARTICLES)
+    return tuple(sorted(needs))
 
 
 def _pinyin_fits(tokens: list[str], ends: list[int], start: int, end: int) -> bool:
@@ -791,9 +809,10 @@ def _inside_a_word(compact: str, start: int, end: int, longest: int = 5) -> bool
 def _token_hits(text: str, tokens: list[re.Match], index: _Index) -> list[_Hit]:
     hits = []
     words = [t.group() for t in tokens]
-    readings = [index.word_readings(w) for w in words]
     for i in range(len(words)):
-        for form, elongated in readings[i]:
+        if words[i] not in index.token_starts:
+            continue
+        for form, elongated in index.word_readings(words[i]):
             for term, layer in index.single.get(form, ()):
                 hits.append(_Hit(term, "elongated" if elongated else layer, tokens[i].start(), tokens[i].end()))
             for term in index.initials.get(form, ()) if not elongated else ():
@@ -806,7 +825,7 @@ def _token_hits(text: str, tokens: list[re.Match], index: _Index) -> list[_Hit]:
                     continue
                 chosen = [(form, elongated)]
                 for k in range(1, n):
-                    fits = [(f, e) for f, e in readings[i + k] if f in per_word[k]]
+                    fits = [(f, e) for f, e in index.word_readings(words[i + k]) if f in per_word[k]]
                     if not fits:
                         break
                     chosen.append(fits[0])
