@@ -73,6 +73,12 @@ BENIGN_EN = [
     "oilseed rape fields in bloom",
     "a Gore-Tex cloak for the mountain guide",
     "the mermaid trades her voice for legs",
+    # issue 16: joins never cross a word of two or more letters, nor a contraction's tail;
+    # an English word with a double letter is that word, not an elongated term
+    "the class, assessment and homework",
+    "grapes, expo and market stalls",
+    "it's ex-wife who owns the bakery",
+    "the rapper rapped on the door of the bidden guest",
 ]
 
 BENIGN_ZH = [
@@ -213,6 +219,13 @@ BAD = [
     ("Pikachu in the forest", "ip", Action.REVIEW),
     ("a castle in the style of studio ghibli", "ip", Action.REVIEW),
     ("his b1oody sword", "gore", Action.WARN),  # leet 1 read as l
+    # issue 16: elongated letters, inflections of short terms, pieces joined by single letters
+    ("a nuuude woman on the beach", "sexual", Action.BLOCK),
+    ("a porrn site", "sexual", Action.BLOCK),
+    ("orgies in the palace", "sexual", Action.BLOCK),
+    ("a p o rn site", "sexual", Action.BLOCK),
+    ("a s ex scene", "sexual", Action.REVIEW),
+    ("he kiills the guard", "violence", Action.WARN),
 ]
 
 
