@@ -49,7 +49,9 @@ English terms match tokens (runs of a-z and 0-9) of the normalized text:
     form made of two or more whole pieces matches (layer "separated"). Two neighbours of
     two or more letters are two English words and are never joined ("nu de", "grapes,
     expo", "the class assessment"); neither is a contraction's tail ("it's ex" is it's +
-    ex), and a match must start and end on piece edges ("a skill" holds no "kill").
+    ex), nor "a" or "i" with no single letter beside it and an English word across a
+    space ("shot a deer" holds no "shota", "lol i know" no "loli"; vagin-a and i ncest
+    join), and a match must start and end on piece edges ("a skill" holds no "kill").
 A leet "1" between letters is read as both l and i (b1ood, k1ll): both readings are screened.
 
 Optional layers for Chinese terms (`Layers`):
@@ -656,9 +658,13 @@ def _index_for(blocklist: Blocklist, layers: Layers) -> _Index:
 # ---------------------------------------------------------------- readings of the text
 
 
-@lru_cache(maxsize=4096)  # junk runs are few and short: " ", "@", ". ", ...
 def _skippable(junk: str) -> bool:
-    return len(junk) <= MAX_SKIP and not (_BOUNDARY.intersection(junk) or _SENTENCE_DOT.search(junk))
+    return len(junk) <= MAX_SKIP and _skippable_short(junk)
+
+
+@lru_cache(maxsize=4096)  # short junk runs repeat (" ", "@", ". "): worth remembering
+def _skippable_short(junk: str) -> bool:
+    return not (_BOUNDARY.intersection(junk) or _SENTENCE_DOT.search(junk))
 
 
 _NOT_CONTENT = re.compile(r"[\W_]+")
@@ -901,7 +907,39 @@ def _joined_runs(text: str, tokens: list[re.Match]) -> list[list[re.Match]]:
         previous = token
     if len(current) > 1:
         runs.append(current)
-    return runs
+    return [piece for run in runs for piece in _without_lone_words(text, run)]
+
+
+_ONE_LETTER_WORDS = frozenset("ai")
+
+
+def _without_lone_words(text: str, run: list[re.Match]) -> list[list[re.Match]]:
+    """`run` cut between "a" or "i" with no single letter beside it and a neighbouring
+    English word across plain space: the article and the pronoun ("he shot a deer" is not
+    "shota", "lol i know" not "loli"). Beside another single letter (n a k e d, k i ll), or
+    joined by other junk or to a non-word (vagin-a, i ncest), they are letters."""
+    cut_after = set()
+    for k, token in enumerate(run):
+        if token.group() not in _ONE_LETTER_WORDS:
+            continue
+        if (k > 0 and len(run[k - 1].group()) == 1) or (k + 1 < len(run) and len(run[k + 1].group()) == 1):
+            continue
+        for other, before in ((k - 1, True), (k + 1, False)):
+            if 0 <= other < len(run):
+                a, b = (run[other], token) if before else (token, run[other])
+                if text[a.end() : b.start()].isspace() and _is_english(run[other].group(), inflected=False):
+                    cut_after.add(other if before else k)
+    out: list[list[re.Match]] = []
+    current: list[re.Match] = []
+    for k, token in enumerate(run):
+        current.append(token)
+        if k in cut_after:
+            if len(current) > 1:
+                out.append(current)
+            current = []
+    if len(current) > 1:
+        out.append(current)
+    return out
 
 
 def _joined_hits(run: list[re.Match], index: _Index) -> list[_Hit]:
