@@ -251,7 +251,7 @@ def _is_chinese_word(written: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _english_words() -> frozenset[str]:
-    """~60k lowercase English words: TextBlob's Pattern lexicon (its lowercase entries, so
+    """~52k lowercase English words: TextBlob's Pattern lexicon (its lowercase entries, so
     no names) and its spelling-corrector word list. An elongated or pinyin reading that is
     one of these is English, not a disguise."""
     import importlib.util
@@ -272,7 +272,7 @@ def _english_words() -> frozenset[str]:
 
 def _is_english(word: str, inflected: bool = True) -> bool:
     """Whether `word` is in `_english_words`, or (with `inflected`) an inflection of one by
-    `_word_forms` (rapper is rap + per, which the lists leave out)."""
+    `_word_forms` (rapper is rap with its p doubled before -er, which the lists leave out)."""
     words = _english_words()
     if word in words or not inflected:
         return word in words
