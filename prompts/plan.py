@@ -542,14 +542,7 @@ def plan_shots(
         )
         time_of_day, mood, weather = fields["time_of_day"], fields["mood"], fields["weather"]
         subjects.append("" if needs_subject(fields["subject"], language) else fields["subject"])
-        narration = estimate_narration_s(piece.narration, language)
-        duration = min(max(narration, settings.shot_seconds, MIN_SHOT_S), MAX_SHOT_S, settings.limits.max_shot_s)
-        shots.append(
-            ShotSpec(
-                index=index, text=piece.narration, duration_s=round(duration, 2), seed=shot_seed,
-                negative_prompt=negative_prompt, **fields,
-            )
-        )
+        shots.append(_shot(index, piece, shot_seed, negative_prompt, fields, language, settings))
     plan = ShotPlan(
         episode_id=episode_id, language=language, style=style, seed=plan_seed, shots=shots,
         directions=[d.text for d in standalone], planner_note=note,
@@ -557,6 +550,19 @@ def plan_shots(
     # The planner keeps the shot count and length within the limits itself; the episode can
     # still add up to more than max_episode_s (many long sentences), which is refused here.
     return check_plan_limits(plan, settings.limits, f"the story of {episode_id}")
+
+
+def _shot(
+    index: int, piece: _Piece, seed: int, negative_prompt: str, fields: dict, language: str,
+    settings: PlanningSettings,
+) -> ShotSpec:
+    """A shot as long as its narration needs, within MIN_SHOT_S..MAX_SHOT_S and the limits."""
+    narration = estimate_narration_s(piece.narration, language)
+    duration = min(max(narration, settings.shot_seconds, MIN_SHOT_S), MAX_SHOT_S, settings.limits.max_shot_s)
+    return ShotSpec(
+        index=index, text=piece.narration, duration_s=round(duration, 2), seed=seed,
+        negative_prompt=negative_prompt, **fields,
+    )
 
 
 def _plan_from_rewrite(
@@ -570,14 +576,7 @@ def _plan_from_rewrite(
         fields = _rewritten_fields(
             rewritten, piece, [*standalone, *piece.directions], style, language, tables, look_tables
         )
-        narration = estimate_narration_s(piece.narration, language)
-        duration = min(max(narration, settings.shot_seconds, MIN_SHOT_S), MAX_SHOT_S, settings.limits.max_shot_s)
-        shots.append(
-            ShotSpec(
-                index=index, text=piece.narration, duration_s=round(duration, 2), seed=shot_seed,
-                negative_prompt=negative_prompt, **fields,
-            )
-        )
+        shots.append(_shot(index, piece, shot_seed, negative_prompt, fields, language, settings))
     plan = ShotPlan(
         episode_id=episode_id, language=language, style=style, seed=plan_seed, shots=shots,
         directions=[d.text for d in standalone], planned_by=settings.rewriter.kind,

@@ -227,6 +227,22 @@ def _align(story: dict[str, Any], planned: list[Any]) -> list[Any | None]:
     return aligned
 
 
+def _count_failure(score: GoldScore, story: dict[str, Any], exc: Exception) -> None:
+    """A story the planner could not plan: every row it labels counts as wrong."""
+    sid, shots = story["id"], story.get("shots") or []
+    error = f"{type(exc).__name__}: {exc}"
+    score.errors[sid] = error
+    score.misses.append(Miss(sid, "-", "planner", "a plan", error[:120], rank=0))
+    if story.get("directions"):
+        score.tally("directions", False)
+    if not story.get("only_directions"):
+        score.tally("shot_count", False)
+        for expected in shots:
+            for f in FIELDS:
+                if f in expected:
+                    score.tally(f, False)
+
+
 def score_story(score: GoldScore, story: dict[str, Any], plan_fn: Callable[[str], ShotPlan]) -> None:
     sid, shots, directions = story["id"], story.get("shots") or [], story.get("directions") or []
     score.stories += 1
@@ -238,30 +254,10 @@ def score_story(score: GoldScore, story: dict[str, Any], plan_fn: Callable[[str]
             # read, and narrates none of them. That is the right answer.
             score.tally("directions", True)
             return
-        error = f"{type(exc).__name__}: {exc}"
-        score.errors[sid] = error
-        score.misses.append(Miss(sid, "-", "planner", "a plan", error[:120], rank=0))
-        if directions:
-            score.tally("directions", False)
-        if not story.get("only_directions"):
-            score.tally("shot_count", False)
-            for expected in shots:
-                for f in FIELDS:
-                    if f in expected:
-                        score.tally(f, False)
+        _count_failure(score, story, exc)
         return
     except Exception as exc:  # one crash must not hide the table
-        error = f"{type(exc).__name__}: {exc}"
-        score.errors[sid] = error
-        score.misses.append(Miss(sid, "-", "planner", "a plan", error[:120], rank=0))
-        if directions:
-            score.tally("directions", False)
-        if not story.get("only_directions"):
-            score.tally("shot_count", False)
-            for expected in shots:
-                for f in FIELDS:
-                    if f in expected:
-                        score.tally(f, False)
+        _count_failure(score, story, exc)
         return
 
     if directions:
