@@ -87,7 +87,8 @@ def _manifest(episode_id: str, prompt: str, title: str, status: Status = Status.
         episode_id=episode_id, status=status,
         request=EpisodeRequest(prompt=prompt, episode_id=episode_id, title=title, series="myths",
                                reviewers=reviewers or []),
-        plan=ShotPlan(episode_id=episode_id, language="en", style="storybook", seed=1, shots=specs),
+        plan=ShotPlan(episode_id=episode_id, language="en", style="storybook", seed=1, shots=specs,
+                      directions=["Shot on 35 mm film", "<b>warm</b> light"]),
         shots=shots, verdict=Verdict(action="review", reasons=[f"prompt: {SCRIPT}"]),
         outputs={"video": "episode.mp4", "contact_sheet": "contact_sheet.png", "subtitles_vtt": "subtitles.vtt"},
         version=_version(episode_id), review_round=1,
@@ -263,6 +264,10 @@ def test_episode_page_has_the_player_sheet_findings_plan_version_and_three_decis
     assert [a["value"] for a in doc.find("input", type="checkbox", name="shots")] == ["1", "2"]
     assert doc.find("textarea", name="notes")
     assert "A fox runs., storybook" in html  # the structured prompt sent to the model
+    # The directions the story gave are shown apart (they are never narrated), as text.
+    (directions,) = doc.find("p", id="directions")
+    assert "Shot on 35 mm film" in html and "&lt;b&gt;warm&lt;/b&gt; light" in html and "<b>warm" not in html
+    assert "static · wide · eye_level" in html and "day · clear · calm" in html
     assert "<form" not in client.get("/episodes/decided").text  # a decided episode cannot be decided again
 
 
