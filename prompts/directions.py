@@ -100,13 +100,17 @@ def _direction(text: str, tables: KeywordTables) -> Direction:
     if camera == "pan":
         lowered = text.lower()
         camera = "pan_left" if ("left" in lowered or "左" in text) else "pan_right" if ("right" in lowered or "右" in text) else "pan_right"
+    looks = tuple((facet, words) for words, facet in tables.find_all(text, "look"))
+    shot_size, angle = tables.find(text, "shot_size"), tables.find(text, "angle")
+    if not (looks or camera or shot_size or angle) and (_ZH_LOOK_NOUNS.search(text) or _EN_LOOK_NOUNS.search(text)):
+        looks = (("tone", text.strip(" ,;:，；：。.!?")),)  # 画面留白, "felt and paper textures": the look, in their words
     return Direction(
         text=text.strip(" ,;:，；：。.!?"),
         camera=camera,
-        shot_size=tables.find(text, "shot_size"),
-        angle=tables.find(text, "angle"),
+        shot_size=shot_size,
+        angle=angle,
         mood=tables.find(text, "mood") if tables.find(text, "look") == "tone" else None,
-        looks=tuple((facet, words) for words, facet in tables.find_all(text, "look")),
+        looks=looks,
         time_of_day=tables.find(text, "time_of_day"),
         weather=tables.find(text, "weather"),
     )
@@ -174,6 +178,16 @@ _EN_LOOK_NOUNS = re.compile(
     re.IGNORECASE,
 )
 _ZH_LOOK_NOUNS = re.compile(r"风格|色调|色彩|质感|节奏|画面|光线|镜头|基调|氛围|影调|画风|调色|配乐|音乐|剪辑|构图|景别")
+
+
+def _zh_look_clause(clause: str, tables: KeywordTables) -> bool:
+    """画面留白 / 镜头语言克制 / 色调淡雅: a look noun and a few words of how (at most four
+    characters of anything else)."""
+    m = _ZH_LOOK_NOUNS.search(clause)
+    if not m:
+        return False
+    rest = [ch for ch in _CJK.findall(clause[: m.start()] + clause[m.end() :]) if ch not in _ZH_DIRECTION_CHARS]
+    return len(rest) <= 4 and m.start() <= 2
 
 
 def _has_verb(text: str, language: str) -> bool:
@@ -252,7 +266,7 @@ def _read_zh(sentence: str, tables: KeywordTables) -> Reading:
         clause, sep = m.group(1).strip(), m.group(2)
         if not clause:
             continue
-        if _is_zh_direction(clause, tables):
+        if _is_zh_direction(clause, tables) or _zh_look_clause(clause, tables):
             directions.append(_direction(clause, tables))
             continue
         if _ZH_CAMERA_SUBJECT.match(clause):
@@ -297,6 +311,9 @@ def merge_style(directions: list[Direction], preset_style: str, tables: KeywordT
     stated = {facet for d in directions for facet, _ in d.looks}
     if stated & {"film", "lens"}:
         stated.add("medium")  # a film stock or a lens means photographed, not illustrated
+    lowered = preset_style.lower()
+    if any(words.lower() in lowered for d in directions for facet, words in d.looks if facet == "medium"):
+        stated.discard("medium")  # "水墨画风格" with the ink-wash preset: the user agrees; keep its detail
     if not stated:
         return preset_style
     kept = []

@@ -233,6 +233,7 @@ def parse_zh(sentence: str) -> tuple[str, str, str]:
             end += 1
         if end > k and any(t.startswith("n") for _, t in after[k:end]):
             subject = _text(after[k:end])
+            action_words = [action_words[0], *after[:k], *after[end:]]  # 天上有十个太阳: "有", not "有十个太阳"
     if not setting:
         # 老人躺在病床上 / 孩子们跑到院子里 / 冲进了楼房: a place after the verb.
         for k, (w, t) in enumerate(action_words[:-1]):

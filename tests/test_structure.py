@@ -497,3 +497,12 @@ def test_a_plan_file_written_before_the_new_fields_still_loads() -> None:
     assert shot.prompt.startswith("a fox runs") and "slow pan to the left" in shot.prompt
     again = load_plan(dump_plan(plan))  # and it round-trips with the new fields written out
     assert again.shots[0].model_dump() == shot.model_dump()
+
+
+def test_a_user_look_that_agrees_with_the_preset_keeps_its_detail() -> None:
+    plan = plan_shots("水墨画风格，画面留白，色调淡雅。后羿登上昆仑山顶，拉开神弓。", "ep", PlanningSettings(preset="ink-wash"))
+    assert plan.directions == ["水墨画风格", "画面留白", "色调淡雅"] and len(plan.shots) == 1
+    style = plan.shots[0].style
+    assert style.startswith("水墨画风格, 留白, 色调淡雅")
+    assert "rice paper texture" in style  # the same medium as the preset: its detail stays
+    assert "monochrome ink with light color washes" not in style  # the user set the colour
