@@ -318,7 +318,9 @@ def structure_sentence(
         log.exception("could not parse %r; the sentence is used as it is", sentence)
         subject, action, environment = "", "", ""
     earlier = [*earlier_subjects] or ([previous_subject] if previous_subject else [])
-    if (action or environment) and earlier:
+    if language == "en" and subject.lower() == "it" and _WEATHER_IT.match(action):
+        subject = ""  # "It is raining hard": the weather, nobody's action
+    elif (action or environment) and earlier:
         subject = resolve_subject(subject, earlier, language)
     directions = list(directions)
 
@@ -356,6 +358,14 @@ def structure_sentence(
             shot_size=shot_size, angle=angle, weather=weather, expansions=expansions,
         ),
     }
+
+
+# "It is raining", "it snows", "it gets dark": an "it" with no one behind it.
+_WEATHER_IT = re.compile(
+    r"(?:is|was|has been|keeps|starts|begins)?\s*(?:to\s+)?(?:rain|snow|pour|drizzl|storm|thunder|hail|sleet|"
+    r"gets? dark|getting dark|grows? dark|dark|night|cold|windy|foggy|misty|late)",
+    re.IGNORECASE,
+)
 
 
 def _text_camera(sentence: str, tables: KeywordTables) -> str | None:

@@ -506,3 +506,9 @@ def test_a_user_look_that_agrees_with_the_preset_keeps_its_detail() -> None:
     assert style.startswith("水墨画风格, 留白, 色调淡雅")
     assert "rice paper texture" in style  # the same medium as the preset: its detail stays
     assert "monochrome ink with light color washes" not in style  # the user set the colour
+
+
+def test_it_is_raining_has_no_one_behind_it() -> None:
+    shots = plan_shots("A fisherman mends his nets on the pier. It is raining hard now.", "ep", PlanningSettings()).shots
+    assert shots[1].subject == "" and shots[1].weather == "rain"
+    assert not shots[1].prompt.lower().startswith("a fisherman is raining")
