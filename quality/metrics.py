@@ -53,6 +53,20 @@ FROZEN_FRAME_DIFF = 0.006
 # Sobel |gx| + |gy| above this (about 5 grey levels per pixel) counts as texture.
 _TEXTURE_GRADIENT = 40.0
 
+# The texture layer a shot may ask for (rain, snow, fire...; see quality/request.py and
+# texture_layer): pixels whose flow departs from its 15-px neighbourhood mean by more than
+# _INCOHERENT_PX (streaks and flames the flow cannot follow), or small bright structures
+# (white top-hat over a 5-px disc above _SPECK_GREY: rain streaks, snowflakes, sparks), grown
+# by 2 px. When less than _MIN_SCENE_SHARE of the frame is left, the mask is not trusted and
+# the pair is judged whole: a picture that boils everywhere is a defect whatever was asked.
+_INCOHERENT_PX = 0.6
+_SPECK_GREY = 20.0
+_MIN_SCENE_SHARE = 0.2
+_JOLT_PX = 1.0
+_RESIDUAL_GREY = 25.0
+_DISC5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+_GROW = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+
 _local = threading.local()
 
 
@@ -120,6 +134,12 @@ class FlowSeries:
         keep it near 0; shake and boiling textures raise it. 0 for the first pair.
     flow_mag_var: the same for the flow magnitude alone (speed changes, not direction), px^2.
     width, height: the analysed frame size; scale: analysed px per source px.
+
+    Measured only when flow_series is asked to mask the texture layer (empty otherwise):
+    layer_share: share of the frame in the texture layer (see texture_layer), [0, 1];
+    scene_field_var, scene_mag_var, scene_warp_error, scene_frame_diff, scene_mean_mag: the
+        same measurements over the rest of the frame (the scene without the layer); a pair
+        whose layer leaves under 30 % of the frame keeps its whole-frame values.
     """
 
     mean_mag: list[float] = field(default_factory=list)
@@ -132,6 +152,12 @@ class FlowSeries:
     colour_shift: list[float] = field(default_factory=list)
     flow_field_var: list[float] = field(default_factory=list)
     flow_mag_var: list[float] = field(default_factory=list)
+    layer_share: list[float] = field(default_factory=list)
+    scene_field_var: list[float] = field(default_factory=list)
+    scene_mag_var: list[float] = field(default_factory=list)
+    scene_warp_error: list[float] = field(default_factory=list)
+    scene_frame_diff: list[float] = field(default_factory=list)
+    scene_mean_mag: list[float] = field(default_factory=list)
     width: int = 0
     height: int = 0
     scale: float = 1.0
@@ -153,7 +179,20 @@ class FlowSeries:
             "colour_shift": self.colour_shift,
             "flow_field_var": self.flow_field_var,
             "flow_mag_var": self.flow_mag_var,
+            **({"layer_share": self.layer_share} if self.layer_share else {}),
         }
+
+    def scene(self) -> FlowSeries:
+        """The measurements without the texture layer (this series when none was masked)."""
+        if not self.layer_share:
+            return self
+        return FlowSeries(
+            mean_mag=self.scene_mean_mag, mean_dx=self.mean_dx, mean_dy=self.mean_dy, top5_mag=self.top5_mag,
+            frame_diff=self.scene_frame_diff, warp_error=self.scene_warp_error,
+            brightness_change=self.brightness_change, colour_shift=self.colour_shift,
+            flow_field_var=self.scene_field_var, flow_mag_var=self.scene_mag_var,
+            width=self.width, height=self.height, scale=self.scale,
+        )
 
 
 @dataclass
@@ -170,10 +209,48 @@ class _Pair:
     mag_var: float
 
 
+def texture_layer(
+    prev: np.ndarray, nxt: np.ndarray, back: np.ndarray, last_flow: np.ndarray | None = None,
+    residual: np.ndarray | None = None,
+) -> np.ndarray:
+    """Boolean mask of the texture layer between grey frames `prev` and `nxt` with flow `back`.
+
+    The layer: flow incoherent with its 15-px neighbourhood (more than 0.6 px off its local
+    mean: rain streaks, boiling flames the flow cannot follow) or small bright structures
+    in either frame (white top-hat over a 5-px disc above 20 grey levels: streaks, flakes,
+    sparks), grown by 2 px. A steady pan, zoom or a shaking camera moves the whole picture
+    coherently and leaves it nearly empty.
+    """
+    local = cv2.blur(back, (15, 15))
+    off = np.abs(back - local).max(axis=2) > _INCOHERENT_PX
+    specks = (cv2.morphologyEx(nxt, cv2.MORPH_TOPHAT, _DISC5) > _SPECK_GREY) | (
+        cv2.morphologyEx(prev, cv2.MORPH_TOPHAT, _DISC5) > _SPECK_GREY
+    )
+    layer = off | specks
+    if last_flow is not None:
+        step = back - last_flow
+        jolt = step - np.median(step.reshape(-1, 2), axis=0)
+        layer |= np.abs(jolt).max(axis=2) > _JOLT_PX
+    if residual is not None:
+        layer |= residual > _RESIDUAL_GREY
+    return cv2.dilate(layer.astype(np.uint8), _GROW) > 0
+
+
+@dataclass
+class _Scene:
+    share: float
+    field_var: float
+    mag_var: float
+    warp: float
+    diff: float
+    mean_mag: float
+
+
 def _pair_stats(
     prev: np.ndarray, nxt: np.ndarray, prev_rgb: np.ndarray, nxt_rgb: np.ndarray,
     grid: tuple[np.ndarray, np.ndarray], last_flow: np.ndarray | None,
-) -> tuple[_Pair, np.ndarray]:
+    last_layer: np.ndarray | None = None, mask_layer: bool = False,
+) -> tuple[_Pair, np.ndarray, _Scene | None, np.ndarray | None]:
     # Backward flow (t+1 -> t) lets one remap pull frame t onto frame t+1's pixel grid;
     # its sign is flipped for the reported forward motion.
     back = dense_flow(nxt, prev)
@@ -218,20 +295,45 @@ def _pair_stats(
         float(mag[sel].mean()), dx, dy, top5, float(np.abs(p - n).mean()) / 255.0, warp, brightness,
         colour, field_var, mag_var,
     )
-    return stats, back
+    if not mask_layer:
+        return stats, back, None, None
+    layer = texture_layer(prev, nxt, back, last_flow, np.abs(warped.astype(np.float32) - n))
+    # The flow-field change compares this pair with the last: leave out both pairs' layers.
+    both = layer | last_layer if last_layer is not None else layer
+    scene = ~both
+    if scene.mean() < _MIN_SCENE_SHARE:
+        return stats, back, _Scene(float(layer.mean()), field_var, mag_var, warp, stats.diff, stats.mean_mag), layer
+    ssel = scene & textured if (scene & textured).mean() >= 0.05 else scene
+    s_field = s_mag = 0.0
+    if last_flow is not None:
+        s_field = 0.5 * float(np.median(step[..., 0][ssel] ** 2 + step[..., 1][ssel] ** 2))
+        s_mag = 0.5 * float(np.median((mag - last_mag)[ssel] ** 2))
+    s_valid = valid & scene
+    if s_valid.mean() > 0.05:
+        res = warped.astype(np.float32)[s_valid] - n[s_valid]
+        s_warp = float(np.median(np.abs(res - np.median(res)))) / 255.0
+    else:
+        s_warp = warp
+    s_diff = float(np.median(np.abs(p - n)[scene])) / 255.0
+    return stats, back, _Scene(float(layer.mean()), s_field, s_mag, s_warp, s_diff, float(mag[ssel].mean())), layer
 
 
-def flow_series(frames: Iterable[np.ndarray], max_side: int = 320, source_width: int | None = None) -> FlowSeries:
+def flow_series(
+    frames: Iterable[np.ndarray], max_side: int = 320, source_width: int | None = None, mask_layer: bool = False
+) -> FlowSeries:
     """Measure every consecutive pair of `frames` (RGB uint8), holding two frames at a time.
 
     source_width: width of the original video when the frames were already downscaled at
     decode (sets `scale`); default: the frames' own width.
+    mask_layer: also measure the scene without its texture layer (the scene_* fields; for a
+    shot that asked for rain, snow, fire...).
     Raises MediaError if there are fewer than two frames.
     """
     series = FlowSeries()
     prev: np.ndarray | None = None
     prev_rgb: np.ndarray | None = None
     last_flow: np.ndarray | None = None
+    last_layer: np.ndarray | None = None
     grid: tuple[np.ndarray, np.ndarray] | None = None
     for frame in frames:
         small = to_small(frame, max_side)
@@ -247,7 +349,16 @@ def flow_series(frames: Iterable[np.ndarray], max_side: int = 320, source_width:
             assert grid is not None and prev_rgb is not None
             if gray.shape != prev.shape:
                 raise MediaError(f"frame size changed mid-video: {prev.shape} -> {gray.shape}")
-            pair, last_flow = _pair_stats(prev, gray, prev_rgb, rgb, grid, last_flow)
+            pair, last_flow, scene, last_layer = _pair_stats(
+                prev, gray, prev_rgb, rgb, grid, last_flow, last_layer, mask_layer
+            )
+            if scene is not None:
+                series.layer_share.append(scene.share)
+                series.scene_field_var.append(scene.field_var)
+                series.scene_mag_var.append(scene.mag_var)
+                series.scene_warp_error.append(scene.warp)
+                series.scene_frame_diff.append(scene.diff)
+                series.scene_mean_mag.append(scene.mean_mag)
             series.mean_mag.append(pair.mean_mag)
             series.mean_dx.append(pair.dx)
             series.mean_dy.append(pair.dy)
@@ -459,3 +570,39 @@ def is_frozen(series: FlowSeries, fps: float) -> bool:
         motion_px_per_s(series, fps) < FROZEN_TOP5_PX_PER_S
         and float(np.median(series.frame_diff)) < FROZEN_FRAME_DIFF
     )
+
+
+# A lightning flash fades at once: the pair after the brightening must darken by at least this
+# share of the rise (a defect flicker holds its level for frames), and the picture must be back
+# within this share of the rise inside _FLASH_S.
+_FLASH_FADE = 0.25
+_FLASH_S = 0.5
+
+
+def flash_pairs(series: FlowSeries, fps: float, z: float) -> set[int]:
+    """Indices of the pairs that belong to a lightning-like flash: a brightening past `z`
+    (as frame_jumps judges a flicker) whose very next pair darkens again by at least a
+    quarter of the rise, and that is back to within a quarter of the rise inside 0.5 s (the
+    darkening pairs right after, the afterglow fading, belong to it).
+
+    A flicker that holds its level (an exposure or brightness step over several frames)
+    is not a flash and stays a flicker.
+    """
+    b = np.asarray(series.brightness_change, dtype=np.float64)
+    bz = jump_signals(series)["brightness"]
+    window = max(2, round(_FLASH_S * fps))
+    flash: set[int] = set()
+    for i in range(series.pairs - 1):
+        rise = b[i]
+        if bz[i] <= z or rise <= 0 or b[i + 1] > -_FLASH_FADE * rise:
+            continue
+        level, end = rise, min(series.pairs, i + 1 + window)
+        for k in range(i + 1, end):
+            level += b[k]
+            if level < _FLASH_FADE * rise:
+                # The afterglow's last darkening steps belong to the flash too.
+                while k + 1 < end and b[k + 1] < 0:
+                    k += 1
+                flash.update(range(i, k + 1))
+                break
+    return flash

@@ -3,7 +3,13 @@
 A shot passes when its composite score and flow stability reach the settings' minimums, it
 has no frame discontinuities (cut, teleport jump, flicker, colour flicker, hold), no face
 issue (a face appearing/vanishing mid-shot, collapsing detection confidence, implausible
-landmarks, an identity change), and, when the shot asked for motion, it is not frozen. The
+landmarks, an identity change), and, when the shot asked for motion, it is not frozen.
+
+What the shot asked for is not a defect (quality/request.py): with rain, snow, fire, surf,
+smoke, crowds or stars asked for, stability is judged on the scene without that texture
+layer (quality.metrics.texture_layer); in a storm, a lightning flash is not a flicker
+(quality.metrics.flash_pairs). The report's `relaxed` lines say so. The same texture or
+flash in a shot that did not ask for it is judged as before. The
 frozen gate matters: stability and consistency scores are highest for still clips, so
 without it automatic regeneration drifts toward frozen shots.
 
@@ -28,6 +34,7 @@ from quality.metrics import (
     Jump,
     dynamic_degree,
     flow_series,
+    flash_pairs,
     flow_stability,
     frame_jumps,
     STABILITY_TRIM,
@@ -37,6 +44,7 @@ from quality.metrics import (
     shakiest_pair,
     trimmed_mean,
 )
+from quality.request import ShotRequest
 from reelgate.errors import MediaError
 from reelgate.media import read_frames, video_info
 from reelgate.settings import QualitySettings
@@ -85,6 +93,10 @@ class QualityReport(BaseModel):
     metrics: dict[str, float] = Field(default_factory=dict)
     failing: list[str] = Field(default_factory=list, description="Names of the checks that failed.")
     reasons: list[str] = Field(default_factory=list, description="Human-readable reasons, with frame times.")
+    relaxed: list[str] = Field(
+        default_factory=list,
+        description="Checks judged differently because the shot asked for it (weather, fire, lightning), and how.",
+    )
     flagged_times: list[float] = Field(default_factory=list, description="Seconds where a discontinuity was found.")
     series: dict[str, list[float]] = Field(default_factory=dict, description="Per-frame-pair values for plotting.")
     curves: dict[str, Curve] = Field(
@@ -105,6 +117,8 @@ class QualityReport(BaseModel):
         lines += [f"| {name} | {value:.4g} |" for name, value in self.metrics.items()]
         if self.reasons:
             lines += ["", "**Reasons**", ""] + [f"- {r}" for r in self.reasons]
+        if self.relaxed:
+            lines += ["", "**Asked for by the shot**", ""] + [f"- {r}" for r in self.relaxed]
         lines += ["", f"_scored in {self.seconds_taken:.2f} s_"]
         return "\n".join(lines)
 
@@ -132,11 +146,14 @@ def score_video(
     shot_index: int | None = None,
     attempt: int = 0,
     face_models: tuple[FaceDetector, FaceEmbedder] | None = None,
+    request: ShotRequest | None = None,
 ) -> QualityReport:
     """Score one video file against the quality settings.
 
     wants_motion: the shot is meant to move (ShotSpec.wants_motion); with
     settings.require_motion a nearly still shot then fails as frozen.
+    request: what the shot asked for (quality.request.shot_request(spec)): texture judged
+    without its layer, lightning flashes not counted as flicker. None: nothing asked.
     face_models: (detector, embedder) to reuse; default: MTCNN and dlib, loaded once per process.
     Raises MediaError for an unreadable video or one with fewer than 2 frames.
     """
@@ -151,7 +168,8 @@ def score_video(
         sampler = FaceSampler(fps if fps > 0 else 25.0, settings.face_sample_fps, detector, embedder)
         frames = sampler.watch(frames)
     try:
-        series = flow_series(frames, max_side=ANALYSIS_MAX_SIDE, source_width=width)
+        series = flow_series(frames, max_side=ANALYSIS_MAX_SIDE, source_width=width,
+                             mask_layer=bool(request and request.textures))
     except MediaError as exc:
         raise MediaError(f"cannot score {video}: {exc}; regenerate the shot with at least 2 frames") from exc
     if not fps or fps <= 0:
@@ -160,8 +178,27 @@ def score_video(
         fps = (series.pairs + 1) / duration
     faces = sampler.analysis(settings.face_identity_min) if sampler else None
 
-    stability = flow_stability(series)
+    relaxed: list[str] = []
+    stability = whole_stability = flow_stability(series)
+    layer = ""
+    if request and request.textures:
+        layer = " and ".join(request.textures)
+        stability = flow_stability(series.scene())
+        why = "; ".join(dict.fromkeys(request.asks[k] for k in request.textures))
+        relaxed.append(
+            f"{layer} asked for ({why}): stability judged without the {layer} layer "
+            f"({float(np.median(series.layer_share)):.0%} of the frame; {stability:.2f}, whole frame {whole_stability:.2f})"
+        )
     jumps = frame_jumps(series, fps, settings.jump_z)
+    if request and request.flashes:
+        flashes = flash_pairs(series, fps, settings.jump_z)
+        excused = [j for j in jumps if j.kind in ("flicker", "colour_flicker") and round(j.time_s * fps) - 1 in flashes]
+        if excused:
+            jumps = [j for j in jumps if j not in excused]
+            relaxed.append(
+                f"lightning asked for ({request.asks['lightning']}): flash at "
+                + ", ".join(f"{j.time_s:.2f} s" for j in excused) + " not counted as flicker"
+            )
     frozen = is_frozen(series, fps)
     motion = motion_px_per_s(series, fps)
     needs_motion = settings.require_motion and wants_motion
@@ -181,10 +218,11 @@ def score_video(
         reasons.append(f"composite score {score:.2f} is below {settings.min_score:.2f}")
     if stability < settings.min_stability:
         failing.append("stability")
-        worst = (shakiest_pair(series) + 1) / fps
+        worst = (shakiest_pair(series.scene() if layer else series) + 1) / fps
+        without = f", judged without the {layer} layer" if layer else ""
         reasons.append(
             f"flow stability {stability:.2f} is below {settings.min_stability:.2f} (shaky or boiling motion, "
-            f"worst at {worst:.2f} s)"
+            f"worst at {worst:.2f} s{without})"
         )
     for j in jumps:
         if _KIND_METRIC[j.kind] not in failing:
@@ -206,6 +244,8 @@ def score_video(
     field_sd = np.sqrt(series.flow_field_var[1:] or [0.0])
     metrics = {
         "stability": stability,
+        **({"stability_whole_frame": whole_stability, "layer_share": float(np.median(series.layer_share))}
+           if layer else {}),
         "jump_count": float(counts["cut"] + counts["jump"]),
         "flicker_count": float(counts["flicker"] + counts["colour_flicker"]),
         "colour_flicker_count": float(counts["colour_flicker"]),
@@ -235,6 +275,7 @@ def score_video(
         metrics=metrics,
         failing=failing,
         reasons=reasons,
+        relaxed=relaxed,
         flagged_times=flagged,
         series={k: [round(x, 5) for x in v] for k, v in series.as_dict().items()},
         curves=quality_curves(series, fps, settings, faces),

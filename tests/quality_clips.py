@@ -111,6 +111,83 @@ def shaky(base: Camera, sigma: float, start: int = 0, seed: int = 7, n: int = N)
     return camera
 
 
+# Texture a shot may ask for (weather, fire). Each is deterministic (seeded per frame) and
+# drawn over the filmed frame, so the camera move underneath stays the calibration pan.
+
+
+def rain(density: int = 260, seed: int = 11) -> Defect:
+    """Rain over every frame: thin bright streaks (1 px wide, 8-16 px long, slanted ~10 degrees),
+    at fresh random places each frame as fast drops are."""
+    def defect(i: int, f: np.ndarray, cam: Camera) -> np.ndarray:
+        rng = np.random.default_rng(seed * 1000 + i)
+        h, w = f.shape[:2]
+        layer = np.zeros((h, w), np.float32)
+        xs, ys = rng.uniform(0, w, density), rng.uniform(-10, h, density)
+        lengths = rng.uniform(8, 16, density)
+        for x, y, n in zip(xs, ys, lengths):
+            cv2.line(layer, (int(x), int(y)), (int(x + 0.18 * n), int(y + n)), 1.0, 1, cv2.LINE_AA)
+        out = f.astype(np.float32)
+        out += layer[..., None] * (200.0 - out) * 0.55  # streaks lighten toward pale grey
+        return np.clip(out, 0, 255).astype(np.uint8)
+    return defect
+
+
+def snow(flakes: int = 400, seed: int = 13, n: int = N) -> Defect:
+    """Snow over every frame: small bright blobs (radius 1-2 px) falling ~2 px a frame with a sway and
+    a flutter (+-1.5 px a frame, seeded), each flake followed from frame to frame."""
+    rng = np.random.default_rng(seed)
+    x0, y0 = rng.uniform(0, W, flakes), rng.uniform(0, H, flakes)
+    fall, phase = rng.uniform(1.5, 3.0, flakes), rng.uniform(0, 2 * np.pi, flakes)
+    radius = rng.choice([1, 2, 2], flakes)
+
+    def defect(i: int, f: np.ndarray, cam: Camera) -> np.ndarray:
+        h, w = f.shape[:2]
+        layer = np.zeros((h, w), np.float32)
+        flutter = np.random.default_rng(seed * 1000 + i).uniform(-1.5, 1.5, (2, flakes))
+        xs = (x0 * w / W + 3.0 * np.sin(phase + 0.2 * i) + flutter[0]) % w
+        ys = (y0 * h / H + fall * i + flutter[1]) % h
+        for x, y, r in zip(xs, ys, radius):
+            cv2.circle(layer, (int(x), int(y)), int(r), 1.0, -1, cv2.LINE_AA)
+        out = f.astype(np.float32)
+        out += layer[..., None] * (245.0 - out) * 0.85
+        return np.clip(out, 0, 255).astype(np.uint8)
+    return defect
+
+
+def fire(seed: int = 17) -> Defect:
+    """Flames along the bottom third: orange tongues whose shape boils every frame (smoothed
+    noise redrawn per frame, rising), blended over the scene."""
+    def defect(i: int, f: np.ndarray, cam: Camera) -> np.ndarray:
+        h, w = f.shape[:2]
+        rng = np.random.default_rng(seed * 1000 + i)
+        noise = cv2.resize(rng.random((8, 24)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+        fine = cv2.resize(rng.random((24, 64)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+        height = (np.arange(h, dtype=np.float32)[:, None] - h * 0.6) / (h * 0.4)  # 0 at 60 %, 1 at the bottom
+        alpha = np.clip(height + 0.6 * noise + 0.3 * fine - 0.7, 0.0, 1.0)[..., None]
+        flame = np.array([255.0, 150.0, 30.0], np.float32) * (0.7 + 0.3 * fine[..., None])
+        out = f.astype(np.float32) * (1 - alpha) + flame * alpha
+        return np.clip(out, 0, 255).astype(np.uint8)
+    return defect
+
+
+def lightning(i: int, f: np.ndarray, cam: Camera) -> np.ndarray:
+    """A lightning flash at DEFECT_FRAME: the frame washes toward blue-white, then decays over two frames."""
+    strength = {DEFECT_FRAME: 0.6, DEFECT_FRAME + 1: 0.3, DEFECT_FRAME + 2: 0.1}.get(i, 0.0)
+    if not strength:
+        return f
+    white = np.array([225.0, 232.0, 255.0], np.float32)
+    return np.clip(f.astype(np.float32) * (1 - strength) + white * strength, 0, 255).astype(np.uint8)
+
+
+def both(*defects: Defect) -> Defect:
+    """Apply several per-frame layers in order."""
+    def defect(i: int, f: np.ndarray, cam: Camera) -> np.ndarray:
+        for d in defects:
+            f = d(i, f, cam)
+        return f
+    return defect
+
+
 # Faces. The astronaut's face in the 512-px photo: MTCNN box ~(181, 62, 268, 172).
 FACE_PHOTO_SIDE = 512
 FACE_CENTRE = (224.0, 118.0)  # camera centre that keeps her face in a 320x180 view

@@ -2,7 +2,9 @@
 
 Smooth pans and zooms across a photo must pass; injected defects (a cut, a teleport, a
 brightness or colour flicker, a hold, camera shake) must fail at the right time; a still
-shot must fail as frozen only when the shot asked for motion. The detection table is
+shot must fail as frozen only when the shot asked for motion. Rain, snow, fire and a
+lightning flash pass when the shot asked for them (and the report says which check was
+relaxed) and fail when it did not; shake and a held flicker still fail under asked weather. The detection table is
 printed at the end of the pytest run (tests/conftest.py); face defects are in
 tests/test_quality_faces.py.
 """
@@ -16,12 +18,18 @@ import numpy as np
 import pytest
 
 from quality.metrics import FlowSeries, dense_flow, dynamic_degree, flow_series, frame_jumps, to_gray_small
+from quality.request import ShotRequest, request_for
 from quality.score import WEIGHTS, QualityReport, pick_best, score_video
 from reelgate.errors import MediaError
 from reelgate.media import VideoWriter, read_frames
 from reelgate.settings import QualitySettings
 from tests.quality_clips import (
     DEFECT_FRAME,
+    both,
+    fire,
+    lightning,
+    rain,
+    snow,
     FPS,
     FRAME_S,
     H,
@@ -74,13 +82,55 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "hold": write(d / "hold.mp4", astronaut, move, hold(astronaut)),
         "jitter": write(d / "jitter.mp4", coffee, shaky(pan(2.0), 1.5)),
         "jitter_second_half": write(d / "jitter_late.mp4", coffee, shaky(pan(2.0), 2.0, start=DEFECT_FRAME)),
+        "rain": write(d / "rain.mp4", astronaut, move, rain()),
+        "rain_coffee": write(d / "rain_coffee.mp4", coffee, pan(1.0), rain()),
+        "snow": write(d / "snow.mp4", astronaut, move, snow()),
+        "snow_chelsea": write(d / "snow_chelsea.mp4", chelsea, pan(1.0), snow()),
+        "fire": write(d / "fire.mp4", coffee, pan(1.0), fire()),
+        "fire_rocket": write(d / "fire_rocket.mp4", rocket, pan(2.0), fire()),
+        "lightning": write(d / "lightning.mp4", astronaut, move, lightning),
+        "storm": write(d / "storm.mp4", coffee, pan(1.0), both(rain(), lightning)),
+        "rain_jitter": write(d / "rain_jitter.mp4", coffee, shaky(pan(2.0), 1.5), rain()),
+        "fire_jitter": write(d / "fire_jitter.mp4", astronaut, shaky(pan(2.0), 1.5), fire()),
     }
+
+
+# Texture clip -> what the shot asked for when it did ask (the same clip unasked must fail).
+ASKED: dict[str, ShotRequest] = {
+    "rain": request_for("rain"),
+    "rain_coffee": request_for(text="Rain lashes the quay."),
+    "snow": request_for("snow"),
+    "snow_chelsea": request_for(text="窗外下雪了"),
+    "fire": request_for(text="篝火的火焰在跳动"),
+    "fire_rocket": request_for(text="The launch pad is engulfed in flames."),
+    "lightning": request_for("storm"),
+    "storm": request_for("storm"),
+}
+# Defects that must still fail under the weather the shot asked for: (clip, request, failing name).
+STILL_DEFECTS = {
+    "rain_jitter": ("rain", "stability"),
+    "fire_jitter": ("fire", "stability"),
+    "flicker": ("storm", "flicker"),
+    "jitter": ("storm", "stability"),
+}
 
 
 @pytest.fixture(scope="module")
 def reports(clips: dict[str, Path]) -> dict[str, QualityReport]:
     settings = QualitySettings()
     return {name: score_video(path, settings) for name, path in clips.items()}
+
+
+@pytest.fixture(scope="module")
+def asked_reports(clips: dict[str, Path]) -> dict[str, QualityReport]:
+    """The texture clips scored as shots that asked for their texture, and defects under asked weather."""
+    settings = QualitySettings()
+    out = {name: score_video(clips[name], settings, request=req) for name, req in ASKED.items()}
+    for name, (weather, _) in STILL_DEFECTS.items():
+        req = request_for(weather) if weather != "fire" else request_for(text="flames")
+        out[f"{name} ({weather} asked)"] = score_video(clips[name], settings, request=req)
+    out["pan_astronaut (storm asked)"] = score_video(clips["pan_astronaut"], settings, request=request_for("storm"))
+    return out
 
 
 def _near(times: list[float], t: float) -> bool:
@@ -307,6 +357,77 @@ def test_curves_carry_the_threshold_lines(reports: dict[str, QualityReport]) -> 
     still, fast = reports["still"].curves["top5_flow"], reports["fast_pan_astronaut"].curves["top5_flow"]
     assert max(still.values) < still.limit < min(fast.values)
     assert "face_identity" not in r.curves  # no faces in these clips
+
+
+@pytest.mark.parametrize("name", ["rain", "rain_coffee", "snow", "snow_chelsea", "fire", "fire_rocket"])
+def test_texture_not_asked_for_is_shaky_motion(reports: dict[str, QualityReport], name: str) -> None:
+    r = reports[name]
+    assert not r.passed and "stability" in r.failing, (name, r.metrics["stability"], r.reasons)
+    assert r.relaxed == [] and "judged without" not in " ".join(r.reasons)
+
+
+@pytest.mark.parametrize("name", ["rain", "rain_coffee", "snow", "snow_chelsea", "fire", "fire_rocket"])
+def test_texture_asked_for_is_judged_without_its_layer(
+    reports: dict[str, QualityReport], asked_reports: dict[str, QualityReport], name: str
+) -> None:
+    r, settings = asked_reports[name], QualitySettings()
+    assert r.passed, (name, r.reasons, r.metrics["stability"])
+    kind = ASKED[name].textures[0]
+    # The reviewer reads why: which texture was asked for and that stability ignored it.
+    assert any(line.startswith(f"{kind} asked for") and f"stability judged without the {kind} layer" in line
+               for line in r.relaxed), r.relaxed
+    assert f"without the {kind} layer" in r.to_markdown()
+    # The whole frame still reads as boiling; the scene underneath is steady.
+    assert r.metrics["stability_whole_frame"] == pytest.approx(reports[name].metrics["stability"], abs=1e-6)
+    assert r.metrics["stability_whole_frame"] < settings.min_stability <= r.metrics["stability"]
+    assert 0.0 < r.metrics["layer_share"] < 0.8
+
+
+def test_lightning_flash_is_flicker_only_when_not_asked_for(
+    reports: dict[str, QualityReport], asked_reports: dict[str, QualityReport]
+) -> None:
+    unasked = reports["lightning"]
+    assert "flicker" in unasked.failing and _near(unasked.flagged_times, DEFECT_FRAME / FPS), unasked.reasons
+    for name in ("lightning", "storm"):
+        r = asked_reports[name]
+        assert r.passed and "flicker" not in r.failing, (name, r.reasons)
+        assert any(line.startswith("lightning asked for (weather: storm): flash at 1.25 s") for line in r.relaxed), r.relaxed
+        assert r.metrics["flicker_count"] == 0
+    assert not reports["storm"].passed  # rain and a flash nobody asked for
+
+
+@pytest.mark.parametrize("name", list(STILL_DEFECTS))
+def test_defects_still_fail_under_asked_weather(asked_reports: dict[str, QualityReport], name: str) -> None:
+    """Shake under asked rain or fire, a held brightness step in a storm: still defects."""
+    weather, failing = STILL_DEFECTS[name]
+    r = asked_reports[f"{name} ({weather} asked)"]
+    assert not r.passed and failing in r.failing, (name, r.reasons, r.relaxed)
+    if failing == "stability":
+        assert any("judged without the" in reason for reason in r.reasons), r.reasons
+
+
+def test_smooth_pan_asked_for_storm_still_passes(asked_reports: dict[str, QualityReport]) -> None:
+    r = asked_reports["pan_astronaut (storm asked)"]
+    assert r.passed and r.flagged_times == [], r.reasons
+
+
+def test_texture_calibration_table(reports: dict[str, QualityReport], asked_reports: dict[str, QualityReport]) -> None:
+    """Asked-for texture passes, the same texture unasked is caught; rows join the printed table."""
+    for name in ASKED:
+        kind = " and ".join(ASKED[name].textures + (["lightning"] if ASKED[name].flashes else []))
+        kind = "lightning" if name == "lightning" else kind  # that clip has no rain drawn
+        r = reports[name]
+        record(f"{name} (not asked)", f"{kind} not asked for", not r.passed, r.failing, r.score, r.flagged_times)
+        a = asked_reports[name]
+        record(f"{name} (asked)", "", a.passed, a.failing, a.score, a.flagged_times)
+    for name, (weather, failing) in STILL_DEFECTS.items():
+        r = asked_reports[f"{name} ({weather} asked)"]
+        record(f"{name} ({weather} asked)", f"{failing} under asked {weather}", failing in r.failing,
+               r.failing, r.score, r.flagged_times)
+    r = asked_reports["pan_astronaut (storm asked)"]
+    record("pan_astronaut (storm asked)", "", r.passed, r.failing, r.score, r.flagged_times)
+    assert all(asked_reports[n].passed for n in ASKED)
+    assert not any(reports[n].passed for n in ASKED)
 
 
 @pytest.mark.integration
