@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 # Layers the stability check can mask (textures) and events the flicker check can excuse.
@@ -109,6 +110,4 @@ def shot_request(shot: Any) -> ShotRequest:
 
 def request_for(weather: str = "clear", text: str = "") -> ShotRequest:
     """A ShotRequest from a weather word and free text (the CLI and tests, without a plan)."""
-    from types import SimpleNamespace
-
     return shot_request(SimpleNamespace(weather=weather, text=text))

@@ -1,7 +1,8 @@
 """The quality calibration set: short clips made in code from scikit-image photographs.
 
 Smooth camera moves (pans, zooms, a still) across real photos, and the same moves with one
-injected defect starting at DEFECT_FRAME (1.25 s at 24 fps). Used by tests/test_quality.py,
+injected defect starting at DEFECT_FRAME (1.25 s at 24 fps), and texture a shot may ask for
+(rain, snow, fire, a lightning flash) drawn over the same moves. Used by tests/test_quality.py,
 tests/test_quality_faces.py and bench/quality.py.
 """
 
