@@ -31,6 +31,7 @@ from reelgate.errors import InputError
 from reelgate.settings import RunOptions, Settings, refuse_run_settings
 from safety.gallery import check_gallery
 from safety.report import SafetyReport
+from quality.request import shot_request
 from tasks.checks import check_shot_safety, publish_attempts, score_shot_quality
 from tasks.common import artifact_key, fresh
 from tasks.editorial import make_episode_contact_sheet, publish, record_decision, record_refusal
@@ -331,7 +332,9 @@ def _produce_shot(
             log.warning("shot %d: %s", spec.index + 1, shot.reason())
             return record, None, Verdict(action=Action.BLOCK, reasons=[shot.reason()])
         safety = check_shot_safety(shot, settings.safety, episode_id)
-        quality = score_shot_quality(shot, spec.wants_motion, settings.quality, episode_id)
+        quality = score_shot_quality(
+            shot, spec.wants_motion, settings.quality, episode_id, asks=shot_request(spec).asks
+        )
         attempts.append((shot, quality, safety))
         entry = AttemptRecord(
             review_round=review_round, prompt=spec.prompt, shot=shot, safety_action=safety.action,

@@ -13,6 +13,7 @@ from prefect.artifacts import create_image_artifact, create_markdown_artifact, c
 
 from editorial.manifest import AttemptRecord
 from quality.plots import metric_table, plot_scores, quality_contact_sheet
+from quality.request import ShotRequest
 from quality.score import QualityReport, score_video
 from reelgate.records import GeneratedShot
 from reelgate.settings import QualitySettings, SafetySettings
@@ -59,10 +60,14 @@ def _data_url(image: Path, max_width: int = 960) -> str:
 
 @stage_task("score_quality", ("quality",), file_inputs=("shot",))
 def score_shot_quality(
-    shot: GeneratedShot, wants_motion: bool, settings: QualitySettings, episode_id: str
+    shot: GeneratedShot, wants_motion: bool, settings: QualitySettings, episode_id: str,
+    asks: dict[str, str] | None = None,
 ) -> QualityReport:
+    """asks: what the shot asked for (quality.request.shot_request(spec).asks): rain, snow,
+    fire, lightning... are judged as requested texture, not as defects."""
     report = score_video(
-        shot.path, settings, wants_motion=wants_motion, shot_index=shot.index, attempt=shot.attempt
+        shot.path, settings, wants_motion=wants_motion, shot_index=shot.index, attempt=shot.attempt,
+        request=ShotRequest(asks=dict(asks)) if asks else None,
     )
     what = f"shot {shot.index + 1}, attempt {shot.attempt + 1}"
     name = f"shot{shot.index + 1}"
