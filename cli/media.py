@@ -106,9 +106,16 @@ def cmd_qc(args: argparse.Namespace) -> int:
     from quality.plots import format_flags, metric_table, plot_scores, quality_contact_sheet
     from quality.score import score_video
 
+    from quality.request import FLASHES, TEXTURES, ShotRequest
+
     settings = load_settings(args)
     video = Path(args.video)
-    report = score_video(video, settings.quality, wants_motion=not args.no_motion)
+    asks = [a.strip() for a in (args.asks or "").split(",") if a.strip()]
+    unknown = [a for a in asks if a not in (*TEXTURES, *FLASHES)]
+    if unknown:
+        raise UsageError(f"--asks {unknown[0]!r}: not a texture; use any of {', '.join((*TEXTURES, *FLASHES))}")
+    request = ShotRequest(asks={a: "--asks" for a in asks}) if asks else None
+    report = score_video(video, settings.quality, wants_motion=not args.no_motion, request=request)
     written = []
     if args.plot:
         written.append(("plot", plot_scores(report, Path(args.plot), title=f"{video.name}: quality per frame")))
@@ -128,6 +135,8 @@ def cmd_qc(args: argparse.Namespace) -> int:
             print(f"failing: {', '.join(report.failing)}")
         for reason in report.reasons:
             print(f"  - {reason}")
+        for relaxed in report.relaxed:
+            print(f"  relaxed: {relaxed}")
         if report.flagged_times:
             print("flagged frames:")
             for line in format_flags(report):
@@ -205,6 +214,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     qc.add_argument("--json", action="store_true", help="print the report as JSON (per-frame series only with --series)")
     qc.add_argument("--series", action="store_true", help="with --json: include the per-frame series and curves")
     qc.add_argument("--no-motion", action="store_true", help="the shot may be still: do not fail it as frozen")
+    qc.add_argument(
+        "--asks", metavar="LIST",
+        help="texture the shot asked for, judged as wanted (comma list: rain,snow,fire,surf,smoke,crowd,stars,lightning)",
+    )
     qc.add_argument("--plot", metavar="PNG", help="write a plot of the per-frame scores with threshold lines here")
     qc.add_argument("--sheet", metavar="PNG", help="write a contact sheet with the flagged frames marked here")
     qc.set_defaults(func=cmd_qc)

@@ -242,3 +242,16 @@ def test_scoring_task_writes_plot_sheet_and_table_and_survives_artifact_failures
     monkeypatch.setattr(checks, "create_table_artifact", broken)
     again = checks.score_shot_quality.fn(shot, True, QualitySettings(), "Ep 7")
     assert again.failing == report.failing
+
+
+def test_qc_asks_judges_requested_rain_as_texture_and_refuses_unknown_kinds(tmp_path: Path, capsys) -> None:
+    from tests.quality_clips import pan as pan_camera
+    from tests.quality_clips import photo, rain, write
+
+    clip = write(tmp_path / "rain.mp4", photo("astronaut"), pan_camera(2.0), rain())
+    assert main(["qc", str(clip)]) == 1  # rain nobody asked for is boiling motion
+    capsys.readouterr()
+    assert main(["qc", str(clip), "--asks", "rain"]) == 0
+    assert "rain asked for" in capsys.readouterr().out  # the report says what was relaxed, and why
+    assert main(["qc", str(clip), "--asks", "hail"]) == 2
+    assert "not a texture" in capsys.readouterr().err
