@@ -1,11 +1,15 @@
 """The offline default generator: a readable animatic of the shot, drawn from its fields.
 
 Not a diffusion model: it paints a layered scene (sky, clouds, far terrain, mist, hills,
-ground, a subject silhouette) coloured by time of day and mood, then moves a camera
-through it as the shot asks (push, pull, pan, tilt, or static with moving elements),
-with parallax between layers. Layers are drawn once; each frame is a few affine warps
-and alpha blends, so a 3.5 s 640x360 shot renders in well under a second on one core.
-Same shot and seed give identical frames; another seed gives another composition.
+ground, a subject silhouette) coloured by time of day and mood, in the shot's weather
+(rain, snow, fog, storm with lightning, wind), framed by its shot size and angle, then
+moves a camera through it as the shot asks, with parallax between layers. Layers are
+drawn once; weather particles are seamless tiles that travel at a constant velocity
+(position = start + velocity * t, wrapped), so they move coherently, never redrawn at
+random. Each frame is a few affine warps and alpha blends: a 640x360 second renders in
+about 0.2 s on one core. Same shot and seed give identical frames; another seed gives
+another composition. A small slug (shot number, size, move) may sit at the top-left;
+the shot's words are never printed (subtitles carry them).
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ import numpy as np
 
 from generation.base import ProgressFn
 from generation.memory import PeakMemory
-from reelgate.fonts import find_cjk_font
 from reelgate.media import VideoWriter
 from reelgate.records import GeneratedShot, ShotSpec
 from reelgate.settings import GenerationSettings
@@ -50,7 +53,22 @@ _MOODS: dict[str, tuple[RGB, float, float]] = {
     "epic": ((255, 150, 60), 0.18, 1.15),
 }
 # depth (parallax share of the camera move) of each layer, far to near
-_DEPTH = dict(sky=0.04, clouds=0.12, far=0.3, mist=0.45, mid=0.6, near=1.0, air=1.1)
+_DEPTH = dict(sky=0.04, clouds=0.12, bolt=0.1, far=0.3, mist=0.45, mid=0.6, rain_far=0.7, near=1.0, air=1.1)
+# shot size -> (zoom of the near layers, how far the view centres on the subject 0..1, subject scale)
+_FRAMING: dict[str, tuple[float, float, float]] = {
+    "extreme_wide": (0.85, 0.0, 0.6), "wide": (1.0, 0.0, 1.0), "medium": (1.35, 0.5, 1.0),
+    "close_up": (2.0, 1.0, 1.0), "extreme_close_up": (3.0, 1.0, 1.0),
+}
+# angle -> (screen shift in frame heights, + lowers the horizon; zoom factor). A change of angle
+# is a rotation: it shifts every layer alike, no parallax.
+_ANGLES: dict[str, tuple[float, float]] = {
+    "eye_level": (0.0, 1.0), "low": (0.2, 1.15), "high": (-0.16, 0.95), "birds_eye": (-0.4, 0.9),
+}
+# weather -> (how far the palette greys toward an overcast sky 0..1, how dark that grey is)
+_OVERCAST: dict[str, tuple[float, float]] = {
+    "clear": (0.0, 1.0), "wind": (0.1, 1.0), "rain": (0.45, 0.8), "snow": (0.6, 1.05), "fog": (0.6, 1.0),
+    "storm": (0.65, 0.55),
+}
 
 _SUBJECT_WORDS = {
     "bird": ["bird", "eagle", "crow", "dragon", "swallow", "鸟", "鹰", "龙", "燕", "鹊", "鹤", "magpie", "crane", "owl", "phoenix", "凤"],
@@ -103,6 +121,21 @@ def _graded(color: RGB, mood: str) -> tuple[int, int, int]:
     return tuple(int(np.clip(grey + (c - grey) * saturation, 0, 255)) for c in (r, g, b))  # type: ignore[return-value]
 
 
+def _overcast(color: RGB, amount: float, dark: float) -> RGB:
+    """Grey a palette colour toward a cloudy sky's: `amount` of the way to its own grey times `dark`."""
+    grey = (0.3 * color[0] + 0.59 * color[1] + 0.11 * color[2]) * dark
+    return _mix(color, (grey, grey, min(255.0, grey * 1.06)), amount)
+
+
+def _split(rgba: tuple[int, int, int, int]) -> tuple[tuple[int, int, int], int]:
+    return rgba[:3], rgba[3]
+
+
+def _premultiplied(color, alpha: int) -> tuple[int, int, int, int]:
+    """An RGBA drawing colour that stays premultiplied when drawn on transparent black at `alpha` < 255."""
+    return (*(int(round(c * alpha / 255)) for c in color), alpha)  # type: ignore[return-value]
+
+
 def _has(words: list[str], text: str) -> bool:
     return any(w in text for w in words)
 
@@ -115,6 +148,8 @@ class _Layer:
     origin: tuple[float, float]  # world position of the image's top-left pixel
     depth: float
     drift: Callable[[float], tuple[float, float]]  # the layer's own motion (world px) at time t
+    scale: float = 1.0  # image pixels per world pixel (a close-up's subject is drawn finer)
+    flash_only: bool = False  # shown only while lightning lights the sky
     box: tuple[int, int, int, int] = (0, 0, 0, 0)  # x0, y0, x1, y1 of its visible content
 
     def __post_init__(self) -> None:
@@ -128,20 +163,34 @@ def _no_drift(t: float) -> tuple[float, float]:
 
 
 class _Camera:
-    """Camera position (world px) and zoom over time, from the shot's camera move.
+    """Camera position (world px) and zoom over time, from the shot's move, size and angle.
 
     Every move of the plan's vocabulary (reelgate.records.CameraMove) moves: pans, tilts and
     cranes travel; push, pull and zooms scale; a track travels with a slight push; handheld
     drifts with a smooth, seeded-free wobble (sums of slow sines, the same every render);
     an orbit swings side to side while closing in. Only "static" stands still.
+
+    The framing sits under the move: the shot size sets a base zoom centred on `focus` (the
+    subject, world px at its own depth), the angle shifts the whole picture up or down
+    (`screen_dy`, px) so the horizon sits low (low angle) or high (high, bird's-eye).
     """
 
-    def __init__(self, kind: str, duration: float, width: int, height: int) -> None:
+    def __init__(self, kind: str, duration: float, width: int, height: int, shot_size: str = "wide",
+                 angle: str = "eye_level", focus: tuple[float, float, float] = (0.0, 0.0, 1.0)) -> None:
         self.kind, self.duration = kind, duration
         self.width, self.height = width, height
-        pan_total = min(0.2 * height * duration, 1.2 * width)
-        tilt_total = min(0.1 * height * duration, 0.5 * height)
-        crane_total = min(0.14 * height * duration, 0.6 * height)
+        zoom, centring, _ = _FRAMING.get(shot_size, _FRAMING["wide"])
+        shift, angle_zoom = _ANGLES.get(angle, _ANGLES["eye_level"])
+        self.base_zoom = zoom * angle_zoom
+        fx, fy, depth = focus
+        # Centre on the subject: with parallax a layer of depth d sits at camera * d.
+        self.base = (centring * fx / depth, centring * fy / depth)
+        self.screen_dy = shift * height
+        # Moves keep about the same speed on screen whatever the base zoom.
+        travel = 1.0 / self.base_zoom
+        pan_total = min(0.2 * height * duration, 1.2 * width) * travel
+        tilt_total = min(0.1 * height * duration, 0.5 * height) * travel
+        crane_total = min(0.14 * height * duration, 0.6 * height) * travel
         self.zoom_total = min(math.log(1.35) / 3.5 * duration, math.log(1.6))
         self.span = {"pan_left": (-pan_total, 0.0), "pan_right": (pan_total, 0.0),
                      "tilt_up": (0.0, -tilt_total), "tilt_down": (0.0, tilt_total),
@@ -149,7 +198,11 @@ class _Camera:
                      "track": (0.8 * pan_total, 0.0)}.get(kind, (0.0, 0.0))
 
     def at(self, t: float) -> tuple[float, float, float]:
-        """(x, y, zoom) at time t; smooth in time so motion is even."""
+        """(x, y, zoom) at time t, framing included; smooth in time so motion is even."""
+        x, y, zoom = self._move(t)
+        return self.base[0] + x, self.base[1] + y, zoom * self.base_zoom
+
+    def _move(self, t: float) -> tuple[float, float, float]:
         u = t / self.duration if self.duration > 0 else 0.0
         x, y = self.span[0] * (u - 0.5), self.span[1] * (u - 0.5)
         if self.kind in ("push", "zoom_in"):
@@ -163,12 +216,12 @@ class _Camera:
         if self.kind == "crane_down":
             return x, y, math.exp(0.4 * self.zoom_total * u)
         if self.kind == "handheld":
-            amp = 0.012 * self.height
+            amp = 0.012 * self.height / self.base_zoom
             wobble_x = amp * (math.sin(2.1 * t) + 0.6 * math.sin(3.7 * t + 1.3) + 0.3 * math.sin(7.3 * t + 0.4))
             wobble_y = amp * (0.8 * math.sin(1.7 * t + 0.7) + 0.5 * math.sin(4.3 * t + 2.1))
-            return 0.15 * self.width * (u - 0.5) + wobble_x, wobble_y, 1.04
+            return 0.15 * self.width / self.base_zoom * (u - 0.5) + wobble_x, wobble_y, 1.04
         if self.kind == "orbit":
-            swing = 0.35 * self.width * math.sin(math.pi * (u - 0.5))
+            swing = 0.35 * self.width / self.base_zoom * math.sin(math.pi * (u - 0.5))
             return swing, 0.0, math.exp(0.5 * self.zoom_total * u)
         return x, y, 1.0
 
@@ -176,28 +229,40 @@ class _Camera:
 class _Scene:
     """Everything drawn once for one shot: the layers, the camera and the slate."""
 
-    def __init__(self, shot: ShotSpec, seed: int, width: int, height: int, fps: int) -> None:
+    def __init__(self, shot: ShotSpec, seed: int, width: int, height: int, fps: int, slug: bool = True) -> None:
         self.w, self.h = width, height
         self.frames = max(1, round(shot.duration_s * fps))
         self.duration = self.frames / fps
-        self.camera = _Camera(shot.camera, self.duration, width, height)
         words = " ".join([shot.subject, shot.action, shot.environment, shot.text, shot.prompt]).lower()
-        self.rng = np.random.default_rng([seed, zlib.crc32(shot.subject.encode("utf-8"))])
-        pal = _PALETTES.get(shot.time_of_day, _PALETTES["day"])
-        self.col = {k: _graded(v, shot.mood) for k, v in pal.items()}
+        subject_key = zlib.crc32(shot.subject.encode("utf-8"))
+        self.rng = np.random.default_rng([seed, subject_key])
+        self.weather = shot.weather
+        if self.weather == "clear" and _has(_RAIN_WORDS, words):  # a plan written before the weather field
+            self.weather = "rain"
         self.night = shot.time_of_day == "night"
+        self.overcast = self.weather in ("rain", "snow", "fog", "storm")  # hides sun, moon and stars
+        grey, dark = _OVERCAST[self.weather]
+        pal = _PALETTES.get(shot.time_of_day, _PALETTES["day"])
+        self.col = {k: _graded(_overcast(v, grey, dark), shot.mood) for k, v in pal.items()}
+        self.fog = _graded(_overcast(_mix(pal["low"], (255, 255, 255), 0.35), 0.7, 1.0), shot.mood)
         self.ground = next((g for g, ws in _GROUND_WORDS.items() if _has(ws, words)), "grass")
+        if self.weather == "snow" and self.ground != "water":
+            self.ground = "snow"
         self.city = _has(_CITY_WORDS, words)
         self.forest = _has(_FOREST_WORDS, words)
-        self.subject = self._pick_subject(shot, seed)
-        self.rain = _has(_RAIN_WORDS, words)
         self.horizon = 0.18 * height  # world y of the ground line (frame centre is 0)
+        self.wind_side = float(self.rng.choice([-1, 1]))  # which way wind, rain and snow blow
+        self.subject = self._pick_subject(shot, seed)
+        self._place_subject(shot, np.random.default_rng([seed, subject_key, 1]))
+        self.camera = _Camera(shot.camera, self.duration, width, height, shot.shot_size, shot.angle, self.focus)
 
         self.sky = self._sky()
-        self.layers = [
-            self._clouds(), self._far(), self._mist(), self._mid(), self._near(), self._subject_layer(), self._air()
-        ]
-        self.slate = self._slate(shot)
+        far_air, near_air = self._air()
+        layers = [self._clouds(), self._bolt(), self._far(), self._mist(), self._mid(), far_air, self._near(),
+                  self._subject_layer(), near_air, self._fog_banks()]
+        self.layers = [layer for layer in layers if layer is not None]
+        self.flash = self._flashes()
+        self.slate = self._slate(shot) if slug else None
 
     # ---- layout helpers -------------------------------------------------------------
 
@@ -208,6 +273,22 @@ class _Scene:
                 return kind
         return ("figure", "animal")[(seed + zlib.crc32(shot.subject.encode("utf-8"))) % 2]
 
+    def _place_subject(self, shot: ShotSpec, rng: np.random.Generator) -> None:
+        """Where the subject stands and how big it is; the camera frames it from there."""
+        kind = self.subject
+        zoom, _, scale = _FRAMING.get(shot.shot_size, _FRAMING["wide"])
+        self.subject_size = {"figure": 0.3, "animal": 0.22, "bird": 0.14, "boat": 0.3, "house": 0.4, "tree": 0.45}[kind] * self.h * scale
+        self.subject_moves = kind in ("figure", "animal", "bird", "boat")
+        self.subject_direction = float(rng.choice([-1, 1]))
+        spread = 0.25 if self.subject_moves else 0.3
+        self.subject_x = rng.uniform(-spread, spread) * self.w
+        self.subject_ground = self.horizon + 0.16 * self.h if kind != "bird" else -0.25 * self.h
+        self.subject_depth = _DEPTH["near"] if kind != "bird" else 0.5
+        # A close-up looks at the upper body (the head, extreme close-up), a wider shot at the middle.
+        lift = {"close_up": 0.6, "extreme_close_up": 0.78}.get(shot.shot_size, 0.5)
+        self.focus = (self.subject_x, self.subject_ground - lift * self.subject_size, self.subject_depth)
+        self.subject_zoom = zoom
+
     def _extent(self, depth: float, drift: Callable[[float], tuple[float, float]]) -> tuple[int, int, int, int]:
         """World rectangle (x0, y0, x1, y1) a layer must cover over the whole shot."""
         xs, ys = [], []
@@ -215,9 +296,9 @@ class _Scene:
             cx, cy, zoom = self.camera.at(float(t))
             z = zoom**depth
             dx, dy = drift(float(t))
-            hw, hh = self.w / (2 * z), self.h / (2 * z)
+            hw, hh, shift = self.w / (2 * z), self.h / (2 * z), self.camera.screen_dy / z
             xs += [cx * depth - dx - hw, cx * depth - dx + hw]
-            ys += [cy * depth - dy - hh, cy * depth - dy + hh]
+            ys += [cy * depth - dy - hh - shift, cy * depth - dy + hh - shift]
         pad = 8
         return int(min(xs)) - pad, int(min(ys)) - pad, int(max(xs)) + pad, int(max(ys)) + pad
 
@@ -258,6 +339,44 @@ class _Scene:
         rgb += (np.asarray(toward, np.float32) * a - rgb) * ramp[..., None]
         img[..., :3] = np.clip(rgb, 0, 255).astype(np.uint8)
 
+    @staticmethod
+    def _fade(img: np.ndarray, toward: tuple[int, int, int], amount: float) -> None:
+        """Blend a premultiplied layer's colour toward `toward` everywhere: fog swallowing it."""
+        a = img[..., 3:4].astype(np.float32) / 255.0
+        rgb = img[..., :3].astype(np.float32)
+        rgb += (np.asarray(toward, np.float32) * a - rgb) * amount
+        img[..., :3] = np.clip(rgb, 0, 255).astype(np.uint8)
+
+    def _tiled(self, depth: float, velocity: tuple[float, float], paint: Callable[[np.ndarray], None],
+               sway: tuple[float, float] = (0.0, 0.0), blur: float = 0.0) -> _Layer:
+        """A layer of particles that travel at `velocity` (world px/s), swaying (amplitude px, Hz) sideways.
+
+        `paint` draws one seamless tile (a frame's size); the layer repeats it, and its drift is
+        start + velocity * t wrapped by the tile: every particle follows a straight path, the
+        canvas stays small however long the shot, and a wrap is invisible.
+        """
+        tw, th = self.w, self.h
+        (vx, vy), (amp, hz) = velocity, sway
+
+        def drift(t: float) -> tuple[float, float]:
+            return (vx * t) % tw + amp * math.sin(2 * math.pi * hz * t), (vy * t) % th
+
+        tile = np.zeros((th, tw, 4), np.uint8)
+        paint(tile)
+        if blur:
+            m = int(3 * blur) + 1
+            tile = cv2.GaussianBlur(np.pad(tile, ((m, m), (m, m), (0, 0)), mode="wrap"), (0, 0), blur)[m:-m, m:-m]
+        x0, y0, x1, y1 = self._extent(depth, _no_drift)
+        x0, y0, x1 = x0 - tw - int(abs(amp)) - 2, y0 - th - 2, x1 + int(abs(amp)) + 2
+        canvas = tile[np.arange(y0, y1)[:, None] % th, np.arange(x0, x1)[None, :] % tw]
+        return _Layer(np.ascontiguousarray(canvas), (x0, y0), depth, drift)
+
+    def _wrapped(self, x: float, y: float, margin: float) -> list[tuple[float, float]]:
+        """A particle's position in a tile and its copies across the edges it is within `margin` of."""
+        xs = [x] + ([x + self.w] if x < margin else []) + ([x - self.w] if x > self.w - margin else [])
+        ys = [y] + ([y + self.h] if y < margin else []) + ([y - self.h] if y > self.h - margin else [])
+        return [(a, b) for a in xs for b in ys]
+
     # ---- layers, far to near --------------------------------------------------------
 
     def _sky(self) -> _Layer:
@@ -267,6 +386,11 @@ class _Scene:
         top, low = (np.asarray(self.col[k], np.float32) for k in ("top", "low"))
         img[..., :3] = (top + (low - top) * u[..., None]).astype(np.uint8)
         img[..., 3] = 255
+        if self.weather == "fog":
+            sky = img[..., :3].astype(np.float32)
+            img[..., :3] = (sky + (np.asarray(self.fog, np.float32) - sky) * 0.55).astype(np.uint8)
+        if self.overcast:  # clouds hide the sun, the moon and the stars
+            return _Layer(img[..., :3].copy(), (x0, y0), _DEPTH["sky"], _no_drift)
         if self.night:
             n = int((x1 - x0) * (y1 - y0) / 900)
             sx, sy = self.rng.uniform(0, x1 - x0, n), self.rng.uniform(0, (y1 - y0) * 0.7, n)
@@ -289,24 +413,69 @@ class _Scene:
         return _Layer(img[..., :3].copy(), (x0, y0), _DEPTH["sky"], _no_drift)
 
     def _clouds(self) -> _Layer:
-        speed = self.rng.choice([-1, 1]) * 0.1 * self.h
+        speed = self.rng.choice([-1, 1]) * 0.1 * self.h * (2.5 if self.weather in ("wind", "storm") else 1.0)
 
         def drift(t: float) -> tuple[float, float]:
             return speed * t, 0.0
 
         img, (x0, y0, x1, y1) = self._canvas(_DEPTH["clouds"], drift)
-        n = max(3, int((x1 - x0) / self.w * 7))
-        alpha = 170 if self.night else 235
+        # Rain and storms bring a heavier, lower cover.
+        heavy = {"storm": 2.5, "rain": 1.8, "snow": 1.5}.get(self.weather, 1.0)
+        n = max(3, int((x1 - x0) / self.w * 7 * heavy))
+        alpha = 235 if self.overcast or not self.night else 170
         for _ in range(n):
             cx = self.rng.uniform(0, x1 - x0)
-            cy = self.rng.uniform(-0.42, -0.12) * self.h - y0
-            size = self.rng.uniform(0.05, 0.1) * self.h
+            cy = self.rng.uniform(-0.42, -0.12 + 0.04 * (heavy - 1)) * self.h - y0
+            size = self.rng.uniform(0.05, 0.1) * self.h * math.sqrt(heavy)
             for _ in range(5):
                 ox, oy = self.rng.uniform(-2.2, 2.2) * size, self.rng.uniform(-0.4, 0.3) * size
                 axes = (size * self.rng.uniform(1.0, 1.8), size * self.rng.uniform(0.6, 1.0))
                 self._ellipse(img, (cx + ox, cy + oy), axes, self.col["cloud"], alpha)
         img = cv2.GaussianBlur(img, (0, 0), 1.2)
+        if self.weather == "fog":
+            self._fade(img, self.fog, 0.5)
         return _Layer(img, (x0, y0), _DEPTH["clouds"], drift)
+
+    def _bolt(self) -> _Layer | None:
+        """A lightning bolt in the sky, shown only on the flash frames of a storm."""
+        if self.weather != "storm":
+            return None
+        img, (x0, y0, x1, y1) = self._canvas(_DEPTH["bolt"])
+        x = self.rng.uniform(-0.3, 0.3) * self.w - x0
+        top, bottom = -0.55 * self.h - y0, self.horizon - 0.08 * self.h - y0
+        steps = 9
+        ys = np.linspace(top, bottom, steps)
+        xs = x + np.cumsum(self.rng.uniform(-0.045, 0.045, steps) * self.h)
+        trunk = np.column_stack([xs, ys])
+        fork_at = int(self.rng.integers(3, 6))
+        fork = trunk[fork_at] + np.cumsum(
+            np.column_stack([self.rng.uniform(0.01, 0.05, 4) * self.h * self.rng.choice([-1, 1]),
+                             np.full(4, 0.06 * self.h)]), axis=0)
+        fork = np.vstack([trunk[fork_at], fork])
+        glow = np.zeros_like(img)
+        for line, width in ((trunk, 1.0), (fork, 0.6)):
+            pts = [np.round(line * 16).astype(np.int32)]
+            cv2.polylines(glow, pts, False, (200, 210, 255, 160), max(2, int(self.h * 0.02 * width)), cv2.LINE_AA, shift=4)
+            cv2.polylines(img, pts, False, (250, 250, 255, 255), max(1, int(self.h * 0.006 * width)), cv2.LINE_AA, shift=4)
+        img = _over(img, cv2.GaussianBlur(glow, (0, 0), 0.01 * self.h + 1))
+        return _Layer(img, (x0, y0), _DEPTH["bolt"], _no_drift, flash_only=True)
+
+    def _flashes(self) -> dict[int, float]:
+        """Lightning: how much each frame is lit (frame index -> 0..1), at times fixed by the seed."""
+        if self.weather != "storm":
+            return {}
+        # A strike and its flicker, a few frames long; one or two per shot, well apart.
+        envelope = (1.0, 0.35, 0.8, 0.25)
+        count = 1 if self.duration < 3 else 2
+        flash: dict[int, float] = {}
+        slots = np.array_split(np.arange(self.frames), count)
+        for slot in slots:
+            usable = slot[: max(1, len(slot) - len(envelope))]
+            start = int(self.rng.choice(usable[len(usable) // 5:] if len(usable) > 5 else usable))
+            for k, level in enumerate(envelope):
+                if start + k < self.frames:
+                    flash[start + k] = level
+        return flash
 
     def _far(self) -> _Layer:
         img, (x0, y0, x1, y1) = self._canvas(_DEPTH["far"])
@@ -333,20 +502,24 @@ class _Scene:
                 caps = np.column_stack([xs - x0, np.maximum(ys, np.minimum(ys + 0.05 * self.h, snowline)) - y0])
                 self._poly(img, np.vstack([pts, caps[::-1]]), _mix(color, (245, 245, 250), 0.7))
         self._shade(img, self.horizon - 0.35 * self.h - y0, self.col["low"], 0.45)
+        if self.weather == "fog":
+            self._fade(img, self.fog, 0.75)
         return _Layer(img, (x0, y0), _DEPTH["far"], _no_drift)
 
     def _mist(self) -> _Layer:
-        speed = self.rng.choice([-1, 1]) * 0.12 * self.h
+        speed = self.rng.choice([-1, 1]) * 0.12 * self.h * (2.0 if self.weather in ("wind", "storm") else 1.0)
 
         def drift(t: float) -> tuple[float, float]:
             return speed * t, 0.0
 
         img, (x0, y0, x1, y1) = self._canvas(_DEPTH["mist"], drift)
-        n = max(3, int((x1 - x0) / self.w * 6))
-        color = _mix(self.col["low"], (255, 255, 255), 0.3)
+        thick = self.weather == "fog"
+        n = max(3, int((x1 - x0) / self.w * (12 if thick else 6)))
+        color = self.fog if thick else _mix(self.col["low"], (255, 255, 255), 0.3)
         for _ in range(n):
             cx, cy = self.rng.uniform(0, x1 - x0), self.horizon - self.rng.uniform(0.0, 0.08) * self.h - y0
-            self._ellipse(img, (cx, cy), (self.rng.uniform(0.12, 0.3) * self.w, 0.025 * self.h), color, 90)
+            axes = (self.rng.uniform(0.12, 0.3) * self.w, (0.06 if thick else 0.025) * self.h)
+            self._ellipse(img, (cx, cy), axes, color, 130 if thick else 90)
         img = cv2.GaussianBlur(img, (0, 0), 4)
         return _Layer(img, (x0, y0), _DEPTH["mist"], drift)
 
@@ -366,6 +539,8 @@ class _Scene:
                 tree = [[gx - th * 0.25, base], [gx, base - th], [gx + th * 0.25, base]]
                 self._poly(img, np.array(tree) - (x0, y0), dark)
         self._shade(img, self.horizon - 0.1 * self.h - y0, self.col["low"], 0.25)
+        if self.weather == "fog":
+            self._fade(img, self.fog, 0.45)
         return _Layer(img, (x0, y0), _DEPTH["mid"], _no_drift)
 
     def _near(self) -> _Layer:
@@ -380,9 +555,10 @@ class _Scene:
         pts = np.column_stack([xs - x0, ys - y0])
         self._poly(img, np.vstack([pts, [[x1 - x0 + 4, y1 - y0], [0, y1 - y0]]]), color)
         # Texture (strokes, ripples) gives the eye and optical flow something to follow.
-        n = int((x1 - x0) * (y1 - top) / 260)
+        n = int((x1 - x0) * (y1 - top) / 260) if y1 > top + 6 else 0  # a low angle may show no ground
         light = _mix(color, self.col["light"], 0.35)
         dark = _mix(color, (0, 0, 0), 0.3)
+        lean = {"wind": 0.9, "storm": 0.6}.get(self.weather, 0.0) * self.wind_side  # grass bent by the wind
         for _ in range(max(0, n)):
             x = self.rng.uniform(0, x1 - x0)
             y = self.rng.uniform(top + 6, y1) - y0
@@ -393,8 +569,10 @@ class _Scene:
             else:
                 L = 3 + 9 * depth
                 c = light if self.rng.random() < 0.5 else dark
-                self._poly(img, np.array([[x - 1, y], [x + self.rng.uniform(-2, 2), y - L], [x + 1, y]]), c)
+                self._poly(img, np.array([[x - 1, y], [x + self.rng.uniform(-2, 2) + lean * L, y - L], [x + 1, y]]), c)
         self._shade(img, top - y0, _mix(color, (0, 0, 0), 0.5), 0.4)
+        if self.weather == "fog":
+            self._fade(img, self.fog, 0.2)
         return _Layer(img, (x0, y0), _DEPTH["near"], _no_drift)
 
     def _subject_layer(self) -> _Layer:
@@ -402,7 +580,9 @@ class _Scene:
         kind = self.subject
         color = _mix(self.col["near"], (0, 0, 0), 0.7)
         rim = _mix(self.col["low"], (255, 255, 255), 0.2)
-        size = {"figure": 0.3, "animal": 0.22, "bird": 0.14, "boat": 0.3, "house": 0.4, "tree": 0.45}[kind] * s
+        # Drawn finer for a close-up (image px per world px), so the zoom does not blur it.
+        res = min(3.0, max(1.0, self.subject_zoom))
+        size = self.subject_size * res
         pad = 4
         img = np.zeros((int(size * 1.3) + 2 * pad, int(size * 1.6) + 2 * pad, 4), np.uint8)
         hh, ww = img.shape[:2]
@@ -426,12 +606,12 @@ class _Scene:
             lit = self.night or self.rng.random() < 0.5
             self._poly(img, place([(-0.08, -0.3), (0.08, -0.3), (0.08, -0.15), (-0.08, -0.15)]), (250, 214, 130) if lit else rim)
 
-        moves = kind in ("figure", "animal", "bird", "boat")
-        direction = float(self.rng.choice([-1, 1]))
-        speed = {"figure": 0.16, "animal": 0.2, "bird": 0.3, "boat": 0.1}.get(kind, 0.0) * s * direction
+        moves, direction = self.subject_moves, self.subject_direction
+        # A close-up keeps its subject in frame: it travels as far on screen as in a wide shot.
+        speed = {"figure": 0.16, "animal": 0.2, "bird": 0.3, "boat": 0.1}.get(kind, 0.0) * s * direction / self.subject_zoom
         if direction < 0:
             img = img[:, ::-1].copy()
-        bob_amp = {"figure": 0.012, "animal": 0.01, "bird": 0.03, "boat": 0.008}.get(kind, 0.0) * s
+        bob_amp = {"figure": 0.012, "animal": 0.01, "bird": 0.03, "boat": 0.008}.get(kind, 0.0) * self.subject_size / 0.3
         bob_hz = {"figure": 1.8, "animal": 2.4, "bird": 0.8, "boat": 0.5}.get(kind, 0.0)
         half = self.duration / 2
 
@@ -439,58 +619,104 @@ class _Scene:
             # Walk through the middle of the frame at mid-shot; a smooth sinusoidal bob.
             return speed * (t - half), bob_amp * math.sin(2 * math.pi * bob_hz * t)
 
-        gx = self.rng.uniform(-0.25, 0.25) * self.w if moves else self.rng.uniform(-0.3, 0.3) * self.w
-        ground_y = self.horizon + 0.16 * s if kind != "bird" else -0.25 * s
-        origin = (gx - ww / 2, ground_y - foot)
-        return _Layer(img, origin, _DEPTH["near"] if kind != "bird" else 0.5, drift if moves else _no_drift)
+        if self.weather == "fog":
+            self._fade(img, self.fog, 0.3)
+        origin = (self.subject_x - ww / 2 / res, self.subject_ground - foot / res)
+        return _Layer(img, origin, self.subject_depth, drift if moves else _no_drift, scale=res)
 
-    def _air(self) -> _Layer:
-        """Particles in front of everything: rain, snow, fireflies at night, or drifting pollen."""
-        kind = "rain" if self.rain else "snow" if self.ground == "snow" else "fireflies" if self.night else "pollen"
-        side = float(self.rng.choice([-1, 1]))
-        vx, vy = {"rain": (0.08, 0.9), "snow": (0.05, 0.16), "fireflies": (0.06, -0.03), "pollen": (0.12, -0.02)}[kind]
-        vx, vy = vx * self.h * side, vy * self.h
+    def _air(self) -> tuple[_Layer | None, _Layer | None]:
+        """Particles of the weather, (behind the subject, in front of everything).
 
-        def drift(t: float) -> tuple[float, float]:
-            return vx * t, vy * t
+        Rain streaks, snowflakes, wind-blown leaves; fireflies at night or drifting pollen when
+        the sky is clear. Two depths of rain and snow give them parallax.
+        """
+        side, h = self.wind_side, self.h
+        unit = h / 360  # particle sizes scale with the frame
+        if self.weather in ("rain", "storm"):
+            storm = self.weather == "storm"
+            vx, vy = (0.28 if storm else 0.08) * h * side, (1.3 if storm else 0.9) * h
+            colour = (120, 130, 150) if self.night else _mix(self.col["light"], (205, 215, 235), 0.6)
+            far = self._streaks(vx, vy, max(5.0, 0.022 * h), 250 if storm else 400, colour, 90 if self.night else 130)
+            near = self._streaks(vx, vy, max(8.0, (0.05 if storm else 0.035) * h), 350 if storm else 550, colour,
+                                 150 if self.night else 210)
+            return (self._tiled(_DEPTH["rain_far"], (0.7 * vx, 0.7 * vy), far), self._tiled(_DEPTH["air"], (vx, vy), near))
+        if self.weather == "snow" or (self.weather == "clear" and self.ground == "snow"):
+            heavy = self.weather == "snow"
+            vx, vy = 0.05 * h * side, 0.16 * h
+            far = self._dots(500, (0.8, 1.4), (245, 245, 250), 210)
+            near = self._dots(260 if heavy else 700, (1.2, 2.6), (250, 250, 255), 235)
+            return (self._tiled(_DEPTH["rain_far"], (0.6 * vx, 0.6 * vy), far, sway=(0.02 * h, 0.3), blur=0.6) if heavy else None,
+                    self._tiled(_DEPTH["air"], (vx, vy), near, sway=(0.03 * h, 0.22), blur=0.7))
+        if self.weather == "wind":
+            vx, vy = 0.7 * h * side, 0.06 * h
+            return None, self._tiled(_DEPTH["air"], (vx, vy), self._leaves(5000 * unit**2), sway=(0.02 * h, 0.6))
+        kind = "fireflies" if self.night else "pollen"
+        vx, vy = {"fireflies": (0.06, -0.03), "pollen": (0.12, -0.02)}[kind]
+        color, alpha = {"fireflies": ((255, 236, 140), 230), "pollen": ((255, 250, 230), 120)}[kind]
+        fog = self.weather == "fog"
+        density = {"fireflies": 3000, "pollen": 4000}[kind] * (3 if fog else 1)
+        return None, self._tiled(_DEPTH["air"], (vx * h * side, vy * h), self._dots(density, (0.8, 2.2), color, alpha), blur=0.7)
 
-        img, (x0, y0, x1, y1) = self._canvas(_DEPTH["air"], drift)
-        area = (x1 - x0) * (y1 - y0)
-        n = int(area / {"rain": 900, "snow": 700, "fireflies": 3000, "pollen": 4000}[kind])
-        xs, ys = self.rng.uniform(0, x1 - x0, n), self.rng.uniform(0, y1 - y0, n)
-        if kind == "rain":
-            dx, dy = vx / math.hypot(vx, vy) * 10, vy / math.hypot(vx, vy) * 10
-            for x, y in zip(xs, ys):
-                start, end = (int(x * 16), int(y * 16)), (int((x + dx) * 16), int((y + dy) * 16))
-                cv2.line(img, start, end, (200, 210, 230, 130), 1, cv2.LINE_AA, shift=4)
-        else:
-            color, alpha = {"snow": ((250, 250, 255), 230), "fireflies": ((255, 236, 140), 230), "pollen": ((255, 250, 230), 120)}[kind]
-            for x, y, r in zip(xs, ys, self.rng.uniform(0.8, 2.2, n)):
-                self._ellipse(img, (x, y), (r, r), color, alpha)
-            img = cv2.GaussianBlur(img, (0, 0), 0.7)
-        return _Layer(img, (x0, y0), _DEPTH["air"], drift)
+    def _streaks(self, vx: float, vy: float, length: float, per: float, colour, alpha: int) -> Callable[[np.ndarray], None]:
+        """Paints rain: thin streaks along the fall direction, one per `per` square px of the tile."""
+        def paint(tile: np.ndarray) -> None:
+            n = int(self.w * self.h / per)
+            dx, dy = vx / math.hypot(vx, vy) * length, vy / math.hypot(vx, vy) * length
+            c = _premultiplied(colour, alpha)
+            for x, y in zip(self.rng.uniform(0, self.w, n), self.rng.uniform(0, self.h, n)):
+                for px, py in self._wrapped(x, y, length + 2):
+                    cv2.line(tile, (int(px * 16), int(py * 16)), (int((px + dx) * 16), int((py + dy) * 16)), c, 1, cv2.LINE_AA, shift=4)
+        return paint
+
+    def _dots(self, per: float, radius: tuple[float, float], colour, alpha: int) -> Callable[[np.ndarray], None]:
+        """Paints round particles (snow, pollen, fireflies), one per `per` square px of the tile."""
+        def paint(tile: np.ndarray) -> None:
+            n = int(self.w * self.h / per) if per else 0
+            unit = max(0.6, self.h / 360)
+            rs = self.rng.uniform(*radius, n) * unit
+            for x, y, r in zip(self.rng.uniform(0, self.w, n), self.rng.uniform(0, self.h, n), rs):
+                for px, py in self._wrapped(x, y, r + 3):
+                    self._ellipse(tile, (px, py), (r, r), *_split(_premultiplied(colour, alpha)))
+        return paint
+
+    def _leaves(self, per: float) -> Callable[[np.ndarray], None]:
+        """Paints leaves for the wind: small tilted ovals in autumn and summer colours."""
+        colours = [(196, 120, 48), (214, 160, 60), (150, 60, 40), _mix(self.col["near"], (255, 255, 255), 0.2)]
+        def paint(tile: np.ndarray) -> None:
+            n = max(6, int(self.w * self.h / per))
+            unit = max(0.8, self.h / 360)
+            for x, y in zip(self.rng.uniform(0, self.w, n), self.rng.uniform(0, self.h, n)):
+                r = self.rng.uniform(3.0, 5.0) * unit
+                colour = colours[int(self.rng.integers(len(colours)))]
+                angle = self.rng.uniform(0, 180)
+                for px, py in self._wrapped(x, y, r + 3):
+                    self._ellipse(tile, (px, py), (r, r * 0.55), *_split(_premultiplied(colour, 240)), angle)
+        return paint
+
+    def _fog_banks(self) -> _Layer | None:
+        """Fog: soft banks drifting slowly across the whole frame, in front of the scene."""
+        if self.weather != "fog":
+            return None
+        def paint(tile: np.ndarray) -> None:
+            for _ in range(10):
+                x, y = self.rng.uniform(0, self.w), self.rng.uniform(0.2, 1.0) * self.h
+                axes = (self.rng.uniform(0.2, 0.45) * self.w, self.rng.uniform(0.04, 0.09) * self.h)
+                for px, py in self._wrapped(x, y, axes[0] + 2):
+                    self._ellipse(tile, (px, py), axes, *_split(_premultiplied(self.fog, 70)))
+        return self._tiled(0.8, (0.05 * self.h * self.wind_side, 0.0), paint, blur=0.03 * self.h)
 
     def _slate(self, shot: ShotSpec) -> tuple[np.ndarray, tuple[int, int]]:
-        """The small caption at the top-left (subtitles go at the bottom later)."""
-        from PIL import Image, ImageDraw, ImageFont
-
-        size = max(10, self.h // 26)
-        font = ImageFont.truetype(str(find_cjk_font()), size)
-        text = shot.text.strip().replace("\n", " ")
-        lines = [f"Shot {shot.index + 1} · {shot.camera} · {shot.time_of_day}", text[:40] + ("…" if len(text) > 40 else "")]
-        measure = ImageDraw.Draw(Image.new("L", (1, 1)))
-        pad = max(3, size // 3)
-        tw = int(max(measure.textlength(line, font=font) for line in lines if line)) + 2 * pad
-        line_h = int(size * 1.25)
-        th = line_h * len([line for line in lines if line]) + 2 * pad
-        tw, th = min(tw, self.w - 8), min(th, self.h // 3)
-        box = Image.new("RGBA", (tw, th), (0, 0, 0, 120))
-        draw = ImageDraw.Draw(box)
-        for i, line in enumerate(line for line in lines if line):
-            draw.text((pad, pad + i * line_h), line, font=font, fill=(255, 255, 255, 235))
-        rgba = np.asarray(box).astype(np.float32)
-        rgba[..., :3] *= rgba[..., 3:4] / 255.0
-        return rgba.round().astype(np.uint8), (max(4, self.w // 80), max(4, self.h // 60))
+        """The slug at the top-left: shot number, size and move (the words are the subtitles' job)."""
+        text = f"{shot.index + 1}  {shot.shot_size.replace('_', ' ')}  {shot.camera.replace('_', ' ')}".upper()
+        scale = max(0.3, self.h / 800)
+        thick = 1
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+        pad = max(2, int(th * 0.4))
+        box = np.zeros((th + base + 2 * pad, tw + 2 * pad, 4), np.uint8)
+        box[...] = (0, 0, 0, 110)
+        cv2.putText(box, text, (pad, pad + th), cv2.FONT_HERSHEY_SIMPLEX, scale, (235, 235, 235, 255), thick, cv2.LINE_AA)
+        # Text drawn over the box's premultiplied black: colour and alpha rise together.
+        return box, (max(4, self.w // 80), max(4, self.h // 60))
 
     # ---- per frame ------------------------------------------------------------------
 
@@ -499,15 +725,19 @@ class _Scene:
         z = zoom**layer.depth
         dx, dy = layer.drift(t)
         ox, oy = layer.origin
-        return np.array([[z, 0.0, z * (ox + dx - cx * layer.depth) + self.w / 2],
-                         [0.0, z, z * (oy + dy - cy * layer.depth) + self.h / 2]])
+        zi = z / layer.scale
+        return np.array([[zi, 0.0, z * (ox + dx - cx * layer.depth) + self.w / 2],
+                         [0.0, zi, z * (oy + dy - cy * layer.depth) + self.h / 2 + self.camera.screen_dy]])
 
     def render(self, i: int) -> np.ndarray:
         """Frame `i` as RGB uint8 (H, W, 3)."""
         t = i / self.frames * self.duration
         out = cv2.warpAffine(self.sky.image, self._matrix(self.sky, t), (self.w, self.h),
                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        flash = self.flash.get(i, 0.0)
         for layer in self.layers:
+            if layer.flash_only and flash < 0.5:
+                continue
             m = self._matrix(layer, t)
             bx0, by0, bx1, by1 = layer.box
             corners = m @ np.array([[bx0, bx1, bx0, bx1], [by0, by0, by1, by1], [1, 1, 1, 1]], np.float64)
@@ -519,8 +749,12 @@ class _Scene:
             warped = cv2.warpAffine(layer.image, m, (fx1 - fx0, fy1 - fy0), flags=cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             _blend(out[fy0:fy1, fx0:fx1], warped)
-        image, (sx, sy) = self.slate
-        _blend(out[sy:sy + image.shape[0], sx:sx + image.shape[1]], image)
+        if flash:  # lightning lights the whole scene for a moment
+            light, strength = np.full_like(out, (225, 230, 255)), (0.5 if self.night else 0.35) * flash
+            out = cv2.addWeighted(out, 1.0 - strength, light, strength, 0.0)
+        if self.slate is not None:
+            image, (sx, sy) = self.slate
+            _blend(out[sy:sy + image.shape[0], sx:sx + image.shape[1]], image)
         return out
 
 
@@ -528,6 +762,12 @@ def _blended(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
     """Premultiplied RGBA `src` composited over RGB `dst`."""
     inverse = cv2.cvtColor(cv2.bitwise_not(np.ascontiguousarray(src[..., 3])), cv2.COLOR_GRAY2RGB)
     return cv2.add(cv2.multiply(np.ascontiguousarray(dst), inverse, scale=1 / 255), cv2.cvtColor(src, cv2.COLOR_RGBA2RGB))
+
+
+def _over(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """Premultiplied RGBA `src` composited over premultiplied RGBA `dst`."""
+    inverse = 1.0 - src[..., 3:4].astype(np.float32) / 255.0
+    return np.clip(src.astype(np.float32) + dst.astype(np.float32) * inverse, 0, 255).round().astype(np.uint8)
 
 
 def _blend(dst: np.ndarray, src: np.ndarray) -> None:
@@ -556,7 +796,7 @@ class AnimaticGenerator:
         """Render `shot` with `seed` into an MP4 at `out_path`."""
         s = self.settings
         started = time.perf_counter()
-        scene = _Scene(shot, seed, s.width, s.height, s.fps)
+        scene = _Scene(shot, seed, s.width, s.height, s.fps, slug=s.animatic_slug)
         with PeakMemory(cuda=False) as memory, VideoWriter(out_path, s.width, s.height, s.fps) as writer:
             for i in range(scene.frames):
                 writer.write(scene.render(i))

@@ -334,6 +334,9 @@ class GenerationSettings(BaseModel):
     gpu_slots: int = Field(
         1, ge=1, le=64, description="Shots that may run on the GPU at once across all runs (Prefect concurrency limit)."
     )
+    animatic_slug: bool = Field(
+        True, description="Animatic: a small slug (shot number, size, camera move) at the top-left of each frame."
+    )
     negative_prompt: str = Field(
         "blurry, low quality, distorted, watermark, subtitles, text",
         description="Negative prompt for diffusion backends.",

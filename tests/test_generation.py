@@ -133,14 +133,167 @@ def test_night_is_darker_than_day(tmp_path):
     assert night.mean() < 0.6 * day.mean()
 
 
-def test_slate_sits_small_at_the_top_left(tmp_path):
-    """The caption box darkens the top-left corner only; the bottom stays free for subtitles."""
-    _, with_text = render(tmp_path, "a", make_shot(duration_s=0.5, index=0))
-    _, other_text = render(tmp_path, "b", make_shot(duration_s=0.5, index=7, text="A different caption here"))
-    changed = np.abs(with_text[0].astype(np.int16) - other_text[0].astype(np.int16)).max(axis=2) > 40
+def test_slug_sits_small_at_the_top_left_and_never_prints_the_words(tmp_path):
+    """The slug (shot number, size, move) marks the top-left corner only; the bottom stays free for subtitles."""
+    _, first = render(tmp_path, "a", make_shot(duration_s=0.5, index=0))
+    _, other_number = render(tmp_path, "b", make_shot(duration_s=0.5, index=7))
+    changed = np.abs(first[0].astype(np.int16) - other_number[0].astype(np.int16)).max(axis=2) > 40
     ys, xs = np.nonzero(changed)
-    assert len(ys) > 20
-    assert ys.max() < 180 * 0.25 and xs.max() < 320 * 0.75
+    assert len(ys) > 10
+    assert ys.max() < 180 * 0.15 and xs.max() < 320 * 0.5
+    # The story's words are the subtitles' job: another text (same subject and scene) draws the same frames.
+    _, other_words = render(tmp_path, "c", make_shot(duration_s=0.5, index=0, text="一只小狐狸在雪林里走了很久很久，终于看见了灯光。",
+                                                     prompt="a completely different prompt"))
+    assert np.array_equal(first, other_words)
+
+
+def test_the_slug_can_be_switched_off(tmp_path):
+    _, on = render(tmp_path, "on", make_shot(duration_s=0.5, index=0))
+    _, off = render(tmp_path, "off", make_shot(duration_s=0.5, index=0), animatic_slug=False)
+    _, off_other = render(tmp_path, "off7", make_shot(duration_s=0.5, index=7, camera="push"), animatic_slug=False)
+    assert np.array_equal(off, off_other)  # nothing of the shot's number is drawn
+    differs = np.abs(on.astype(np.int16) - off.astype(np.int16)).max(axis=(0, 3)) > 40
+    ys, xs = np.nonzero(differs)
+    assert len(ys) > 20 and ys.max() < 180 * 0.15 and xs.max() < 320 * 0.6  # only the slug's corner
+    # Elsewhere only the video codec's rounding differs.
+    assert np.abs(on[:, 32:].astype(np.int16) - off[:, 32:].astype(np.int16)).mean() < 1.5
+
+
+# Weather and framing, measured without a classifier: a green-hills day shot the weather changes.
+HILLS = dict(text="A fox walks over the hills.", environment="green hills", prompt="a fox on green hills",
+             camera="static", time_of_day="day", duration_s=2.0)
+
+
+def grey(frame: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def streak_mask(frame: np.ndarray) -> np.ndarray:
+    """Pixels on thin bright near-vertical lines: brighter than both sides, and so above and below."""
+    g = grey(frame)
+    ridge = np.zeros(g.shape, bool)
+    ridge[:, 2:-2] = (g[:, 2:-2] - np.maximum(g[:, :-4], g[:, 4:])) > 12
+    return ridge[3:-3] & ridge[:-6] & ridge[6:]
+
+
+def streak_fraction(frame: np.ndarray) -> float:
+    return float(streak_mask(frame).mean())
+
+
+def small_bright_blobs(frame: np.ndarray) -> int:
+    """Small spots brighter than their surroundings (snowflakes, stars)."""
+    g = grey(frame)
+    spots = ((g - cv2.GaussianBlur(g, (0, 0), 3)) > 20).astype(np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(spots)
+    return int(((stats[1:, cv2.CC_STAT_AREA] >= 1) & (stats[1:, cv2.CC_STAT_AREA] <= 30)).sum())
+
+
+def test_rain_draws_streaks_that_fall_coherently(tmp_path):
+    _, clear = render(tmp_path, "clear", make_shot(**HILLS))
+    _, rain = render(tmp_path, "rain", make_shot(**HILLS, weather="rain"))
+    # In the sky, below the slug: grass strokes are thin near-vertical lines too.
+    clear_streaks, rain_streaks = streak_fraction(clear[12][20:90]), streak_fraction(rain[12][20:90])
+    print(f"\nstreak pixels in the sky: clear {clear_streaks:.4f}, rain {rain_streaks:.4f}")
+    assert rain_streaks > 0.002 and rain_streaks > 10 * clear_streaks
+    # Coherent: the streaks of one frame, moved down a few pixels, are the streaks of the next
+    # (rain redrawn at random each frame would overlap no better moved than in place).
+    a, b = streak_mask(rain[10][10:100]), streak_mask(rain[11][10:100])
+    overlap = {(dy, dx): int((a[: a.shape[0] - dy, max(0, -dx): a.shape[1] - max(0, dx)]
+                              & b[dy:, max(0, dx): b.shape[1] - max(0, -dx)]).sum())
+               for dy in range(0, 25) for dx in range(-8, 9)}
+    (dy, dx), best = max(overlap.items(), key=lambda kv: kv[1])
+    print(f"rain moves ({dx}, {dy}) px a frame: overlap {best} moved, {overlap[(0, 0)]} in place")
+    assert dy >= 3 and best > 3 * max(1, overlap[(0, 0)])
+    # Smooth: no frame is a reshuffle of random streaks.
+    changes = frame_changes(rain)
+    assert changes.max() < 2.0 * np.median(changes) + 0.5
+
+
+def test_snow_draws_small_bright_flakes(tmp_path):
+    _, clear = render(tmp_path, "clear", make_shot(**HILLS))
+    _, snow = render(tmp_path, "snow", make_shot(**HILLS, weather="snow"))
+    # In the sky (grass strokes are small bright spots too), below the slug.
+    clear_flakes, flakes = small_bright_blobs(clear[12][20:80]), small_bright_blobs(snow[12][20:80])
+    print(f"\nsmall bright blobs in the sky: clear {clear_flakes}, snow {flakes}")
+    assert flakes > 60 and flakes > 3 * clear_flakes
+
+
+def test_a_storm_flashes_and_hides_the_night_sky(tmp_path):
+    night = {**HILLS, "time_of_day": "night"}
+    _, clear = render(tmp_path, "clear", make_shot(**night))
+    _, storm = render(tmp_path, "storm", make_shot(**night, weather="storm"))
+    _, again = render(tmp_path, "again", make_shot(**night, weather="storm"))
+    assert np.array_equal(storm, again)  # the lightning strikes at the same frames every render
+    brightness = storm.mean(axis=(1, 2, 3))
+    lit = int(brightness.argmax())
+    neighbours = np.median(np.delete(brightness, range(max(0, lit - 4), lit + 5)))
+    print(f"\nstorm frame brightness: flash {brightness[lit]:.0f} (frame {lit}), others {neighbours:.0f}")
+    assert brightness[lit] > 1.4 * neighbours
+    plain = clear.mean(axis=(1, 2, 3))
+    assert plain.max() < 1.1 * np.median(plain)  # a clear night never flashes
+
+    def sky_lights(frames: np.ndarray) -> int:
+        darkest = frames[int(frames.mean(axis=(1, 2, 3)).argmin())]
+        return int((grey(darkest)[20:70] > 150).sum())  # the upper sky, below the slug
+
+    print(f"stars and moon pixels: clear night {sky_lights(clear)}, storm {sky_lights(storm)}")
+    assert sky_lights(clear) > 30 and sky_lights(storm) < 3
+
+
+def test_fog_and_wind_are_drawn(tmp_path):
+    _, clear = render(tmp_path, "clear", make_shot(**HILLS))
+    _, fog = render(tmp_path, "fog", make_shot(**HILLS, weather="fog"))
+    _, wind = render(tmp_path, "wind", make_shot(**HILLS, weather="wind"))
+    def edges(frame: np.ndarray) -> float:  # mean gradient: fog softens every outline
+        g = grey(frame)
+        return float(np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))[20:].mean())
+
+    print(f"\nedge strength: clear {edges(clear[12]):.1f}, fog {edges(fog[12]):.1f}")
+    assert edges(fog[12]) < 0.6 * edges(clear[12])
+
+    def leaves(frame: np.ndarray) -> int:
+        r, g, b = (frame[..., k].astype(np.int16) for k in range(3))
+        return int(((r > g + 30) & (r > b + 60)).sum())
+
+    print(f"leaf pixels: clear {leaves(clear[12])}, wind {leaves(wind[12])}")
+    assert leaves(wind[12]) > 50 and leaves(clear[12]) < 10
+    _, again = render(tmp_path, "wind2", make_shot(**HILLS, weather="wind"))
+    assert np.array_equal(wind, again)
+
+
+def subject_area(frame: np.ndarray) -> int:
+    """Pixels of the dark subject silhouette (nothing else in a day scene is that dark)."""
+    return int((grey(frame) < 40).sum())
+
+
+def test_shot_size_frames_the_subject(tmp_path):
+    house = {**HILLS, "subject": "house", "text": "A house on the hill.", "duration_s": 0.5}  # it stands still
+    areas = {size: subject_area(render(tmp_path, size, make_shot(**house, shot_size=size))[1][3])
+             for size in ("extreme_wide", "wide", "close_up", "extreme_close_up")}
+    print(f"\nsubject area by shot size: {areas}")
+    assert areas["extreme_wide"] < 0.6 * areas["wide"]
+    assert areas["close_up"] > 2.5 * areas["wide"]
+    assert areas["extreme_close_up"] > areas["close_up"]
+
+
+def test_angle_moves_the_horizon(tmp_path):
+    def ground_share(angle: str) -> float:
+        _, frames = render(tmp_path, angle, make_shot(**{**HILLS, "duration_s": 0.5}, angle=angle))
+        r, g, b = (frames[3][..., k].astype(np.int16) for k in range(3))
+        return float(((g > b + 10) & (g > r + 10)).mean())  # green hills and grass
+
+    shares = {angle: ground_share(angle) for angle in ("low", "eye_level", "high", "birds_eye")}
+    print(f"\nground share by angle: {shares}")
+    assert shares["low"] < shares["eye_level"] < shares["high"] < shares["birds_eye"]
+
+
+@pytest.mark.parametrize("shot_size", ["extreme_wide", "close_up", "extreme_close_up"])
+def test_camera_moves_keep_working_in_every_framing(tmp_path, shot_size):
+    for camera in ("pan_right", "push", "handheld"):
+        _, frames = render(tmp_path, camera, make_shot(camera=camera, shot_size=shot_size, duration_s=1.0))
+        changes = frame_changes(frames)
+        assert np.median(changes) > 0.5, f"{camera} {shot_size} looks frozen"
+        assert changes.max() < 2.0 * np.median(changes) + 0.5, f"{camera} {shot_size} jumps"
 
 
 def test_animatic_speed_and_progress(tmp_path):
