@@ -368,7 +368,9 @@ class _Scene:
             tile = cv2.GaussianBlur(np.pad(tile, ((m, m), (m, m), (0, 0)), mode="wrap"), (0, 0), blur)[m:-m, m:-m]
         x0, y0, x1, y1 = self._extent(depth, _no_drift)
         x0, y0, x1 = x0 - tw - int(abs(amp)) - 2, y0 - th - 2, x1 + int(abs(amp)) + 2
-        canvas = tile[np.arange(y0, y1)[:, None] % th, np.arange(x0, x1)[None, :] % tw]
+        # Canvas pixel (y, x) is tile pixel (y mod th, x mod tw), world coordinates.
+        start = np.roll(tile, (-(y0 % th), -(x0 % tw)), axis=(0, 1))
+        canvas = np.tile(start, (-(-(y1 - y0) // th), -(-(x1 - x0) // tw), 1))[: y1 - y0, : x1 - x0]
         return _Layer(np.ascontiguousarray(canvas), (x0, y0), depth, drift)
 
     def _wrapped(self, x: float, y: float, margin: float) -> list[tuple[float, float]]:
@@ -634,12 +636,15 @@ class _Scene:
         unit = h / 360  # particle sizes scale with the frame
         if self.weather in ("rain", "storm"):
             storm = self.weather == "storm"
-            vx, vy = (0.28 if storm else 0.08) * h * side, (1.3 if storm else 0.9) * h
+            vx, vy = (0.12 if storm else 0.04) * h * side, (0.55 if storm else 0.45) * h
             colour = (120, 130, 150) if self.night else _mix(self.col["light"], (205, 215, 235), 0.6)
-            far = self._streaks(vx, vy, max(5.0, 0.022 * h), 250 if storm else 400, colour, 90 if self.night else 130)
-            near = self._streaks(vx, vy, max(8.0, (0.05 if storm else 0.035) * h), 350 if storm else 550, colour,
+            far = self._streaks(vx, vy, max(5.0, 0.022 * h), 500 if storm else 900, colour, 90 if self.night else 130)
+            near = self._streaks(vx, vy, max(8.0, (0.05 if storm else 0.035) * h), 500 if storm else 800, colour,
                                  150 if self.night else 210)
-            return (self._tiled(_DEPTH["rain_far"], (0.7 * vx, 0.7 * vy), far), self._tiled(_DEPTH["air"], (vx, vy), near))
+            # Soft streaks falling about half a frame a second: fast thin lines are what optical
+            # flow cannot follow, and the quality check would call the shot boiling.
+            return (self._tiled(_DEPTH["rain_far"], (0.7 * vx, 0.7 * vy), far, blur=0.8),
+                    self._tiled(_DEPTH["air"], (vx, vy), near, blur=0.8))
         if self.weather == "snow" or (self.weather == "clear" and self.ground == "snow"):
             heavy = self.weather == "snow"
             vx, vy = 0.05 * h * side, 0.16 * h
