@@ -142,8 +142,8 @@ def test_slug_sits_small_at_the_top_left_and_never_prints_the_words(tmp_path):
     assert len(ys) > 10
     assert ys.max() < 180 * 0.15 and xs.max() < 320 * 0.5
     # The story's words are the subtitles' job: another text (same subject and scene) draws the same frames.
-    _, other_words = render(tmp_path, "c", make_shot(duration_s=0.5, index=0, text="一只小狐狸在雪林里走了很久很久，终于看见了灯光。",
-                                                     prompt="a completely different prompt"))
+    words = dict(text="一只小狐狸在雪林里走了很久很久，终于看见了灯光。", prompt="a completely different prompt")
+    _, other_words = render(tmp_path, "c", make_shot(duration_s=0.5, index=0, **words))
     assert np.array_equal(first, other_words)
 
 
