@@ -728,3 +728,26 @@ def test_half_precision_keeps_the_wan_vae_in_float32(tiny_wan, tmp_path):
     assert gen.pipe.transformer.dtype == torch.bfloat16 and gen.pipe.text_encoder.dtype == torch.bfloat16
     assert gen.pipe.vae.dtype == torch.float32  # Wan's VAE decodes badly in half precision
     assert gen.generate(make_shot(duration_s=1.0), seed=1, attempt=0, out_path=tmp_path / "bf16.mp4").frames == 9
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("weather", ["storm", "rain", "snow"])
+def test_an_animatic_weather_shot_passes_quality_on_the_first_attempt(tmp_path, weather):
+    """Issue 17: the animatic's own storm is asked-for texture, not boiling motion or flicker;
+    the same frames scored as a clear shot are still judged whole."""
+    from quality.request import shot_request
+    from quality.score import score_video
+    from reelgate.settings import QualitySettings
+
+    shot = make_shot(weather=weather, time_of_day="night", camera="track", duration_s=3.5,
+                     text="A fox runs across the hills.", subject="fox", action="runs", environment="hills")
+    gen = AnimaticGenerator(GenerationSettings())  # the default 640x360 a new user gets
+    out = tmp_path / f"{weather}.mp4"
+    gen.generate(shot, seed=shot.seed, attempt=0, out_path=out)
+    report = score_video(out, QualitySettings(), wants_motion=True, request=shot_request(shot))
+    assert report.passed, (report.failing, report.reasons)
+    assert any(weather in line or "rain" in line or "snow" in line for line in report.relaxed)
+    unasked = score_video(out, QualitySettings(), wants_motion=True)
+    assert not unasked.relaxed  # nothing is excused for a shot that did not ask
+    if weather == "storm":
+        assert not unasked.passed and "flicker" in unasked.failing  # its lightning, unasked, is flicker
