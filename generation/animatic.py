@@ -79,8 +79,14 @@ _SUBJECT_WORDS = {
     "animal": ["cat", "dog", "fox", "wolf", "horse", "deer", "rabbit", "tiger", "bear", "animal",
                "猫", "狗", "狐", "狼", "马", "鹿", "兔", "虎", "熊"],
     "figure": ["girl", "boy", "man", "woman", "child", "person", "robot", "knight", "king", "queen",
-               "女孩", "男孩", "人", "孩", "少年", "少女", "老人", "骑士", "机器人"],
+               "maiden", "princess", "prince", "goddess", "god", "hero", "heroine", "hunter", "warrior",
+               "soldier", "detective", "sailor", "fisherman", "farmer", "shepherd", "weaver", "herdsman",
+               "女孩", "男孩", "人", "孩", "少年", "少女", "老人", "骑士", "机器人", "仙女", "女子", "男子",
+               "侦探", "猎人", "将军", "英雄", "公主", "王子", "织女", "牛郎", "嫦娥", "后羿"],
 }
+# The kind is read from the subject first (a maiden chained before a sea monster is a
+# maiden), then from the sentence. Names (Europa, 织女) and anything unknown are a
+# neutral standing figure, never an animal drawn by chance.
 _GROUND_WORDS = {
     "water": ["sea", "ocean", "lake", "river", "harbor", "harbour", "海", "湖", "河", "江", "港"],
     "snow": ["snow", "winter", "ice", "雪", "冬", "冰"],
@@ -268,11 +274,11 @@ class _Scene:
     # ---- layout helpers -------------------------------------------------------------
 
     def _pick_subject(self, shot: ShotSpec, seed: int) -> str:
-        text = " ".join([shot.subject, shot.text]).lower()
-        for kind, ws in _SUBJECT_WORDS.items():
-            if _has(ws, text):
-                return kind
-        return ("figure", "animal")[(seed + zlib.crc32(shot.subject.encode("utf-8"))) % 2]
+        for text in (shot.subject.lower(), shot.text.lower()):
+            for kind, ws in _SUBJECT_WORDS.items():
+                if text and _has(ws, text):
+                    return kind
+        return "figure"
 
     def _place_subject(self, shot: ShotSpec, rng: np.random.Generator) -> None:
         """Where the subject stands and how big it is; the camera frames it from there."""

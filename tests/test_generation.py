@@ -751,3 +751,17 @@ def test_an_animatic_weather_shot_passes_quality_on_the_first_attempt(tmp_path, 
     assert not unasked.relaxed  # nothing is excused for a shot that did not ask
     if weather == "storm":
         assert not unasked.passed and "flicker" in unasked.failing  # its lightning, unasked, is flicker
+
+
+def test_the_subject_kind_comes_from_the_subject_and_unknowns_are_a_figure_not_a_cat():
+    from generation.animatic import _Scene
+
+    def kind(**fields) -> str:
+        return _Scene(make_shot(**fields), seed=3, width=320, height=180, fps=12).subject
+
+    # Issue 17: "a chained maiden and a sea monster are both drawn as the same small cat".
+    assert kind(subject="a chained maiden", text="A chained maiden waits as the sea monster rises.") == "figure"
+    assert kind(subject="Europa", text="Europa gathers flowers.") == "figure"  # a name is a person
+    assert kind(subject="织女", text="织女在银河边织布。") == "figure"
+    assert {kind(subject="a shimmering thing", text="A shimmering thing waits.", seed=s) for s in range(6)} == {"figure"}
+    assert kind(subject="a grey wolf", text="A grey wolf howls at a girl.") == "animal"  # the subject, not the girl
