@@ -95,11 +95,16 @@ class Reading:
         return not self.narration.strip()
 
 
-def _direction(text: str, tables: KeywordTables) -> Direction:
+def camera_in(text: str, tables: KeywordTables) -> str | None:
+    """The camera move `text` names; a bare "pan" turns left when the text says left (左)."""
     camera = tables.find(text, "camera")
-    if camera == "pan":
-        lowered = text.lower()
-        camera = "pan_left" if ("left" in lowered or "左" in text) else "pan_right" if ("right" in lowered or "右" in text) else "pan_right"
+    if camera != "pan":
+        return camera
+    return "pan_left" if ("left" in text.lower() or "左" in text) else "pan_right"
+
+
+def _direction(text: str, tables: KeywordTables) -> Direction:
+    camera = camera_in(text, tables)
     looks = tuple((facet, words) for words, facet in tables.find_all(text, "look"))
     shot_size, angle = tables.find(text, "shot_size"), tables.find(text, "angle")
     if not (looks or camera or shot_size or angle) and (_ZH_LOOK_NOUNS.search(text) or _EN_LOOK_NOUNS.search(text)):
@@ -167,9 +172,7 @@ def _whole_sentence_directs(sentence: str, language: str, tables: KeywordTables)
     # "Bright primary colours, playful pacing." / "Stop-motion look, felt and paper textures.":
     # no verb, and every clause is about a look noun (colours, textures, pacing, 质感, 色调).
     nouns = _ZH_LOOK_NOUNS if language == "zh" else _EN_LOOK_NOUNS
-    return not _has_verb(text, language) and all(
-        nouns.search(c) or _names_direction(c, tables) for c in clauses
-    )
+    return all(nouns.search(c) or _names_direction(c, tables) for c in clauses) and not _has_verb(text, language)
 
 
 _EN_LOOK_NOUNS = re.compile(

@@ -24,14 +24,14 @@ from pathlib import Path
 import yaml
 
 from reelgate.errors import ConfigError
-from reelgate.records import ANGLES, MOODS, SHOT_SIZES, TIMES_OF_DAY, WEATHERS, CameraMove, Expansion
+from reelgate.records import ANGLES, CAMERA_MOVES, MOODS, SHOT_SIZES, TIMES_OF_DAY, WEATHERS, Expansion
 from reelgate.yaml_safe import load_yaml, read_yaml_text, yaml_problem
 
 KEYWORDS_DIR = Path(__file__).parent / "keywords"
 MAX_EXPANSIONS = 4  # more descriptions drown the shot's own words in a long prompt
 
 # "pan": the side is read from the sentence ("left", 左), else from the action.
-_CAMERA_VALUES: tuple[str, ...] = (*CameraMove.__args__, "pan")  # type: ignore[attr-defined]
+_CAMERA_VALUES: tuple[str, ...] = (*CAMERA_MOVES, "pan")
 # table -> the values its keywords may name.
 TABLE_VALUES: dict[str, tuple[str, ...]] = {
     "camera": _CAMERA_VALUES,
@@ -139,7 +139,8 @@ def _pattern(keywords: Sequence[str], language: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![a-z])(?:{body})(?![a-z])" if language == "en" else body)
 
 
-def _read_yaml(path: Path) -> object:
+def read_config_yaml(path: Path) -> object:
+    """A YAML file the settings name, or a ConfigError naming the file and line."""
     try:
         text = read_yaml_text(path)
     except (OSError, UnicodeDecodeError) as exc:
@@ -151,11 +152,6 @@ def _read_yaml(path: Path) -> object:
         line, problem = yaml_problem(exc)
         where = f" line {line}" if line else ""
         raise ConfigError(f"{path}:{where}: not valid YAML ({problem}); fix the syntax") from exc
-
-
-def read_config_yaml(path: Path) -> object:
-    """A settings-referenced YAML file, or a ConfigError naming the file and line."""
-    return _read_yaml(path)
 
 
 def _text_items(path: Path, key: str, value: object, what: str) -> list[str]:
@@ -171,7 +167,7 @@ def _text_items(path: Path, key: str, value: object, what: str) -> list[str]:
 
 def _parse_keyword_file(path: Path) -> tuple[str, dict[str, dict]]:
     """(language, {table: {keyword: value}}) of one keyword file, validated."""
-    data = _read_yaml(path)
+    data = read_config_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with `language:` and tables {', '.join(TABLES)}")
     language = data.get("language")

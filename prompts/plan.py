@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prompts.directions import Direction, merge_style, read_sentence
+from prompts.directions import Direction, camera_in, merge_style, read_sentence
 from prompts.keywords import KeywordTables, keyword_tables
 from prompts.limits import check_plan_limits
 from prompts.parse_en import parse_en
@@ -38,6 +38,7 @@ from prompts.sentences import (
     detect_language,
     estimate_narration_s,
     is_short,
+    merge_short,
     split_clauses,
     split_pieces,
 )
@@ -90,7 +91,6 @@ SHOT_SIZE_PHRASE = {
     "extreme_close_up": "extreme close-up",
 }
 ANGLE_PHRASE = {"eye_level": "", "low": "low angle", "high": "high angle", "birds_eye": "bird's-eye view"}
-MOODS = ("calm", "joyful", "mysterious", "tense", "sad", "epic")
 
 # The camera when the text names none, from what happens (first match wins).
 _EN_ACTION_CAMERA = (
@@ -260,7 +260,7 @@ _FALLING_WEATHER = re.compile(
 )
 
 
-def _default_camera(text: str, action: str, language: str, seed: int) -> str:
+def _default_camera(text: str, action: str, language: str) -> str:
     """The move the action asks for: its own verb first, then the whole sentence."""
     rules = _ZH_ACTION_CAMERA if language == "zh" else _EN_ACTION_CAMERA
     sentence = _FALLING_WEATHER.sub(" ", text)
@@ -330,7 +330,7 @@ def structure_sentence(
     time_of_day = tables.find(sentence, "time_of_day") or directed("time_of_day") or default_time
     weather = _weather(sentence, tables) or directed("weather") or default_weather
     mood = _mood(sentence, tables) or directed("mood") or ("tense" if weather == "storm" else default_mood)
-    camera = directed("camera") or _text_camera(sentence, tables) or _default_camera(sentence, action, language, seed)
+    camera = directed("camera") or camera_in(sentence, tables) or _default_camera(sentence, action, language)
     shot_size = directed("shot_size") or tables.find(sentence, "shot_size") or _default_shot_size(
         subject, environment, sentence, mood, language
     )
@@ -368,14 +368,6 @@ _WEATHER_IT = re.compile(
 )
 
 
-def _text_camera(sentence: str, tables: KeywordTables) -> str | None:
-    camera = tables.find(sentence, "camera")
-    if camera != "pan":
-        return camera
-    lowered = sentence.lower()
-    return "pan_left" if ("left" in lowered or "左" in sentence) else "pan_right"
-
-
 def read_story(text: str, language: str, tables: KeywordTables, max_shots: int) -> tuple[list[Direction], list[_Piece]]:
     """(directions standing alone, narrated pieces with their own directions) of a story.
 
@@ -402,21 +394,11 @@ def read_story(text: str, language: str, tables: KeywordTables, max_shots: int) 
     def join(a: _Piece, b: _Piece) -> _Piece:
         return _Piece(a.narration + joiner + b.narration, a.directions + b.directions)
 
-    merged: list[_Piece] = []
-    pending: _Piece | None = None
-    for piece in pieces:  # merge_short's rule, carrying each piece's directions along
-        if pending is not None:
-            piece, pending = join(pending, piece), None
+    def short(piece: _Piece) -> bool:  # "Close-up: its eyes glow." is a shot of its own
         framed = any(d.camera or d.shot_size or d.angle for d in piece.directions)
-        if is_short(piece.narration, language) and not framed:  # "Close-up: its eyes glow." is a shot
-            if merged:
-                merged[-1] = join(merged[-1], piece)
-            else:
-                pending = piece
-            continue
-        merged.append(piece)
-    if pending is not None:
-        merged.append(pending)
+        return is_short(piece.narration, language) and not framed
+
+    merged = merge_short(pieces, language, short=short, join=join)
     split = [
         _Piece(part, piece.directions)
         for piece in merged

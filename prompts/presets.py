@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from prompts.keywords import read_config_yaml as _read_yaml
+from prompts.keywords import read_config_yaml
 from reelgate.errors import ConfigError
 
 PRESETS_DIR = Path(__file__).parent / "presets"
@@ -35,7 +35,7 @@ class StylePreset:
 
 
 def _parse_preset_file(path: Path) -> StylePreset:
-    data = _read_yaml(path)
+    data = read_config_yaml(path)
     fields_ = ("name", "description", "style", "negative_prompt", "seed_policy")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with keys {', '.join(fields_)}")

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
 MAX_SHOT_S = 8.0
 ZH_CHARS_PER_S = 4.5
 EN_WORDS_PER_S = 2.6
+
+T = TypeVar("T")
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
@@ -56,27 +59,36 @@ def split_pieces(text: str, language: str) -> list[str]:
     return [p.strip() for p in pieces if p.strip()]
 
 
-def merge_short(pieces: list[str], language: str) -> list[str]:
+def merge_short(
+    pieces: list[T],
+    language: str,
+    *,
+    short: Callable[[T], bool] | None = None,
+    join: Callable[[T, T], T] | None = None,
+) -> list[T]:
     """Join pieces too short for a shot to a neighbour.
 
     A piece with fewer than 6 CJK characters (Chinese) or 4 words (English) joins the
     previous piece, or the next one when it comes first. Never returns empty strings.
+    short, join: for pieces that are not plain text (the planner's pieces carry their
+    directions): whether one is too short, and how two become one.
     """
     joiner = "" if language == "zh" else " "
-    merged: list[str] = []
-    pending = ""
+    short = short or (lambda p: is_short(p, language))  # type: ignore[arg-type]
+    join = join or (lambda a, b: a + joiner + b)  # type: ignore[operator]
+    merged: list[T] = []
+    pending: T | None = None
     for piece in pieces:
-        if pending:
-            piece = pending + joiner + piece
-            pending = ""
-        if is_short(piece, language):
+        if pending is not None:
+            piece, pending = join(pending, piece), None
+        if short(piece):
             if merged:
-                merged[-1] = merged[-1] + joiner + piece
+                merged[-1] = join(merged[-1], piece)
             else:
                 pending = piece
             continue
         merged.append(piece)
-    if pending:
+    if pending is not None:
         merged.append(pending)  # the whole text is one short piece
     return merged
 
