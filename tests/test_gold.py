@@ -349,6 +349,53 @@ def gold_score(gold) -> GoldScore:
     return score
 
 
+def label_problems(story: dict[str, Any], where: str) -> list[str]:
+    """What is wrong with one story's labels: directions that are not whole sentences, shots
+    with missing or unknown keys or values, shots out of story order or too long for one
+    shot, and sentences that are neither a shot nor a direction (both gold sets use it)."""
+    text, lang = story["text"], story.get("language")
+    sentences = split_sentences(text)
+    directions = story.get("directions") or []
+    shots = story.get("shots") or []
+    problems = [f"{where}: direction {d!r} is not one whole sentence of the text" for d in directions if d not in sentences]
+    covered: list[str] = list(directions)
+    last = -1
+    for i, shot in enumerate(shots):
+        at = f"{where} shot {i + 1}"
+        missing, extra = REQUIRED_SHOT_KEYS - set(shot), set(shot) - SHOT_KEYS
+        if missing or extra:
+            problems.append(f"{at}: missing {sorted(missing)} / unknown {sorted(extra)}")
+            continue
+        for f, allowed in ENUM_FIELDS.items():
+            if f in shot and shot[f] not in allowed:
+                problems.append(f"{at}: {f} {shot[f]!r} is not one of {allowed}")
+        for f in TEXT_FIELDS:
+            if f in shot and not norm_label(str(shot[f])):
+                problems.append(f"{at}: {f} {shot[f]!r} is empty once normalised")
+        starts = shot["text_starts"]
+        if starts not in text:
+            problems.append(f"{at}: text_starts {starts!r} is not in the text")
+            continue
+        sentence = shot_sentence(story, starts)
+        if sentence is None:
+            problems.append(f"{at}: text_starts {starts!r} does not open a sentence")
+            continue
+        index = sentences.index(sentence)
+        if index <= last:
+            problems.append(f"{at}: shots are not in story order")
+        last = index
+        covered.append(sentence)
+        if sentence in directions:
+            problems.append(f"{at}: a direction sentence is labelled as a shot")
+        if narration_s(sentence, lang) > MAX_SHOT_S:
+            problems.append(f"{at}: the sentence runs {narration_s(sentence, lang):.1f} s of narration "
+                            f"(> {MAX_SHOT_S:.0f} s: it would be split); shorten it")
+    uncovered = [s for s in sentences if s not in covered]
+    if uncovered:
+        problems.append(f"{where}: sentences neither a shot nor a direction: {uncovered}")
+    return problems
+
+
 def test_gold_set_is_well_formed(gold):
     problems: list[str] = []
     ids = [s.get("id") for s in gold]
@@ -372,9 +419,6 @@ def test_gold_set_is_well_formed(gold):
             problems.append(f"{where}: tags must be a list")
         sentences = split_sentences(text)
         directions = story.get("directions") or []
-        for d in directions:
-            if d not in sentences:
-                problems.append(f"{where}: direction {d!r} is not one whole sentence of the text")
         shots = story.get("shots") or []
         if story.get("only_directions"):
             if shots:
@@ -387,41 +431,7 @@ def test_gold_set_is_well_formed(gold):
         if not shots:
             problems.append(f"{where}: no shots")
             continue
-        covered: list[str] = list(directions)
-        last = -1
-        for i, shot in enumerate(shots):
-            at = f"{where} shot {i + 1}"
-            missing, extra = REQUIRED_SHOT_KEYS - set(shot), set(shot) - SHOT_KEYS
-            if missing or extra:
-                problems.append(f"{at}: missing {sorted(missing)} / unknown {sorted(extra)}")
-                continue
-            for f, allowed in ENUM_FIELDS.items():
-                if f in shot and shot[f] not in allowed:
-                    problems.append(f"{at}: {f} {shot[f]!r} is not one of {allowed}")
-            for f in TEXT_FIELDS:
-                if f in shot and not norm_label(str(shot[f])):
-                    problems.append(f"{at}: {f} {shot[f]!r} is empty once normalised")
-            starts = shot["text_starts"]
-            if starts not in text:
-                problems.append(f"{at}: text_starts {starts!r} is not in the text")
-                continue
-            sentence = shot_sentence(story, starts)
-            if sentence is None:
-                problems.append(f"{at}: text_starts {starts!r} does not open a sentence")
-                continue
-            index = sentences.index(sentence)
-            if index <= last:
-                problems.append(f"{at}: shots are not in story order")
-            last = index
-            covered.append(sentence)
-            if sentence in directions:
-                problems.append(f"{at}: a direction sentence is labelled as a shot")
-            if narration_s(sentence, lang) > MAX_SHOT_S:
-                problems.append(f"{at}: the sentence runs {narration_s(sentence, lang):.1f} s of narration "
-                                f"(> {MAX_SHOT_S:.0f} s: it would be split); shorten it")
-        uncovered = [s for s in sentences if s not in covered]
-        if uncovered:
-            problems.append(f"{where}: sentences neither a shot nor a direction: {uncovered}")
+        problems += label_problems(story, where)
 
     by_lang = {lang: [s for s in gold if s.get("language") == lang] for lang in ("zh", "en")}
     if len(gold) < 80:

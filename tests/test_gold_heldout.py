@@ -18,31 +18,22 @@ from typing import Any
 
 import pytest
 
-from reelgate.records import ANGLES, CAMERA_MOVES, MOODS, SHOT_SIZES, TIMES_OF_DAY, WEATHERS
 from tests.test_gold import (
     GOLD_DIR,
-    MAX_SHOT_S,
     REPORT,
-    REQUIRED_SHOT_KEYS,
     ROWS,
-    SHOT_KEYS,
     STORY_KEYS,
-    TEXT_FIELDS,
     GoldScore,
     _oracle,
+    label_problems,
     load_gold,
-    narration_s,
-    norm_label,
     report_lines,
     score_gold,
-    shot_sentence,
     split_sentences,
 )
 
 HELDOUT_DIR = Path(__file__).parent / "gold_heldout"
 HEADER = "held-out set (never used for tuning):"
-ENUMS = {"camera": CAMERA_MOVES, "shot_size": SHOT_SIZES, "angle": ANGLES,
-         "mood": MOODS, "weather": WEATHERS, "time_of_day": TIMES_OF_DAY}
 MIN_STORIES, MIN_PER_LANGUAGE = 40, 18
 
 # The held-out lines, kept apart so they can be put back if tests/test_gold.py's fixture, run
@@ -110,38 +101,8 @@ def test_heldout_set_is_well_formed(heldout):
         if not isinstance(text, str) or not text.strip() or not shots:
             problems.append(f"{where}: a held-out story needs text and shots")
             continue
-        sentences = split_sentences(text)
-        directions = story.get("directions") or []
-        problems += [f"{where}: direction {d!r} is not one whole sentence of the text"
-                     for d in directions if d not in sentences]
-        covered, last = list(directions), -1
-        for i, shot in enumerate(shots):
-            at = f"{where} shot {i + 1}"
-            missing, extra = REQUIRED_SHOT_KEYS - set(shot), set(shot) - SHOT_KEYS
-            if missing or extra:
-                problems.append(f"{at}: missing {sorted(missing)} / unknown {sorted(extra)}")
-                continue
-            problems += [f"{at}: {f} {shot[f]!r} is not one of {allowed}"
-                         for f, allowed in ENUMS.items() if f in shot and shot[f] not in allowed]
-            problems += [f"{at}: {f} {shot[f]!r} is empty once normalised"
-                         for f in TEXT_FIELDS if f in shot and not norm_label(str(shot[f]))]
-            starts = shot["text_starts"]
-            sentence = shot_sentence(story, starts)
-            if starts not in text or sentence is None:
-                problems.append(f"{at}: text_starts {starts!r} does not open a sentence of the text")
-                continue
-            if sentence in directions:
-                problems.append(f"{at}: a direction sentence is labelled as a shot")
-            index = sentences.index(sentence)
-            if index <= last:
-                problems.append(f"{at}: shots are not in story order")
-            last = index
-            covered.append(sentence)
-            if narration_s(sentence, lang) > MAX_SHOT_S:
-                problems.append(f"{at}: {narration_s(sentence, lang):.1f} s of narration (> {MAX_SHOT_S:.0f} s); shorten it")
-        uncovered = [s for s in sentences if s not in covered]
-        if uncovered:
-            problems.append(f"{where}: sentences neither a shot nor a direction: {uncovered}")
+        problems += label_problems(story, where)
+        sentences, directions = split_sentences(text), story.get("directions") or []
         if not 3 <= len(sentences) - len(directions) <= 5:
             problems.append(f"{where}: {len(sentences) - len(directions)} narrative sentences; 3 to 5")
 
