@@ -754,7 +754,7 @@ def test_an_animatic_weather_shot_passes_quality_on_the_first_attempt(tmp_path, 
 
 
 def test_the_subject_kind_comes_from_the_subject_and_unknowns_are_a_figure_not_a_cat():
-    from generation.animatic import _Scene
+    from generation.animatic.scene import Scene as _Scene
 
     def kind(**fields) -> str:
         return _Scene(make_shot(**fields), seed=3, width=320, height=180, fps=12).subject

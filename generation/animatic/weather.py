@@ -1,0 +1,148 @@
+"""The weather: particles that travel on straight paths (rain, snow, leaves, pollen), fog banks, lightning."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from generation.animatic.draw import DEPTH, Layer, ellipse, mix, no_drift, over, premultiplied, split_rgba
+
+if TYPE_CHECKING:
+    from generation.animatic.scene import Scene
+
+
+def bolt(scene: Scene) -> Layer | None:
+    """A lightning bolt in the sky, shown only on the flash frames of a storm."""
+    if scene.weather != "storm":
+        return None
+    img, (x0, y0, x1, y1) = scene.canvas(DEPTH["bolt"])
+    x = scene.rng.uniform(-0.3, 0.3) * scene.w - x0
+    top, bottom = -0.55 * scene.h - y0, scene.horizon - 0.08 * scene.h - y0
+    steps = 9
+    ys = np.linspace(top, bottom, steps)
+    xs = x + np.cumsum(scene.rng.uniform(-0.045, 0.045, steps) * scene.h)
+    trunk = np.column_stack([xs, ys])
+    fork_at = int(scene.rng.integers(3, 6))
+    fork = trunk[fork_at] + np.cumsum(
+        np.column_stack([scene.rng.uniform(0.01, 0.05, 4) * scene.h * scene.rng.choice([-1, 1]),
+                         np.full(4, 0.06 * scene.h)]), axis=0)
+    fork = np.vstack([trunk[fork_at], fork])
+    glow = np.zeros_like(img)
+    for line, width in ((trunk, 1.0), (fork, 0.6)):
+        pts = [np.round(line * 16).astype(np.int32)]
+        cv2.polylines(glow, pts, False, (200, 210, 255, 160), max(2, int(scene.h * 0.02 * width)), cv2.LINE_AA, shift=4)
+        cv2.polylines(img, pts, False, (250, 250, 255, 255), max(1, int(scene.h * 0.006 * width)), cv2.LINE_AA, shift=4)
+    img = over(img, cv2.GaussianBlur(glow, (0, 0), 0.01 * scene.h + 1))
+    return Layer(img, (x0, y0), DEPTH["bolt"], no_drift, flash_only=True)
+
+
+def flashes(scene: Scene) -> dict[int, float]:
+    """Lightning: how much each frame is lit (frame index -> 0..1), at times fixed by the seed."""
+    if scene.weather != "storm":
+        return {}
+    # A strike and its flicker, a few frames long; one or two per shot, well apart.
+    envelope = (1.0, 0.35, 0.8, 0.25)
+    count = 1 if scene.duration < 3 else 2
+    flash: dict[int, float] = {}
+    slots = np.array_split(np.arange(scene.frames), count)
+    for slot in slots:
+        usable = slot[: max(1, len(slot) - len(envelope))]
+        start = int(scene.rng.choice(usable[len(usable) // 5:] if len(usable) > 5 else usable))
+        for k, level in enumerate(envelope):
+            if start + k < scene.frames:
+                flash[start + k] = level
+    return flash
+
+
+def air(scene: Scene) -> tuple[Layer | None, Layer | None]:
+    """Particles of the weather, (behind the subject, in front of everything).
+
+    Rain streaks, snowflakes, wind-blown leaves; fireflies at night or drifting pollen when
+    the sky is clear. Two depths of rain and snow give them parallax.
+    """
+    side, h = scene.wind_side, scene.h
+    unit = h / 360  # particle sizes scale with the frame
+    if scene.weather in ("rain", "storm"):
+        storm = scene.weather == "storm"
+        vx, vy = (0.12 if storm else 0.04) * h * side, (0.55 if storm else 0.45) * h
+        colour = (120, 130, 150) if scene.night else mix(scene.col["light"], (205, 215, 235), 0.6)
+        far = _streaks(scene, vx, vy, max(5.0, 0.022 * h), 500 if storm else 900, colour, 90 if scene.night else 130)
+        near = _streaks(scene, vx, vy, max(8.0, (0.05 if storm else 0.035) * h), 500 if storm else 800, colour,
+                             150 if scene.night else 210)
+        # Soft streaks falling about half a frame a second: fast thin lines are what optical
+        # flow cannot follow, and the quality check would call the shot boiling.
+        return (scene.tiled(DEPTH["rain_far"], (0.7 * vx, 0.7 * vy), far, blur=0.8),
+                scene.tiled(DEPTH["air"], (vx, vy), near, blur=0.8))
+    if scene.weather == "snow" or (scene.weather == "clear" and scene.staging.ground == "snow"):
+        heavy = scene.weather == "snow"
+        vx, vy = 0.05 * h * side, 0.16 * h
+        far = _dots(scene, 500, (0.8, 1.4), (245, 245, 250), 210)
+        near = _dots(scene, 260 if heavy else 700, (1.2, 2.6), (250, 250, 255), 235)
+        return (scene.tiled(DEPTH["rain_far"], (0.6 * vx, 0.6 * vy), far, sway=(0.02 * h, 0.3), blur=0.6) if heavy else None,
+                scene.tiled(DEPTH["air"], (vx, vy), near, sway=(0.03 * h, 0.22), blur=0.7))
+    if scene.weather == "wind":
+        vx, vy = 0.7 * h * side, 0.06 * h
+        return None, scene.tiled(DEPTH["air"], (vx, vy), _leaves(scene, 5000 * unit**2), sway=(0.02 * h, 0.6))
+    kind = "fireflies" if scene.night else "pollen"
+    vx, vy = {"fireflies": (0.06, -0.03), "pollen": (0.12, -0.02)}[kind]
+    color, alpha = {"fireflies": ((255, 236, 140), 230), "pollen": ((255, 250, 230), 120)}[kind]
+    fog = scene.weather == "fog"
+    density = {"fireflies": 3000, "pollen": 4000}[kind] * (3 if fog else 1)
+    return None, scene.tiled(DEPTH["air"], (vx * h * side, vy * h), _dots(scene, density, (0.8, 2.2), color, alpha), blur=0.7)
+
+
+def _streaks(scene: Scene, vx: float, vy: float, length: float, per: float, colour, alpha: int) -> Callable[[np.ndarray], None]:
+    """Paints rain: thin streaks along the fall direction, one per `per` square px of the tile."""
+    def paint(tile: np.ndarray) -> None:
+        n = int(scene.w * scene.h / per)
+        dx, dy = vx / math.hypot(vx, vy) * length, vy / math.hypot(vx, vy) * length
+        c = premultiplied(colour, alpha)
+        for x, y in zip(scene.rng.uniform(0, scene.w, n), scene.rng.uniform(0, scene.h, n)):
+            for px, py in scene.wrapped(x, y, length + 2):
+                start, end = (int(px * 16), int(py * 16)), (int((px + dx) * 16), int((py + dy) * 16))
+                cv2.line(tile, start, end, c, 1, cv2.LINE_AA, shift=4)
+    return paint
+
+
+def _dots(scene: Scene, per: float, radius: tuple[float, float], colour, alpha: int) -> Callable[[np.ndarray], None]:
+    """Paints round particles (snow, pollen, fireflies), one per `per` square px of the tile."""
+    def paint(tile: np.ndarray) -> None:
+        n = int(scene.w * scene.h / per) if per else 0
+        unit = max(0.6, scene.h / 360)
+        rs = scene.rng.uniform(*radius, n) * unit
+        for x, y, r in zip(scene.rng.uniform(0, scene.w, n), scene.rng.uniform(0, scene.h, n), rs):
+            for px, py in scene.wrapped(x, y, r + 3):
+                ellipse(tile, (px, py), (r, r), *split_rgba(premultiplied(colour, alpha)))
+    return paint
+
+
+def _leaves(scene: Scene, per: float) -> Callable[[np.ndarray], None]:
+    """Paints leaves for the wind: small tilted ovals in autumn and summer colours."""
+    colours = [(196, 120, 48), (214, 160, 60), (150, 60, 40), mix(scene.col["near"], (255, 255, 255), 0.2)]
+    def paint(tile: np.ndarray) -> None:
+        n = max(6, int(scene.w * scene.h / per))
+        unit = max(0.8, scene.h / 360)
+        for x, y in zip(scene.rng.uniform(0, scene.w, n), scene.rng.uniform(0, scene.h, n)):
+            r = scene.rng.uniform(3.0, 5.0) * unit
+            colour = colours[int(scene.rng.integers(len(colours)))]
+            angle = scene.rng.uniform(0, 180)
+            for px, py in scene.wrapped(x, y, r + 3):
+                ellipse(tile, (px, py), (r, r * 0.55), *split_rgba(premultiplied(colour, 240)), angle)
+    return paint
+
+
+def fog_banks(scene: Scene) -> Layer | None:
+    """Fog: soft banks drifting slowly across the whole frame, in front of the scene."""
+    if scene.weather != "fog":
+        return None
+    def paint(tile: np.ndarray) -> None:
+        for _ in range(10):
+            x, y = scene.rng.uniform(0, scene.w), scene.rng.uniform(0.2, 1.0) * scene.h
+            axes = (scene.rng.uniform(0.2, 0.45) * scene.w, scene.rng.uniform(0.04, 0.09) * scene.h)
+            for px, py in scene.wrapped(x, y, axes[0] + 2):
+                ellipse(tile, (px, py), axes, *split_rgba(premultiplied(scene.fog, 70)))
+    return scene.tiled(0.8, (0.05 * scene.h * scene.wind_side, 0.0), paint, blur=0.03 * scene.h)
