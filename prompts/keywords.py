@@ -25,6 +25,13 @@ import yaml
 
 from reelgate.errors import ConfigError
 from reelgate.records import ANGLES, CAMERA_MOVES, MOODS, SHOT_SIZES, TIMES_OF_DAY, WEATHERS, Expansion
+
+# The animatic's staging vocabulary: what it can draw.
+SUBJECT_KINDS = ("person", "animal", "bird", "serpent", "giant", "vehicle", "building", "celestial", "tree")
+POSES = ("standing", "running", "falling", "reaching", "seated", "chained", "flying")
+COLOURS = ("red", "orange", "yellow", "gold", "green", "blue", "purple", "pink", "white", "black", "grey", "silver", "brown")
+SETTINGS = ("sea", "river", "lake", "rocks", "wall", "city", "plains", "forest", "mountains", "interior", "constellation",
+            "desert", "snowfield")
 from reelgate.yaml_safe import load_yaml, read_yaml_text, yaml_problem
 
 KEYWORDS_DIR = Path(__file__).parent / "keywords"
@@ -44,6 +51,11 @@ TABLE_VALUES: dict[str, tuple[str, ...]] = {
     "water": ("calm", "rough"),
     # Directions about the look; a user's word of a facet replaces the preset's words of it.
     "look": ("medium", "film", "lens", "light", "colour", "aspect", "pacing", "tone"),
+    # What the offline animatic draws (generation/animatic/staging.py); the planner ignores these.
+    "kind": SUBJECT_KINDS,
+    "pose": POSES,
+    "colour": COLOURS,
+    "setting": SETTINGS,
 }
 TABLES = (*TABLE_VALUES, "expand")
 # The facts an expansion must not contradict.

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 # Subject silhouettes in units of the subject's size: x from its centre, y up from its feet
 # (negative). ("e", x, y, half-width, half-height) is an ellipse, ("p", points) a polygon.
 SHAPES: dict[str, list[tuple]] = {
-    "figure": [("e", 0, -0.88, 0.12, 0.12),
+    "person": [("e", 0, -0.88, 0.12, 0.12),
                ("p", [(-0.16, -0.35), (-0.08, -0.78), (0.08, -0.78), (0.16, -0.35)]),
                ("p", [(-0.1, 0), (-0.06, -0.4), (0.06, -0.4), (0.1, 0), (0.04, 0), (0, -0.25), (-0.04, 0)]),
                ("p", [(-0.09, -0.75), (-0.24, -0.45), (-0.2, -0.43), (-0.05, -0.68)])],
@@ -26,23 +26,31 @@ SHAPES: dict[str, list[tuple]] = {
                ("p", [(-0.38, -0.55), (-0.75, -0.9), (-0.7, -0.93), (-0.3, -0.63)])]
     + [("p", [(x - 0.035, -0.55), (x + 0.035, -0.55), (x + 0.035, 0), (x - 0.035, 0)]) for x in (-0.3, -0.15, 0.15, 0.3)],
     "bird": [("p", [(-0.7, -1.0), (0, -0.6), (0.7, -1.0), (0, -0.45)]), ("e", 0, -0.55, 0.12, 0.08)],
-    "boat": [("p", [(-0.6, -0.2), (0.6, -0.2), (0.45, 0), (-0.45, 0)]),
+    "vehicle": [("p", [(-0.6, -0.2), (0.6, -0.2), (0.45, 0), (-0.45, 0)]),
              ("p", [(-0.015, -0.2), (-0.015, -1.1), (0.015, -1.1), (0.015, -0.2)]),
              ("p", [(0.03, -0.3), (0.03, -1.05), (0.5, -0.3)])],
-    "house": [("p", [(-0.35, 0), (-0.35, -0.5), (0, -0.85), (0.35, -0.5), (0.35, 0)])],
+    "building": [("p", [(-0.35, 0), (-0.35, -0.5), (0, -0.85), (0.35, -0.5), (0.35, 0)])],
     "tree": [("p", [(-0.05, 0), (-0.04, -0.5), (0.04, -0.5), (0.05, 0)]), ("e", 0, -0.68, 0.3, 0.3)],
 }
 
 
 
 
+# Kinds without a silhouette of their own yet, and the one they borrow.
+_STAND_IN = {"serpent": "bird", "giant": "person", "celestial": "bird"}
+
+
+def _drawn_kind(scene: Scene) -> str:
+    return _STAND_IN.get(scene.staging.kind, scene.staging.kind)
+
+
 def place_subject(scene: Scene, shot: ShotSpec, rng: np.random.Generator) -> None:
     """Where the subject stands and how big it is; the camera frames it from there."""
-    kind = scene.staging.kind
+    kind = _drawn_kind(scene)
     zoom, _, scale = FRAMING.get(shot.shot_size, FRAMING["wide"])
-    share = {"figure": 0.3, "animal": 0.22, "bird": 0.14, "boat": 0.3, "house": 0.4, "tree": 0.45}[kind]
+    share = {"person": 0.3, "animal": 0.22, "bird": 0.14, "vehicle": 0.3, "building": 0.4, "tree": 0.45}[kind]
     scene.subject_size = share * scene.h * scale
-    scene.subject_moves = kind in ("figure", "animal", "bird", "boat")
+    scene.subject_moves = kind in ("person", "animal", "bird", "vehicle")
     scene.subject_direction = float(rng.choice([-1, 1]))
     spread = 0.25 if scene.subject_moves else 0.3
     scene.subject_x = rng.uniform(-spread, spread) * scene.w
@@ -56,7 +64,7 @@ def place_subject(scene: Scene, shot: ShotSpec, rng: np.random.Generator) -> Non
 
 def subject_layer(scene: Scene) -> Layer:
     s = scene.h
-    kind = scene.staging.kind
+    kind = _drawn_kind(scene)
     color = mix(scene.col["near"], (0, 0, 0), 0.7)
     rim = mix(scene.col["low"], (255, 255, 255), 0.2)
     # Drawn finer for a close-up (image px per world px), so the zoom does not blur it.
@@ -81,17 +89,17 @@ def subject_layer(scene: Scene) -> Layer:
                 centre = pts.mean(axis=0)
                 d = pts - centre
                 poly(img, centre + d * (1 + grow / (np.linalg.norm(d, axis=1, keepdims=True) + 1e-6)), colour)
-    if kind == "house":  # a window, lit at night
+    if kind == "building":  # a window, lit at night
         lit = scene.night or scene.rng.random() < 0.5
         poly(img, place([(-0.08, -0.3), (0.08, -0.3), (0.08, -0.15), (-0.08, -0.15)]), (250, 214, 130) if lit else rim)
 
     moves, direction = scene.subject_moves, scene.subject_direction
     # A close-up keeps its subject in frame: it travels as far on screen as in a wide shot.
-    speed = {"figure": 0.16, "animal": 0.2, "bird": 0.3, "boat": 0.1}.get(kind, 0.0) * s * direction / scene.subject_zoom
+    speed = {"person": 0.16, "animal": 0.2, "bird": 0.3, "vehicle": 0.1}.get(kind, 0.0) * s * direction / scene.subject_zoom
     if direction < 0:
         img = img[:, ::-1].copy()
-    bob_amp = {"figure": 0.012, "animal": 0.01, "bird": 0.03, "boat": 0.008}.get(kind, 0.0) * scene.subject_size / 0.3
-    bob_hz = {"figure": 1.8, "animal": 2.4, "bird": 0.8, "boat": 0.5}.get(kind, 0.0)
+    bob_amp = {"person": 0.012, "animal": 0.01, "bird": 0.03, "vehicle": 0.008}.get(kind, 0.0) * scene.subject_size / 0.3
+    bob_hz = {"person": 1.8, "animal": 2.4, "bird": 0.8, "vehicle": 0.5}.get(kind, 0.0)
     half = scene.duration / 2
 
     def drift(t: float) -> tuple[float, float]:
