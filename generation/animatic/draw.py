@@ -41,6 +41,7 @@ class Layer:
     drift: Callable[[float], tuple[float, float]]  # the layer's own motion (world px) at time t
     scale: float = 1.0  # image pixels per world pixel (a close-up's subject is drawn finer)
     flash_only: bool = False  # shown only while lightning lights the sky
+    role: str = "setting"  # setting, subject or weather: what a measure may leave out (Scene.render(skip=...))
     box: tuple[int, int, int, int] = (0, 0, 0, 0)  # x0, y0, x1, y1 of its visible content
 
     def __post_init__(self) -> None:

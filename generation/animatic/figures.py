@@ -109,4 +109,4 @@ def subject_layer(scene: Scene) -> Layer:
     if scene.weather == "fog":
         fade(img, scene.fog, 0.3)
     origin = (scene.subject_x - ww / 2 / res, scene.subject_ground - foot / res)
-    return Layer(img, origin, scene.subject_depth, drift if moves else no_drift, scale=res)
+    return Layer(img, origin, scene.subject_depth, drift if moves else no_drift, scale=res, role="subject")

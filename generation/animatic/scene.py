@@ -77,7 +77,7 @@ class Scene:
         return y
 
     def tiled(self, depth: float, velocity: tuple[float, float], paint: Callable[[np.ndarray], None],
-               sway: tuple[float, float] = (0.0, 0.0), blur: float = 0.0) -> Layer:
+               sway: tuple[float, float] = (0.0, 0.0), blur: float = 0.0, role: str = "weather") -> Layer:
         """A layer of particles that travel at `velocity` (world px/s), swaying (amplitude px, Hz) sideways.
 
         `paint` draws one seamless tile (a frame's size); the layer repeats it, and its drift is
@@ -100,7 +100,7 @@ class Scene:
         # Canvas pixel (y, x) is tile pixel (y mod th, x mod tw), world coordinates.
         start = np.roll(tile, (-(y0 % th), -(x0 % tw)), axis=(0, 1))
         canvas = np.tile(start, (-(-(y1 - y0) // th), -(-(x1 - x0) // tw), 1))[: y1 - y0, : x1 - x0]
-        return Layer(np.ascontiguousarray(canvas), (x0, y0), depth, drift)
+        return Layer(np.ascontiguousarray(canvas), (x0, y0), depth, drift, role=role)
 
     def wrapped(self, x: float, y: float, margin: float) -> list[tuple[float, float]]:
         """A particle's position in a tile and its copies across the edges it is within `margin` of."""
@@ -132,14 +132,14 @@ class Scene:
         return np.array([[zi, 0.0, z * (ox + dx - cx * layer.depth) + self.w / 2],
                          [0.0, zi, z * (oy + dy - cy * layer.depth) + self.h / 2 + self.camera.screen_dy]])
 
-    def render(self, i: int) -> np.ndarray:
-        """Frame `i` as RGB uint8 (H, W, 3)."""
+    def render(self, i: int, skip: frozenset[str] = frozenset()) -> np.ndarray:
+        """Frame `i` as RGB uint8 (H, W, 3); `skip` leaves out layers of those roles (subject, weather)."""
         t = i / self.frames * self.duration
         out = cv2.warpAffine(self.sky.image, self._matrix(self.sky, t), (self.w, self.h),
                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         flash = self.flash.get(i, 0.0)
         for layer in self.layers:
-            if layer.flash_only and flash < 0.5:
+            if (layer.flash_only and flash < 0.5) or layer.role in skip:
                 continue
             m = self._matrix(layer, t)
             bx0, by0, bx1, by1 = layer.box

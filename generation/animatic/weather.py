@@ -37,7 +37,7 @@ def bolt(scene: Scene) -> Layer | None:
         cv2.polylines(glow, pts, False, (200, 210, 255, 160), max(2, int(scene.h * 0.02 * width)), cv2.LINE_AA, shift=4)
         cv2.polylines(img, pts, False, (250, 250, 255, 255), max(1, int(scene.h * 0.006 * width)), cv2.LINE_AA, shift=4)
     img = over(img, cv2.GaussianBlur(glow, (0, 0), 0.01 * scene.h + 1))
-    return Layer(img, (x0, y0), DEPTH["bolt"], no_drift, flash_only=True)
+    return Layer(img, (x0, y0), DEPTH["bolt"], no_drift, flash_only=True, role="weather")
 
 
 def flashes(scene: Scene) -> dict[int, float]:
@@ -92,7 +92,8 @@ def air(scene: Scene) -> tuple[Layer | None, Layer | None]:
     color, alpha = {"fireflies": ((255, 236, 140), 230), "pollen": ((255, 250, 230), 120)}[kind]
     fog = scene.weather == "fog"
     density = {"fireflies": 3000, "pollen": 4000}[kind] * (3 if fog else 1)
-    return None, scene.tiled(DEPTH["air"], (vx * h * side, vy * h), _dots(scene, density, (0.8, 2.2), color, alpha), blur=0.7)
+    return None, scene.tiled(DEPTH["air"], (vx * h * side, vy * h), _dots(scene, density, (0.8, 2.2), color, alpha), blur=0.7,
+                               role="ambient")  # not weather: what a clear sky carries
 
 
 def _streaks(scene: Scene, vx: float, vy: float, length: float, per: float, colour, alpha: int) -> Callable[[np.ndarray], None]:
