@@ -77,10 +77,13 @@ class Direction:
     looks: tuple[tuple[str, str], ...] = ()  # (facet, words) of the look it states
     time_of_day: str | None = None  # a scene heading: "Night.", "EXT. DOCKS - DAWN"
     weather: str | None = None
+    place: str | None = None  # a screenplay slugline's: "inside the lighthouse", "outdoors at the docks"
 
     @property
     def is_heading(self) -> bool:
-        return bool(self.time_of_day or self.weather) and not (self.camera or self.shot_size or self.angle or self.looks)
+        return bool(self.time_of_day or self.weather or self.place) and not (
+            self.camera or self.shot_size or self.angle or self.looks
+        )
 
 
 @dataclass
@@ -151,10 +154,16 @@ def _zh_rest(clause: str, tables: KeywordTables) -> list[str]:
 
 _EN_HEADING = re.compile(
     r"^(?:(?:int|ext|interior|exterior|int\./ext)\.?\s*[-–—.]?\s*)?(?:[a-z]+\s+)?(?:night|day|dawn|dusk|morning|evening|"
-    r"afternoon|later|continuous|midnight|sunset|sunrise|noon)\s*[.!]?$",
+    r"afternoon|later|continuous|midnight|sunset|sunrise|noon)\s*[.!]?$"
+    # "Heavy rain." / "Thick fog.": the weather of the scene, said alone.
+    r"|^(?:heavy|light|pouring|driving|thick|dense|strong|torrential|steady|freezing|howling)?\s*"
+    r"(?:rain|snow|fog|mist|storm|thunderstorm|wind|drizzle|sleet|hail|snowfall|downpour)\s*[.!]?$",
     re.IGNORECASE,
 )
-_ZH_HEADING = re.compile(r"^(?:日|夜|夜晚|深夜|黎明|清晨|黄昏|傍晚|白天|午夜|内景|外景)[。．.，、\s]*(?:日|夜|夜晚|外|内)?[。．.]?$")
+_ZH_HEADING = re.compile(
+    r"^(?:日|夜|夜晚|深夜|黎明|清晨|黄昏|傍晚|白天|午夜|内景|外景)[。．.，、\s]*(?:日|夜|夜晚|外|内)?[。．.]?$"
+    r"|^(?:大|小|暴|细|中|阵|浓|薄)?(?:雨|雪|雾|风|雷雨)(?:交加|倾盆|纷飞|弥漫|滂沱)?[。．.！!]?$"  # 大雨。浓雾。
+)
 
 
 def _whole_sentence_directs(sentence: str, language: str, tables: KeywordTables) -> bool:
@@ -288,8 +297,45 @@ def _read_zh(sentence: str, tables: KeywordTables) -> Reading:
     return Reading(narration=narration, directions=directions)
 
 
+# A screenplay slugline, "EXT. CLIFFTOP - NIGHT" / "INT. LIGHTHOUSE": where the scene is and when.
+# Capitals or the abbreviation's dot, so "Interior designers arrive." stays a sentence.
+_SLUGLINE = re.compile(
+    r"^(?P<io>INT\.?/EXT|EXT\.?/INT|I/E|INTERIOR|EXTERIOR|INT|EXT|Int|Ext)(?:\.|(?<=R)\b)\s*"
+    r"(?P<place>[^-–—.!?]+?)\s*(?:[-–—]+\s*(?P<when>[^.!?]+?)\s*)?[.!]?$"
+)
+# "CUT TO:", "DISSOLVE TO:", "FADE IN:": an edit, never narrated.
+_TRANSITION = re.compile(
+    r"^(?:(?:SMASH |MATCH |JUMP )?CUT TO|DISSOLVE TO|WIPE TO|FADE (?:IN|OUT|TO BLACK)|INTERCUT)\b\s*[:.]?\s*"
+    r"|^(?:(?:smash |match |jump )?cut to|dissolve to|fade in)\s*:\s*",
+    re.IGNORECASE,
+)
+
+
+def _slugline(sentence: str, tables: KeywordTables) -> Direction | None:
+    m = _SLUGLINE.match(sentence.strip())
+    if m is None or (m.group("io") in ("Int", "Ext") and not sentence.strip()[3:4] == "."):
+        return None
+    place = m.group("place").strip(" ,;:").lower()
+    inside = m.group("io").upper().startswith(("INT", "I/E"))
+    when = m.group("when") or ""
+    return Direction(
+        text=sentence.strip(" ,;:。.!?"),
+        time_of_day=tables.find(when, "time_of_day") or tables.find(place, "time_of_day"),
+        weather=tables.find(when, "weather"),
+        place=f"inside the {place}" if inside else f"outdoors at the {place}",
+    )
+
+
 def read_sentence(sentence: str, language: str, tables: KeywordTables) -> Reading:
     """Split one sentence into its narration and its directions (see the module doc)."""
+    heading = _slugline(sentence, tables) if language == "en" else None
+    if heading is not None:
+        return Reading(narration="", directions=[heading])
+    edit = _TRANSITION.match(sentence.strip()) if language == "en" else None
+    if edit is not None:
+        cut = Direction(text=edit.group().strip(" :."), looks=(("pacing", edit.group().strip(" :.")),))
+        rest = read_sentence(sentence.strip()[edit.end():], language, tables) if sentence.strip()[edit.end():].strip() else Reading("")
+        return Reading(narration=rest.narration, directions=[cut, *rest.directions])
     if _whole_sentence_directs(sentence, language, tables):
         # One direction a clause, so the look's words become the style and the camera's do not.
         clauses = [c for c in re.split(r"[,;:，；：]", sentence) if c.strip(" .。!！?？")]

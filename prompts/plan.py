@@ -292,6 +292,7 @@ def structure_sentence(
     default_time: str = "day",
     default_mood: str = "calm",
     default_weather: str = "clear",
+    place: str = "",
     previous_subject: str = "",
     earlier_subjects: Sequence[str] = (),
     directions: Sequence[Direction] = (),
@@ -305,6 +306,8 @@ def structure_sentence(
     seed: kept for callers; every default is read from the text, not drawn.
     default_time, default_mood, default_weather: the previous shot's (a night storm stays
         one until the text says otherwise).
+    place: the scene's slugline place ("inside the lighthouse"): the environment when the
+        sentence names none; an interior is added to the one it names ("by the window").
     previous_subject / earlier_subjects: antecedents for a pronoun or a missing subject.
     directions: the directions governing this shot (the episode's, then its own).
     Returns the ShotSpec fields subject ... prompt.
@@ -323,6 +326,8 @@ def structure_sentence(
     elif (action or environment) and earlier:
         subject = resolve_subject(subject, earlier, language)
     directions = list(directions)
+    if place and (not environment or (place.startswith("inside ") and place.split()[-1] not in environment.lower())):
+        environment = f"{environment}, {place}" if environment else place
 
     def directed(name: str) -> str | None:
         return next((getattr(d, name) for d in reversed(directions) if getattr(d, name)), None)
@@ -522,13 +527,15 @@ def plan_shots(
             "e.g. 'A fox runs across the snowy hills.'"
         )
     shots: list[ShotSpec] = []
-    time_of_day, mood, weather = "day", "calm", "clear"
+    time_of_day, mood, weather, place = "day", "calm", "clear", ""
     subjects: list[str] = []
     for index, piece in enumerate(pieces):
         shot_seed = plan_seed if policy == "fixed" else derive_seed(plan_seed, index)
+        # A slugline's place holds until the next slugline.
+        place = next((d.place for d in reversed(piece.directions) if d.place), place)
         fields = structure_sentence(
             piece.narration, language, style, shot_seed,
-            default_time=time_of_day, default_mood=mood, default_weather=weather,
+            default_time=time_of_day, default_mood=mood, default_weather=weather, place=place,
             earlier_subjects=subjects, directions=[*standalone, *piece.directions],
             tables=tables, look_tables=look_tables,
         )

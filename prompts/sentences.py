@@ -29,7 +29,7 @@ def detect_language(text: str) -> Literal["zh", "en"]:
 
 
 _ZH_SPLIT = re.compile(r"[^。！？；!?;…\n]+(?:[。！？；!?;…]+[”’」』）)\"']*)?|\n")
-_EN_ABBREV = {"mr", "mrs", "ms", "dr", "st", "prof", "sr", "jr", "vs", "etc", "e.g", "i.e", "mt"}
+_EN_ABBREV = {"mr", "mrs", "ms", "dr", "st", "prof", "sr", "jr", "vs", "etc", "e.g", "i.e", "mt", "int", "ext", "int./ext", "i/e"}
 
 
 def is_short(piece: str, language: str) -> bool:

@@ -484,6 +484,30 @@ def test_a_scene_heading_sets_the_time_of_the_shots_after_it() -> None:
     assert "Night" in plan.shots[1].directions and all("Night." not in s.text for s in plan.shots)
 
 
+def test_a_screenplay_slugline_sets_place_and_time_and_is_never_narrated() -> None:
+    """Previs users write screenplay: sluglines, CUT TO:, a weather line. None of it is a shot or a subtitle."""
+    story = (
+        "EXT. CLIFFTOP - NIGHT. Heavy rain. A detective in a grey coat runs along the cliff edge, handheld. "
+        "CUT TO: a giant rises from the dark forest, extreme wide, low angle. "
+        "INT. LIGHTHOUSE - NIGHT. The detective sits by the window."
+    )
+    shots = plan_shots(story, "ep-previs", PlanningSettings()).shots
+    assert [s.text for s in shots] == [
+        "A detective in a grey coat runs along the cliff edge.",
+        "A giant rises from the dark forest.",
+        "The detective sits by the window.",
+    ]
+    assert [(s.time_of_day, s.weather) for s in shots] == [("night", "rain")] * 3
+    assert shots[1].shot_size == "extreme_wide" and shots[1].angle == "low" and "CUT TO" in shots[1].directions
+    assert shots[2].environment == "by the window, inside the lighthouse"  # an interior, for the drawing
+    assert "EXT" not in " ".join(s.subject + s.text for s in shots)
+    # Capitals or the abbreviation's dot: a sentence that merely starts with "Interior" is narrated.
+    plain = plan_shots("Interior designers arrive at the old house. They paint the walls white.", "ep-2", PlanningSettings())
+    assert plain.shots[0].text.startswith("Interior designers")
+    zh = plan_shots("夜。大雨。侦探沿着悬崖奔跑。", "ep-3", PlanningSettings()).shots
+    assert [s.text for s in zh] == ["侦探沿着悬崖奔跑。"] and (zh[0].time_of_day, zh[0].weather) == ("night", "rain")
+
+
 def test_a_plan_file_written_before_the_new_fields_still_loads() -> None:
     old = (
         "episode_id: ep\nlanguage: en\nstyle: ink\nseed: 1\nshots:\n"
