@@ -127,6 +127,17 @@ def _direction(text: str, tables: KeywordTables) -> Direction:
 def _covered(text: str, tables: KeywordTables) -> str:
     """`text` with every direction keyword blanked out."""
     lowered = text.lower()
+    if tables.language == "zh":
+        # Every occurrence, overlapping ones too: in 缓慢推进 both 慢推 and 推进 are camera words,
+        # and a left-to-right scan would take 慢推 and leave 进 as if it were content.
+        covered = list(lowered)
+        for table in ("look", "camera", "shot_size", "angle"):
+            for word in tables.lookup[table]:
+                start = lowered.find(word)
+                while start >= 0:
+                    covered[start : start + len(word)] = " " * len(word)
+                    start = lowered.find(word, start + 1)
+        return "".join(covered)
     for table in ("look", "camera", "shot_size", "angle"):
         lowered = tables.patterns[table].sub(" ", lowered)
     return lowered

@@ -508,6 +508,14 @@ def test_a_screenplay_slugline_sets_place_and_time_and_is_never_narrated() -> No
     assert [s.text for s in zh] == ["侦探沿着悬崖奔跑。"] and (zh[0].time_of_day, zh[0].weather) == ("night", "rain")
 
 
+def test_after_the_storm_is_clear_and_a_slow_push_in_chinese_is_a_direction() -> None:
+    story = "Andromeda is chained to a rock by the stormy sea. The stars shine over the calm sea after the storm."
+    assert [s.weather for s in plan_shots(story, "ep", PlanningSettings()).shots] == ["storm", "clear"]
+    zh = plan_shots("喜鹊在夜空中搭起鹊桥。远景，缓慢推进，天琴座的星星连成一线。", "ep", PlanningSettings()).shots
+    assert zh[1].text == "天琴座的星星连成一线。" and zh[1].camera == "push" and zh[1].shot_size == "wide"
+    assert zh[1].subject == "天琴座的星星"  # not the magpies of the shot before
+
+
 def test_a_plan_file_written_before_the_new_fields_still_loads() -> None:
     old = (
         "episode_id: ep\nlanguage: en\nstyle: ink\nseed: 1\nshots:\n"
