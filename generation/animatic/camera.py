@@ -24,13 +24,18 @@ class Camera:
     drifts with a smooth, seeded-free wobble (sums of slow sines, the same every render);
     an orbit swings side to side while closing in. Only "static" stands still.
 
+    A track follows the subject: given its speed (`follow`, world px/s at its own depth,
+    signed), the camera travels with it so it holds its place on screen while the world
+    streams past behind it; with nothing moving, a track travels sideways like a dolly.
+
     The framing sits under the move: the shot size sets a base zoom centred on `focus` (the
     subject, world px at its own depth), the angle shifts the whole picture up or down
     (`screen_dy`, px) so the horizon sits low (low angle) or high (high, bird's-eye).
     """
 
     def __init__(self, kind: str, duration: float, width: int, height: int, shot_size: str = "wide",
-                 angle: str = "eye_level", focus: tuple[float, float, float] = (0.0, 0.0, 1.0)) -> None:
+                 angle: str = "eye_level", focus: tuple[float, float, float] = (0.0, 0.0, 1.0),
+                 follow: float = 0.0) -> None:
         self.kind, self.duration = kind, duration
         self.width, self.height = width, height
         zoom, centring, _ = FRAMING.get(shot_size, FRAMING["wide"])
@@ -50,6 +55,9 @@ class Camera:
                      "tilt_up": (0.0, -tilt_total), "tilt_down": (0.0, tilt_total),
                      "crane_up": (0.0, -crane_total), "crane_down": (0.0, crane_total),
                      "track": (0.8 * pan_total, 0.0)}.get(kind, (0.0, 0.0))
+        if kind == "track" and follow:
+            # With parallax a layer of depth d moves by camera * d: divide to match the subject's own speed.
+            self.span = (follow * duration / depth, 0.0)
 
     def at(self, t: float) -> tuple[float, float, float]:
         """(x, y, zoom) at time t, framing included; smooth in time so motion is even."""
