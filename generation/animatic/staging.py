@@ -17,6 +17,13 @@ from prompts.keywords import KeywordTables, keyword_tables
 from reelgate.records import ShotSpec
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+# Words naming a garment: with one, a colour word colours the garment ("a red-cloaked
+# warrior"), without, the whole figure ("a white horse"). A drawing detail, not a studio's
+# vocabulary, so it lives here rather than in the keyword library.
+_GARMENT_EN = re.compile(
+    r"(?<![a-z])(?:cloak|cape|robe|dress|gown|armou?r|scarf|mantle|tunic|coat|veil|shawl|sash|kimono|hanfu|skirt|"
+    r"toga|hood|jacket|uniform|clothes|garment|silks?)(?:s|es|ed|d)?(?![a-z])")
+_GARMENT_ZH = ("斗篷", "披风", "袍", "裙", "铠甲", "盔甲", "金甲", "衣", "纱", "围巾", "披肩", "袈裟", "霓裳", "战甲", "彩带", "绸")
 # Settings that decide what the ground is made of, first match wins.
 _GROUNDS = (("water", ("sea", "river", "lake")), ("sand", ("desert",)), ("snow", ("snowfield",)))
 
@@ -31,6 +38,8 @@ class Staging:
     settings: tuple[str, ...]  # prompts.keywords.SETTINGS named anywhere in the shot, in order
     ground: str  # grass, water, snow or sand
     weather: str  # the plan's weather, or rain when only the words say so (a plan older than the field)
+    kind_word: str = ""  # the keyword that named the kind, lower case ("kraken", "chariot", "moon", 海怪): its form
+    garment: bool = False  # the subject wears a named garment: the colour is the garment's
 
     @property
     def city(self) -> bool:
@@ -54,6 +63,19 @@ def _first(shot_texts: list[str], table: str) -> str | None:
     return None
 
 
+def _first_word(shot_texts: list[str], table: str) -> tuple[str, str] | None:
+    """(keyword as written, value) of the first keyword of `table`, from the first text naming one."""
+    for text in shot_texts:
+        found = _tables(text).find_all(text, table) if text else []
+        if found:
+            return found[0][0].lower(), found[0][1]
+    return None
+
+
+def _wears_garment(texts: list[str]) -> bool:
+    return any(_GARMENT_EN.search(t.lower()) or any(w in t for w in _GARMENT_ZH) for t in texts if t)
+
+
 def read_staging(shot: ShotSpec) -> Staging:
     """The staging of `shot`: kind and colour from its subject first, pose from its action."""
     scene_texts = [shot.environment, shot.subject, shot.action, shot.text]
@@ -68,11 +90,14 @@ def read_staging(shot: ShotSpec) -> Staging:
     ground = next((g for g, names in _GROUNDS if any(s in settings for s in names)), "grass")
     if weather == "snow" and ground != "water":
         ground = "snow"
+    word, kind = _first_word([shot.subject, shot.text], "kind") or ("", "person")
     return Staging(
-        kind=_first([shot.subject, shot.text], "kind") or "person",
+        kind=kind,
         pose=_first([shot.action, shot.text], "pose") or "standing",
         colour=_first([shot.subject, shot.text], "colour"),
         settings=tuple(settings),
         ground=ground,
         weather=weather,
+        kind_word=word,
+        garment=_wears_garment([shot.subject, shot.text]),
     )
