@@ -406,10 +406,11 @@ def place_subject(scene: Scene, shot: ShotSpec, rng: np.random.Generator) -> Non
     scene.subject_moves = spot.speed > 0 or spot.bob > 0 or spot.sway > 0 or spot.place == "fall"
     scene.subject_direction = float(rng.choice([-1, 1]))
     spread = {"ground": 0.25 if spot.speed else 0.3, "heaven": 0.3}.get(spot.place, 0.2)
-    if spot.share > 0.6:
-        spread = 0.12  # a giant stays in frame
-    scene.subject_x = rng.uniform(-spread, spread) * scene.w
     size, h = scene.subject_size, scene.h
+    # Wholly in frame at mid-shot: a giant or a sea monster stands near the middle.
+    x0, _, x1, _ = _bounds(parts_of(scene.subject_form, scene.staging))
+    spread = max(0.0, min(spread, 0.48 - max(-x0, x1) * size * zoom / scene.w))
+    scene.subject_x = rng.uniform(-spread, spread) * scene.w
     # The feet line (y=0 of the parts): on the ground; a flyer's body (half a unit up) high in the sky.
     scene.subject_ground = {"ground": scene.horizon + 0.16 * h, "fall": scene.horizon - 0.02 * h,
                             "sky": -0.2 * h + 0.5 * size, "heaven": -0.3 * h + 0.5 * size}[spot.place]
