@@ -134,21 +134,22 @@ def _unit(a: Point, b: Point) -> Point:
 
 
 def figure(pose: Pose, garment: bool, shoulders: float = 0.11, limb: float = 0.065,
-           head: Point = (0.085, 0.1), trailing: bool = False) -> list[Part]:
+           head: Point = (0.085, 0.1), trailing: bool = False, billow: float = 0.04) -> list[Part]:
     """A person's (or a giant's) parts from its joints: legs, torso, head, garment, arms in front.
 
     trailing: a robe streaming back from the shoulders past the feet, as a flying figure wears it.
+    billow: how far back (units) a garment's hem blows, further as the figure runs.
     """
     (nx, ny), (px, py) = pose.neck, pose.pelvis
     sx, sy = _unit(pose.neck, pose.pelvis)  # down the spine
-    rx, ry = -sy, sx  # across it
+    rx, ry = sy, -sx  # across it, toward the front (+x) when upright
     hips = 0.65 * shoulders
     parts = [L(list(leg), limb * 1.15) for leg in pose.legs]
     parts.append(P([(nx + rx * shoulders, ny + ry * shoulders), (px + rx * hips, py + ry * hips),
                     (px - rx * hips, py - ry * hips), (nx - rx * shoulders, ny - ry * shoulders)]))
     parts.append(E(*pose.head, *head, angle=math.degrees(math.atan2(sy, sx)) - 90))
-    def at(along: float, across: float) -> Point:
-        return nx + sx * along + rx * across, ny + sy * along + ry * across
+    def at(along: float, across: float, back: float = 0.0) -> Point:
+        return nx + sx * along + rx * across - back, ny + sy * along + ry * across
 
     if trailing:  # a robe and a sash streaming back past the feet, behind the body
         sh = shoulders
@@ -158,8 +159,10 @@ def figure(pose: Pose, garment: bool, shoulders: float = 0.11, limb: float = 0.0
                           0.035, paint="train"))
     elif garment:
         # Flared behind (-x side, away from where the figure faces) and hemmed in a wave.
-        parts.append(P([at(0, shoulders * 1.05), at(0.58, shoulders * 1.2), at(0.6, shoulders * 0.2),
-                        at(0.62, -shoulders * 0.8), at(0.59, -shoulders * 1.7), at(0.05, -shoulders * 1.15)], paint="cloth"))
+        sh = shoulders
+        parts.append(P([at(0, sh * 1.05), at(0.56, sh * 1.1, billow * 0.4), at(0.6, -sh * 0.2, billow * 0.9),
+                        at(0.57, -sh * 1.6, billow * 1.3), at(0.3, -sh * (1.3 + 3 * billow), billow * 1.5),
+                        at(0.04, -sh * 1.15)], paint="cloth"))
     parts += [L(list(arm), limb, paint="limb") for arm in pose.arms]
     return parts
 
@@ -171,7 +174,7 @@ def person(pose: str, garment: bool) -> list[Part]:
         joints = Pose(turn(joints.head), turn(joints.neck), joints.pelvis,
                       tuple(tuple(turn(p) for p in arm) for arm in joints.arms),  # type: ignore[misc]
                       tuple(tuple(turn(p) for p in leg) for leg in joints.legs))  # type: ignore[misc]
-    parts = figure(joints, garment, trailing=pose == "flying")
+    parts = figure(joints, garment, trailing=pose == "flying", billow={"running": 0.24, "falling": 0.12}.get(pose, 0.04))
     if pose == "seated":  # the rock sat on
         parts.insert(0, P([(-0.22, 0), (-0.2, -0.26), (-0.05, -0.33), (0.1, -0.3), (0.14, 0)], paint="prop"))
     if pose == "chained":  # a rock behind, chains from each wrist to its edges, a chain at the ankles
@@ -222,24 +225,29 @@ def _curve(f: Callable[[float], Point], a: float, b: float, n: int) -> list[Poin
     return [f(a + (b - a) * i / n) for i in range(n + 1)]
 
 
+def tentacle(base: float, height: float, lean: int) -> Part:
+    """An arm rising from the water at x=`base`, swaying, its tip coiled over toward `lean` (+1 or -1)."""
+    rise = [(base + lean * 0.07 * math.sin(math.pi * u), -height * u) for u in np.linspace(0, 1, 10)]
+    r0 = 0.2 * height
+    cx, cy = base + lean * r0, -height
+    curl = [(cx + lean * r * math.cos(a), cy + r * math.sin(a))
+            for a, r in ((math.pi + k * 1.6 * math.pi / 10, r0 * (1 - 0.06 * k)) for k in range(1, 11))]
+    return tube(rise + curl, 0.13, 0.025)
+
+
 def serpent(horned: bool, tentacles: bool) -> list[Part]:
     """A long body rising from the ground or the water in two humps, then a neck up to the head."""
-    parts = [tube(_curve(lambda x: (x, -0.3 * math.sin(math.pi * (x + 0.95) / 0.5)), -0.95, -0.45, 16), 0.05, 0.09),
-             tube(_curve(lambda x: (x, -0.4 * math.sin(math.pi * (x + 0.32) / 0.5)), -0.32, 0.18, 16), 0.1, 0.12)]
+    parts = [tube(_curve(lambda x: (x, -0.26 * math.sin(math.pi * (x + 0.95) / 0.5)), -0.95, -0.45, 16), 0.07, 0.13),
+             tube(_curve(lambda x: (x, -0.34 * math.sin(math.pi * (x + 0.32) / 0.5)), -0.32, 0.18, 16), 0.14, 0.16)]
     # The neck: from the water at x=0.32 up in an S to the head at (0.62, -0.9).
     neck = _curve(lambda u: (0.32 + 0.3 * u - 0.12 * math.sin(math.pi * u), -0.88 * math.sin(math.pi / 2 * u)), 0, 1, 16)
-    parts.append(tube(neck, 0.13, 0.09))
-    parts += [E(0.68, -0.92, 0.13, 0.07, angle=12), P([(0.6, -0.9), (0.82, -0.84), (0.62, -0.84)])]
+    parts.append(tube(neck, 0.17, 0.1))
+    parts += [E(0.68, -0.92, 0.15, 0.08, angle=12), P([(0.6, -0.9), (0.84, -0.82), (0.62, -0.83)])]
     if horned:  # a dragon's horns and whiskers
-        parts += [L([(0.62, -0.97), (0.54, -1.08), (0.48, -1.12)], 0.025), L([(0.67, -0.98), (0.62, -1.1), (0.58, -1.16)], 0.025),
-                  L([(0.79, -0.88), (0.9, -0.82), (0.96, -0.7)], 0.012), L([(0.78, -0.86), (0.86, -0.74), (0.86, -0.62)], 0.012)]
-    if tentacles:  # a sea monster's arms reaching out of the water around it, tips curled
-        for base, height, lean in ((-1.2, 0.72, -1), (-0.58, 0.5, 1), (1.0, 0.66, 1), (0.05, 0.42, -1)):
-            def arm(u: float, base=base, height=height, lean=lean) -> Point:
-                curl = max(0.0, u - 0.7) / 0.3  # the last third coils over
-                return (base + lean * (0.12 * math.sin(math.pi * u) + 0.1 * math.sin(math.pi * curl * 1.4)),
-                        -height * (u - 0.3 * curl * curl))
-            parts.append(tube(_curve(arm, 0, 1, 18), 0.09, 0.02))
+        parts += [L([(0.62, -0.98), (0.54, -1.09), (0.48, -1.13)], 0.03), L([(0.67, -0.99), (0.62, -1.11), (0.58, -1.17)], 0.03),
+                  L([(0.81, -0.88), (0.92, -0.82), (0.98, -0.7)], 0.014), L([(0.8, -0.86), (0.88, -0.74), (0.88, -0.62)], 0.014)]
+    if tentacles:  # a sea monster's arms reaching out of the water around it, tips coiled
+        parts += [tentacle(-1.25, 0.62, -1), tentacle(-0.385, 0.5, 1), tentacle(1.06, 0.58, 1)]
     return parts
 
 
