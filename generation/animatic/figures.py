@@ -451,7 +451,7 @@ def _paints(scene: Scene, form: str) -> dict[str, RGB]:
         lit = mix(light, (120, 120, 130), 0.25)
     if form in ("house", "tower", "castle") and not scene.night and scene.rng.random() < 0.5:
         lit = (250, 214, 130)  # a lit window by day, now and then
-    return {"prop": mix(dark, scene.col["low"], 0.18) if tint is None or staging.garment else mix(tint, dark, 0.6),
+    return {"prop": mix(dark, scene.col["low"], 0.3) if tint is None or staging.garment else mix(tint, dark, 0.6),
             "body": body, "limb": body, "cloth": cloth, "window": lit, "metal": (200, 202, 210), "light": light,
             "train": tint if tint is not None else mix((240, 236, 228), scene.col["low"], 0.25)}  # pale silk
 
@@ -494,6 +494,17 @@ def _draw(img: np.ndarray, part: Part, to_px: Callable[[Point], Point], size: fl
                  cv2.LINE_AA, shift=4)
 
 
+def _fill(img: np.ndarray, parts: list[Part], paints: dict[str, RGB], to_px: Callable[[Point], Point], size: float,
+          mirror: float, res: float) -> None:
+    """Fill `parts` in paint order."""
+    for paint in PAINTS:
+        for part in parts:
+            if part.paint == paint:
+                if paint == "metal":  # chain links: dark edges so the bright steel reads on the rock
+                    _draw(img, part, to_px, size, mirror, (30, 30, 34), 0.8 * res)
+                _draw(img, part, to_px, size, mirror, tuple(int(c) for c in paints[paint]), 0.0)
+
+
 def subject_layer(scene: Scene) -> Layer:
     """The subject drawn once: rim, fills in paint order; a celestial body glows."""
     form = scene.subject_form
@@ -516,17 +527,14 @@ def subject_layer(scene: Scene) -> Layer:
     def to_px(p: Point) -> Point:
         return cx + mirror * p[0] * size, foot + p[1] * size
 
-    if not glowing:  # a light rim first, the silhouette over it: readable on any background
-        for part in parts:
-            if part.paint not in ("window", "metal"):
-                _draw(img, part, to_px, size, mirror, rim, 1.5 * res)
-    for paint in PAINTS:
-        for part in parts:
-            if part.paint == paint:
-                if paint == "metal":  # chain links: dark edges so the bright steel reads on the rock
-                    _draw(img, part, to_px, size, mirror, (30, 30, 34), 0.8 * res)
-                colour = tuple(int(c) for c in paints[paint])
-                _draw(img, part, to_px, size, mirror, colour, 0.0)
+    # A light rim first, the silhouette over it: readable on any background. A prop (the rock
+    # a figure sits on or is chained to) is drawn whole first, so the figure's rim shows on it.
+    for group in (("prop",), tuple(p for p in PAINTS if p != "prop")):
+        if not glowing:
+            for part in parts:
+                if part.paint in group and part.paint not in ("window", "metal"):
+                    _draw(img, part, to_px, size, mirror, rim, 1.5 * res)
+        _fill(img, [p for p in parts if p.paint in group], paints, to_px, size, mirror, res)
     if glowing:  # a soft halo around the body, drawn once
         halo = (cv2.GaussianBlur(img, (0, 0), max(1.0, 0.14 * size)).astype(np.float32) * 0.85).astype(np.uint8)
         img = over(halo, img)
