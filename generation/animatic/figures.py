@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from generation.animatic.camera import FRAMING
-from generation.animatic.draw import DEPTH, RGB, Layer, ellipse, fade, mix, over, poly
+from generation.animatic.draw import DEPTH, RGB, Layer, fade, mix, over, poly
 from generation.animatic.staging import Staging
 from reelgate.records import ShotSpec
 
@@ -51,7 +51,7 @@ class Part:
     width: float = 0.0  # l, o: stroke width
     widths: tuple[float, ...] = ()  # t: width of each segment
     angle: float = 0.0  # e, o: degrees
-    paint: str = "body"  # one of PAINTS
+    paint: str = "body"  # one of PAINTS; "window" is any lit or pale detail (a window, a car's glass, the moon's seas)
 
 
 def E(x: float, y: float, ax: float, ay: float, angle: float = 0.0, paint: str = "body") -> Part:
@@ -207,7 +207,8 @@ def animal(horned: bool) -> list[Part]:
              P([(0.26, -0.66), (0.4, -0.9), (0.52, -0.86), (0.4, -0.53)]),
              E(0.52, -0.86, 0.13, 0.075, angle=25), P([(0.43, -0.91), (0.45, -1.02), (0.5, -0.93)]),
              L([(-0.36, -0.62), (-0.5, -0.57), (-0.58, -0.42)], 0.05)]
-    parts += [L([(x, -0.5), (x + dx, -0.25), (x, 0)], 0.07) for x, dx in ((0.3, 0.03), (0.18, -0.03), (-0.28, -0.05), (-0.17, 0.02))]
+    legs = ((0.3, 0.03), (0.18, -0.03), (-0.28, -0.05), (-0.17, 0.02))  # hip x, knee offset
+    parts += [L([(x, -0.5), (x + dx, -0.25), (x, 0)], 0.07) for x, dx in legs]
     if horned:  # a bull's or a ram's horns
         parts += [L([(0.47, -0.93), (0.44, -1.03), (0.5, -1.1)], 0.035), L([(0.53, -0.93), (0.58, -1.02), (0.66, -1.05)], 0.035)]
     return parts
@@ -270,15 +271,17 @@ def cart(car: bool) -> list[Part]:
                 (-0.48, -0.24)]), L([(0.44, -0.32), (0.95, -0.42)], 0.03)]
     for cx in (-0.22, 0.22):
         parts += [O(cx, -0.2, 0.19, 0.19, 0.045, paint="body"), E(cx, -0.2, 0.04, 0.04)]
-        parts += [L([(cx + 0.18 * math.cos(a), -0.2 + 0.18 * math.sin(a)), (cx - 0.18 * math.cos(a), -0.2 - 0.18 * math.sin(a))], 0.02)
-                  for a in (0.3, 1.35, 2.4)]
+        for a in (0.3, 1.35, 2.4):  # spokes
+            dx, dy = 0.18 * math.cos(a), 0.18 * math.sin(a)
+            parts.append(L([(cx + dx, -0.2 + dy), (cx - dx, -0.2 - dy)], 0.02))
     return parts
 
 
 def building(form: str) -> list[Part]:
     if form == "tower":
-        return [P([(-0.14, 0), (-0.1, -0.86), (0.1, -0.86), (0.14, 0)]), P([(-0.15, -0.85), (0.15, -0.85), (0.15, -0.92), (-0.15, -0.92)]),
-                P([(-0.12, -0.92), (0, -1.12), (0.12, -0.92)]), P([(-0.04, -0.8), (0.04, -0.8), (0.04, -0.7), (-0.04, -0.7)], paint="window")]
+        return [P([(-0.14, 0), (-0.1, -0.86), (0.1, -0.86), (0.14, 0)]),
+                P([(-0.15, -0.85), (0.15, -0.85), (0.15, -0.92), (-0.15, -0.92)]), P([(-0.12, -0.92), (0, -1.12), (0.12, -0.92)]),
+                P([(-0.04, -0.8), (0.04, -0.8), (0.04, -0.7), (-0.04, -0.7)], paint="window")]
     if form == "castle":
         merlons = [P([(x, -0.5), (x + 0.07, -0.5), (x + 0.07, -0.44), (x, -0.44)]) for x in (-0.3, -0.14, 0.02, 0.18)]
         return [P([(-0.42, 0), (-0.42, -0.45), (0.42, -0.45), (0.42, 0)]), *merlons,
@@ -445,8 +448,7 @@ def _paints(scene: Scene, form: str) -> dict[str, RGB]:
     if form == "ship" and tint is None:
         cloth = mix((236, 230, 214), scene.col["low"], 0.3)  # sails read pale against a dark hull
     light = tint if tint is not None else _LIGHT.get(form, (255, 240, 200))
-    rim = mix(scene.col["low"], (255, 255, 255), 0.2)
-    lit = (250, 214, 130) if scene.night or form in ("car",) else mix(scene.col["low"], (255, 255, 255), 0.2)
+    lit = (250, 214, 130) if scene.night or form == "car" else mix(scene.col["low"], (255, 255, 255), 0.2)
     if form == "moon":
         lit = mix(light, (120, 120, 130), 0.25)
     if form in ("house", "tower", "castle") and not scene.night and scene.rng.random() < 0.5:
