@@ -59,6 +59,11 @@ def mid(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
         ("巨人", "巨人站在山上。", "", "giant", "standing"),
         ("the ship Argo", "The ship Argo sails.", "", "vehicle", "standing"),
         ("an eagle", "An eagle soars.", "soars", "bird", "flying"),
+        # Words that only look like a kind or a pose.
+        ("", "眼前的景象让女孩惊呆了。", "", "person", "standing"),  # 景象 is no elephant
+        ("少女", "阳光照射在少女身上，她能够看见远方。", "", "person", "standing"),  # 照射, 能够: no bow drawn
+        ("少女", "浪花飞溅，少女站在岩石上。", "", "person", "standing"),  # the spray flies, not she
+        ("a girl", "Snow falls on a girl.", "", "person", "standing"),
     ],
 )
 def test_the_words_name_the_kind_and_the_pose(subject, text, action, kind, pose):
