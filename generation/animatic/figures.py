@@ -243,7 +243,8 @@ def serpent(horned: bool, tentacles: bool) -> list[Part]:
     # The neck: from the water at x=0.32 up in an S to the head at (0.62, -0.9).
     neck = _curve(lambda u: (0.32 + 0.3 * u - 0.12 * math.sin(math.pi * u), -0.88 * math.sin(math.pi / 2 * u)), 0, 1, 16)
     parts.append(tube(neck, 0.17, 0.1))
-    parts += [E(0.68, -0.92, 0.15, 0.08, angle=12), P([(0.6, -0.9), (0.84, -0.82), (0.62, -0.83)])]
+    parts += [E(0.68, -0.92, 0.15, 0.08, angle=12), P([(0.6, -0.9), (0.84, -0.82), (0.62, -0.83)]),
+              E(0.72, -0.95, 0.022, 0.018, paint="window")]  # an eye: a creature, not a pipe
     if horned:  # a dragon's horns and whiskers
         parts += [L([(0.62, -0.98), (0.54, -1.09), (0.48, -1.13)], 0.03), L([(0.67, -0.99), (0.62, -1.11), (0.58, -1.17)], 0.03),
                   L([(0.81, -0.88), (0.92, -0.82), (0.98, -0.7)], 0.014), L([(0.8, -0.86), (0.88, -0.74), (0.88, -0.62)], 0.014)]
