@@ -757,11 +757,34 @@ def test_the_subject_kind_comes_from_the_subject_and_unknowns_are_a_figure_not_a
     from generation.animatic.scene import Scene as _Scene
 
     def kind(**fields) -> str:
-        return _Scene(make_shot(**fields), seed=3, width=320, height=180, fps=12).subject
+        return _Scene(make_shot(**fields), seed=3, width=320, height=180, fps=12).staging.kind
 
     # Issue 17: "a chained maiden and a sea monster are both drawn as the same small cat".
-    assert kind(subject="a chained maiden", text="A chained maiden waits as the sea monster rises.") == "figure"
-    assert kind(subject="Europa", text="Europa gathers flowers.") == "figure"  # a name is a person
-    assert kind(subject="织女", text="织女在银河边织布。") == "figure"
-    assert {kind(subject="a shimmering thing", text="A shimmering thing waits.", seed=s) for s in range(6)} == {"figure"}
+    assert kind(subject="a chained maiden", text="A chained maiden waits as the sea monster rises.") == "person"
+    assert kind(subject="Europa", text="Europa gathers flowers.") == "person"  # a name is a person
+    assert kind(subject="织女", text="织女在银河边织布。") == "person"
+    assert {kind(subject="a shimmering thing", text="A shimmering thing waits.", seed=s) for s in range(6)} == {"person"}
     assert kind(subject="a grey wolf", text="A grey wolf howls at a girl.") == "animal"  # the subject, not the girl
+
+
+def test_a_track_follows_its_subject_while_the_world_streams_past():
+    """Issue 17: "a track follows the subject". A static camera watches a runner cross the
+    frame; a tracking camera holds the runner in place and the ground moves instead."""
+    from generation.animatic.scene import Scene
+    from tests.storyboard import centroid, subject_mask
+
+    def runner(camera: str) -> tuple[float, float]:
+        shot = make_shot(subject="a detective", action="runs along the cliff", text="A detective runs along the cliff.",
+                         environment="the cliff", camera=camera, duration_s=3.0)
+        scene = Scene(shot, 5, 320, 180, 12)
+        first, last = 0, scene.frames - 1
+        travel = abs(centroid(subject_mask(scene, last))[0] - centroid(subject_mask(scene, first))[0])
+        without = [scene.render(i, skip=frozenset({"subject", "weather", "ambient"})).astype(np.int16) for i in (first, last)]
+        ground = slice(int(0.75 * scene.h), scene.h)  # the near ground; clouds drift whatever the camera does
+        world = float(np.abs(without[0][ground] - without[1][ground]).mean())
+        return travel / scene.w, world
+
+    static_travel, static_world = runner("static")
+    track_travel, track_world = runner("track")
+    assert static_travel > 0.25 and track_travel < 0.04, (static_travel, track_travel)
+    assert track_world > 3 * max(static_world, 1.0), (static_world, track_world)

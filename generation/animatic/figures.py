@@ -433,6 +433,10 @@ def place_subject(scene: Scene, shot: ShotSpec, rng: np.random.Generator) -> Non
     lift = {"close_up": 0.6, "extreme_close_up": 0.78}.get(shot.shot_size, 0.5)
     scene.focus = (scene.subject_x, scene.subject_ground - lift * scene.subject_size, scene.subject_depth)
     scene.subject_zoom = zoom
+    # Its travel (world px/s, signed). A close-up keeps its subject in frame: it travels as far
+    # on screen as in a wide shot, and never farther in the whole shot than most of the frame.
+    duration = max(scene.duration, 1e-6)
+    scene.subject_speed = min(spot.speed * h, 0.8 * scene.w / duration) * scene.subject_direction / zoom
 
 
 def _paints(scene: Scene, form: str) -> dict[str, RGB]:
@@ -556,9 +560,7 @@ def _drift(scene: Scene, spot: Placement) -> Callable[[float], tuple[float, floa
     """The subject's own motion: travel through the middle of the frame at mid-shot, a smooth bob,
     a chained figure's strain, a fall that gathers speed."""
     h, size, half, duration = scene.h, scene.subject_size, scene.duration / 2, max(scene.duration, 1e-6)
-    # A close-up keeps its subject in frame: it travels as far on screen as in a wide shot, and
-    # never farther in the whole shot than most of the frame's width.
-    speed = min(spot.speed * h, 0.8 * scene.w / duration) * scene.subject_direction / scene.subject_zoom
+    speed = scene.subject_speed
     drop = min(0.25 * duration, 0.45) * h / scene.subject_zoom if spot.place == "fall" else 0.0
 
     def fall(u: float) -> float:  # eased: the speed grows through the shot

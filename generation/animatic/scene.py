@@ -37,7 +37,8 @@ class Scene:
         self.horizon = 0.18 * height  # world y of the ground line (frame centre is 0)
         self.wind_side = float(self.rng.choice([-1, 1]))  # which way wind, rain and snow blow
         figures.place_subject(self, shot, np.random.default_rng([seed, subject_key, 1]))
-        self.camera = Camera(shot.camera, self.duration, width, height, shot.shot_size, shot.angle, self.focus)
+        self.camera = Camera(shot.camera, self.duration, width, height, shot.shot_size, shot.angle, self.focus,
+                             follow=self.subject_speed)
 
         self.sky = landscape.sky(self)
         far_air, near_air = weather.air(self)
