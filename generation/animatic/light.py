@@ -45,3 +45,11 @@ def overcast(color: RGB, amount: float, dark: float) -> RGB:
     """Grey a palette colour toward a cloudy sky's: `amount` of the way to its own grey times `dark`."""
     grey = (0.3 * color[0] + 0.59 * color[1] + 0.11 * color[2]) * dark
     return mix(color, (grey, grey, min(255.0, grey * 1.06)), amount)
+
+
+def sky_time(time_of_day: str, settings: tuple[str, ...]) -> str:
+    """The time of day the shot is lit at: a constellation is seen only at night, whatever the plan says.
+
+    A planner often leaves "day" on a shot that shows the stars of a myth; its sky must match.
+    """
+    return "night" if "constellation" in settings and "interior" not in settings else time_of_day

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from generation.animatic import figures, landscape, weather
+from generation.animatic import constellation, figures, landscape, weather
 from generation.animatic.camera import Camera
 from generation.animatic.draw import Layer, blend, mix, no_drift
-from generation.animatic.light import OVERCAST, PALETTES, graded, overcast
+from generation.animatic.light import OVERCAST, PALETTES, graded, overcast, sky_time
 from generation.animatic.staging import read_staging
 from reelgate.records import ShotSpec
 
@@ -28,10 +28,11 @@ class Scene:
         self.rng = np.random.default_rng([seed, subject_key])
         self.staging = read_staging(shot)
         self.weather = self.staging.weather
-        self.night = shot.time_of_day == "night"
+        time_of_day = sky_time(shot.time_of_day, self.staging.settings)
+        self.night = time_of_day == "night"
         self.overcast = self.weather in ("rain", "snow", "fog", "storm")  # hides sun, moon and stars
         grey, dark = OVERCAST[self.weather]
-        pal = PALETTES.get(shot.time_of_day, PALETTES["day"])
+        pal = PALETTES.get(time_of_day, PALETTES["day"])
         self.col = {k: graded(overcast(v, grey, dark), shot.mood) for k, v in pal.items()}
         self.fog = graded(overcast(mix(pal["low"], (255, 255, 255), 0.35), 0.7, 1.0), shot.mood)
         self.horizon = 0.18 * height  # world y of the ground line (frame centre is 0)
@@ -42,9 +43,9 @@ class Scene:
 
         self.sky = landscape.sky(self)
         far_air, near_air = weather.air(self)
-        layers = [landscape.clouds(self), weather.bolt(self), landscape.far(self), landscape.mist(self),
-                  landscape.mid(self), far_air, landscape.near(self), figures.subject_layer(self), near_air,
-                  weather.fog_banks(self)]
+        layers = [constellation.figure(self), landscape.clouds(self), weather.bolt(self), landscape.far(self),
+                  landscape.mist(self), landscape.mid(self), landscape.waves(self), far_air, landscape.near(self),
+                  figures.subject_layer(self), near_air, weather.fog_banks(self)]
         self.layers = [layer for layer in layers if layer is not None]
         self.flash = weather.flashes(self)
         self.slate = self._slate(shot) if slug else None
