@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from generation.animatic.scene import Scene
+from reelgate.records import ShotSpec
 
 SUBJECT = frozenset({"subject"})
 
@@ -70,3 +71,70 @@ def value_share(frame: np.ndarray, mask: np.ndarray, below: int | None = None, a
     if above is not None:
         keep &= v > above
     return float(keep.mean())
+
+
+# ---- settings: water, walls, stars, rooms (tests/test_animatic_settings.py) -------------------
+
+
+def setting_shot(text: str, **fields) -> ShotSpec:
+    """A static wide 1-second shot of a person whose scene is `text` (its environment too, unless given)."""
+    base = dict(index=0, text=text, subject="a girl", action="stands", environment=text, camera="static",
+                time_of_day="day", mood="calm", prompt=text, duration_s=1.0, seed=5)
+    return ShotSpec(**{**base, **fields})
+
+
+def render_frames(shot: ShotSpec, seed: int = 5, size: tuple[int, int] = (320, 180), fps: int = 12,
+                  skip: frozenset[str] = frozenset({"subject", "weather", "ambient"})) -> np.ndarray:
+    """Every frame of `shot` as (N, H, W, 3) RGB, without the slug; `skip` leaves those layer roles out."""
+    scene = Scene(shot, seed, size[0], size[1], fps, slug=False)
+    return np.stack([scene.render(i, skip=skip) for i in range(scene.frames)])
+
+
+def row_repeat(frame: np.ndarray, rows: tuple[int, int], lags: tuple[int, int] = (6, 40)) -> tuple[int, float]:
+    """(period px, correlation) of the most regular row in `rows`: battlements repeat, hills and skylines do not.
+
+    Each row's brightness across the frame, detrended, is correlated with itself shifted by
+    each lag in `lags`; the best lag of the best row wins. A row that barely varies (open
+    sky) is left out.
+    """
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    best = (0, 0.0)
+    for row in grey[rows[0]:rows[1]]:
+        p = row - cv2.blur(row.reshape(1, -1), (41, 1)).ravel()
+        if p.std() < 4:
+            continue
+        p = p - p.mean()
+        for lag in range(*lags):
+            a, b = p[:-lag], p[lag:]
+            corr = float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
+            if corr > best[1]:
+                best = (lag, corr)
+    return best
+
+
+def lit_windows(frame: np.ndarray) -> int:
+    """Small warm bright spots (lit windows of a night skyline)."""
+    r, g, b = (frame[..., k].astype(np.int16) for k in range(3))
+    warm = ((r > 190) & (g > 150) & (b < 170) & (r - b > 60)).astype(np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(warm)
+    return int(((stats[1:, cv2.CC_STAT_AREA] >= 2) & (stats[1:, cv2.CC_STAT_AREA] <= 40)).sum())
+
+
+def star_lines(frame: np.ndarray, rows: tuple[int, int]) -> float:
+    """Total length (px) of thin straight bright lines in `rows` of the frame: a constellation's figure lines.
+
+    A top-hat keeps what is brighter than its surroundings and thin; Hough finds the straight
+    runs among it. Single stars are dots, too short to count.
+    """
+    grey = cv2.cvtColor(frame[rows[0]:rows[1]], cv2.COLOR_RGB2GRAY)
+    hat = cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    mask = (hat > 18).astype(np.uint8) * 255
+    lines = cv2.HoughLinesP(mask, 1, np.pi / 180, threshold=12, minLineLength=14, maxLineGap=2)
+    if lines is None:
+        return 0.0
+    return float(sum(np.hypot(x1 - x0, y1 - y0) for x0, y0, x1, y1 in lines.reshape(-1, 4)))
+
+
+def row_colours(frame: np.ndarray, rows: tuple[int, int]) -> np.ndarray:
+    """The median colour of each row in `rows` (what most of a row shows: sky, wall)."""
+    return np.median(frame[rows[0]:rows[1]].astype(np.float32), axis=1)
