@@ -304,7 +304,7 @@ def waves(scene: Scene) -> Layer | None:
     """
     if scene.staging.ground != "water":
         return None
-    rough = scene.weather in ("storm", "wind")
+    rough = scene.weather in ("storm", "wind") or scene.staging.water == "rough"
     period = int(round(0.5 * scene.w))
     speed = scene.wind_side * (0.05 if rough else 0.025) * scene.h  # world px a second
 

@@ -51,6 +51,7 @@ class Staging:
     kind_word: str = ""  # the keyword that named the kind, lower case ("kraken", "chariot", "moon", 海怪): its form
     garment: bool = False  # the subject wears a named garment: the colour is the garment's
     star_figure: str | None = None  # the constellation named (STAR_FIGURES), when the setting has one
+    water: str | None = None  # calm or rough, when the words say how the water is (波涛汹涌, choppy)
 
     @property
     def city(self) -> bool:
@@ -125,4 +126,5 @@ def read_staging(shot: ShotSpec) -> Staging:
         kind_word=word,
         garment=_wears_garment([shot.subject, shot.text]),
         star_figure=_star_figure(scene_texts) if "constellation" in settings else None,
+        water=_first(scene_texts, "water"),
     )
