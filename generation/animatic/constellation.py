@@ -29,6 +29,8 @@ FIGURES: dict[str, tuple[tuple[tuple[float, float], ...], tuple[tuple[int, int],
                    ((0, 1), (1, 2), (2, 3), (3, 4))),
     "lyra": (((0.38, 0.0), (0.42, 0.3), (0.66, 0.38), (0.56, 0.86), (0.3, 0.78)),
              ((0, 1), (1, 2), (2, 3), (3, 4), (4, 1))),
+    "andromeda": (((0.0, 0.62), (0.24, 0.56), (0.48, 0.46), (0.86, 0.24), (0.52, 0.26), (0.58, 0.08)),
+                  ((0, 1), (1, 2), (2, 3), (2, 4), (4, 5))),
     "cygnus": (((0.5, 0.0), (0.5, 0.36), (0.5, 0.95), (0.08, 0.22), (0.28, 0.3), (0.72, 0.42), (0.94, 0.52)),
                ((0, 1), (1, 2), (3, 4), (4, 1), (1, 5), (5, 6))),
 }
@@ -43,9 +45,9 @@ def figure(scene: Scene) -> Layer | None:
     # A tilt of the chart, and its size and place in the upper sky, fixed by the seed.
     angle = math.radians(rng.uniform(-18, 18))
     rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-    size = rng.uniform(0.3, 0.38) * scene.h * 1.4
+    size = rng.uniform(0.34, 0.42) * scene.h
     pts = (pts - pts.mean(axis=0)) @ rot.T * size
-    centre = (rng.uniform(-0.22, 0.22) * scene.w, -0.24 * scene.h)
+    centre = (rng.uniform(-0.22, 0.22) * scene.w, -0.2 * scene.h)
     pts += centre
     unit = max(0.5, scene.h / 360)
     pad = int(8 * unit) + 4

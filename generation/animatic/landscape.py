@@ -211,8 +211,6 @@ def mid(scene: Scene) -> Layer:
         _city_wall(scene, img, (x0, y0, x1, y1))
     if scene.staging.ground == "water":  # the sea to the horizon, a lake before its far shore
         _water(scene, img, (x0, y0, x1, y1), _water_top(scene))
-    elif _has(scene, "river"):
-        _river(scene, img, (x0, y0), scene.horizon + 0.03 * scene.h, y1)
     shade(img, scene.horizon - 0.1 * scene.h - y0, scene.col["low"], 0.25)
     if scene.weather == "fog":
         fade(img, scene.fog, 0.45)
@@ -348,16 +346,15 @@ def waves(scene: Scene) -> Layer | None:
 def _river(scene: Scene, img: np.ndarray, origin: tuple[int, int], top: float, bottom: float) -> None:
     """A river winding from the foreground to the horizon: a ribbon narrowing with distance, lit edges.
 
-    Its path is a function of world y fixed by the shot's seed, so the mid and near layers
-    draw the same river where they meet.
+    Its path is a function of world y fixed by the shot's seed.
     """
     x0, y0 = origin
     rng = np.random.default_rng([int(abs(scene.subject_x) * 100), int(scene.wind_side > 0)])
     phase, centre = rng.uniform(0, 2 * math.pi), rng.uniform(-0.15, 0.15) * scene.w
-    ys = np.linspace(top, bottom, 40)
-    u = np.clip((ys - scene.horizon) / (0.32 * scene.h), 0, 1.3)  # 0 at the horizon, 1 at the frame's foot
-    xs = centre + 0.2 * scene.w * u * np.sin(5.0 * u + phase)
-    half = (0.008 + 0.13 * u**1.4) * scene.w
+    ys = np.linspace(top, bottom, 60)
+    u = np.clip((ys - scene.horizon) / (0.32 * scene.h), 0, None)  # 0 at the horizon, 1 at the frame's foot
+    xs = centre + 0.2 * scene.w * np.minimum(u, 1.2) * np.sin(5.0 * u + phase)
+    half = (0.008 + 0.13 * np.minimum(u, 1.0) ** 1.4 + 0.04 * np.maximum(u - 1.0, 0)) * scene.w
     far_c, near_c = _water_colours(scene)
     left, right = np.column_stack([xs - half, ys]), np.column_stack([xs + half, ys])
     bank = mix(scene.col["near"], (0, 0, 0), 0.35)
@@ -366,7 +363,7 @@ def _river(scene: Scene, img: np.ndarray, origin: tuple[int, int], top: float, b
     stream = mix(far_c, near_c, 0.5)
     poly(img, np.vstack([left, right[::-1]]) - (x0, y0), stream)
     glint = mix(scene.col["light"], (255, 255, 255), 0.3)
-    for k in range(4, 40, 3):  # glints on the stream, short and staggered
+    for k in range(4, 60, 3):  # glints on the stream, short and staggered
         w2, off = half[k] * 0.3, half[k] * 0.4 * math.sin(2.3 * k)
         poly(img, np.array([[xs[k] + off - w2, ys[k]], [xs[k] + off + w2, ys[k]], [xs[k] + off + w2, ys[k] + 1.2],
                             [xs[k] + off - w2, ys[k] + 1.2]]) - (x0, y0), mix(stream, glint, 0.4))
@@ -478,8 +475,6 @@ def near(scene: Scene) -> Layer:
     if water:  # wet sand and a line of foam along the waterline
         cv2.polylines(img, [np.round(pts * 16).astype(np.int32)], False, (*mix(color, (250, 250, 250), 0.6), 255),
                       max(1, int(scene.h / 200)), cv2.LINE_AA, shift=4)
-    if _has(scene, "river") and not water:
-        _river(scene, img, (x0, y0), top - 4, y1)
     # Texture (strokes, pebbles) gives the eye and optical flow something to follow.
     n = int((x1 - x0) * (y1 - top) / 260) if y1 > top + 6 else 0  # a low angle may show no ground
     light = mix(color, scene.col["light"], 0.35)
@@ -497,6 +492,10 @@ def near(scene: Scene) -> Layer:
         else:
             L = (3 + 9 * depth) * tall
             poly(img, np.array([[x - 1, y], [x + scene.rng.uniform(-2, 2) + lean * L, y - L], [x + 1, y]]), c)
+    if _has(scene, "river") and not water:
+        # All of it on the ground layer, its far reach over the hills' foot: drawn in two
+        # layers it would break where they meet as soon as the camera moves.
+        _river(scene, img, (x0, y0), scene.horizon + 0.03 * scene.h, y1)
     if _has(scene, "rocks"):
         _cliff(scene, img, (x0, y0), y1)
     shade(img, top - y0, mix(color, (0, 0, 0), 0.5), 0.4)

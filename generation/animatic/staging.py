@@ -34,6 +34,7 @@ STAR_FIGURES: dict[str, str] = {
     "大熊": "dipper", "cassiopeia": "cassiopeia", "仙后": "cassiopeia",
     "lyra": "lyra", "vega": "lyra", "天琴": "lyra", "织女星": "lyra",
     "cygnus": "cygnus", "swan": "cygnus", "天鹅": "cygnus", "deneb": "cygnus",
+    "andromeda": "andromeda", "仙女座": "andromeda",
 }
 _GROUNDS = (("floor", ("interior",)), ("water", ("sea", "lake")), ("sand", ("desert",)), ("snow", ("snowfield",)))
 
