@@ -130,7 +130,8 @@ def far(scene: Scene) -> Layer | None:
         else:
             # Plains and a star myth's sky keep the far land low: a wide open sky; battlements
             # stand against the sky, not against grey hills of the same tone.
-            low = any(_has(scene, s) for s in ("plains", "constellation", "wall")) or scene.staging.ground in ("sand", "water")
+            low = (any(_has(scene, s) for s in ("plains", "constellation", "wall"))
+                   or scene.staging.ground in ("sand", "water"))
             amp = (0.035 if _has(scene, "wall") else 0.06 if low else 0.2) * scene.h
             ys = scene.ridge(xs, scene.horizon - (0.0 if _has(scene, "wall") else 0.04) * scene.h, amp, 0.9)
         pts = np.column_stack([xs - x0, ys - y0])
@@ -217,7 +218,8 @@ def mid(scene: Scene) -> Layer:
     return Layer(img, (x0, y0), DEPTH["mid"], no_drift)
 
 
-def _forest(scene: Scene, img: np.ndarray, box: tuple[int, int, int, int], xs: np.ndarray, ys: np.ndarray, color: RGB) -> None:
+def _forest(scene: Scene, img: np.ndarray, box: tuple[int, int, int, int], xs: np.ndarray, ys: np.ndarray,
+            color: RGB) -> None:
     """Dense conifers over the hills: a darker back row, a taller front row, trunks touching."""
     x0, y0, x1, _ = box
     for row, (shade_to, height, step) in enumerate(((0.35, (0.1, 0.16), 0.014), (0.2, (0.13, 0.24), 0.02))):
@@ -251,7 +253,8 @@ def _city_wall(scene: Scene, img: np.ndarray, box: tuple[int, int, int, int]) ->
     # would replace the layer's alpha and open a hole onto what lies behind.
     rect(img, 0, top - y0, x1 - x0, top + 0.012 * h - y0, mix(stone, dark, 0.8))
     for cy in np.arange(top + 0.035 * h, scene.horizon + 0.1 * h, 0.03 * h):
-        cv2.line(img, (0, int((cy - y0) * 16)), (int((x1 - x0) * 16), int((cy - y0) * 16)), (*mix(stone, dark, 0.6), 255), 1, cv2.LINE_AA, shift=4)
+        cv2.line(img, (0, int((cy - y0) * 16)), (int((x1 - x0) * 16), int((cy - y0) * 16)), (*mix(stone, dark, 0.6), 255),
+                 1, cv2.LINE_AA, shift=4)
     # The gate tower: taller, its own battlements, a dark arched gate at its foot.
     gx = scene.rng.uniform(-0.3, 0.3) * w
     if abs(gx - scene.subject_x) < 0.12 * w:  # not hidden behind the subject
@@ -263,11 +266,13 @@ def _city_wall(scene: Scene, img: np.ndarray, box: tuple[int, int, int, int]) ->
         mx = gx - tw / 2 + k * 2 * tp
         rect(img, mx - x0, tt - merlon_h - y0, mx + tp - x0, tt + 1 - y0, mix(stone, scene.col["light"], 0.08))
     gate_w, gate_top = 0.06 * w, scene.horizon - 0.03 * h
-    poly(img, np.array([[gx - gate_w / 2, scene.horizon + 0.1 * h], [gx - gate_w / 2, gate_top],
-                        [gx, gate_top - gate_w * 0.45], [gx + gate_w / 2, gate_top], [gx + gate_w / 2, scene.horizon + 0.1 * h]])
-         - (x0, y0), mix(dark, (0, 0, 0), 0.55))
+    foot = scene.horizon + 0.1 * h
+    gate = [[gx - gate_w / 2, foot], [gx - gate_w / 2, gate_top], [gx, gate_top - gate_w * 0.45], [gx + gate_w / 2, gate_top],
+            [gx + gate_w / 2, foot]]
+    poly(img, np.array(gate) - (x0, y0), mix(dark, (0, 0, 0), 0.55))
     for k in (-1, 1):  # arrow slits on the tower
-        rect(img, gx + k * tw * 0.25 - 1.5 - x0, tt + 0.04 * h - y0, gx + k * tw * 0.25 + 1.5 - x0, tt + 0.08 * h - y0, dark)
+        sx = gx + k * tw * 0.25
+        rect(img, sx - 1.5 - x0, tt + 0.04 * h - y0, sx + 1.5 - x0, tt + 0.08 * h - y0, dark)
 
 
 def _water_top(scene: Scene) -> float:
@@ -336,7 +341,8 @@ def waves(scene: Scene) -> Layer | None:
         if rough:  # whitecaps on the crests
             peaks = xs[np.isclose(np.sin(2 * math.pi * cycles * xs / period + phase), 1.0, atol=0.02)]
             for px in peaks:
-                ellipse(img, (px - x0, y - amp - y0), (amp * 1.1 + 1, amp * 0.4 + 0.6), *split_rgba(premultiplied(foam, 200)))
+                ellipse(img, (px - x0, y - amp - y0), (amp * 1.1 + 1, amp * 0.4 + 0.6),
+                        *split_rgba(premultiplied(foam, 200)))
     img = cv2.GaussianBlur(img, (0, 0), 0.7 * max(1.0, scene.h / 360))
     if scene.weather == "fog":
         fade(img, scene.fog, 0.45)
@@ -443,7 +449,8 @@ def _cliff(scene: Scene, img: np.ndarray, origin: tuple[int, int], bottom: float
     for cx in crest_x[1:-1]:  # the lit brow
         cy = np.interp(cx * side, crest_x * side, crest_y)
         cv2.line(img, (int((cx - x0) * 16), int((cy - y0) * 16)),
-                 (int((cx + side * 0.05 * w - x0) * 16), int((cy + 0.015 * h - y0) * 16)), (*light, 255), 1, cv2.LINE_AA, shift=4)
+                 (int((cx + side * 0.05 * w - x0) * 16), int((cy + 0.015 * h - y0) * 16)), (*light, 255), 1,
+                 cv2.LINE_AA, shift=4)
     for _ in range(3):  # boulders at its foot
         bx = inner + side * rng.uniform(-0.06, 0.02) * w
         by = scene.subject_ground + rng.uniform(-0.01, 0.05) * h
@@ -463,8 +470,9 @@ def near(scene: Scene) -> Layer:
     ys = top + 0.03 * scene.h * np.sin(xs / scene.w * 2.5 + scene.rng.uniform(0, 6.3))
     water = scene.staging.ground == "water"
     # By the water the ground is a shore: a beach (rocks: a rock shelf) below the waterline.
-    color = {"snow": mix(_lit(scene, (235, 238, 245)), scene.col["top"], 0.15),
-             "sand": mix(_lit(scene, (222, 190, 134)), scene.col["near"], 0.15)}.get(scene.staging.ground, scene.col["near"])
+    grounds = {"snow": mix(_lit(scene, (235, 238, 245)), scene.col["top"], 0.15),
+               "sand": mix(_lit(scene, (222, 190, 134)), scene.col["near"], 0.15)}
+    color = grounds.get(scene.staging.ground, scene.col["near"])
     if water:
         beach = (96, 90, 86) if _has(scene, "rocks") else (190, 168, 128)  # a rock shelf or sand
         color = mix(_lit(scene, beach), scene.col["near"], 0.45)
