@@ -50,6 +50,7 @@ def test_the_words_name_the_setting(text, present, absent):
 
 def test_a_room_has_a_floor_and_a_named_constellation_is_drawn():
     assert read_staging(setting_shot("The king sits in the palace hall")).ground == "floor"
+    assert read_staging(setting_shot("The king sits in the palace hall", weather="rain")).weather == "clear"  # indoors
     assert read_staging(setting_shot("Andromeda chained to a rock by the sea")).ground == "water"
     assert read_staging(setting_shot("A girl walks by the river")).ground == "grass"  # a river winds through grass
     assert read_staging(setting_shot("The stars of Orion rise")).star_figure == "orion"

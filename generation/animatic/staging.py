@@ -48,7 +48,7 @@ class Staging:
     colour: str | None  # prompts.keywords.COLOURS: the subject's or its garment's, None when unsaid
     settings: tuple[str, ...]  # prompts.keywords.SETTINGS named anywhere in the shot, in order
     ground: str  # grass, water, snow, sand, or floor (a room)
-    weather: str  # the plan's weather, or rain when only the words say so (a plan older than the field)
+    weather: str  # the plan's weather, rain when only the words say so (a plan older than the field); clear indoors
     kind_word: str = ""  # the keyword that named the kind, lower case ("kraken", "chariot", "moon", 海怪): its form
     garment: bool = False  # the subject wears a named garment: the colour is the garment's
     star_figure: str | None = None  # the constellation named (STAR_FIGURES), when the setting has one
@@ -113,6 +113,8 @@ def read_staging(shot: ShotSpec) -> Staging:
     weather = shot.weather
     if weather == "clear" and _first([shot.text, shot.prompt], "weather") in ("rain", "storm"):
         weather = "rain"
+    if "interior" in settings:
+        weather = "clear"  # no rain or snow falls inside a room
     ground = next((g for g, names in _GROUNDS if any(s in settings for s in names)), "grass")
     if weather == "snow" and ground not in ("water", "floor"):
         ground = "snow"
