@@ -199,3 +199,14 @@ def test_a_room_has_no_sky_gradient_at_the_top():
     frame = render_frames(setting_shot("他走进房间"))[0].astype(np.int16)
     upper = frame[:100]
     assert ((upper[..., 2] > upper[..., 0] + 40)).mean() < 0.1  # sky blue only through the window
+
+
+@pytest.mark.parametrize("text, ground", [("across the desert dunes", "sand"), ("across the snowfield", "snow"),
+                                          ("across the grassland", "grass")])
+def test_the_ground_is_what_the_setting_is_made_of(text, ground):
+    frame = render_frames(setting_shot(text))[0].astype(np.int16)
+    r, g, b = (frame[150:178, ..., k] for k in range(3))
+    share = {"sand": ((r > g + 5) & (g > b + 20)).mean(),  # warm yellow-brown
+             "snow": ((r > 180) & (np.abs(r - b) < 40)).mean(),  # bright, nearly colourless
+             "grass": ((g > r + 15) & (g > b + 15)).mean()}[ground]
+    assert share > 0.6, share
