@@ -126,7 +126,7 @@ def far(scene: Scene) -> Layer | None:
     else:
         low = False
         if _has(scene, "mountains"):
-            ys = _peaks(scene, xs, scene.horizon, 0.42 * scene.h)
+            ys = _peaks(scene, xs, scene.horizon, 0.5 * scene.h)
         else:
             # Plains and a star myth's sky keep the far land low: a wide open sky; battlements
             # stand against the sky, not against grey hills of the same tone.
@@ -138,8 +138,10 @@ def far(scene: Scene) -> Layer | None:
         poly(img, np.vstack([pts, [[x1 - x0 + 4, y1 - y0], [0, y1 - y0]]]), color)
         snowy = _has(scene, "mountains") or scene.staging.ground == "snow" or _has(scene, "snowfield")
         if snowy or (scene.staging.ground == "grass" and not low and scene.rng.random() < 0.3):  # snow caps
-            snowline = ys.min() + (0.12 if _has(scene, "mountains") else 0.08) * scene.h
-            caps = np.column_stack([xs - x0, np.maximum(ys, np.minimum(ys + 0.05 * scene.h, snowline)) - y0])
+            peaks = _has(scene, "mountains")  # every tall peak wears a cap, not only the highest
+            snowline = max(ys.min() + 0.12 * scene.h, scene.horizon - 0.3 * scene.h) if peaks else ys.min() + 0.08 * scene.h
+            cap = (0.08 if peaks else 0.05) * scene.h
+            caps = np.column_stack([xs - x0, np.maximum(ys, np.minimum(ys + cap, snowline)) - y0])
             poly(img, np.vstack([pts, caps[::-1]]), mix(color, (245, 245, 250), 0.7))
     shade(img, scene.horizon - 0.35 * scene.h - y0, scene.col["low"], 0.45)
     if scene.weather == "fog":
@@ -150,10 +152,10 @@ def far(scene: Scene) -> Layer | None:
 def _peaks(scene: Scene, xs: np.ndarray, base: float, height: float) -> np.ndarray:
     """A mountain range (world y over world x): a few tall sharp peaks with jagged slopes, fixed by the seed."""
     span = xs[-1] - xs[0]
-    n = max(3, int(span / scene.w * 4))
+    n = max(3, int(span / scene.w * 5))
     ys = np.full_like(xs, base - 0.05 * height)
     for cx in np.linspace(xs[0], xs[-1], n) + scene.rng.uniform(-0.3, 0.3, n) * span / n:
-        top = scene.rng.uniform(0.45, 1.0) * height
+        top = scene.rng.uniform(0.55, 1.0) * height
         slope = scene.rng.uniform(0.9, 1.5) * height / (0.3 * scene.w)
         ys = np.minimum(ys, base - top + slope * np.abs(xs - cx))
     jag = np.interp(xs, xs[::3], scene.rng.uniform(-1, 1, len(xs[::3]))) * 0.012 * scene.h
