@@ -77,7 +77,7 @@ class Direction:
     looks: tuple[tuple[str, str], ...] = ()  # (facet, words) of the look it states
     time_of_day: str | None = None  # a scene heading: "Night.", "EXT. DOCKS - DAWN"
     weather: str | None = None
-    place: str | None = None  # a screenplay slugline's: "inside the lighthouse", "outdoors at the docks"
+    place: str | None = None  # a screenplay slugline's: "interior of the lighthouse", "outdoors at the docks"
 
     @property
     def is_heading(self) -> bool:
@@ -333,7 +333,7 @@ def _slugline(sentence: str, tables: KeywordTables) -> Direction | None:
         text=sentence.strip(" ,;:。.!?"),
         time_of_day=tables.find(when, "time_of_day") or tables.find(place, "time_of_day"),
         weather=tables.find(when, "weather"),
-        place=f"inside the {place}" if inside else f"outdoors at the {place}",
+        place=f"interior of the {place}" if inside else f"outdoors at the {place}",
     )
 
 

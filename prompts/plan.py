@@ -306,7 +306,7 @@ def structure_sentence(
     seed: kept for callers; every default is read from the text, not drawn.
     default_time, default_mood, default_weather: the previous shot's (a night storm stays
         one until the text says otherwise).
-    place: the scene's slugline place ("inside the lighthouse"): the environment when the
+    place: the scene's slugline place ("interior of the lighthouse"): the environment when the
         sentence names none; an interior is added to the one it names ("by the window").
     previous_subject / earlier_subjects: antecedents for a pronoun or a missing subject.
     directions: the directions governing this shot (the episode's, then its own).
@@ -326,7 +326,11 @@ def structure_sentence(
     elif (action or environment) and earlier:
         subject = resolve_subject(subject, earlier, language)
     directions = list(directions)
-    if place and (not environment or (place.startswith("inside ") and place.split()[-1] not in environment.lower())):
+    # An interior holds for "by the window", not for "by the sea": a sentence naming an outdoor
+    # setting has left the room.
+    outdoors = tables.find(environment, "setting") not in (None, "interior") if environment else False
+    if place and (not environment or (place.startswith("interior ") and not outdoors
+                                      and place.split()[-1] not in environment.lower())):
         environment = f"{environment}, {place}" if environment else place
 
     def directed(name: str) -> str | None:

@@ -489,17 +489,19 @@ def test_a_screenplay_slugline_sets_place_and_time_and_is_never_narrated() -> No
     story = (
         "EXT. CLIFFTOP - NIGHT. Heavy rain. A detective in a grey coat runs along the cliff edge, handheld. "
         "CUT TO: a giant rises from the dark forest, extreme wide, low angle. "
-        "INT. LIGHTHOUSE - NIGHT. The detective sits by the window."
+        "INT. LIGHTHOUSE - NIGHT. The detective sits by the window. The detective walks out to the stormy sea."
     )
     shots = plan_shots(story, "ep-previs", PlanningSettings()).shots
     assert [s.text for s in shots] == [
         "A detective in a grey coat runs along the cliff edge.",
         "A giant rises from the dark forest.",
         "The detective sits by the window.",
+        "The detective walks out to the stormy sea.",
     ]
-    assert [(s.time_of_day, s.weather) for s in shots] == [("night", "rain")] * 3
+    assert [(s.time_of_day, s.weather) for s in shots] == [("night", "rain")] * 3 + [("night", "storm")]
     assert shots[1].shot_size == "extreme_wide" and shots[1].angle == "low" and "CUT TO" in shots[1].directions
-    assert shots[2].environment == "by the window, inside the lighthouse"  # an interior, for the drawing
+    assert shots[2].environment == "by the window, interior of the lighthouse"  # an interior, for the drawing
+    assert "interior" not in shots[3].environment  # out of the room, by the sea
     assert "EXT" not in " ".join(s.subject + s.text for s in shots)
     # Capitals or the abbreviation's dot: a sentence that merely starts with "Interior" is narrated.
     plain = plan_shots("Interior designers arrive at the old house. They paint the walls white.", "ep-2", PlanningSettings())

@@ -512,8 +512,18 @@ def _fill(img: np.ndarray, parts: list[Part], paints: dict[str, RGB], to_px: Cal
                 _draw(img, part, to_px, size, mirror, tuple(int(c) for c in paints[paint]), 0.0)
 
 
-def subject_layer(scene: Scene) -> Layer:
-    """The subject drawn once: rim, fills in paint order; a celestial body glows."""
+def is_the_constellation(staging: Staging) -> bool:
+    """"The stars of Andromeda shine", 天琴座的星星: the stars are the constellation the sky draws,
+    not one more big star in front of it."""
+    return staging.kind == "celestial" and "constellation" in staging.settings and _CELESTIAL.get(
+        staging.kind_word, "star") == "star"
+
+
+def subject_layer(scene: Scene) -> Layer | None:
+    """The subject drawn once: rim, fills in paint order; a celestial body glows. None when the
+    subject is the constellation the sky already draws."""
+    if is_the_constellation(scene.staging):
+        return None
     form = scene.subject_form
     parts = parts_of(form, scene.staging)
     paints = _paints(scene, form)

@@ -62,7 +62,8 @@ def air(scene: Scene) -> tuple[Layer | None, Layer | None]:
     """Particles of the weather, (behind the subject, in front of everything).
 
     Rain streaks, snowflakes, wind-blown leaves; fireflies at night or drifting pollen when
-    the sky is clear. Two depths of rain and snow give them parallax.
+    the sky is clear, dust in a room, nothing in front of a constellation. Two depths of
+    rain and snow give them parallax.
     """
     side, h = scene.wind_side, scene.h
     unit = h / 360  # particle sizes scale with the frame
@@ -87,11 +88,15 @@ def air(scene: Scene) -> tuple[Layer | None, Layer | None]:
     if scene.weather == "wind":
         vx, vy = 0.7 * h * side, 0.06 * h
         return None, scene.tiled(DEPTH["air"], (vx, vy), _leaves(scene, 5000 * unit**2), sway=(0.02 * h, 0.6))
-    kind = "fireflies" if scene.night else "pollen"
-    vx, vy = {"fireflies": (0.06, -0.03), "pollen": (0.12, -0.02)}[kind]
-    color, alpha = {"fireflies": ((255, 236, 140), 230), "pollen": ((255, 250, 230), 120)}[kind]
+    if "constellation" in scene.staging.settings and scene.staging.ground != "floor":
+        return None, None  # a firefly in the sky reads as one more star: the figure stands alone
+    # Indoors, a few pale motes of dust; outdoors fireflies at night, pollen by day.
+    kind = "dust" if scene.staging.ground == "floor" else "fireflies" if scene.night else "pollen"
+    vx, vy = {"fireflies": (0.06, -0.03), "pollen": (0.12, -0.02), "dust": (0.02, 0.01)}[kind]
+    color, alpha = {"fireflies": ((255, 236, 140), 230), "pollen": ((255, 250, 230), 120),
+                    "dust": ((235, 225, 205), 70)}[kind]
     fog = scene.weather == "fog"
-    density = {"fireflies": 3000, "pollen": 4000}[kind] * (3 if fog else 1)
+    density = {"fireflies": 3000, "pollen": 4000, "dust": 9000}[kind] * (3 if fog else 1)
     return None, scene.tiled(DEPTH["air"], (vx * h * side, vy * h), _dots(scene, density, (0.8, 2.2), color, alpha), blur=0.7,
                                role="ambient")  # not weather: what a clear sky carries
 
