@@ -9,12 +9,13 @@ star. The figure is the one the shot names (staging.STAR_FIGURES: Orion, the Big
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from generation.animatic.draw import DEPTH, Layer, no_drift, over
+from generation.animatic.draw import DEPTH, Layer, over
 
 if TYPE_CHECKING:
     from generation.animatic.scene import Scene
@@ -34,9 +35,25 @@ FIGURES: dict[str, tuple[tuple[tuple[float, float], ...], tuple[tuple[int, int],
     "cygnus": (((0.5, 0.0), (0.5, 0.36), (0.5, 0.95), (0.08, 0.22), (0.28, 0.3), (0.72, 0.42), (0.94, 0.52)),
                ((0, 1), (1, 2), (3, 4), (4, 1), (1, 5), (5, 6))),
 }
+def turning(scene: Scene) -> Callable[[float], tuple[float, float]]:
+    """The drift of a constellation sky: the stars wheel slowly across it (a tenth of the frame in
+    three seconds), so a still shot of a figure under the stars still moves, as a time-lapse would."""
+    speed = 0.03 * scene.h
+
+    def drift(t: float) -> tuple[float, float]:
+        return speed * t, 0.0
+
+    return drift
+
+
+def shows(scene: Scene) -> bool:
+    """Whether the shot shows a constellation: asked for, outdoors, and no cloud hides it."""
+    return "constellation" in scene.staging.settings and not scene.overcast and "interior" not in scene.staging.settings
+
+
 def figure(scene: Scene) -> Layer | None:
     """The constellation as its own layer (role "constellation"), or None: not asked, or clouds hide it."""
-    if "constellation" not in scene.staging.settings or scene.overcast or "interior" in scene.staging.settings:
+    if not shows(scene):
         return None
     rng = np.random.default_rng([int(scene.rng.integers(1 << 31)), 7])
     name = scene.staging.star_figure or str(rng.choice(sorted(FIGURES)))
@@ -74,7 +91,7 @@ def figure(scene: Scene) -> Layer | None:
                  max(1, int(round(unit))), cv2.LINE_AA, shift=4)
     for (x, y), r in zip(local, radii):
         cv2.circle(img, (int(x * 16), int(y * 16)), max(1, int(r * 16)), (255, 250, 235, 255), -1, cv2.LINE_AA, shift=4)
-    return Layer(img, (x0, y0), DEPTH["sky"], no_drift, role="constellation")
+    return Layer(img, (x0, y0), DEPTH["sky"], turning(scene), role="constellation")
 
 
 def milky_way(scene: Scene, img: np.ndarray, origin: tuple[int, int]) -> None:

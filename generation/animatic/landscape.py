@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from generation.animatic.constellation import milky_way
+from generation.animatic.constellation import milky_way, shows, turning
 from generation.animatic.draw import (DEPTH, RGB, Layer, blended, ellipse, fade, mix, no_drift, poly, premultiplied, rect,
                                       shade, split_rgba)
 
@@ -34,7 +34,9 @@ def _lit(scene: Scene, colour: RGB) -> RGB:
 
 
 def sky(scene: Scene) -> Layer:
-    img, (x0, y0, x1, y1) = scene.canvas(DEPTH["sky"])
+    stars = shows(scene)
+    drift = turning(scene) if stars else no_drift  # a constellation's sky wheels with it
+    img, (x0, y0, x1, y1) = scene.canvas(DEPTH["sky"], drift)
     if _has(scene, "interior"):  # the room's back wall covers it; a plain fill behind
         img[..., :3], img[..., 3] = _room_colours(scene)[0], 255
         return Layer(img[..., :3].copy(), (x0, y0), DEPTH["sky"], no_drift)
@@ -48,7 +50,6 @@ def sky(scene: Scene) -> Layer:
         img[..., :3] = (sky + (np.asarray(scene.fog, np.float32) - sky) * 0.55).astype(np.uint8)
     if scene.overcast:  # clouds hide the sun, the moon and the stars
         return Layer(img[..., :3].copy(), (x0, y0), DEPTH["sky"], no_drift)
-    stars = _has(scene, "constellation")
     if stars:
         milky_way(scene, img, (x0, y0))
     if scene.night:
@@ -57,7 +58,7 @@ def sky(scene: Scene) -> Layer:
         for x, y, r in zip(sx, sy, scene.rng.uniform(0.6, 1.6, n)):
             ellipse(img, (x, y), (r, r), (230, 230, 255))
     if stars:  # no moon: its glare would drown the constellation
-        return Layer(img[..., :3].copy(), (x0, y0), DEPTH["sky"], no_drift)
+        return Layer(img[..., :3].copy(), (x0, y0), DEPTH["sky"], drift)
     lx = scene.rng.uniform(-0.35, 0.35) * scene.w - x0
     ly = scene.rng.uniform(-0.38, -0.26) * scene.h - y0
     radius = (0.045 if scene.night else 0.06) * scene.h
