@@ -9,10 +9,9 @@ drawn once; weather particles are seamless tiles that travel at a constant veloc
 random. Each frame is a few affine warps and alpha blends, and the MP4 is encoded with
 x264's superfast preset on one thread (ENCODING): a 640x360 second, drawn and encoded,
 costs about 0.15-0.25 s of one core in every weather (bench/animatic.py). Same shot and
-seed give identical frames, and the same MP4 bytes on any machine; another seed gives
-another composition. A small slug
-(shot number, size, move) may sit at the top-left; the shot's words are never printed
-(subtitles carry them).
+seed give identical frames, and the same MP4 bytes with the same ffmpeg on any machine;
+another seed gives another composition. A small slug (shot number, size, move) may sit
+at the top-left; the shot's words are never printed (subtitles carry them).
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from reelgate.settings import GenerationSettings
 # writer's default (veryfast, one thread) they took ~0.18-0.23 s of a core per 640x360
 # second, more than drawing them. superfast at the same CRF costs about half, with the
 # same PSNR against the drawn frames (36-44 dB, the lossless yuv420p ceiling ~45 dB) and
-# ~1.2-2x the bytes; ultrafast halves it again but drops the deblocking filter, so its
+# ~1.2-2.2x the bytes; ultrafast halves it again but drops the deblocking filter, so its
 # flat skies block up. One thread: the animatic's budget is one core (issue 17), the
 # other core stays free for the flow's safety and quality checks, and x264 then writes
 # the same bytes whatever the machine's core count.
