@@ -254,11 +254,13 @@ class H264:
     preset: str = "veryfast"  # x264 preset: ultrafast, superfast, veryfast, faster, fast, medium...
     threads: int = 0  # 0: x264 picks by the machine's cores
     yuv_in_python: bool = False  # convert frames to yuv420p with OpenCV before piping them
+    x264_params: str = ""  # x264's own options over the preset, "key=value:key=value"
 
     def args(self) -> list[str]:
         """ffmpeg output arguments for libx264."""
         return ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(self.crf), "-preset", self.preset,
-                *(["-threads", str(self.threads)] if self.threads else [])]
+                *(["-threads", str(self.threads)] if self.threads else []),
+                *(["-x264-params", self.x264_params] if self.x264_params else [])]
 
 
 class VideoWriter:

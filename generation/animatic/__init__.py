@@ -6,9 +6,9 @@ ground, a subject silhouette) coloured by time of day and mood, in the shot's we
 moves a camera through it as the shot asks, with parallax between layers. Layers are
 drawn once; weather particles are seamless tiles that travel at a constant velocity
 (position = start + velocity * t, wrapped), so they move coherently, never redrawn at
-random. Each frame is a few affine warps and alpha blends, and the MP4 is encoded with
-x264's superfast preset on one thread (ENCODING): a 640x360 second, drawn and encoded,
-costs about 0.15-0.25 s of one core in every weather (bench/animatic.py). Same shot and
+random. Each frame is a few affine warps and alpha blends, and the MP4 is encoded by
+x264 on one thread (ENCODING): a 640x360 second, drawn and encoded, costs about
+0.15-0.25 s of one core in every weather and camera move (bench/animatic.py). Same shot and
 seed give identical frames, and the same MP4 bytes with the same ffmpeg on any machine;
 another seed gives another composition. A small slug (shot number, size, move) may sit
 at the top-left; the shot's words are never printed (subtitles carry them).
@@ -31,14 +31,16 @@ from reelgate.records import GeneratedShot, ShotSpec
 from reelgate.settings import GenerationSettings
 
 # Rain and snow are many small moving particles, the costliest thing to encode: at the
-# writer's default (veryfast, one thread) they took ~0.18-0.23 s of a core per 640x360
-# second, more than drawing them. superfast at the same CRF costs about half, with the
-# same PSNR against the drawn frames (36-44 dB, the lossless yuv420p ceiling ~45 dB) and
-# ~1.2-2.2x the bytes; ultrafast halves it again but drops the deblocking filter, so its
-# flat skies block up. One thread: the animatic's budget is one core (issue 17), the
-# other core stays free for the flow's safety and quality checks, and x264 then writes
-# the same bytes whatever the machine's core count.
-ENCODING = H264(crf=20, preset="superfast", threads=1, yuv_in_python=True)
+# writer's default (veryfast, RGB piped) they took ~0.17-0.23 s of one core per 640x360
+# second, more than drawing them. x264's ultrafast preset with its deblocking filter
+# switched back on costs ~0.04-0.05 s, a quarter, at the same CRF: PSNR against the drawn
+# frames stays within 0.5 dB of veryfast's (36.8 dB snow to 41 dB storm; the lossless
+# yuv420p ceiling is ~45 dB) and no blocks show in flat skies, for 2-5x the bytes (still
+# only 0.2-0.5 MB a second: these files are intermediates, the episode is encoded again).
+# superfast sits between: twice ultrafast's time for a third fewer bytes. One thread: the
+# animatic's budget is one core (issue 17), the other core stays free for the flow's
+# checks, and x264 then writes the same bytes whatever the machine's core count.
+ENCODING = H264(crf=20, preset="ultrafast", x264_params="deblock=0,0", threads=1, yuv_in_python=True)
 
 
 @contextmanager
