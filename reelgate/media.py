@@ -244,7 +244,7 @@ class H264:
 
     The default is what every backend has always used. A backend that encodes many cheap
     frames (the animatic) passes its own: a faster preset at the same CRF, one thread
-    (honest about one core, and x264 then writes the same bytes on every machine), and
+    (honest about one core, and x264 then writes the same bytes whatever the core count), and
     the RGB to yuv420p conversion done by OpenCV before the pipe (about 0.06 ms a 640x360
     frame against ~1 ms in ffmpeg's swscale, and half the bytes piped; the same BT.601
     limited-range matrix, so colours match).

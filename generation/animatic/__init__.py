@@ -8,10 +8,10 @@ drawn once; weather particles are seamless tiles that travel at a constant veloc
 (position = start + velocity * t, wrapped), so they move coherently, never redrawn at
 random. Each frame is a few affine warps and alpha blends, and the MP4 is encoded by
 x264 on one thread (ENCODING): a 640x360 second, drawn and encoded, costs about
-0.15-0.25 s of one core in every weather and camera move (bench/animatic.py). Same shot and
-seed give identical frames, and the same MP4 bytes with the same ffmpeg on any machine;
-another seed gives another composition. A small slug (shot number, size, move) may sit
-at the top-left; the shot's words are never printed (subtitles carry them).
+0.13-0.22 s of one core in every weather and camera move (bench/animatic.py). Same
+shot and seed give identical frames, and the same MP4 bytes with the same ffmpeg on
+any machine; another seed gives another composition. A small slug (shot number, size,
+move) may sit at the top-left; the shot's words are never printed (subtitles carry them).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def one_opencv_thread() -> Iterator[None]:
     """OpenCV on one thread while drawing, then as it was (the process's other work keeps its own).
 
     A 640x360 layer is too small for OpenCV's thread pool to pay: on 2 cores, drawing with
-    two threads took ~30 % more CPU and longer wall time than with one.
+    two threads took 13-26 % more CPU than with one, for no shorter wall time.
     """
     before = cv2.getNumThreads()
     cv2.setNumThreads(1)
