@@ -279,6 +279,7 @@ class SemanticLayer:
         import torch
 
         texts = [unicodedata.normalize("NFKC", t) for t in texts]  # ｔｏｒｔｕｒｅ reads as torture
+        texts = [_FILM_SHOT.sub(r"\1view", t) for t in texts]  # a medium shot is no shooting
         old = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(self.threads)
@@ -325,6 +326,20 @@ class SemanticLayer:
                 h.update(f"{name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
         h.update("\n".join(texts).encode())
         return h.hexdigest()[:20]
+
+
+# Film grammar's "shot" (a medium shot, a tracking shot) sits next to "shooting" for MiniLM:
+# "tracking shot following the subject" scored 0.429 and "medium shot" 0.442 against "a school
+# shooting", over the threshold, so every planned track or medium shot went to review. The
+# words are read as "view", which means the same to a viewer; "he was shot" is untouched.
+_FILM_SHOT = re.compile(
+    r"\b((?:extreme[\s-]+)?(?:wide|medium|long|full|close|close-up|closeup|tracking|crane|establishing|aerial|drone|"
+    r"static|two|master|insert|reaction|cutaway|point-of-view|pov|follow|dolly|overhead|over-the-shoulder|"
+    r"low-angle|high-angle|low angle|high angle|wide-angle|cowboy|group|bird's-eye|birds-eye|handheld|steadicam|"
+    r"tripod|locked-off|establishing|opening|closing|final|reverse|matching|single|trucking|panning|tilt|zoom)"
+    r"[\s-]+)shots?\b",
+    re.IGNORECASE,
+)
 
 
 def _package_model_path() -> Path:

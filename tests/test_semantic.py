@@ -102,6 +102,19 @@ def test_studio_prompts_pass(layer):
     assert {t: h for t, h in over.items() if h} == {}
 
 
+def test_film_grammar_shots_are_no_shooting_and_a_shooting_still_is(layer):
+    """Every planned track or medium shot went to review as 'a school shooting' (0.429, 0.442):
+    the planner's own camera, size and angle words, alone and in a planned prompt, stay under
+    the threshold, while a shooting in other words is still caught."""
+    from prompts.plan import ANGLE_PHRASE, CAMERA_PHRASE, SHOT_SIZE_PHRASE
+
+    planned = [p for p in (*CAMERA_PHRASE.values(), *SHOT_SIZE_PHRASE.values(), *ANGLE_PHRASE.values()) if p]
+    planned += ["falling, snow-covered ground, calm atmosphere, tracking shot following the subject",
+                "a medium shot of the detective", "over-the-shoulder shot, two shot, establishing shot of the harbour"]
+    assert all(not layer.find(p) for p in planned), [(p, layer.best_match(p)[0]) for p in planned if layer.find(p)]
+    assert layer.find("he was shot in the classroom") and layer.find("a gunman opens fire in a school hallway")
+
+
 def test_held_out_quality(layer):
     caught = [text for cat, text in HELD_OUT_HITS if any(h.category == cat for h in layer.find(text))]
     false = [text for text in HELD_OUT_BENIGN if layer.find(text)]
