@@ -452,6 +452,69 @@ class QualitySettings(BaseModel):
     )
 
 
+class GradeSettings(BaseModel):
+    """Colour grading with a 3D LUT (postprocess/enhance/grade.py)."""
+
+    enabled: bool = Field(True, description="Grade every shot with a look.")
+    look: str | None = Field(
+        None, description="A shipped look by name (see `reelgate enhance --help`); unset: the style preset's look, or none."
+    )
+    lut: Path | None = Field(None, description="Your own .cube file; wins over `look`.")
+    intensity: float = Field(0.6, ge=0.0, le=1.0, description="How much of the graded look: 0 the original, 1 the full LUT.")
+
+
+class MatchSettings(BaseModel):
+    """Shot-to-shot colour matching (postprocess/enhance/match.py)."""
+
+    enabled: bool = Field(True, description="Match every shot's colour to the episode's reference shot.")
+    reference: int = Field(0, ge=0, description="0-based index of the reference shot (default the first).")
+    strength: float = Field(0.8, ge=0.0, le=1.0, description="How far toward the reference: 0 none, 1 all the way.")
+
+
+class CleanSettings(BaseModel):
+    """Clean-up: light temporal denoise, deband, edge sharpening (postprocess/enhance/clean.py)."""
+
+    enabled: bool = Field(True, description="Denoise, deband and sharpen.")
+    denoise: float = Field(0.5, ge=0.0, le=1.0, description="Temporal denoise strength; 0 off. Strong ghosts.")
+    deband: bool = Field(True, description="Smooth banding in gradients (skies).")
+    sharpen: float = Field(0.3, ge=0.0, le=1.0, description="Contrast-adaptive sharpening of edges; 0 off.")
+
+
+class UpscaleSettings(BaseModel):
+    """Upscaling (postprocess/enhance/upscale.py)."""
+
+    enabled: bool = Field(True, description="Upscale to `size` when the shot is smaller.")
+    size: str | None = Field(None, description="Target WIDTHxHEIGHT, e.g. 1280x720; unset: keep the shot's size.")
+    backend: str = Field("lanczos", description="lanczos (ffmpeg, any machine) or realesrgan (learned; opt-in).")
+
+
+class InterpolateSettings(BaseModel):
+    """Frame interpolation (postprocess/enhance/interpolate.py)."""
+
+    enabled: bool = Field(True, description="Raise the frame rate to `fps` when the shot is slower.")
+    fps: float | None = Field(None, gt=0, le=120, description="Target frame rate, e.g. 24; unset: keep the shot's.")
+    backend: str = Field("mci", description="mci (ffmpeg motion-compensated, any machine) or rife (learned; opt-in).")
+
+
+class AspectSettings(BaseModel):
+    """Delivery aspect (postprocess/enhance/aspect.py)."""
+
+    aspect: str = Field("source", description="source, 16:9, 9:16 or 1:1.")
+    fit: str = Field("crop", description="crop (fill the frame, cut the sides) or pad (keep all, add bars).")
+
+
+class EnhanceSettings(BaseModel):
+    """Post-generation enhancement, run on every shot before safety and quality see it."""
+
+    enabled: bool = Field(True, description="Run the enhancement stage at all.")
+    grade: GradeSettings = Field(default_factory=GradeSettings)
+    match: MatchSettings = Field(default_factory=MatchSettings)
+    clean: CleanSettings = Field(default_factory=CleanSettings)
+    upscale: UpscaleSettings = Field(default_factory=UpscaleSettings)
+    interpolate: InterpolateSettings = Field(default_factory=InterpolateSettings)
+    aspect: AspectSettings = Field(default_factory=AspectSettings)
+
+
 class PostSettings(BaseModel):
     voice_en: str = Field("piper", description="English voice: piper (offline) or espeak.")
     voice_zh: str = Field("espeak-pinyin", description="Chinese voice: espeak-pinyin (offline).")
@@ -610,6 +673,7 @@ class Settings(BaseSettings):
     screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    enhance: EnhanceSettings = Field(default_factory=EnhanceSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     post: PostSettings = Field(default_factory=PostSettings)
