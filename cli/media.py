@@ -1,4 +1,5 @@
-"""`reelgate screen`, `moderate`, `qc`, `likeness` and `gallery`: checks of any text or video, outside a run."""
+"""`reelgate screen`, `moderate`, `qc`, `likeness`, `gallery` and `enhance`: checks and the enhancement chain on any
+text or video, outside a run."""
 
 from __future__ import annotations
 
@@ -146,6 +147,76 @@ def cmd_qc(args: argparse.Namespace) -> int:
     return EXIT_OK if report.passed else EXIT_REFUSED
 
 
+def enhance_settings(args: argparse.Namespace, settings: Settings):
+    """settings.enhance with this command's flags on top (--look, --lut, --size, --fps, --aspect, --no-STEP)."""
+    from cli.common import parse_size
+    from postprocess.enhance.chain import STEPS
+
+    e = settings.enhance.model_copy(deep=True)
+    if args.look and args.lut:
+        raise UsageError("--look and --lut both name the grade; give one")
+    if args.look:
+        e.grade.look, e.grade.lut = args.look, None
+    if args.lut:
+        e.grade.lut = Path(args.lut)
+    if args.intensity is not None:
+        e.grade.intensity = args.intensity
+    if args.size:
+        width, height = parse_size(args.size)
+        e.upscale.size = f"{width}x{height}"
+    if args.fps is not None:
+        e.interpolate.fps = args.fps
+    if args.aspect:
+        e.aspect.aspect = args.aspect
+    if args.fit:
+        e.aspect.fit = args.fit
+    for step in STEPS:
+        if getattr(args, f"no_{step}"):
+            part = getattr(e, step)
+            if step == "aspect":
+                part.aspect = "source"
+            else:
+                part.enabled = False
+    return type(e).model_validate(e.model_dump())  # the flags are checked like the settings are
+
+
+def cmd_enhance(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from postprocess.enhance.base import StepContext
+    from postprocess.enhance.chain import enhance_video
+    from reelgate.console import StepBar
+
+    settings = load_settings(args)
+    src, dst = Path(args.video), Path(args.out)
+    if src.resolve() == dst.resolve():
+        raise UsageError("--out must be another file than the input; the input is never overwritten")
+    if not src.is_file():
+        raise UsageError(f"{src}: no such video")
+    reference = Path(args.reference) if args.reference else None
+    if reference is not None and not reference.is_file():
+        raise UsageError(f"--reference {reference}: no such video")
+    chosen = enhance_settings(args, settings)
+    bar = StepBar(f"enhance {src.name}", unit="frame")
+    with tempfile.TemporaryDirectory(prefix="reelgate-enhance-") as work:
+        try:
+            result = enhance_video(src, dst, chosen, StepContext(work_dir=Path(work), reference=reference), progress=bar)
+        finally:
+            bar.close()
+    record = result.record()
+    if args.json:
+        print(json.dumps({"video": str(dst), **record}, indent=2, ensure_ascii=False))
+    else:
+        print(f"{dst}: {record['size_in']} -> {record['size_out']} in {record['seconds']} s ({record['passes']} pass"
+              f"{'es' if record['passes'] != 1 else ''})")
+        for step in record["steps"]:  # type: ignore[union-attr]
+            details = ", ".join(f"{k} {v}" for k, v in step.items() if k != "step")
+            print(f"  {step['step']:12s} {details}")
+        if not record["steps"]:
+            print("  nothing to do: every step is off or the video already is what they ask for (copied as is)")
+    return EXIT_OK
+
+
 def _gallery_dir(args: argparse.Namespace, settings: Settings) -> Path:
     return Path(args.gallery) if args.gallery else settings.safety.gallery_dir
 
@@ -221,6 +292,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     qc.add_argument("--plot", metavar="PNG", help="write a plot of the per-frame scores with threshold lines here")
     qc.add_argument("--sheet", metavar="PNG", help="write a contact sheet with the flagged frames marked here")
     qc.set_defaults(func=cmd_qc)
+
+    en = sub.add_parser(
+        "enhance", help="grade, match, clean, upscale, interpolate and reframe any video, as an episode's shots are",
+        description="Runs the enhancement chain of the settings (REELGATE_ENHANCE__*) on one video, outside Prefect. "
+        "Exit 0 when written, 2 on bad input (an unreadable video, a malformed LUT, a size or rate it cannot make).",
+    )
+    en.add_argument("video")
+    en.add_argument("--out", required=True, help="the enhanced MP4 to write (never the input)")
+    en.add_argument("--look", help="a shipped look by name")
+    en.add_argument("--lut", help="your own .cube file")
+    en.add_argument("--intensity", type=float, help="how much of the look, 0..1")
+    en.add_argument("--size", help="upscale to WxH, e.g. 1280x720")
+    en.add_argument("--fps", type=float, help="interpolate to this frame rate, e.g. 24")
+    en.add_argument("--aspect", choices=["source", "16:9", "9:16", "1:1"], help="delivery aspect")
+    en.add_argument("--fit", choices=["crop", "pad"], help="reach the aspect by cropping or by padding")
+    en.add_argument("--reference", help="a video whose colour the input is matched to")
+    for step in ("clean", "match", "grade", "interpolate", "upscale", "aspect"):
+        en.add_argument(f"--no-{step}", action="store_true", help=f"skip the {step} step")
+    en.add_argument("--json", action="store_true", help="print what was done as JSON")
+    en.set_defaults(func=cmd_enhance)
 
     li = sub.add_parser("likeness", help="look for protected people's faces in a video; exit 1 if one is found")
     li.add_argument("video")

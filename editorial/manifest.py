@@ -147,7 +147,13 @@ class AttemptRecord(BaseModel):
 
     review_round: int = Field(1, ge=1, description="The production round (1, then one more per regenerate).")
     prompt: str = ""
-    shot: GeneratedShot | None = Field(None, description="What the generator made (None: it refused).")
+    shot: GeneratedShot | None = Field(
+        None, description="The shot as checked and kept: enhanced when enhancement ran (None: the generator refused)."
+    )
+    generated: Path | None = Field(None, description="The generator's own file, before enhancement.")
+    enhance: dict[str, Any] = Field(
+        default_factory=dict, description="What enhancement did (steps and settings), or why it failed ('failed')."
+    )
     quality: dict[str, Any] = Field(default_factory=dict, description="The quality report, without per-frame series.")
     safety_action: Action | None = None
     retry_reason: str | None = None

@@ -21,13 +21,15 @@ from editorial.report import episode_flags, summary_markdown
 from editorial.review import check_same_request, make_version, regenerate_problem, review_link, superseded_lines
 from flows.review import wait_for_decision
 from generation.base import check_backend, release_generators, uses_gpu
+from postprocess.enhance.base import VideoShape
+from postprocess.enhance.chain import check_settings as check_enhance_settings
 from postprocess.timeline import build_timeline
 from prompts.limits import check_plan_limits
 from prompts.screen import lists_fingerprint
 from prompts.plan import derive_seed
 from quality.score import QualityReport, pick_best
 from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal, ShotSpec, Verdict
-from reelgate.errors import InputError
+from reelgate.errors import InputError, ReelgateError
 from reelgate.settings import RunOptions, Settings, refuse_run_settings
 from safety.gallery import check_gallery
 from safety.report import SafetyReport
@@ -35,6 +37,7 @@ from quality.request import shot_request
 from tasks.checks import check_shot_safety, publish_attempts, score_shot_quality
 from tasks.common import artifact_key, fresh
 from tasks.editorial import make_episode_contact_sheet, publish, record_decision, record_refusal
+from tasks.enhance import enhance_shot
 from tasks.generation import ensure_gpu_limit, generate_shot
 from tasks.post import mix_soundtrack, mux_episode, narrate_shot, write_subtitles
 from tasks.results import RESULTS, SERIALIZER
@@ -80,6 +83,7 @@ def produce_episode(
         manifest.created_at = previous.created_at
         manifest.reviews = [r for r in previous.reviews if r.flow_run_id != flow_run_id]
     check_backend(settings.generation)  # a missing model fails here, before any work
+    _check_enhancement(settings, episode_dir)  # so does a missing LUT or a size it cannot make
     check_gallery(settings.safety)  # a gallery that was asked for but cannot be read: fail closed, now
     if request.plan is not None:
         check_plan_limits(request.plan, settings.planning.limits, f"the plan of {request.episode_id}")
@@ -117,15 +121,20 @@ def produce_episode(
 
     log.info("stage 3-5/8 generate, check safety, score quality")
     specs = list(plan.shots)
-    kept_shots: list[GeneratedShot] = []
-    shot_verdicts: list[Verdict] = []
-    for spec in specs:
-        record, kept, verdict = _produce_shot(spec, settings, episode_dir, request.episode_id)
-        manifest.shots.append(record)
+    produced: dict[int, tuple[ShotRecord, GeneratedShot, Verdict]] = {}
+    # The colour reference is made first, so every other shot can be matched to it.
+    first = _reference_index(settings, len(specs))
+    for spec in [specs[first], *(s for s in specs if s.index != first)]:
+        record, kept, verdict = _produce_shot(
+            spec, settings, episode_dir, request.episode_id, reference=_reference(produced.get(first), spec, first)
+        )
         if kept is None or verdict.action == Action.BLOCK:
+            manifest.shots = [r for _, (r, _, _) in sorted(produced.items())] + [record]
             return _blocked(manifest, episode_dir, [*findings, verdict], f"shot {spec.index + 1}")
-        kept_shots.append(kept)
-        shot_verdicts.append(verdict)
+        produced[spec.index] = (record, kept, verdict)
+    manifest.shots = [produced[i][0] for i in range(len(specs))]
+    kept_shots = [produced[i][1] for i in range(len(specs))]
+    shot_verdicts = [produced[i][2] for i in range(len(specs))]
     manifest.verdict = Verdict.combine(findings + shot_verdicts)
     _assemble(manifest, specs, kept_shots, settings, episode_dir, review_round=1)
 
@@ -168,8 +177,10 @@ def produce_episode(
             i = number - 1
             # Notes accumulate: a shot regenerated twice keeps the first round's notes too.
             specs[i] = specs[i].model_copy(update={"prompt": f"{specs[i].prompt.rstrip(' .')}. {decision.notes.strip()}"})
+            ref = _reference_index(settings, len(specs))
             record, kept, verdict = _produce_shot(
-                specs[i], settings, episode_dir, request.episode_id, record=manifest.shots[i], review_round=production_round
+                specs[i], settings, episode_dir, request.episode_id, record=manifest.shots[i], review_round=production_round,
+                reference=_reference((manifest.shots[ref], kept_shots[ref], shot_verdicts[ref]), specs[i], ref),
             )
             if kept is None or verdict.action == Action.BLOCK:
                 return _blocked(manifest, episode_dir, [*findings, verdict], f"regenerated shot {number}")
@@ -304,9 +315,50 @@ def _blocked(manifest: Manifest, episode_dir: Path, verdicts: list[Verdict], wha
     return _outcome(manifest, episode_dir)
 
 
+def _check_enhancement(settings: Settings, episode_dir: Path) -> None:
+    """Plan the enhancement chain for a shot of the configured size: a missing LUT, an unknown look,
+    a size or rate it cannot make is a ConfigError before anything is generated."""
+    g = settings.generation
+    shape = VideoShape(g.width or 832, g.height or 480, float(g.fps or 16), 4.0)
+    check_enhance_settings(settings.enhance, shape, episode_dir / "enhance-check")
+
+
+def _reference_index(settings: Settings, shots: int) -> int:
+    """The shot every other shot's colour is matched to (settings.enhance.match.reference, within the episode)."""
+    return min(settings.enhance.match.reference, shots - 1)
+
+
+def _reference(made: tuple[ShotRecord, GeneratedShot, Verdict] | None, spec: ShotSpec, index: int) -> Path | None:
+    """The generator's own file of the reference shot's kept attempt; None for the reference itself."""
+    if made is None or spec.index == index:
+        return None
+    record, kept, _ = made
+    entry = record.attempts[record.kept_attempt] if record.kept_attempt is not None else None
+    return (entry.generated if entry is not None else None) or kept.path
+
+
+def _enhance(shot: GeneratedShot, settings: Settings, reference: Path | None) -> tuple[GeneratedShot, dict, str | None]:
+    """(the shot that goes on, what enhancement did, a reason for the reviewer when it failed).
+
+    A failed pass is retried once by the task; if it fails again the shot goes on as
+    generated: enhancement never blocks an episode, and safety and quality check whatever
+    frames go on.
+    """
+    if not settings.enhance.enabled:
+        return shot, {}, None
+    try:
+        enhanced, done = fresh(enhance_shot, shot, settings.enhance, reference)
+        return enhanced, done, None
+    except ReelgateError as exc:
+        reason = (f"shot {shot.index + 1}, attempt {shot.attempt + 1}: enhancement failed ({exc}); "
+                  "the shot goes on unenhanced")
+        get_run_logger().warning(reason)
+        return shot, {"failed": str(exc)}, reason
+
+
 def _produce_shot(
     spec: ShotSpec, settings: Settings, episode_dir: Path, episode_id: str,
-    record: ShotRecord | None = None, review_round: int = 1,
+    record: ShotRecord | None = None, review_round: int = 1, reference: Path | None = None,
 ) -> tuple[ShotRecord, GeneratedShot | None, Verdict]:
     """Generate a shot until it passes quality (at most max_attempts); keep the best attempt.
 
@@ -320,6 +372,7 @@ def _produce_shot(
     first_entry = len(record.attempts)
     first_attempt = (review_round - 1) * settings.quality.max_attempts  # own file names per round
     attempts: list[tuple[GeneratedShot, QualityReport, SafetyReport]] = []
+    enhance_failures: list[str] = []
     for k in range(settings.quality.max_attempts):
         # Deterministic per attempt and round, so a resumed run makes the same choices.
         if review_round == 1:
@@ -331,13 +384,18 @@ def _produce_shot(
             record.attempts.append(AttemptRecord(review_round=review_round, prompt=spec.prompt, refusal=shot))
             log.warning("shot %d: %s", spec.index + 1, shot.reason())
             return record, None, Verdict(action=Action.BLOCK, reasons=[shot.reason()])
+        generated = shot.path
+        shot, enhanced, failure = _enhance(shot, settings, reference)
+        if failure:
+            enhance_failures.append(failure)
         safety = check_shot_safety(shot, settings.safety, episode_id)
         quality = score_shot_quality(
             shot, spec.wants_motion, settings.quality, episode_id, asks=shot_request(spec).asks
         )
         attempts.append((shot, quality, safety))
         entry = AttemptRecord(
-            review_round=review_round, prompt=spec.prompt, shot=shot, safety_action=safety.action,
+            review_round=review_round, prompt=spec.prompt, shot=shot, generated=generated, enhance=enhanced,
+            safety_action=safety.action,
             quality=quality.model_dump(mode="json", exclude={"series", "curves"}),
         )
         record.attempts.append(entry)
@@ -355,6 +413,8 @@ def _produce_shot(
     publish_attempts(episode_id, spec.index, record.attempts, record.kept_attempt)
 
     verdicts = [safety.verdict()]
+    if enhance_failures:
+        verdicts.append(Verdict(action=Action.REVIEW, reasons=enhance_failures))
     if not quality.passed:
         verdicts.append(Verdict(action=Action.REVIEW, reasons=[
             f"shot {spec.index + 1}: no attempt passed quality in {len(attempts)} tries; kept the best "

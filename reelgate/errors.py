@@ -4,7 +4,9 @@ Three families are kept apart, because each is handled differently:
 
     ReelgateError
     ├── TransientError        a fault that may pass: retried by the Prefect task
-    │   └── BackendUnavailable  a service or device is busy or unreachable
+    │   ├── BackendUnavailable  a service or device is busy or unreachable
+    │   └── EnhanceFailed       an enhancement pass failed on a shot: retried once, then the
+    │                           shot goes on unenhanced with the reason shown to the reviewer
     ├── InputError            bad input or configuration: never retried; the message
     │   │                     says what to change
     │   ├── ConfigError         a setting is wrong (names the setting)
@@ -37,6 +39,10 @@ class TransientError(ReelgateError):
 
 class BackendUnavailable(TransientError):
     """A backend service or device is busy or unreachable right now."""
+
+
+class EnhanceFailed(TransientError):
+    """An enhancement pass failed on a shot (ffmpeg, a learned backend); never blocks the episode."""
 
 
 class InputError(ReelgateError):

@@ -1,0 +1,165 @@
+"""The enhancement chain: every step's plan joined into as few passes as possible.
+
+Order, and why:
+  1. clean: denoise and deband the generator's own pixels, before anything amplifies them;
+  2. match: colour statistics toward the episode's reference shot (before the look, so
+     every shot receives the same grade from the same starting point);
+  3. grade: the look (a 3D LUT);
+  4. interpolate: raise the frame rate while the frames are still small (motion search
+     costs by the pixel);
+  5. upscale: to the delivery size, sharpening after the resize;
+  6. aspect: crop or pad to the delivery aspect last, so the safe area is the final frame's.
+
+Filter steps share one ffmpeg pass (one decode, one encode). A step with a runner (a
+learned model) ends the pass before it and starts a new one after it.
+
+Plain Python: tasks/enhance.py runs this as a retryable Prefect task, and
+`reelgate enhance` runs it on any video.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from postprocess.enhance.base import ProgressFn, StepContext, StepPlan, VideoShape
+from reelgate.errors import ConfigError, MediaError
+from reelgate.media import ffmpeg_exe, local_inputs, video_info
+from reelgate.settings import EnhanceSettings
+
+STEPS = ("clean", "match", "grade", "interpolate", "upscale", "aspect")
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """What enhancing one video did."""
+
+    steps: tuple[StepPlan, ...]
+    shape_in: VideoShape
+    shape_out: VideoShape
+    seconds: float
+    passes: int
+
+    def record(self) -> dict[str, object]:
+        """Plain values for the attempt record and the reviewer."""
+        return {
+            "steps": [{"step": p.step, **p.record} for p in self.steps],
+            "size_in": f"{self.shape_in.width}x{self.shape_in.height}@{self.shape_in.fps:g}",
+            "size_out": f"{self.shape_out.width}x{self.shape_out.height}@{self.shape_out.fps:g}",
+            "seconds": round(self.seconds, 2),
+            "passes": self.passes,
+        }
+
+
+def _planner(step: str) -> Callable[..., StepPlan | None]:
+    return importlib.import_module(f"postprocess.enhance.{step}").plan
+
+
+def plan_chain(settings: EnhanceSettings, shape: VideoShape, context: StepContext,
+               only: tuple[str, ...] = STEPS) -> list[StepPlan]:
+    """The plans of the enabled steps in chain order, each receiving the shape the last one gave.
+
+    Raises ConfigError (naming the setting) for a missing LUT, an unknown look or backend,
+    a size or rate it cannot make: before any video is touched.
+    """
+    if not settings.enabled:
+        return []
+    plans: list[StepPlan] = []
+    for step in STEPS:
+        if step not in only:
+            continue
+        plan = _planner(step)(getattr(settings, step), shape, context)
+        if plan is None:
+            continue
+        missing = [p for p in plan.files if not Path(p).is_file()]
+        if missing:
+            raise ConfigError(f"enhance step {step}: {missing[0]} is missing")
+        plans.append(plan)
+        shape = plan.shape
+    return plans
+
+
+def check_settings(settings: EnhanceSettings, shape: VideoShape, work_dir: Path) -> None:
+    """Plan the chain once for a video of `shape`, so bad settings stop an episode before generation."""
+    plan_chain(settings, shape, StepContext(work_dir=work_dir))
+
+
+def shape_of(path: Path) -> VideoShape:
+    """The VideoShape of a video file; MediaError when it is unreadable or has no video."""
+    width, height, fps, duration = video_info(Path(path))
+    if not (width and height and fps):
+        raise MediaError(f"{path}: cannot read its size and frame rate; is it a video?")
+    return VideoShape(width, height, fps, duration)
+
+
+def _passes(plans: list[StepPlan]) -> list[list[StepPlan]]:
+    """Group filter steps into passes; a runner step is a pass of its own."""
+    groups: list[list[StepPlan]] = [[]]
+    for plan in plans:
+        if plan.runner is not None:
+            groups += [[plan], []]
+        else:
+            groups[-1].append(plan)
+    return [g for g in groups if g]
+
+
+def _filter_pass(src: Path, dst: Path, plans: list[StepPlan], frames: int, crf: int,
+                 progress: ProgressFn | None) -> None:
+    """One ffmpeg pass of the joined filters, reporting frames done as ffmpeg writes them."""
+    import subprocess
+
+    graph = ",".join(f for p in plans for f in p.filters) or "null"
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+           *local_inputs(["-i", str(src)]), "-an", "-vf", graph,
+           "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p",
+           "-movflags", "+faststart", "-progress", "pipe:1", "-nostats", str(dst)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    for line in proc.stdout:
+        if progress is not None and line.startswith("frame="):
+            progress(min(int(line.split("=", 1)[1] or 0), frames), frames)
+    err = proc.stderr.read()
+    if proc.wait() != 0:
+        last = [ln for ln in err.strip().splitlines() if ln.strip()][-3:]
+        raise MediaError(f"enhancing {Path(src).name} failed ({', '.join(p.step for p in plans)}): {' | '.join(last)}")
+
+
+def enhance_video(src: Path, dst: Path, settings: EnhanceSettings, context: StepContext,
+                  progress: ProgressFn | None = None, crf: int = 18,
+                  only: tuple[str, ...] = STEPS) -> ChainResult:
+    """Enhance the video at `src` into `dst` (H.264 MP4, no audio); returns what was done.
+
+    With nothing to do, `dst` is a copy of `src`. `dst` appears only when every pass
+    succeeded. Raises ConfigError for bad settings (before any pass) and MediaError when a
+    pass fails.
+    """
+    started = time.perf_counter()
+    src, dst = Path(src), Path(dst)
+    shape = shape_of(src)
+    context.work_dir.mkdir(parents=True, exist_ok=True)
+    plans = plan_chain(settings, shape, context, only)
+    out_shape = plans[-1].shape if plans else shape
+    groups = _passes(plans)
+    partial = dst.with_name(f".{dst.stem}.partial{dst.suffix}")
+    current = src
+    try:
+        for k, group in enumerate(groups):
+            target = partial if k == len(groups) - 1 else context.work_dir / f"pass{k + 1}{dst.suffix}"
+            frames = group[-1].shape.frames
+            if group[0].runner is not None:
+                group[0].runner(current, target, progress)
+            else:
+                _filter_pass(current, target, group, frames, crf, progress)
+            current = target
+        if not groups:
+            shutil.copyfile(src, partial)
+        partial.replace(dst)
+    finally:
+        partial.unlink(missing_ok=True)
+        for k in range(len(groups) - 1):
+            (context.work_dir / f"pass{k + 1}{dst.suffix}").unlink(missing_ok=True)
+    return ChainResult(tuple(plans), shape, out_shape, time.perf_counter() - started, len(groups))
