@@ -29,7 +29,7 @@ from postprocess.enhance.colour import (
     sample_frames,
     write_cube,
 )
-from postprocess.enhance.looks import LOOKS, SIZE, cube_path, write_all
+from postprocess.enhance.looks import LOOKS, SIZE, cube_path, look_lut, write_all
 from reelgate.errors import ConfigError
 from reelgate.media import run_ffmpeg
 from reelgate.settings import GradeSettings, MatchSettings
@@ -76,6 +76,7 @@ def test_shipped_looks_are_what_the_code_generates(tmp_path):
         lut = read_cube(shipped)
         assert lut.size == SIZE and lut.table.min() >= 0.0 and lut.table.max() <= 1.0
         assert shipped.stat().st_size < 150_000
+        np.testing.assert_allclose(look_lut(path.stem).table, lut.table, atol=6e-5)  # what load_look falls back to
 
 
 def test_every_style_preset_has_a_shipped_look():

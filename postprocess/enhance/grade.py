@@ -27,7 +27,7 @@ from pathlib import Path
 
 from postprocess.enhance.base import StepContext, StepPlan, VideoShape
 from postprocess.enhance.colour import Lut, blend, compose, read_cube, write_cube
-from postprocess.enhance.looks import LOOKS, cube_path
+from postprocess.enhance.looks import LOOKS, cube_path, look_lut
 from reelgate.errors import ConfigError
 from reelgate.settings import GradeSettings
 
@@ -61,7 +61,10 @@ def load_look(name: str) -> Lut:
     if name not in LOOKS:
         raise ConfigError(f"{LOOK_SETTING}: no look named {name!r}; shipped looks: {', '.join(LOOKS)} "
                           f"(or give your own .cube file with {LUT_SETTING})")
-    return read_cube(cube_path(name), setting=f"{LOOK_SETTING} (shipped look {name})")
+    path = cube_path(name)
+    if not path.is_file():  # an install without the package data: the code makes the same table
+        return look_lut(name)
+    return read_cube(path, setting=f"{LOOK_SETTING} (shipped look {name})")
 
 
 def plan(settings: GradeSettings, shape: VideoShape, context: StepContext) -> StepPlan | None:
