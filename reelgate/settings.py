@@ -457,9 +457,14 @@ class GradeSettings(BaseModel):
 
     enabled: bool = Field(True, description="Grade every shot with a look.")
     look: str | None = Field(
-        None, description="A shipped look by name (see `reelgate enhance --help`); unset: the style preset's look, or none."
+        None,
+        description="A shipped look: cold-cinematic, warm-storybook, teal-orange, ink-wash or night-blue "
+        "(postprocess/enhance/looks/); unset: the style preset's look (storybook warm-storybook, cinematic "
+        "teal-orange, anime-cel cold-cinematic, ink-wash ink-wash, constellation-myth night-blue), or none.",
     )
-    lut: Path | None = Field(None, description="Your own .cube file; wins over `look`.")
+    lut: Path | None = Field(
+        None, description="Your own 3D LUT .cube file (up to 65 points per side, 20 MB); wins over `look`."
+    )
     intensity: float = Field(0.6, ge=0.0, le=1.0, description="How much of the graded look: 0 the original, 1 the full LUT.")
 
 

@@ -45,11 +45,14 @@ class StepContext:
     reference: the episode's reference shot (colour matching), None for the first shot or
         a video enhanced alone.
     cuts: times (s) of scene cuts inside the video, never interpolated across.
+    source: the shot's video as the chain receives it, for a step whose filter depends on
+        what the shot looks like (colour matching measures its colours); None where unknown.
     """
 
     work_dir: Path
     reference: Path | None = None
     cuts: tuple[float, ...] = ()
+    source: Path | None = None
 
 
 @dataclass(frozen=True)
