@@ -200,7 +200,8 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     bar = StepBar(f"enhance {src.name}", unit="frame")
     with tempfile.TemporaryDirectory(prefix="reelgate-enhance-") as work:
         try:
-            result = enhance_video(src, dst, chosen, StepContext(work_dir=Path(work), reference=reference), progress=bar)
+            result = enhance_video(src, dst, chosen, StepContext(work_dir=Path(work), reference=reference), progress=bar,
+                                   preset=settings.planning.preset)
         finally:
             bar.close()
     record = result.record()

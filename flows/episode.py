@@ -320,7 +320,7 @@ def _check_enhancement(settings: Settings, episode_dir: Path) -> None:
     a size or rate it cannot make is a ConfigError before anything is generated."""
     g = settings.generation
     shape = VideoShape(g.width or 832, g.height or 480, float(g.fps or 16), 4.0)
-    check_enhance_settings(settings.enhance, shape, episode_dir / "enhance-check")
+    check_enhance_settings(settings.enhance, shape, episode_dir / "enhance-check", settings.planning.preset)
 
 
 def _reference_index(settings: Settings, shots: int) -> int:
@@ -347,7 +347,7 @@ def _enhance(shot: GeneratedShot, settings: Settings, reference: Path | None) ->
     if not settings.enhance.enabled:
         return shot, {}, None
     try:
-        enhanced, done = fresh(enhance_shot, shot, settings.enhance, reference)
+        enhanced, done = fresh(enhance_shot, shot, settings.enhance, reference, settings.planning.preset)
         return enhanced, done, None
     except ReelgateError as exc:
         reason = (f"shot {shot.index + 1}, attempt {shot.attempt + 1}: enhancement failed ({exc}); "

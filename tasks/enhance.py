@@ -22,14 +22,18 @@ from tasks.common import stage_task
 
 @stage_task("enhance_shot", ("postprocess",), retries=1, file_inputs=("shot", "reference"))
 def enhance_shot(
-    shot: GeneratedShot, settings: EnhanceSettings, reference: Path | None = None
+    shot: GeneratedShot, settings: EnhanceSettings, reference: Path | None = None, preset: str | None = None
 ) -> tuple[GeneratedShot, dict]:
-    """(the enhanced shot, what was done) for one generated shot; EnhanceFailed when a pass fails."""
+    """(the enhanced shot, what was done) for one generated shot; EnhanceFailed when a pass fails.
+
+    reference: the episode's colour reference as generated (before its own grade).
+    preset: the series' style preset, whose look grades the shot unless a look is set."""
     out = shot.path.with_name(f"{shot.path.stem}_enhanced.mp4")
     work = shot.path.with_name(f"{shot.path.stem}_enhance")
     bar = StepBar(f"enhance shot {shot.index + 1}")
     try:
-        result = enhance_video(shot.path, out, settings, StepContext(work_dir=work, reference=reference), progress=bar)
+        result = enhance_video(shot.path, out, settings, StepContext(work_dir=work, reference=reference),
+                               progress=bar, preset=preset)
     except MediaError as exc:
         raise EnhanceFailed(str(exc)) from exc
     finally:

@@ -19,6 +19,7 @@ Plain Python: tasks/enhance.py runs this as a retryable Prefect task, and
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import shutil
 import time
@@ -60,32 +61,41 @@ def _planner(step: str) -> Callable[..., StepPlan | None]:
 
 
 def plan_chain(settings: EnhanceSettings, shape: VideoShape, context: StepContext,
-               only: tuple[str, ...] = STEPS) -> list[StepPlan]:
+               only: tuple[str, ...] = STEPS, preset: str | None = None) -> list[StepPlan]:
     """The plans of the enabled steps in chain order, each receiving the shape the last one gave.
 
+    preset: the series' style preset, whose look grades the shot when no look or LUT is set.
+    Match and grade, both colour tables, are fused into one (one lut3d costs about as much
+    as a decode and encode at 720p; see grade.COST).
     Raises ConfigError (naming the setting) for a missing LUT, an unknown look or backend,
     a size or rate it cannot make: before any video is touched.
     """
+    from postprocess.enhance.grade import for_preset, fuse
+
     if not settings.enabled:
         return []
+    chosen = {step: getattr(settings, step) for step in STEPS}
+    chosen["grade"] = for_preset(settings.grade, preset)
     plans: list[StepPlan] = []
     for step in STEPS:
         if step not in only:
             continue
-        plan = _planner(step)(getattr(settings, step), shape, context)
+        plan = _planner(step)(chosen[step], shape, context)
         if plan is None:
             continue
         missing = [p for p in plan.files if not Path(p).is_file()]
         if missing:
             raise ConfigError(f"enhance step {step}: {missing[0]} is missing")
+        if step == "grade" and plans and plans[-1].step == "match":
+            plan = fuse(plans.pop(), plan, context)
         plans.append(plan)
         shape = plan.shape
     return plans
 
 
-def check_settings(settings: EnhanceSettings, shape: VideoShape, work_dir: Path) -> None:
+def check_settings(settings: EnhanceSettings, shape: VideoShape, work_dir: Path, preset: str | None = None) -> None:
     """Plan the chain once for a video of `shape`, so bad settings stop an episode before generation."""
-    plan_chain(settings, shape, StepContext(work_dir=work_dir))
+    plan_chain(settings, shape, StepContext(work_dir=work_dir), preset=preset)
 
 
 def shape_of(path: Path) -> VideoShape:
@@ -130,7 +140,7 @@ def _filter_pass(src: Path, dst: Path, plans: list[StepPlan], frames: int, crf: 
 
 def enhance_video(src: Path, dst: Path, settings: EnhanceSettings, context: StepContext,
                   progress: ProgressFn | None = None, crf: int = 18,
-                  only: tuple[str, ...] = STEPS) -> ChainResult:
+                  only: tuple[str, ...] = STEPS, preset: str | None = None) -> ChainResult:
     """Enhance the video at `src` into `dst` (H.264 MP4, no audio); returns what was done.
 
     With nothing to do, `dst` is a copy of `src`. `dst` appears only when every pass
@@ -140,8 +150,9 @@ def enhance_video(src: Path, dst: Path, settings: EnhanceSettings, context: Step
     started = time.perf_counter()
     src, dst = Path(src), Path(dst)
     shape = shape_of(src)
+    context = dataclasses.replace(context, source=src)
     context.work_dir.mkdir(parents=True, exist_ok=True)
-    plans = plan_chain(settings, shape, context, only)
+    plans = plan_chain(settings, shape, context, only, preset)
     out_shape = plans[-1].shape if plans else shape
     groups = _passes(plans)
     partial = dst.with_name(f".{dst.stem}.partial{dst.suffix}")

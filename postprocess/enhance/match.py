@@ -8,7 +8,7 @@ measured on frames sampled across both videos, then blended by `strength`. It is
 per-pixel colour map, so it is baked into a 33-point 3D LUT in the shot's work folder and
 runs as one lut3d filter inside the chain's single pass.
 
-The caps keep a shot's own contrast: the lightness ratio stays within 0.9..1.1 (a flat,
+The mean moves at most MAX_SHIFT (a cast, not a repaint), and the caps keep a shot's own contrast: the lightness ratio stays within 0.9..1.1 (a flat,
 misty reference must not flatten a crisp shot), the chroma ratios within 0.5..2 (a grey
 shot must not be blown into noise). Matching fixes drift in colour cast and exposure, not
 a shot's tonal design.
@@ -42,6 +42,10 @@ from reelgate.settings import MatchSettings
 
 LIGHTNESS_RATIO = (0.95, 1.15)
 CHROMA_RATIO = (0.5, 2.0)
+# The largest move of the mean colour (CIELAB units): a generator's drift between cuts (a blue
+# sky turning purple) is well inside it; a shot whose content differs (a red cloak close-up
+# after a wide blue sky) is moved no further than a cast, never repainted toward the reference.
+MAX_SHIFT = 16.0
 LUT_SIZE = 33  # per-shot and temporary: size costs nothing per pixel, and 33 follows the Lab map closely
 SAMPLE_FRAMES = 8
 
@@ -80,7 +84,9 @@ def transfer_lut(shot: LabStats, reference: LabStats, strength: float, size: int
     grid = identity(size).astype(np.float64)
     lab = rgb_to_lab(grid)
     ratio = np.array(transfer_ratios(shot, reference))
-    moved = np.array(reference.mean) + ratio * (lab - np.array(shot.mean))
+    shift = np.array(reference.mean) - np.array(shot.mean)
+    shift *= min(1.0, MAX_SHIFT / max(float(np.linalg.norm(shift)), 1e-6))
+    moved = np.array(shot.mean) + shift + ratio * (lab - np.array(shot.mean))
     out = lab_to_rgb(lab + strength * (moved - lab))
     return Lut(out.astype(np.float32))
 
