@@ -92,6 +92,18 @@ def test_no_ghost_frames_across_a_hard_cut(tmp_path, declared):
     _assert_no_mix(list(read_frames(dst))[:32], truth, cut=16)
 
 
+def test_a_cut_graph_joins_other_steps_in_one_pass(tmp_path):
+    # The chain joins every step's fragments with commas: the split/concat must sit between others.
+    src, _ = motion_cut_clip(tmp_path / "cut.mp4", cut_s=0.3125, seconds=1.0)
+    shape = VideoShape(W, H, 16, 1.0)
+    interp = interpolate.plan(InterpolateSettings(fps=24), shape, ctx(tmp_path, (0.3125, 0.75)))
+    crop = aspect.plan(AspectSettings(aspect="1:1"), interp.shape, ctx(tmp_path))
+    dst = tmp_path / "out.mp4"
+    apply_filters(src, dst, ["null", *interp.filters, *crop.filters])
+    assert frame_count(dst) == 24  # takes of 7.5, 10.5 and 6 output frames still add up to 24
+    assert video_info(dst)[:3] == (112, 112, pytest.approx(24))
+
+
 def test_a_declared_cut_keeps_the_blend_backend_from_mixing_too(tmp_path):
     src, truth = motion_cut_clip(tmp_path / "cut.mp4", cut_s=0.5, seconds=1.0, film_fps=32)
     step = interpolate.plan(InterpolateSettings(fps=32, backend="blend"), VideoShape(W, H, 16, 1.0),

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,31 +83,36 @@ def blend_filter(fps: float) -> str:
     return f"framerate=fps={fps:g}"
 
 
-def _segment(core: str, fps: float, length_s: float) -> str:
-    """Interpolate one take of `length_s` to exactly round(fps * length_s) frames.
+def _segment(core: str, frames: int) -> str:
+    """Interpolate one take to exactly `frames` output frames.
 
     The interpolators stop at the last input frame, one or two output frames short of the
     end; two cloned frames past the end let them fill it with the last picture, and trim
     cuts at the length.
     """
-    return f"tpad=stop_mode=clone:stop=2,{core},trim=end_frame={max(1, round(fps * length_s))}"
+    return f"tpad=stop_mode=clone:stop=2,{core},trim=end_frame={max(1, frames)}"
 
 
 def graph(core: str, fps: float, duration_s: float, cuts: tuple[float, ...]) -> tuple[str, ...]:
     """Filter fragments interpolating `duration_s` of video with `core`, never across `cuts`.
 
     Without cuts: one linear chain. With cuts: the video is split into takes (trim),
-    each interpolated alone, and concatenated again, so no new frame mixes two takes.
+    each interpolated alone, and concatenated again, so no new frame mixes two takes. Each
+    take gets the output frames whose times fall in it, so the whole has exactly
+    round(fps * duration_s); a take starting between two output frames is shown up to half
+    an output frame early or late. The labels ([ip0], [io0], ...) are this step's own, so the
+    fragment joins the other steps' with commas like any filter.
     """
     inside = sorted(c for c in set(cuts) if 0.0 < c < duration_s)
     if not inside:
-        return (_segment(core, fps, duration_s),)
+        return (_segment(core, round(fps * duration_s)),)
     edges = [0.0, *inside, duration_s]
+    ends = [round(fps * e) for e in edges]  # first output frame of each take, and the total
     n = len(edges) - 1
-    parts = [f"split={n}" + "".join(f"[ip{i}]" for i in range(n))]
+    parts = ["setpts=PTS-STARTPTS,split=" + f"{n}" + "".join(f"[ip{i}]" for i in range(n))]
     for i in range(n):
-        a, b = edges[i], edges[i + 1]
-        parts.append(f"[ip{i}]trim=start={a:.6f}:end={b:.6f},setpts=PTS-STARTPTS,{_segment(core, fps, b - a)}[io{i}]")
+        take = f"trim=start={edges[i]:.6f}:end={edges[i + 1]:.6f},setpts=PTS-STARTPTS"
+        parts.append(f"[ip{i}]{take},{_segment(core, ends[i + 1] - ends[i])}[io{i}]")
     parts.append("".join(f"[io{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=0")
     return (";".join(parts),)
 
@@ -125,6 +131,8 @@ def plan(settings: InterpolateSettings, shape: VideoShape, context: StepContext)
     cuts = tuple(sorted(c for c in context.cuts if 0.0 < c < shape.duration_s))
     record: dict[str, object] = {"backend": settings.backend, "from_fps": shape.fps, "fps": fps,
                                  "frames": out.frames, "cuts": list(cuts)}
+    if settings.backend == "mci":
+        record["scene_threshold"] = SCD_THRESHOLD
     if settings.backend == "rife":
         pair = rife_pair_fn(settings.rife_model)  # fails here, before any work, when it cannot run
 
@@ -191,7 +199,7 @@ def interpolate_frames(src: Path, dst: Path, fps: float, pair: PairFn, cuts: tup
     if src_fps <= 0:
         raise MediaError(f"{src} has no frame rate")
     total = max(1, round(fps * duration))
-    frames: Iterator[np.ndarray] = read_frames(src)
+    frames: Generator[np.ndarray, None, None] = read_frames(src)  # closed however the loop ends
     cut_frames = {round(c * src_fps) for c in cuts}  # index of the first frame after each cut
     window: dict[int, np.ndarray] = {}
     last = -1
@@ -207,7 +215,7 @@ def interpolate_frames(src: Path, dst: Path, fps: float, pair: PairFn, cuts: tup
             window.pop(last - 3, None)
         return window[i]
 
-    with VideoWriter(dst, width, height, fps) as writer:
+    with VideoWriter(dst, width, height, fps) as writer, closing(frames):
         for k in range(total):
             pos = k * src_fps / fps
             i = math.floor(pos + 1e-9)
@@ -224,7 +232,6 @@ def interpolate_frames(src: Path, dst: Path, fps: float, pair: PairFn, cuts: tup
             writer.write(out)
             if progress:
                 progress(k + 1, total)
-    frames.close()  # type: ignore[attr-defined]
     return total
 
 
