@@ -7,8 +7,8 @@ Backends (InterpolateSettings.backend):
   frames scored 36.6 dB PSNR against the true ones at 16 -> 32 fps and 34.1 dB at 16 -> 24,
   against 23.5 / 24.7 dB for a blend and 20.5 / 21.1 dB for repeated frames. Its price is
   speed: about 2 CPU seconds per video second at 832x480 (one core: minterpolate is not
-  threaded), some 13 times the decode-and-encode floor (0.15 s), so run it before the
-  upscale, on the small frames. bidir search with obmc scored the same as the issue's
+  threaded), some 13 times the decode-and-encode floor (0.15 s), and 4.7 at 1280x720, so
+  run it before the upscale, on the small frames. bidir search with obmc scored the same as the issue's
   aobmc+vsbmc; cheaper searches (ds, hexbs) lost 8-10 dB and were no faster.
 - blend: ffmpeg's `framerate` (cross-fades neighbours): ~0.2-0.3 CPU s per video second,
   for a machine that cannot afford mci. Moving edges show as double images.
