@@ -498,14 +498,25 @@ class InterpolateSettings(BaseModel):
 
     enabled: bool = Field(True, description="Raise the frame rate to `fps` when the shot is slower.")
     fps: float | None = Field(None, gt=0, le=120, description="Target frame rate, e.g. 24; unset: keep the shot's.")
-    backend: str = Field("mci", description="mci (ffmpeg motion-compensated, any machine) or rife (learned; opt-in).")
+    backend: str = Field(
+        "mci",
+        description="mci (ffmpeg motion-compensated, any machine), blend (cross-fade: fast, double edges) "
+        "or rife (learned, needs rife_model and a Vulkan device; opt-in).",
+    )
+    rife_model: Path | None = Field(
+        None, description="RIFE v4 ncnn model folder (flownet.param, flownet.bin) for backend rife."
+    )
 
 
 class AspectSettings(BaseModel):
     """Delivery aspect (postprocess/enhance/aspect.py)."""
 
     aspect: str = Field("source", description="source, 16:9, 9:16 or 1:1.")
-    fit: str = Field("crop", description="crop (fill the frame, cut the sides) or pad (keep all, add bars).")
+    fit: str = Field("crop", description="crop (fill the frame, cut the sides) or pad (keep all, add black bars).")
+    focus: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="Where a crop is centred, as a fraction of the source width (or height): 0.5 the middle.",
+    )
 
 
 class EnhanceSettings(BaseModel):
