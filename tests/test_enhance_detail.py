@@ -69,6 +69,14 @@ def test_clean_strength_maps_to_filter_parameters() -> None:
     assert clean.denoise_filter(0) is None and clean.sharpen_filter(0) is None
 
 
+def test_halo_is_zero_for_the_source_and_grows_with_ringing() -> None:
+    source = pan_frames("astronaut", W, H, 2, sky=False)
+    assert measure.halo(source, source) == 0.0
+    soft = [cv2.GaussianBlur(f, (0, 0), 1.0) for f in source]
+    ringing = [cv2.addWeighted(f, 2.0, cv2.GaussianBlur(f, (0, 0), 2.0), -1.0, 0) for f in source]
+    assert measure.halo(source, soft) < 0.05 < measure.halo(source, ringing)
+
+
 # ---------------------------------------------------------------------------- upscale
 
 

