@@ -477,7 +477,7 @@ class CleanSettings(BaseModel):
     enabled: bool = Field(True, description="Denoise, deband and sharpen.")
     denoise: float = Field(0.5, ge=0.0, le=1.0, description="Temporal denoise strength; 0 off. Strong ghosts.")
     deband: bool = Field(
-        False, description="Smooth banding in gradients (skies). Off: it raised neither PSNR nor SSIM when measured."
+        False, description="Smooth banding in gradients (skies). Off: it helps coarse bands, costs detail elsewhere."
     )
     sharpen: float = Field(0.4, ge=0.0, le=1.0, description="Unsharp-mask amount on edges (luma); 0 off, 1 rings.")
 

@@ -67,8 +67,8 @@ def degrade(frames: list[np.ndarray], factor: float = 2.0, blur: float = 0.8, no
 
     factor: downscale then bilinear upscale back (lost detail, soft edges).
     blur: Gaussian sigma in pixels over that.
-    band_step: smooth areas (local contrast under 2 levels) are quantised to this many
-        levels a step: the bands of an 8-bit sky.
+    band_step: smooth areas (a range under 5 levels over 5x5 pixels) are quantised to
+        this many levels a step: the bands of an 8-bit sky.
     noise: Gaussian sigma in grey levels, new every frame (what temporal denoise removes).
     """
     import cv2
@@ -84,12 +84,22 @@ def degrade(frames: list[np.ndarray], factor: float = 2.0, blur: float = 0.8, no
         if band_step > 1:
             grey = soft.mean(axis=2)
             local = cv2.dilate(grey, np.ones((5, 5))) - cv2.erode(grey, np.ones((5, 5)))
-            smooth = (local < 2.0 * 5 / 2)[..., None]  # ~2 levels a pixel over a 5 px window
+            smooth = (local < 5.0)[..., None]
             soft = np.where(smooth, np.round(soft / band_step) * band_step, soft)
         if noise > 0:
             soft = soft + rng.normal(0, noise, soft.shape).astype(np.float32)
         out.append(np.clip(soft + 0.5, 0, 255).astype(np.uint8))
     return out
+
+
+def gradient_frames(width: int, height: int, frames: int, band_step: int = 0) -> list[np.ndarray]:
+    """A still, smooth colour gradient (a clear sky), quantised to `band_step` levels a step when above 1."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    sky = np.stack([40 + 80 * yy / height + 30 * xx / width, 90 + 60 * yy / height, 200 - 50 * xx / width], -1)
+    if band_step > 1:
+        sky = np.round(sky / band_step) * band_step
+    frame = np.clip(sky + 0.5, 0, 255).astype(np.uint8)
+    return [frame.copy() for _ in range(frames)]
 
 
 def write_clip(path: Path, frames: list[np.ndarray], fps: float = 16.0) -> Path:

@@ -16,7 +16,7 @@ from postprocess.enhance import clean, measure, upscale
 from postprocess.enhance.base import StepContext, VideoShape, apply_filters
 from reelgate.errors import ConfigError
 from reelgate.settings import CleanSettings, UpscaleSettings
-from tests.enhance_clips import degrade, pan_frames, read_clip, write_clip
+from tests.enhance_clips import degrade, gradient_frames, pan_frames, read_clip, write_clip
 
 W, H, FPS = 320, 180, 16.0
 SHAPE = VideoShape(W, H, FPS, 1.0)
@@ -46,6 +46,18 @@ def test_clean_defaults_improve_psnr_and_ssim_and_keep_halo_bounded(tmp_path: Pa
         assert after["psnr"] > before["psnr"] - 0.3
         assert after["halo"] <= 1.5 * before["halo"] + 0.005  # the bound stated in clean.py
     assert np.mean(gains) > 0.1
+
+
+def test_deband_smooths_coarse_bands(tmp_path: Path) -> None:
+    step = clean.plan(CleanSettings(denoise=0, deband=True, sharpen=0), SHAPE, _ctx(tmp_path))
+    assert step is not None and len(step.filters) == 1 and step.filters[0].startswith("deband")
+    source = gradient_frames(W, H, 4)
+    banded = write_clip(tmp_path / "bands.mp4", gradient_frames(W, H, 4, band_step=10), FPS)
+    out = tmp_path / "debanded.mp4"
+    apply_filters(banded, out, step.filters, crf=10)
+    before, after = measure.banding(source, read_clip(banded)), measure.banding(source, read_clip(out))
+    print(f"deband: banding {before:.2f} -> {after:.2f}")
+    assert after < 0.9 * before
 
 
 def test_clean_parts_at_zero_plan_no_such_filter(tmp_path: Path) -> None:

@@ -6,12 +6,16 @@ the band edges the first two remove.
 How the settings map to filters (CleanSettings):
 - denoise d (0..1): ``hqdn3d=8d:6d:12d:9d`` (luma spatial, chroma spatial, luma temporal,
   chroma temporal). d = 0.5 is hqdn3d's own default strength (4:3:6:4.5). Higher ghosts on
-  motion: at d = 1 a slow pan loses 0.7 dB PSNR against d = 0.5. hqdn3d beat atadenoise
-  (similar speed, 0.02 less SSIM gain) and nlmeans (best SSIM, but 3x the time).
-- deband (bool): ``deband=1thr=0.015:2thr=0.015:3thr=0.015:range=12``, milder than
-  ffmpeg's default (0.02, range 16), which cost 0.5 dB on textured frames. Off by default:
-  on the synthetic set (below) it neither raised PSNR/SSIM nor lowered measured banding
-  (measure.banding), even on a pure banded gradient; kept for skies a viewer sees banded.
+  motion: at d = 1 a slow pan loses 0.85 dB PSNR against d = 0.5 (both with unsharp 0.6).
+  hqdn3d beat atadenoise (similar speed, 0.016 less SSIM gain) and nlmeans (best SSIM, but 3x the time).
+- deband (bool): ``deband=1thr=0.02:2thr=0.02:3thr=0.02:range=16`` (ffmpeg's own
+  default, written out). Off by default, because it helps only where bands are coarse:
+  on a still gradient quantised in steps of 8 it lowers visible banding (measure.banding)
+  from 2.15 to 1.80 and raises PSNR 0.4 dB (steps of 12: 3.11 to 2.47, +0.8 dB), but on
+  steps of 3-6 its dither adds more error than it removes, and on the noisy textured
+  pans below it costs 0.4 dB and 0.014 SSIM. Milder settings (0.015, range 12) cost
+  little on texture (-0.08 dB) but did little for bands (steps of 12: 3.11 to 2.93).
+  Switch it on for shots with visible bands.
 - sharpen s (0..1): ``unsharp=7:7:s`` (7x7 luma unsharp mask, amount s; chroma untouched
   so edges get no colour fringes). cas was tried first and lost PSNR and SSIM at every
   strength on these clips (it sharpens what noise is left); s = 1 quadruples halo.
@@ -29,10 +33,13 @@ SSIM rises on all four (+0.009 to +0.058). The bound the tests hold the defaults
 up on every clip, PSNR up on average and never down by more than 0.3 dB, halo at most
 1.5x the input's (+0.005).
 
-Cost, seconds per video second on this noisy 2-core machine (loaded by other work; one
-ffmpeg pass with x264 veryfast, 3 s clips, two runs each), beside the pass with no filter:
-  832x480@16:  0.81-0.90 s (floor 0.75 s): the filters add ~0.1 s.
-  1280x720@24: 2.99-3.02 s (floor 2.62-2.81 s): they add ~0.3 s.
+Cost, seconds per video second on this noisy 2-core machine (load 5-6 from other work;
+one ffmpeg pass with x264 veryfast, 3 s clips, two runs each), beside the same pass with
+no filter measured in the same run:
+  832x480@16:  0.47 s (floor 0.36-0.38 s): the filters add ~0.1 s.
+  1280x720@24: 1.41-1.43 s (floor 1.35-1.42 s): within the noise (the smoother frames
+  encode faster, which pays for most of the filtering).
+  An earlier, busier run: 0.81-0.90 s against 0.75 s, and 3.0 s against 2.6-2.8 s.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from reelgate.settings import CleanSettings
 
 from postprocess.enhance.base import StepContext, StepPlan, VideoShape
 
-DEBAND = "deband=1thr=0.015:2thr=0.015:3thr=0.015:range=12"
+DEBAND = "deband=1thr=0.02:2thr=0.02:3thr=0.02:range=16"
 
 
 def denoise_filter(strength: float) -> str | None:

