@@ -479,7 +479,7 @@ class CleanSettings(BaseModel):
     deband: bool = Field(
         False, description="Smooth banding in gradients (skies). Off: it helps coarse bands, costs detail elsewhere."
     )
-    sharpen: float = Field(0.4, ge=0.0, le=1.0, description="Unsharp-mask amount on edges (luma); 0 off, 1 rings.")
+    sharpen: float = Field(0.3, ge=0.0, le=1.0, description="Unsharp-mask amount on edges (luma); 0 off, 1 rings.")
 
 
 class UpscaleSettings(BaseModel):
