@@ -6,6 +6,7 @@ Scores come from postprocess/enhance/measure.py against the clean synthetic sour
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -15,6 +16,7 @@ import pytest
 from postprocess.enhance import clean, measure, upscale
 from postprocess.enhance.base import StepContext, VideoShape, apply_filters
 from reelgate.errors import ConfigError
+from reelgate.media import ffmpeg_exe
 from reelgate.settings import CleanSettings, UpscaleSettings
 from tests.enhance_clips import degrade, gradient_frames, pan_frames, read_clip, write_clip
 
@@ -140,6 +142,16 @@ def test_upscale_832x480_to_720p_keeps_square_pixels(tmp_path: Path) -> None:
     assert step is not None
     assert step.filters[:2] == ("scale=1280:720:flags=lanczos", "setsar=1")
     assert step.record["to"] == "1280x720"
+
+
+def test_upscaled_wan_shot_is_exactly_720p_with_square_pixels(tmp_path: Path) -> None:
+    src = write_clip(tmp_path / "wan.mp4", pan_frames("coffee", 832, 480, 4), FPS)
+    step = upscale.plan(UpscaleSettings(size="1280x720"), VideoShape(832, 480, FPS, 0.25), _ctx(tmp_path))
+    assert step is not None
+    out = tmp_path / "720p.mp4"
+    apply_filters(src, out, step.filters)
+    listing = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(out)], capture_output=True, text=True).stderr
+    assert "1280x720 [SAR 1:1 DAR 16:9]" in listing
 
 
 def test_upscale_not_needed_plans_nothing(tmp_path: Path) -> None:

