@@ -481,16 +481,28 @@ class CleanSettings(BaseModel):
 
     enabled: bool = Field(True, description="Denoise, deband and sharpen.")
     denoise: float = Field(0.5, ge=0.0, le=1.0, description="Temporal denoise strength; 0 off. Strong ghosts.")
-    deband: bool = Field(True, description="Smooth banding in gradients (skies).")
-    sharpen: float = Field(0.3, ge=0.0, le=1.0, description="Contrast-adaptive sharpening of edges; 0 off.")
+    deband: bool = Field(
+        False, description="Smooth banding in gradients (skies). Off: it helps coarse bands, costs detail elsewhere."
+    )
+    sharpen: float = Field(0.3, ge=0.0, le=1.0, description="Unsharp-mask amount on edges (luma); 0 off, 1 rings.")
 
 
 class UpscaleSettings(BaseModel):
     """Upscaling (postprocess/enhance/upscale.py)."""
 
     enabled: bool = Field(True, description="Upscale to `size` when the shot is smaller.")
-    size: str | None = Field(None, description="Target WIDTHxHEIGHT, e.g. 1280x720; unset: keep the shot's size.")
-    backend: str = Field("lanczos", description="lanczos (ffmpeg, any machine) or realesrgan (learned; opt-in).")
+    size: str | None = Field(
+        None, description="Target WIDTHxHEIGHT, e.g. 1280x720: even numbers, within 3840x2160 (either way round), "
+        "the shot's aspect within 3 %; unset: keep the shot's size.",
+    )
+    backend: str = Field(
+        "lanczos",
+        description="lanczos (ffmpeg, any machine) or realesrgan (learned; opt-in: ~14 s a 832x480 frame on 2 cores).",
+    )
+    sharpen: float = Field(0.3, ge=0.0, le=1.0, description="Unsharp-mask amount after the resize; 0 off.")
+    gpu: int = Field(
+        -1, ge=-1, description="realesrgan only: Vulkan GPU index (0 the first); -1 runs ncnn on the CPU."
+    )
 
 
 class InterpolateSettings(BaseModel):
