@@ -23,6 +23,7 @@ from flows.review import wait_for_decision
 from generation.base import check_backend, release_generators, uses_gpu
 from postprocess.enhance.base import VideoShape
 from postprocess.enhance.chain import check_settings as check_enhance_settings
+from postprocess.enhance.chain import for_backend
 from postprocess.timeline import build_timeline
 from prompts.limits import check_plan_limits
 from prompts.screen import lists_fingerprint
@@ -124,9 +125,11 @@ def produce_episode(
     produced: dict[int, tuple[ShotRecord, GeneratedShot, Verdict]] = {}
     # The colour reference is made first, so every other shot can be matched to it.
     first = _reference_index(settings, len(specs))
-    for spec in [specs[first], *(s for s in specs if s.index != first)]:
+    order = [specs[first], *(s for s in specs if s.index != first)]
+    for spec in order:
+        ref = _lighting_reference(spec, order)
         record, kept, verdict = _produce_shot(
-            spec, settings, episode_dir, request.episode_id, reference=_reference(produced.get(first), spec, first)
+            spec, settings, episode_dir, request.episode_id, reference=_reference(produced.get(ref), spec, ref)
         )
         if kept is None or verdict.action == Action.BLOCK:
             manifest.shots = [r for _, (r, _, _) in sorted(produced.items())] + [record]
@@ -177,7 +180,8 @@ def produce_episode(
             i = number - 1
             # Notes accumulate: a shot regenerated twice keeps the first round's notes too.
             specs[i] = specs[i].model_copy(update={"prompt": f"{specs[i].prompt.rstrip(' .')}. {decision.notes.strip()}"})
-            ref = _reference_index(settings, len(specs))
+            first = _reference_index(settings, len(specs))
+            ref = _lighting_reference(specs[i], [specs[first], *(s for s in specs if s.index != first)])
             record, kept, verdict = _produce_shot(
                 specs[i], settings, episode_dir, request.episode_id, record=manifest.shots[i], review_round=production_round,
                 reference=_reference((manifest.shots[ref], kept_shots[ref], shot_verdicts[ref]), specs[i], ref),
@@ -328,6 +332,13 @@ def _reference_index(settings: Settings, shots: int) -> int:
     return min(settings.enhance.match.reference, shots - 1)
 
 
+def _lighting_reference(spec: ShotSpec, order: list[ShotSpec]) -> int:
+    """The shot `spec` is colour-matched to: the first made under the same planned light (time of
+    day and weather). A night shot is never pulled toward a dusk reference; the first night shot
+    is the reference of the night."""
+    return next(s.index for s in order if (s.time_of_day, s.weather) == (spec.time_of_day, spec.weather))
+
+
 def _reference(made: tuple[ShotRecord, GeneratedShot, Verdict] | None, spec: ShotSpec, index: int) -> Path | None:
     """The generator's own file of the reference shot's kept attempt; None for the reference itself."""
     if made is None or spec.index == index:
@@ -347,7 +358,8 @@ def _enhance(shot: GeneratedShot, settings: Settings, reference: Path | None) ->
     if not settings.enhance.enabled:
         return shot, {}, None
     try:
-        enhanced, done = fresh(enhance_shot, shot, settings.enhance, reference, settings.planning.preset)
+        chosen = for_backend(settings.enhance, shot.backend)
+        enhanced, done = fresh(enhance_shot, shot, chosen, reference, settings.planning.preset)
         return enhanced, done, None
     except ReelgateError as exc:
         reason = (f"shot {shot.index + 1}, attempt {shot.attempt + 1}: enhancement failed ({exc}); "

@@ -140,3 +140,46 @@ def test_a_failed_enhancement_lets_the_shot_go_on_unenhanced_with_the_reason(tmp
     assert reason is not None and "shot 2, attempt 1: enhancement failed" in reason and "goes on unenhanced" in reason
     with disable_run_logger():
         assert episode._enhance(shot, Settings(enhance={"enabled": False}), None) == (shot, {}, None)
+
+
+def test_the_animatic_is_not_cleaned_unless_asked_and_learned_backends_are(monkeypatch):
+    from reelgate.settings import Settings
+
+    assert chain.for_backend(EnhanceSettings(), "animatic").clean.enabled is False  # drawn: nothing to denoise
+    assert chain.for_backend(EnhanceSettings(), "wan").clean.enabled is True
+    monkeypatch.setenv("REELGATE_ENHANCE__CLEAN__ENABLED", "true")
+    assert chain.for_backend(Settings().enhance, "animatic").clean.enabled is True  # asked for explicitly
+
+
+def test_shots_are_matched_within_their_planned_light_never_night_to_dusk():
+    from flows.episode import _lighting_reference
+    from reelgate.records import ShotSpec
+
+    def shot(i: int, time: str, weather: str = "clear") -> ShotSpec:
+        return ShotSpec(index=i, text="x", prompt="x", duration_s=3, seed=i, time_of_day=time, weather=weather)
+
+    specs = [shot(0, "dusk"), shot(1, "night"), shot(2, "night"), shot(3, "dusk"), shot(4, "night", "storm")]
+    assert [_lighting_reference(s, specs) for s in specs] == [0, 1, 1, 0, 4]
+
+
+def test_match_leaves_shots_that_differ_by_design_alone(tmp_path):
+    """Dusk to night is ΔE ~40 apart: a design, not a drift; a drift of ~8 is matched."""
+    from postprocess.enhance import match
+    from reelgate.settings import MatchSettings
+
+    def solid(path: Path, rgb: tuple[int, int, int]) -> Path:
+        with VideoWriter(path, 64, 48, 12) as writer:
+            for i in range(12):
+                frame = np.full((48, 64, 3), rgb, np.uint8)
+                frame[:, i * 4 : i * 4 + 8] = np.clip(np.array(rgb) + 40, 0, 255)
+                writer.write(frame)
+        return path
+
+    dusk = solid(tmp_path / "dusk.mp4", (230, 140, 90))
+    night = solid(tmp_path / "night.mp4", (20, 30, 70))
+    drifted = solid(tmp_path / "drifted.mp4", (240, 130, 105))
+    shape = VideoShape(64, 48, 12, 1.0)
+    far = StepContext(tmp_path / "w", reference=dusk, source=night)
+    near = StepContext(tmp_path / "w", reference=dusk, source=drifted)
+    assert match.plan(MatchSettings(), shape, far) is None
+    assert match.plan(MatchSettings(), shape, near) is not None

@@ -46,6 +46,9 @@ CHROMA_RATIO = (0.5, 2.0)
 # sky turning purple) is well inside it; a shot whose content differs (a red cloak close-up
 # after a wide blue sky) is moved no further than a cast, never repainted toward the reference.
 MAX_SHIFT = 16.0
+# Farther apart than this (CIEDE2000 of the mean colours) two shots differ by design, not by
+# drift (dusk and night, a sunny meadow and a cave): they are not matched at all.
+MAX_DRIFT = 25.0
 LUT_SIZE = 33  # per-shot and temporary: size costs nothing per pixel, and 33 follows the Lab map closely
 SAMPLE_FRAMES = 8
 
@@ -94,8 +97,8 @@ def transfer_lut(shot: LabStats, reference: LabStats, strength: float, size: int
 def plan(settings: MatchSettings, shape: VideoShape, context: StepContext) -> StepPlan | None:
     """The lut3d filter matching the shot (context.source) to context.reference.
 
-    None when switched off, at strength 0, with no reference or no source, or when the shot
-    is the reference itself.
+    None when switched off, at strength 0, with no reference or no source, when the shot
+    is the reference itself, or when the two differ by more than MAX_DRIFT (by design).
     """
     if not settings.enabled or settings.strength <= 0.0 or context.reference is None or context.source is None:
         return None
@@ -103,13 +106,15 @@ def plan(settings: MatchSettings, shape: VideoShape, context: StepContext) -> St
     if _same_file(reference, source):
         return None
     ref_stats, shot_stats = measure(reference), measure(source)
+    from skimage.color import deltaE_ciede2000
+
+    drift = float(deltaE_ciede2000(np.array(shot_stats.mean), np.array(ref_stats.mean)))
+    if drift > MAX_DRIFT:
+        return None
     lut = transfer_lut(shot_stats, ref_stats, settings.strength)
     path = Path(context.work_dir) / f"match-{lut.digest()}.cube"
     if not path.is_file():
         write_cube(path, lut)
-    from skimage.color import deltaE_ciede2000
-
-    drift = float(deltaE_ciede2000(np.array(shot_stats.mean), np.array(ref_stats.mean)))
     return StepPlan(
         step="match",
         filters=(lut3d_filter(path),),
