@@ -161,11 +161,11 @@ def enhance_settings(args: argparse.Namespace, settings: Settings):
         e.grade.lut = Path(args.lut)
     if args.intensity is not None:
         e.grade.intensity = args.intensity
-    if args.size:
-        width, height = parse_size(args.size)
+    if args.enhance_size:
+        width, height = parse_size(args.enhance_size)
         e.upscale.size = f"{width}x{height}"
-    if args.fps is not None:
-        e.interpolate.fps = args.fps
+    if args.enhance_fps is not None:
+        e.interpolate.fps = args.enhance_fps
     if args.aspect:
         e.aspect.aspect = args.aspect
     if args.fit:
@@ -304,8 +304,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     en.add_argument("--look", help="a shipped look by name")
     en.add_argument("--lut", help="your own .cube file")
     en.add_argument("--intensity", type=float, help="how much of the look, 0..1")
-    en.add_argument("--size", help="upscale to WxH, e.g. 1280x720")
-    en.add_argument("--fps", type=float, help="interpolate to this frame rate, e.g. 24")
+    # Own dests: --size and --fps of a run choose the generator's size (cli.common.run_options).
+    en.add_argument("--size", dest="enhance_size", help="upscale to WxH, e.g. 1280x720")
+    en.add_argument("--fps", dest="enhance_fps", type=float, help="interpolate to this frame rate, e.g. 24")
     en.add_argument("--aspect", choices=["source", "16:9", "9:16", "1:1"], help="delivery aspect")
     en.add_argument("--fit", choices=["crop", "pad"], help="reach the aspect by cropping or by padding")
     en.add_argument("--reference", help="a video whose colour the input is matched to")
