@@ -1,6 +1,6 @@
 """The `reelgate` command. One module per command group, each adding its commands with `register`:
 `episode` (up, episode, generate, plan), `review` (review, page), `media` (screen, moderate,
-likeness, gallery, qc), `series`, `admin` (server, settings, reviewers); `common` holds what
+likeness, gallery, qc, enhance), `series`, `admin` (server, settings, reviewers); `common` holds what
 they share.
 
     reelgate up                      start the server, serve the flows, produce the bundled example
@@ -11,6 +11,7 @@ they share.
     reelgate moderate VIDEO          nudity and concept checks of any video (exit 1: blocked or review)
     reelgate likeness VIDEO          protected people's faces in any video
     reelgate qc VIDEO                quality scores of any video (exit 1: fails the quality gate)
+    reelgate enhance VIDEO --out F   the enhancement chain on any video (grade, match, clean, upscale, fps, aspect)
     reelgate gallery add|list|remove the protected-people gallery
     reelgate review list|show|approve|reject|regenerate
     reelgate series validate|show FILE  check a series file (every problem with its line); show its episodes
