@@ -109,6 +109,14 @@ def _quietly(what: str, make: Callable[[], object]) -> None:
         log.warning("could not make the %s artifact: %s: %s", what, type(exc).__name__, exc)
 
 
+def _enhanced_cell(done: dict) -> str:
+    """What enhancement did to an attempt, in a few words: its steps, or why it failed."""
+    if done.get("failed"):
+        return f"failed, shown unenhanced: {done['failed']}"
+    steps = [step.get("step", "?") for step in done.get("steps", [])]
+    return ", ".join(steps) + (f" ({done['size_out']})" if steps and done.get("size_out") != done.get("size_in") else "")
+
+
 def publish_attempts(episode_id: str, shot_index: int, attempts: list[AttemptRecord], kept: int) -> None:
     """A table of every generation attempt of one shot: seed, quality, safety, why it was retried.
 
@@ -124,6 +132,7 @@ def publish_attempts(episode_id: str, shot_index: int, attempts: list[AttemptRec
             "score": round(quality.get("score", 0.0), 3) if quality else None,
             "failing": ", ".join(quality.get("failing", [])),
             "safety": entry.safety_action.value if entry.safety_action else "-",
+            "enhanced": _enhanced_cell(entry.enhance),
             "retry reason": entry.retry_reason or "",
             "kept": "yes" if i == kept else "",
         })
