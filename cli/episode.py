@@ -46,6 +46,9 @@ def cmd_episode(args: argparse.Namespace) -> int:
     from generation.base import check_backend
 
     check_backend(settings.generation)  # fail at once on a missing model, before any work
+    from postprocess.enhance.chain import check_for_generation
+
+    check_for_generation(settings.enhance, settings.generation, settings.planning.preset)  # or a missing LUT
     from safety.gallery import check_gallery
 
     check_gallery(settings.safety)  # and on a gallery that was set but cannot be read

@@ -21,9 +21,7 @@ from editorial.report import episode_flags, summary_markdown
 from editorial.review import check_same_request, make_version, regenerate_problem, review_link, superseded_lines
 from flows.review import wait_for_decision
 from generation.base import check_backend, release_generators, uses_gpu
-from postprocess.enhance.base import VideoShape
-from postprocess.enhance.chain import check_settings as check_enhance_settings
-from postprocess.enhance.chain import for_backend
+from postprocess.enhance.chain import check_for_generation, for_backend
 from postprocess.timeline import build_timeline
 from prompts.limits import check_plan_limits
 from prompts.screen import lists_fingerprint
@@ -84,7 +82,7 @@ def produce_episode(
         manifest.created_at = previous.created_at
         manifest.reviews = [r for r in previous.reviews if r.flow_run_id != flow_run_id]
     check_backend(settings.generation)  # a missing model fails here, before any work
-    _check_enhancement(settings, episode_dir)  # so does a missing LUT or a size it cannot make
+    check_for_generation(settings.enhance, settings.generation, settings.planning.preset)  # and a missing LUT
     check_gallery(settings.safety)  # a gallery that was asked for but cannot be read: fail closed, now
     if request.plan is not None:
         check_plan_limits(request.plan, settings.planning.limits, f"the plan of {request.episode_id}")
@@ -317,14 +315,6 @@ def _blocked(manifest: Manifest, episode_dir: Path, verdicts: list[Verdict], wha
     save_manifest(episode_dir, manifest)
     get_run_logger().warning("%s blocked: %s", what, "; ".join(verdicts[-1].reasons))
     return _outcome(manifest, episode_dir)
-
-
-def _check_enhancement(settings: Settings, episode_dir: Path) -> None:
-    """Plan the enhancement chain for a shot of the configured size: a missing LUT, an unknown look,
-    a size or rate it cannot make is a ConfigError before anything is generated."""
-    g = settings.generation
-    shape = VideoShape(g.width or 832, g.height or 480, float(g.fps or 16), 4.0)
-    check_enhance_settings(settings.enhance, shape, episode_dir / "enhance-check", settings.planning.preset)
 
 
 def _reference_index(settings: Settings, shots: int) -> int:

@@ -252,6 +252,33 @@ def test_missing_model_fails_at_once_with_a_message(prefect_server, capsys, tmp_
     assert not (prefect_server.episodes_dir / "e2e-nomodel").exists()
 
 
+def test_every_shot_is_enhanced_before_it_is_checked_and_the_record_says_how(prefect_server, monkeypatch, capsys):
+    """Issue 18: a look and shot-to-shot matching run right after generation; safety and quality
+    score the enhanced file, which is the one assembled; the generator's own file is kept."""
+    monkeypatch.setenv("REELGATE_ENHANCE__GRADE__LOOK", "night-blue")
+    assert main(["episode", STORY_EN, "--id", "e2e-enhanced"]) == 0, capsys.readouterr().out
+    manifest = load_manifest(_episode_dir(prefect_server, "e2e-enhanced"))
+    for shot in manifest.shots:
+        attempt = shot.attempts[shot.kept_attempt]
+        steps = [s["step"] for s in attempt.enhance["steps"]]
+        assert "grade" in steps or "match+grade" in "+".join(steps), attempt.enhance
+        assert "clean" not in steps  # the animatic's drawn frames are not denoised
+        assert attempt.shot.path.name.endswith("_enhanced.mp4") and attempt.generated.name.endswith(".mp4")
+        assert attempt.shot.path.is_file() and attempt.generated.is_file()
+        assert attempt.quality["passed"]
+    assert not any("enhancement failed" in r for r in manifest.verdict.reasons)
+
+
+def test_a_malformed_lut_stops_the_episode_before_anything_is_generated(prefect_server, monkeypatch, capsys, tmp_path):
+    lut = tmp_path / "look.cube"
+    lut.write_text("LUT_3D_SIZE 2\n0 0 0\n1 1\n")
+    monkeypatch.setenv("REELGATE_ENHANCE__GRADE__LUT", str(lut))
+    code = main(["episode", STORY_EN, "--id", "e2e-badlut"])
+    err = capsys.readouterr().err
+    assert code == 2 and "REELGATE_ENHANCE__GRADE__LUT" in err and "line 3" in err
+    assert not (prefect_server.episodes_dir / "e2e-badlut").exists()
+
+
 def test_empty_prompt_is_refused_with_a_message(capsys):
     assert main(["episode", "   "]) == 2
     assert "prompt is empty" in capsys.readouterr().err

@@ -30,7 +30,7 @@ from pathlib import Path
 from postprocess.enhance.base import ProgressFn, StepContext, StepPlan, VideoShape
 from reelgate.errors import ConfigError, MediaError
 from reelgate.media import ffmpeg_exe, local_inputs, video_info
-from reelgate.settings import EnhanceSettings
+from reelgate.settings import EnhanceSettings, GenerationSettings
 
 STEPS = ("clean", "match", "grade", "interpolate", "upscale", "aspect")
 
@@ -109,6 +109,17 @@ def for_backend(settings: EnhanceSettings, backend: str) -> EnhanceSettings:
 def check_settings(settings: EnhanceSettings, shape: VideoShape, work_dir: Path, preset: str | None = None) -> None:
     """Plan the chain once for a video of `shape`, so bad settings stop an episode before generation."""
     plan_chain(settings, shape, StepContext(work_dir=work_dir), preset=preset)
+
+
+def check_for_generation(settings: EnhanceSettings, generation: GenerationSettings, preset: str | None) -> None:
+    """Plan the chain for a shot of the generator's size (or Wan's 832x480@16 when it follows the
+    model): a missing LUT, an unknown look, a size or rate it cannot make is a ConfigError now,
+    before anything is generated."""
+    import tempfile
+
+    shape = VideoShape(generation.width or 832, generation.height or 480, float(generation.fps or 16), 4.0)
+    with tempfile.TemporaryDirectory(prefix="reelgate-enhance-check-") as work:
+        check_settings(for_backend(settings, generation.backend), shape, Path(work), preset)
 
 
 def shape_of(path: Path) -> VideoShape:
