@@ -338,3 +338,25 @@ def test_flow_backend_keeps_the_rate_check_and_is_listed_for_unknown_backends(tm
         interpolate.plan(bad, VideoShape(W, H, 16, 1.0), ctx(tmp_path))
     with pytest.raises(ConfigError, match="flow.*REELGATE_ENHANCE__INTERPOLATE__BACKEND"):
         interpolate.plan(InterpolateSettings(fps=24, backend="dain"), VideoShape(W, H, 16, 1.0), ctx(tmp_path))
+
+
+def test_flow_backend_runs_in_the_chain_as_a_pass_of_its_own(tmp_path):
+    from postprocess.enhance import chain
+    from reelgate.settings import EnhanceSettings
+
+    src = motion_pan_clip(tmp_path / "pan.mp4", seconds=1.0)
+    settings = EnhanceSettings(interpolate=flow_settings(24), aspect=AspectSettings(aspect="1:1"))
+    result = chain.enhance_video(src, tmp_path / "out.mp4", settings, StepContext(tmp_path / "work"),
+                                 only=("interpolate", "aspect"))
+    assert [p.step for p in result.steps] == ["interpolate", "aspect"] and result.passes == 2
+    assert frame_count(tmp_path / "out.mp4") == 24
+    assert video_info(tmp_path / "out.mp4")[:3] == (112, 112, pytest.approx(24))
+
+
+def test_flow_on_frames_too_small_for_dis_falls_back_to_a_cross_fade():
+    from postprocess.enhance.flow_interp import FlowPair
+
+    a = np.full((8, 10, 3), 40, np.uint8)
+    b = np.full((8, 10, 3), 80, np.uint8)
+    out = FlowPair()(a, b, 0.25)
+    assert out.shape == a.shape and np.all(np.abs(out.astype(int) - 50) <= 1)

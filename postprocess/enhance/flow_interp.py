@@ -29,6 +29,8 @@ PRESETS = ("ultrafast", "fast", "medium")
 # objects scene at 8 fps, a 36 px a frame pan) and 8 for a 9 px pan over grass, which
 # plain differencing calls a cut (45); two different photographs keep 48-87.
 CUT_RESIDUAL = 20.0
+# Smallest side (px) of a grid DIS takes: it refuses images under 12 px.
+MIN_GRID = 12
 # Forward-backward disagreement (pixels of the flow grid) at which a side's weight halves
 # (occlusion check only).
 TRUST_PX = 1.0
@@ -69,7 +71,8 @@ class FlowPair:
 
     def _small_grey(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
-        size = (max(8, round(w * self.scale)), max(8, round(h * self.scale)))
+        # Never below 32 px a side (DIS needs 12, and finds little under 32) unless the frame is.
+        size = (max(min(w, 32), round(w * self.scale)), max(min(h, 32), round(h * self.scale)))
         small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA) if size != (w, h) else frame
         return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
 
@@ -86,8 +89,11 @@ class FlowPair:
         if self._pair is not None and self._pair[0] is a and self._pair[1] is b and self._flows is not None:
             return self._flows
         ga, gb = self._small_grey(a), self._small_grey(b)
-        fab = self.dis.calc(ga, gb, None)
-        fba = self.dis.calc(gb, ga, None)
+        if min(ga.shape) < MIN_GRID:  # too small for DIS: no motion, a plain cross-fade
+            fab = fba = np.zeros((*ga.shape, 2), np.float32)
+        else:
+            fab = self.dis.calc(ga, gb, None)
+            fba = self.dis.calc(gb, ga, None)
         residual = float(cv2.absdiff(ga, self._warp(gb, fab)).mean())
         self._pair, self._flows = (a, b), (fab, fba, residual)
         return self._flows
