@@ -12,7 +12,7 @@ Backends (InterpolateSettings.backend):
   aobmc+vsbmc; cheaper searches (ds, hexbs) lost 8-10 dB and were no faster.
 - flow: OpenCV's DIS optical flow (postprocess/enhance/flow_interp.py), a pass of its own
   (a `runner`): flow both ways on half-size grey frames, each neighbour warped along its
-  share of it, the two blended by time. From 1.3 dB below mci (objects, 16 -> 32) to 2.7
+  share of it, the two blended by time. From 1.2 dB below mci (objects, 16 -> 32) to 3.5
   above it (pan, 16 -> 24) for a quarter of its CPU; the table below. Its pass decodes to
   RGB through reelgate.media.read_frames, whose rgb24 conversion costs every frame 1.5-2.6
   dB that the ffmpeg-only passes keep (the frames it is given score 37.3-38.4 dB against
@@ -40,18 +40,21 @@ flow's variants are DIS preset / flow grid (half or full size); flow is fast / h
 
   832x480             pan 16->24     pan 16->32     objects 16->24  objects 16->32
                       dB    CPU s    dB    CPU s    dB    CPU s     dB    CPU s
-  duplicate           21.1  0.13     20.5  0.16     23.8  0.24      23.5  0.26
-  blend               24.7  0.30     23.5  0.23     27.0  0.32      26.2  0.28
-  mci                 34.1  2.04     36.6  1.99     33.4  2.23      34.2  2.00
-  flow                36.8  0.54     36.1  0.58     33.6  0.62      32.9  0.63
-  flow ultrafast/half 36.0  0.49     35.0  0.51     33.2  0.56      32.5  0.63
-  flow medium/half    37.5  0.70     36.9  0.77     34.6  0.84      34.1  0.85
-  flow fast/full      37.4  0.65     36.8  0.68     34.4  0.73      33.8  0.77
+  duplicate           21.1  0.14     20.5  0.16     23.8  0.23      23.5  0.29
+  blend               24.7  0.30     23.5  0.20     27.0  0.32      26.2  0.28
+  mci                 34.1  1.86     36.6  1.94     33.4  2.10      34.2  2.09
+  flow                37.6  0.48     36.9  0.52     33.7  0.63      33.0  0.61
+  flow ultrafast/half 37.3  0.47     36.5  0.45     33.4  0.55      32.7  0.57
+  flow medium/half    37.6  0.72     37.0  0.69     34.6  0.82      34.1  0.93
+  flow fast/full      37.6  0.64     36.9  0.65     34.5  0.73      33.9  0.80
 
-  1280x720, 16->24    pan: duplicate 22.7 dB 0.25 CPU s, blend 26.1 / 0.62, mci 34.7 / 4.82,
-                      flow 36.6 / 1.21, flow medium/half 38.1 / 1.52
-                      objects: duplicate 23.3 / 0.55, blend 26.2 / 0.72, mci 33.6 / 4.80,
-                      flow 33.8 / 1.33, flow medium/half 34.5 / 2.08
+  1280x720, 16->24    pan: duplicate 22.7 dB 0.28 CPU s, blend 26.1 / 0.66, mci 34.7 / 5.25,
+                      flow 38.1 / 1.20, flow medium/half 38.1 / 1.88
+                      objects: duplicate 23.3 / 0.55, blend 26.2 / 0.89, mci 33.6 / 5.20,
+                      flow 34.0 / 1.27, flow medium/half 34.6 / 1.96
+
+On the pan, flow's new frames come within 0.5 dB of the frames it was given: the RGB
+decode, not the interpolation, limits it there.
 
 Scene cuts are never interpolated across: the cuts a shot declares (StepContext.cuts)
 split the filtergraph into segments interpolated apart, and minterpolate's own scene
