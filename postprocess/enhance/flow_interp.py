@@ -29,7 +29,7 @@ PRESETS = ("ultrafast", "fast", "medium")
 # Mean absolute grey difference (0-255) of a pair left after motion compensation above
 # which the pair is taken for a cut. Measured: a scene's own pairs keep under 5 (pan,
 # objects scene at 8 fps, a 36 px a frame pan) and 8 for a 9 px pan over grass, which
-# plain differencing calls a cut (45); two different photographs keep 48-87.
+# plain differencing calls a cut (45); two different photographs keep 46-87.
 CUT_RESIDUAL = 20.0
 # Smallest side (px) of a grid DIS takes: it refuses images under 12 px.
 MIN_GRID = 12
@@ -48,16 +48,21 @@ class FlowPair:
 
     preset: DIS preset (ultrafast, fast, medium): finer search costs more, see interpolate.py.
     scale: size of the grid flow is computed on, relative to the frame (0.5: half each way).
+    finest_scale: the finest pyramid level DIS searches (0: the grid itself); None: the
+        preset's (2 for ultrafast and fast, 1 for medium).
     The flows of the last pair are kept, so the several new frames of one pair (16 -> 32 or
     48) and the cut check share them; a and b are compared by identity.
     """
 
-    def __init__(self, preset: str = "fast", scale: float = 0.5, occlusion: bool = False) -> None:
+    def __init__(self, preset: str = "ultrafast", scale: float = 0.5, finest_scale: int | None = 1,
+                 occlusion: bool = False) -> None:
         if preset not in PRESETS:
             raise ValueError(f"unknown DIS preset {preset!r}; known: {', '.join(PRESETS)}")
         code = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                 "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}[preset]
         self.dis = cv2.DISOpticalFlow_create(code)
+        if finest_scale is not None:
+            self.dis.setFinestScale(finest_scale)
         self.scale = scale
         self.occlusion = occlusion
         self._pair: tuple[np.ndarray, np.ndarray] | None = None

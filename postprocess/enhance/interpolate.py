@@ -12,15 +12,15 @@ Backends (InterpolateSettings.backend):
   aobmc+vsbmc; cheaper searches (ds, hexbs) lost 8-10 dB and were no faster.
 - flow: OpenCV's DIS optical flow (postprocess/enhance/flow_interp.py), a pass of its own
   (a `runner`): flow both ways on half-size grey frames, each neighbour warped along its
-  share of it, the two blended by time. From 1.2 dB below mci (objects, 16 -> 32) to 3.5
-  above it (pan, 16 -> 24) for a quarter of its CPU; the table below. Its pass decodes to
+  share of it, the two blended by time. From 0.4 dB below mci (objects, 16 -> 32) to 3.4
+  above it (pan, 16 -> 24) for under a third of its CPU; the table below. Its pass decodes to
   RGB through reelgate.media.read_frames, whose rgb24 conversion costs every frame 1.5-2.6
   dB that the ffmpeg-only passes keep (the frames it is given score 37.3-38.4 dB against
   38.8-41.1; decoding yuv420p and converting with OpenCV kept 1.5 dB of that in a trial);
   the new frames carry that loss too. With the lanczos upscale as a second pass, 832x480@16 ->
-  1280x720@24 costs ~1.0 CPU s (0.65 s wall) per video second, 2.5 times a pass that only
-  decodes, resamples and encodes (0.40 CPU s, 0.25 s wall); mci in one pass costs 2.2-2.3
-  (1.8 s wall).
+  1280x720@24 costs ~1.1 CPU s (0.7 s wall) per video second, 2.7 times (2.9 in wall time)
+  a pass that only decodes, repeats frames, resamples and encodes (0.41 CPU s, 0.24 s wall);
+  mci and the upscale in one pass cost 2.3 (1.9 s wall).
 - blend: ffmpeg's `framerate` (cross-fades neighbours): ~0.2-0.3 CPU s per video second,
   for a machine that cannot afford mci. Moving edges show as double images.
 - rife: learned RIFE through ncnn/Vulkan (`rife-ncnn-vulkan-python-tntwise`, or
@@ -36,22 +36,26 @@ Measured with measure_pan (2 s, every dropped frame scored against the true one;
 seconds per video second, ffmpeg's included, on a shared 2-core AMD EPYC where CPU time
 varies by ~15 % from run to run). pan: a brisk camera pan (12 px between 16 fps frames);
 objects: a zoom with two photographs sliding across it and each other (occlusion edges).
-flow's variants are DIS preset / flow grid (half or full size); flow is fast / half.
+flow's variants are DIS preset / flow grid (half or full size) at the preset's own finest
+pyramid level (2 for fast, 1 for medium); flow itself is ultrafast / half down to level 1.
 
   832x480             pan 16->24     pan 16->32     objects 16->24  objects 16->32
                       dB    CPU s    dB    CPU s    dB    CPU s     dB    CPU s
-  duplicate           21.1  0.14     20.5  0.16     23.8  0.23      23.5  0.29
-  blend               24.7  0.30     23.5  0.20     27.0  0.32      26.2  0.28
-  mci                 34.1  1.86     36.6  1.94     33.4  2.10      34.2  2.09
-  flow                37.6  0.48     36.9  0.52     33.7  0.63      33.0  0.61
-  flow ultrafast/half 37.3  0.47     36.5  0.45     33.4  0.55      32.7  0.57
-  flow medium/half    37.6  0.72     37.0  0.69     34.6  0.82      34.1  0.93
-  flow fast/full      37.6  0.64     36.9  0.65     34.5  0.73      33.9  0.80
+  duplicate           21.1  0.16     20.5  0.17     23.8  0.32      23.5  0.36
+  blend               24.7  0.35     23.5  0.23     27.0  0.43      26.2  0.27
+  mci                 34.1  2.20     36.6  1.99     33.4  2.30      34.2  2.07
+  flow                37.5  0.61     36.8  0.52     34.3  0.63      33.8  0.66
+  flow fast/half      37.6  0.55     36.9  0.53     33.7  0.56      33.0  0.62
+  flow medium/half    37.6  0.81     37.0  0.72     34.6  0.84      34.1  0.89
+  flow fast/full      37.6  0.73     36.9  0.69     34.5  0.80      33.9  0.84
 
-  1280x720, 16->24    pan: duplicate 22.7 dB 0.28 CPU s, blend 26.1 / 0.66, mci 34.7 / 5.25,
-                      flow 38.1 / 1.20, flow medium/half 38.1 / 1.88
-                      objects: duplicate 23.3 / 0.55, blend 26.2 / 0.89, mci 33.6 / 5.20,
-                      flow 34.0 / 1.27, flow medium/half 34.6 / 1.96
+  (ultrafast / half at its own level 2, another run: 37.3, 36.5, 33.4, 32.7 dB, ~0.05 CPU s
+  below fast / half. On a quieter run flow fast / half took 0.48 CPU s on the pan 16->24.)
+
+  1280x720, 16->24    pan: duplicate 22.7 dB 0.26 CPU s, blend 26.1 / 0.59, mci 34.7 / 4.80,
+                      flow 38.0 / 1.24, flow medium/half 38.1 / 1.51
+                      objects: duplicate 23.3 / 0.51, blend 26.2 / 0.86, mci 33.6 / 5.45,
+                      flow 34.4 / 1.48, flow medium/half 34.6 / 1.92
 
 On the pan, flow's new frames come within 0.5 dB of the frames it was given: the RGB
 decode, not the interpolation, limits it there.
@@ -92,9 +96,12 @@ SCD_THRESHOLD = 10.0
 # Mean absolute difference (0-255) between neighbours above which the RIFE runner treats
 # them as a cut and repeats the nearer frame instead of inventing a mix.
 RIFE_CUT_MAD = 40.0
-# The flow backend's DIS preset and the size of the grid its flow is computed on.
-FLOW_PRESET = "fast"
+# The flow backend's DIS preset, the size of the grid its flow is computed on, and the
+# finest pyramid level DIS searches: ultrafast searching down to half the grid (level 1)
+# scored 1.4 dB over fast at its own level 2 on the objects scene for ~3 ms more a pair.
+FLOW_PRESET = "ultrafast"
 FLOW_SCALE = 0.5
+FLOW_FINEST_SCALE = 1
 FPS_SETTING = "REELGATE_ENHANCE__INTERPOLATE__FPS"
 BACKEND_SETTING = "REELGATE_ENHANCE__INTERPOLATE__BACKEND"
 RIFE_MODEL_SETTING = "REELGATE_ENHANCE__INTERPOLATE__RIFE_MODEL"
@@ -184,6 +191,7 @@ def plan(settings: InterpolateSettings, shape: VideoShape, context: StepContext)
         return StepPlan(STEP, (), record, out, runner=run)
     if settings.backend == "flow":
         record["flow_preset"] = FLOW_PRESET
+        record["flow_finest_scale"] = FLOW_FINEST_SCALE
 
         def run_flow(src: Path, dst: Path, progress: ProgressFn | None) -> None:
             interpolate_flow(src, dst, fps, cuts=cuts, progress=progress)
@@ -249,7 +257,8 @@ def flow_encoding(crf: int) -> H264:
 
 def interpolate_flow(src: Path, dst: Path, fps: float, cuts: tuple[float, ...] = (),
                      progress: ProgressFn | None = None, preset: str = FLOW_PRESET,
-                     scale: float = FLOW_SCALE, encoding: H264 | None = None) -> int:
+                     scale: float = FLOW_SCALE, finest_scale: int | None = FLOW_FINEST_SCALE,
+                     encoding: H264 | None = None) -> int:
     """The flow backend's pass: `src` at `fps` into `dst`, new frames by DIS optical flow.
 
     A pair that motion cannot explain (flow_interp.CUT_RESIDUAL) counts as a cut, like the
@@ -260,7 +269,7 @@ def interpolate_flow(src: Path, dst: Path, fps: float, cuts: tuple[float, ...] =
 
     from postprocess.enhance.flow_interp import FlowPair
 
-    pair = FlowPair(preset, scale)
+    pair = FlowPair(preset, scale, finest_scale)
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
@@ -418,8 +427,8 @@ def measure_pan(work_dir: Path, methods: tuple[str, ...] = ("duplicate", "blend"
 
     The shot is filmed at lcm(fps, src_fps) (48 fps for 16 -> 24), the input keeps every
     frame that falls on src_fps and each output frame is compared with the true frame at its time.
-    methods: duplicate (repeat frames: the floor), blend, mci, flow (or flow:PRESET:SCALE,
-        e.g. flow:medium:0.5), rife (needs rife_model).
+    methods: duplicate (repeat frames: the floor), blend, mci, flow (or flow:PRESET:SCALE:FINEST,
+        e.g. flow:medium:0.5 at the preset's own finest level), rife (needs rife_model).
     scene: pan (a brisk camera pan over one photograph) or objects (objects_frames: a zoom
         with two boxes moving across it).
     For benchmarks; tests call it on tiny clips.
@@ -450,8 +459,9 @@ def measure_pan(work_dir: Path, methods: tuple[str, ...] = ("duplicate", "blend"
         if method == "duplicate":
             apply_filters(src, dst, [f"fps={fps}"], crf=12)
         elif method.split(":")[0] == "flow":
-            _, preset, scale = (method + "::").split(":")[:3]
+            _, preset, scale, finest = (method + ":::").split(":")[:4]
             interpolate_flow(src, dst, fps, preset=preset or FLOW_PRESET, scale=float(scale or FLOW_SCALE),
+                             finest_scale=int(finest) if finest else (None if preset else FLOW_FINEST_SCALE),
                              encoding=flow_encoding(12))  # the crf the other methods are scored at
         elif method == "rife":
             interpolate_frames(src, dst, fps, rife_pair_fn(rife_model))
