@@ -431,7 +431,7 @@ def measure_pan(work_dir: Path, methods: tuple[str, ...] = ("duplicate", "blend"
         e.g. flow:medium:0.5 at the preset's own finest level), rife (needs rife_model).
     scene: pan (a brisk camera pan over one photograph) or objects (objects_frames: a zoom
         with two boxes moving across it).
-    For benchmarks; tests call it on tiny clips.
+    For bench/enhance.py; tests call it on tiny clips.
     """
     from reelgate.media import VideoWriter, read_frames
 
