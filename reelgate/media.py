@@ -154,14 +154,19 @@ def probe(path: Path) -> ProbeResult:
     return result
 
 
-def read_frames(path: Path, size: tuple[int, int] | None = None, fps: float | None = None) -> Iterator[np.ndarray]:
-    """Yield RGB uint8 frames (H, W, 3), optionally resized and resampled, streaming."""
+def read_frames(path: Path, size: tuple[int, int] | None = None, fps: float | None = None,
+                filters: tuple[str, ...] = ()) -> Iterator[np.ndarray]:
+    """Yield RGB uint8 frames (H, W, 3), optionally resized and resampled, streaming.
+
+    filters: ffmpeg filter fragments applied while decoding, before any resampling; they
+    must keep the frame size (an enhancement pass fused with the step that reads them).
+    """
     import imageio_ffmpeg
 
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"no such video file: {path}")
-    filters = [f"fps={fps}"] if fps else []
+    filters = [*filters, *([f"fps={fps}"] if fps else [])]
     if size is not None:
         # ffmpeg shrinks while decoding: cheaper than full-size frames resized in Python.
         filters.append(f"scale={size[0]}:{size[1]}:flags=area")
@@ -269,11 +274,12 @@ class VideoWriter:
     Use as a context manager; the file appears at `path` only when writing succeeded.
     ffmpeg is started directly (no pre-exec hook), so that starting it from a process
     holding a large model costs well under a millisecond instead of a full fork.
-    `encoding` picks x264's settings (H264; its default unless a backend needs its own).
+    `encoding` picks x264's settings (H264; its default unless a backend needs its own);
+    `filters` runs ffmpeg filters over the frames before they are encoded.
     """
 
     def __init__(self, path: Path, width: int, height: int, fps: float, crf: int = 20,
-                 encoding: H264 | None = None) -> None:
+                 encoding: H264 | None = None, filters: tuple[str, ...] = ()) -> None:
         if width % 2 or height % 2:
             raise MediaError(f"H.264 needs even dimensions, got {width}x{height}")
         self.path = Path(path)
@@ -281,6 +287,7 @@ class VideoWriter:
         self.size = (width, height)
         self.fps = fps
         self.encoding = encoding or H264(crf=crf)
+        self.filters = filters  # ffmpeg filters between the frames written and the encoder (they may resize)
         self.frames = 0
         self._proc: subprocess.Popen | None = None
 
@@ -291,6 +298,7 @@ class VideoWriter:
             ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error",
             "-f", "rawvideo", "-pix_fmt", "yuv420p" if self.encoding.yuv_in_python else "rgb24",
             "-s", f"{width}x{height}", "-r", f"{self.fps}", "-i", "-",
+            *(["-vf", ",".join(self.filters)] if self.filters else []),
             "-an", *self.encoding.args(), "-movflags", "+faststart", str(self.tmp),
         ]
         # A new session: Ctrl-C in the terminal reaches reelgate, which then closes ffmpeg itself.

@@ -71,19 +71,35 @@ def test_steps_run_in_chain_order_in_one_pass_and_the_record_says_what_was_done(
     assert record["size_in"] == "96x64@12" and record["size_out"] == "192x128@12"
 
 
-def test_a_learned_step_is_a_pass_of_its_own_between_filter_passes(tmp_path, monkeypatch):
+def test_a_runner_takes_the_filters_around_it_into_its_own_pass(tmp_path, monkeypatch):
+    """Optical flow or a learned model decodes and encodes itself: the filters before it run while
+    it decodes, those after it while it encodes, so the chain is still one decode, one encode."""
+    from reelgate.media import VideoWriter as Writer
+
     src = _clip(tmp_path / "in.mp4")
-    ran: list[Path] = []
+    seen: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
 
     def learned(shape: VideoShape) -> StepPlan:
-        def runner(a: Path, b: Path, progress) -> None:
-            ran.append(a)
-            chain._filter_pass(a, b, [StepPlan("x", ("vflip",), {}, shape)], shape.frames, 18, progress)
-        return StepPlan("upscale", (), {"backend": "learned"}, shape, runner=runner)
+        def runner(a: Path, b: Path, progress, before=(), after=()) -> None:
+            seen.append((before, after))
+            with Writer(b, shape.width, shape.height, shape.fps, filters=after) as writer:
+                for frame in read_frames(a, filters=before):
+                    writer.write(frame[::-1].copy())  # the "model": upside down
+        return StepPlan("interpolate", (), {"backend": "learned"}, shape, runner=runner)
 
-    _fake_steps(monkeypatch, {"grade": _filter("grade", "hflip"), "upscale": learned, "aspect": _filter("aspect", "null")})
+    _fake_steps(monkeypatch, {"grade": _filter("grade", "hflip"), "interpolate": learned,
+                              "upscale": _filter("upscale", "scale=192:128:flags=lanczos", size=(192, 128))})
     result = chain.enhance_video(src, tmp_path / "out.mp4", EnhanceSettings(), StepContext(tmp_path / "work"))
-    assert result.passes == 3 and ran and ran[0].name == "pass1.mp4"
+    assert result.passes == 1 and seen == [(("hflip",), ("scale=192:128:flags=lanczos",))]
+    assert video_info(tmp_path / "out.mp4")[:2] == (192, 128)
+    first = next(read_frames(tmp_path / "out.mp4"))
+    assert first[64, 10, 2] > 150 and first[64, 180, 0] > 150  # hflipped before the runner saw it
+
+    # A filter that resizes before a runner gets a pass of its own: the runner reads a known size.
+    _fake_steps(monkeypatch, {"clean": _filter("clean", "scale=48:32", size=(48, 32)), "interpolate": learned})
+    seen.clear()
+    result = chain.enhance_video(src, tmp_path / "out2.mp4", EnhanceSettings(), StepContext(tmp_path / "work"))
+    assert result.passes == 2 and seen == [((), ())]
     assert not list((tmp_path / "work").glob("pass*.mp4"))  # intermediate passes are cleaned up
 
 

@@ -43,7 +43,7 @@ def mad(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.parametrize("fps", [24, 32])
 def test_interpolation_reaches_the_exact_rate_and_frame_count(tmp_path, fps):
     src = motion_pan_clip(tmp_path / "pan.mp4", seconds=1.0)
-    step = interpolate.plan(InterpolateSettings(fps=fps), VideoShape(W, H, 16, 1.0), ctx(tmp_path))
+    step = interpolate.plan(InterpolateSettings(fps=fps, backend="mci"), VideoShape(W, H, 16, 1.0), ctx(tmp_path))
     assert step is not None and step.shape.fps == fps and step.shape.frames == fps
     dst = tmp_path / "out.mp4"
     apply_filters(src, dst, step.filters)
@@ -84,7 +84,7 @@ def _assert_no_mix(out: list[np.ndarray], truth: list[np.ndarray], cut: int) -> 
 def test_no_ghost_frames_across_a_hard_cut(tmp_path, declared):
     src, truth = motion_cut_clip(tmp_path / "cut.mp4", cut_s=0.5, seconds=1.0, film_fps=32)
     cuts = (0.5,) if declared else ()
-    step = interpolate.plan(InterpolateSettings(fps=32), VideoShape(W, H, 16, 1.0), ctx(tmp_path, cuts))
+    step = interpolate.plan(InterpolateSettings(fps=32, backend="mci"), VideoShape(W, H, 16, 1.0), ctx(tmp_path, cuts))
     assert step is not None and step.record["cuts"] == list(cuts)
     dst = tmp_path / "out.mp4"
     apply_filters(src, dst, step.filters)
@@ -96,7 +96,7 @@ def test_a_cut_graph_joins_other_steps_in_one_pass(tmp_path):
     # The chain joins every step's fragments with commas: the split/concat must sit between others.
     src, _ = motion_cut_clip(tmp_path / "cut.mp4", cut_s=0.3125, seconds=1.0)
     shape = VideoShape(W, H, 16, 1.0)
-    interp = interpolate.plan(InterpolateSettings(fps=24), shape, ctx(tmp_path, (0.3125, 0.75)))
+    interp = interpolate.plan(InterpolateSettings(fps=24, backend="mci"), shape, ctx(tmp_path, (0.3125, 0.75)))
     crop = aspect.plan(AspectSettings(aspect="1:1"), interp.shape, ctx(tmp_path))
     dst = tmp_path / "out.mp4"
     apply_filters(src, dst, ["null", *interp.filters, *crop.filters])
@@ -340,7 +340,7 @@ def test_flow_backend_keeps_the_rate_check_and_is_listed_for_unknown_backends(tm
         interpolate.plan(InterpolateSettings(fps=24, backend="dain"), VideoShape(W, H, 16, 1.0), ctx(tmp_path))
 
 
-def test_flow_backend_runs_in_the_chain_as_a_pass_of_its_own(tmp_path):
+def test_flow_backend_runs_in_the_chain_with_the_filters_after_it_in_its_pass(tmp_path):
     from postprocess.enhance import chain
     from reelgate.settings import EnhanceSettings
 
@@ -348,7 +348,7 @@ def test_flow_backend_runs_in_the_chain_as_a_pass_of_its_own(tmp_path):
     settings = EnhanceSettings(interpolate=flow_settings(24), aspect=AspectSettings(aspect="1:1"))
     result = chain.enhance_video(src, tmp_path / "out.mp4", settings, StepContext(tmp_path / "work"),
                                  only=("interpolate", "aspect"))
-    assert [p.step for p in result.steps] == ["interpolate", "aspect"] and result.passes == 2
+    assert [p.step for p in result.steps] == ["interpolate", "aspect"] and result.passes == 1  # the crop runs in the flow pass's encoder
     assert frame_count(tmp_path / "out.mp4") == 24
     assert video_info(tmp_path / "out.mp4")[:3] == (112, 112, pytest.approx(24))
 

@@ -21,6 +21,8 @@ from pathlib import Path
 from reelgate.media import run_ffmpeg
 
 ProgressFn = Callable[[int, int], None]  # (frames done, frames in all)
+# runner(src, dst, progress, before, after): a step that is no filter (see StepPlan.runner).
+Runner = Callable[[Path, Path, "ProgressFn | None", tuple[str, ...], tuple[str, ...]], None]
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,9 @@ class StepPlan:
         ({"look": "night-blue", "intensity": 0.6}).
     shape: the video after this step.
     files: files its filters read (checked to exist before any work).
-    runner: for a step that is no filter: runner(src, dst, progress) writes dst itself.
+    runner: for a step that is no filter: runner(src, dst, progress, before, after) writes
+        dst itself, applying the filter fragments `before` while it decodes (they keep the
+        size) and `after` while it encodes, so the filter steps around it share its pass.
     """
 
     step: str
@@ -74,7 +78,7 @@ class StepPlan:
     record: dict[str, object]
     shape: VideoShape
     files: tuple[Path, ...] = ()
-    runner: Callable[[Path, Path, ProgressFn | None], None] | None = field(default=None, compare=False)
+    runner: Runner | None = field(default=None, compare=False)
 
 
 def apply_filters(src: Path, dst: Path, filters: list[str] | tuple[str, ...], crf: int = 18) -> None:

@@ -10,8 +10,10 @@ Order, and why:
   5. upscale: to the delivery size, sharpening after the resize;
   6. aspect: crop or pad to the delivery aspect last, so the safe area is the final frame's.
 
-Filter steps share one ffmpeg pass (one decode, one encode). A step with a runner (a
-learned model) ends the pass before it and starts a new one after it.
+Filter steps share one ffmpeg pass (one decode, one encode). A step with a runner (optical
+flow, a learned model) decodes and encodes itself, and takes the filter steps before it
+(run while it decodes) and after it (run while it encodes) into its pass: the default
+delivery chain, clean + colour, flow interpolation, upscale, is one decode and one encode.
 
 Plain Python: tasks/enhance.py runs this as a retryable Prefect task, and
 `reelgate enhance` runs it on any video.
@@ -24,7 +26,7 @@ import importlib
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from postprocess.enhance.base import ProgressFn, StepContext, StepPlan, VideoShape
@@ -130,15 +132,42 @@ def shape_of(path: Path) -> VideoShape:
     return VideoShape(width, height, fps, duration)
 
 
-def _passes(plans: list[StepPlan]) -> list[list[StepPlan]]:
-    """Group filter steps into passes; a runner step is a pass of its own."""
-    groups: list[list[StepPlan]] = [[]]
+@dataclass
+class _Pass:
+    """One decode and one encode: filter steps alone, or a runner with the filters around it."""
+
+    runner: StepPlan | None = None
+    before: list[StepPlan] = field(default_factory=list)  # filters while decoding (keep the size)
+    after: list[StepPlan] = field(default_factory=list)  # filters while encoding (may resize)
+
+    @property
+    def steps(self) -> list[StepPlan]:
+        return [*self.before, *([self.runner] if self.runner else []), *self.after]
+
+
+def _passes(plans: list[StepPlan], shape: VideoShape) -> list[_Pass]:
+    """The fewest passes: filter steps share one; a runner takes the filter steps before it
+    (when they keep the size and rate it reads) and after it into its own pass."""
+    passes: list[_Pass] = []
+    group: list[StepPlan] = []
+    group_in = shape
     for plan in plans:
-        if plan.runner is not None:
-            groups += [[plan], []]
-        else:
-            groups[-1].append(plan)
-    return [g for g in groups if g]
+        if plan.runner is None:
+            if passes and passes[-1].runner is not None and not group:
+                passes[-1].after.append(plan)  # encoded by the runner's writer
+            else:
+                group.append(plan)
+            continue
+        out = group[-1].shape if group else group_in
+        keeps = (out.width, out.height, out.fps) == (group_in.width, group_in.height, group_in.fps)
+        if group and not keeps:
+            passes.append(_Pass(after=group))
+            group = []
+        passes.append(_Pass(runner=plan, before=group))
+        group, group_in = [], plan.shape
+    if group:
+        passes.append(_Pass(after=group))
+    return passes
 
 
 def _filter_pass(src: Path, dst: Path, plans: list[StepPlan], frames: int, crf: int,
@@ -178,17 +207,18 @@ def enhance_video(src: Path, dst: Path, settings: EnhanceSettings, context: Step
     context.work_dir.mkdir(parents=True, exist_ok=True)
     plans = plan_chain(settings, shape, context, only, preset)
     out_shape = plans[-1].shape if plans else shape
-    groups = _passes(plans)
+    groups = _passes(plans, shape)
     partial = dst.with_name(f".{dst.stem}.partial{dst.suffix}")
     current = src
     try:
         for k, group in enumerate(groups):
             target = partial if k == len(groups) - 1 else context.work_dir / f"pass{k + 1}{dst.suffix}"
-            frames = group[-1].shape.frames
-            if group[0].runner is not None:
-                group[0].runner(current, target, progress)
+            if group.runner is not None:
+                group.runner.runner(current, target, progress,  # type: ignore[misc]
+                                    tuple(f for p in group.before for f in p.filters),
+                                    tuple(f for p in group.after for f in p.filters))
             else:
-                _filter_pass(current, target, group, frames, crf, progress)
+                _filter_pass(current, target, group.after, group.after[-1].shape.frames, crf, progress)
             current = target
         if not groups:
             shutil.copyfile(src, partial)

