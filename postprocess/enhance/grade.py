@@ -83,16 +83,16 @@ def plan(settings: GradeSettings, shape: VideoShape, context: StepContext) -> St
     if settings.intensity <= 0.0:
         return None
     graded = blend(lut, settings.intensity) if settings.intensity < 1.0 else lut
-    path = Path(context.work_dir) / f"grade-{graded.digest()}.cube"
+    return lut_step("grade", graded, context, {**what, "intensity": settings.intensity, "lut_size": lut.size}, shape)
+
+
+def lut_step(step: str, lut: Lut, context: StepContext, record: dict[str, object], shape: VideoShape) -> StepPlan:
+    """A step that is one colour table: written once per content into the shot's work folder
+    (named by its digest, so a rerun reuses it), run by lut3d."""
+    path = Path(context.work_dir) / f"{step}-{lut.digest()}.cube"
     if not path.is_file():
-        write_cube(path, graded)
-    return StepPlan(
-        step="grade",
-        filters=(lut3d_filter(path),),
-        record={**what, "intensity": settings.intensity, "lut_size": lut.size},
-        shape=shape,
-        files=(path,),
-    )
+        write_cube(path, lut)
+    return StepPlan(step=step, filters=(lut3d_filter(path),), record=record, shape=shape, files=(path,))
 
 
 def lut3d_filter(path: Path) -> str:

@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from postprocess.enhance.base import StepContext, StepPlan, VideoShape
-from postprocess.enhance.colour import Lut, identity, lab_to_rgb, rgb_to_lab, sample_frames, write_cube
-from postprocess.enhance.grade import lut3d_filter
+from postprocess.enhance.colour import Lut, identity, lab_to_rgb, rgb_to_lab, sample_frames
+from postprocess.enhance.grade import lut_step
 from reelgate.settings import MatchSettings
 
 LIGHTNESS_RATIO = (0.95, 1.15)
@@ -112,18 +112,9 @@ def plan(settings: MatchSettings, shape: VideoShape, context: StepContext) -> St
     if drift > MAX_DRIFT:
         return None
     lut = transfer_lut(shot_stats, ref_stats, settings.strength)
-    path = Path(context.work_dir) / f"match-{lut.digest()}.cube"
-    if not path.is_file():
-        write_cube(path, lut)
-    return StepPlan(
-        step="match",
-        filters=(lut3d_filter(path),),
-        record={"reference": reference.name, "strength": settings.strength,
-                "mean_delta_e_before": round(drift, 2),
-                "std_ratios": [round(r, 3) for r in transfer_ratios(shot_stats, ref_stats)]},
-        shape=shape,
-        files=(path,),
-    )
+    record = {"reference": reference.name, "strength": settings.strength, "mean_delta_e_before": round(drift, 2),
+              "std_ratios": [round(r, 3) for r in transfer_ratios(shot_stats, ref_stats)]}
+    return lut_step("match", lut, context, record, shape)
 
 
 def _same_file(a: Path, b: Path) -> bool:
