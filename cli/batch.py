@@ -1,0 +1,460 @@
+"""`reelgate batch FILE`: many episodes from a JSONL or CSV file, one run each, idempotent by id.
+
+Every line becomes the same EpisodeRequest `reelgate episode` would build, goes through the
+same screen, plan limits and backend checks, and is started by `flows.runs.start_episode`:
+an id that already holds the same request is reported (waiting, approved, published, running),
+never queued twice; an id holding another request is a conflict on that line, never replaced.
+
+What a line may carry is the request's own fields and a preset *name* from the shipped list;
+nothing in the file becomes a setting or a run option beyond that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from cli.common import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, UsageError, import_flows, load_settings
+from reelgate.errors import EpisodeConflict, InputError, ReelgateError
+from reelgate.records import Action, EpisodeRequest
+from reelgate.settings import RunOptions, Settings
+
+FIELDS = ("id", "story", "title", "language", "preset", "series")
+REQUIRED = ("id", "story")
+LANGUAGES = ("auto", "zh", "en")
+# A batch is text for people to write: 10 MiB is thousands of long stories.
+MAX_FILE_BYTES = 10 * 1024 * 1024
+# A line holds one story (at most MAX_PROMPT_CHARS) and a few short fields beside it.
+FIELD_ALLOWANCE = 2_000
+
+# Outcomes, as the table prints them, and the exit code each one implies.
+QUEUED, WAITING, PUBLISHED, DONE, RUNNING = "queued", "waiting for review", "published", "already done", "running"
+BLOCKED, FAILED, BAD, CONFLICT, OK = "blocked", "failed", "bad line", "conflict", "ok"
+_EXIT = {QUEUED: EXIT_OK, WAITING: EXIT_OK, PUBLISHED: EXIT_OK, DONE: EXIT_OK, RUNNING: EXIT_OK, OK: EXIT_OK,
+         BLOCKED: EXIT_REFUSED, FAILED: EXIT_ERROR, BAD: EXIT_ERROR, CONFLICT: EXIT_ERROR}
+
+
+class BatchFileError(UsageError):
+    """The file as a whole cannot be read as a batch (too big, not text, no header...)."""
+
+
+@dataclass
+class Entry:
+    """One line of the batch: its request and preset once parsed, or what is wrong with it."""
+
+    line: int
+    episode_id: str = ""
+    request: EpisodeRequest | None = None
+    preset: str | None = None
+    outcome: str = ""
+    reasons: list[str] = field(default_factory=list)
+
+    def mark(self, outcome: str, *reasons: str) -> None:
+        self.outcome, self.reasons = outcome, [r for r in reasons if r]
+
+    @property
+    def options(self) -> RunOptions | None:
+        """The run options this line may choose: a preset name, nothing else."""
+        return RunOptions(preset=self.preset) if self.preset else None
+
+
+# ---- reading the file -----------------------------------------------------------------------
+
+def read_batch(path: Path) -> list[Entry]:
+    """Every line of a JSONL or CSV batch as an Entry; a malformed one is marked `bad line` with why.
+
+    JSONL: one object per line (blank lines skipped). CSV: a header row naming the fields.
+    A file over MAX_FILE_BYTES, or not UTF-8, is refused whole (BatchFileError).
+    """
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise BatchFileError(f"cannot read the batch file {path}: {exc.strerror or exc}") from None
+    if size > MAX_FILE_BYTES:
+        raise BatchFileError(f"{path} is {size} bytes; a batch file may be at most {MAX_FILE_BYTES} bytes: "
+                             "split it into several files")
+    try:
+        text = path.read_bytes()[: MAX_FILE_BYTES + 1].decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BatchFileError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    rows = _csv_rows(text) if _is_csv(path, text) else _jsonl_rows(text)
+    from prompts.presets import load_presets
+
+    presets = sorted(load_presets())
+    entries: list[Entry] = []
+    first_line: dict[str, int] = {}
+    for line, row in rows:
+        entry = row if isinstance(row, Entry) else _entry(line, row, presets)
+        if entry.episode_id and not entry.outcome:
+            if entry.episode_id in first_line:
+                entry.mark(BAD, f"duplicate id {entry.episode_id!r}: line {first_line[entry.episode_id]} has it; "
+                                "each line needs its own id")
+            else:
+                first_line[entry.episode_id] = line
+        entries.append(entry)
+    return entries
+
+
+def _is_csv(path: Path, text: str) -> bool:
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return False
+    if suffix == ".csv":
+        return True
+    return not text.lstrip().startswith("{")
+
+
+def _line_limit() -> int:
+    from prompts.plan import MAX_PROMPT_CHARS
+
+    return MAX_PROMPT_CHARS + FIELD_ALLOWANCE
+
+
+def _too_long(line: int, length: int) -> Entry:
+    entry = Entry(line)
+    entry.mark(BAD, f"the line is {length} characters; the limit is {_line_limit()} (a story of at most "
+                    f"{_line_limit() - FIELD_ALLOWANCE} characters and its fields): shorten the story or split it")
+    return entry
+
+
+def _jsonl_rows(text: str):
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        if len(raw) > _line_limit():
+            yield number, _too_long(number, len(raw))
+            continue
+        try:
+            row = json.loads(raw)
+        except ValueError as exc:
+            entry = Entry(number)
+            entry.mark(BAD, f"not valid JSON: {exc}")
+            yield number, entry
+            continue
+        if not isinstance(row, dict):
+            entry = Entry(number)
+            entry.mark(BAD, f"a line must be a JSON object with {', '.join(FIELDS)}; got {type(row).__name__}")
+            yield number, entry
+            continue
+        yield number, row
+
+
+def _csv_rows(text: str):
+    # Lines are measured before csv reads them, so one huge cell never gets parsed.
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if len(raw) > _line_limit():
+            yield number, _too_long(number, len(raw))
+            return  # a quoted cell may span lines: what follows cannot be read reliably
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise BatchFileError(f"line 1: the CSV header cannot be read: {exc}") from None
+    header = [h.strip() for h in header]
+    unknown = [h for h in header if h not in FIELDS]
+    missing = [f for f in REQUIRED if f not in header]
+    if unknown or missing or len(set(header)) != len(header):
+        problems = []
+        if unknown:
+            problems.append(f"unknown column(s) {', '.join(repr(u) for u in unknown)}")
+        if missing:
+            problems.append(f"missing column(s) {', '.join(missing)}")
+        if len(set(header)) != len(header):
+            problems.append("a column is named twice")
+        raise BatchFileError(f"line 1: the CSV header has {'; '.join(problems)}; the columns are "
+                             f"{', '.join(FIELDS)} (id and story required)")
+    start = reader.line_num + 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            entry = Entry(start)
+            entry.mark(BAD, f"the CSV row cannot be read: {exc}")
+            yield start, entry
+            return
+        line, start = start, reader.line_num + 1
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            entry = Entry(line)
+            entry.mark(BAD, f"{len(cells)} cells; the header has {len(header)} columns ({', '.join(header)})")
+            yield line, entry
+            continue
+        yield line, {h: c for h, c in zip(header, cells, strict=True) if c != "" or h in REQUIRED}
+
+
+def _entry(line: int, row: dict, presets: list[str]) -> Entry:
+    """A parsed row checked field by field, as EpisodeRequest and `reelgate episode` check them."""
+    entry = Entry(line)
+    unknown = [k for k in row if k not in FIELDS]
+    problems = []
+    if unknown:
+        # Refused, never ignored: a field the batch cannot carry (backend, settings) is a mistake to show.
+        problems.append(f"unknown field(s) {', '.join(repr(k) for k in unknown)}; the fields are {', '.join(FIELDS)}")
+    values: dict[str, str] = {}
+    for name in FIELDS:
+        value = row.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            problems.append(f"{name} must be text, got {type(value).__name__}")
+            continue
+        values[name] = value.strip() if name != "story" else value
+    if not values.get("id"):
+        values.pop("id", None)
+        if not any(p.startswith("id ") for p in problems):
+            problems.append("id is missing")
+    if "story" not in values and not any(p.startswith("story ") for p in problems):
+        problems.append("story is missing")
+    if "id" in values:
+        entry.episode_id = values["id"]
+    if "story" in values and not values["story"].strip():
+        problems.append("story is empty; write one or more sentences")
+    language = values.get("language") or "auto"
+    if language not in LANGUAGES:
+        problems.append(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
+    preset = values.get("preset") or None
+    if preset is not None and preset not in presets:
+        # Only a shipped preset's name: a path here would read a file named by the batch.
+        problems.append(f"unknown preset {preset!r}; known presets: {', '.join(presets)}")
+    series = values.get("series") or None
+    from editorial.series import SERIES_ID
+
+    if series is not None and not re.fullmatch(SERIES_ID, series):
+        problems.append(f"series {series!r} must be a series id (a-z, 0-9 and -, at most 40)")
+    if problems:
+        entry.mark(BAD, *problems)
+        return entry
+    try:
+        entry.request = EpisodeRequest(
+            episode_id=values["id"], prompt=values["story"], title=values.get("title", ""),
+            language=language, series=series,
+        )
+    except ValidationError as exc:
+        entry.mark(BAD, *(_field_message(e) for e in exc.errors()))
+        return entry
+    entry.preset = preset
+    return entry
+
+
+def _field_message(error: dict) -> str:
+    name = {"episode_id": "id", "prompt": "story"}.get(str(error["loc"][0]), str(error["loc"][0]))
+    if name == "id" and error["type"] == "string_pattern_mismatch":
+        return ("id must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit "
+                "(it names the episode's folder)")
+    return f"{name}: {error['msg']}"
+
+
+# ---- checking and queuing -------------------------------------------------------------------
+
+def check_entry(entry: Entry, settings: Settings) -> None:
+    """Screen the request and plan it against the limits, as the flow will; mark it blocked or bad."""
+    from prompts.plan import plan_shots
+    from prompts.screen import screener_for
+
+    screening = screener_for(settings.screening, settings.data_dir / "cache").screen(entry.request.screening_text())
+    if screening.action == Action.BLOCK:
+        entry.mark(BLOCKED, *screening.verdict().reasons)
+        return
+    planning = settings.planning.model_copy(update={"preset": entry.preset}) if entry.preset else settings.planning
+    if planning.rewriter.kind != "rules":
+        return  # a rewriter is a model call per line: the flow plans and checks the limits then
+    try:
+        plan_shots(entry.request.prompt, entry.request.episode_id, planning, language=entry.request.language)
+    except ReelgateError as exc:  # over a plan limit, or a story of directions only
+        entry.mark(BAD, str(exc))
+
+
+def check_existing(entry: Entry, settings: Settings) -> bool:
+    """Whether the id already holds this request as decided work (marked done) or another one (conflict)."""
+    from editorial.manifest import Status, load_manifest, manifest_path
+    from editorial.review import check_same_request
+
+    folder = settings.episodes_dir / entry.request.episode_id
+    if not manifest_path(folder).is_file():
+        return False
+    try:
+        manifest = load_manifest(folder)
+        check_same_request(manifest, entry.request)
+    except EpisodeConflict as exc:
+        entry.mark(CONFLICT, str(exc).split(". Use another")[0] + "; give this line another id")
+        return True
+    except ReelgateError as exc:
+        entry.mark(FAILED, f"its manifest cannot be read: {exc}")
+        return True
+    status = manifest.status
+    if status == Status.AWAITING_REVIEW:
+        entry.mark(WAITING, "already waiting")
+    elif status == Status.PUBLISHED:
+        entry.mark(PUBLISHED, "already published")
+    elif status == Status.BLOCKED:
+        entry.mark(BLOCKED, *manifest.verdict.reasons)
+    elif status in (Status.APPROVED, Status.REJECTED, Status.EXPIRED):
+        entry.mark(DONE, status.value)
+    else:
+        return False  # producing, regenerating, superseded: a live run is attached to, else it resumes
+    return True
+
+
+def queue_entry(entry: Entry, settings: Settings, runs, deployment_id):
+    """Start the line's run (or attach to its live one); the run, or None when nothing was started."""
+    from prefect.client.schemas.objects import StateType
+
+    try:
+        run, attached = runs.start_episode(deployment_id, entry.request, settings, options=entry.options)
+    except EpisodeConflict as exc:
+        entry.mark(CONFLICT, str(exc).split(". Use another")[0] + "; give this line another id")
+        return None
+    if attached:
+        waiting = run.state is not None and run.state.type == StateType.PAUSED
+        entry.mark(WAITING if waiting else RUNNING, f"already {run.state_name}, run {run.id}")
+        return None
+    entry.mark(QUEUED, f"run {run.id}")
+    return run
+
+
+def settle_entry(entry: Entry, run, runs, deployment_id) -> None:
+    """Get the run executed (as `reelgate episode` does) and mark the line with where it ended."""
+    from editorial.manifest import load_manifest
+
+    settled = runs.drive_run(run.id, deployment_id)
+    state = settled.state.type.value if settled.state else "UNKNOWN"
+    try:
+        manifest = load_manifest(runs.episode_dir_of(settled))
+    except InputError:
+        entry.mark(FAILED, f"run {settled.id} ended {state}: {settled.state.message if settled.state else ''}")
+        return
+    status = manifest.status.value
+    if status == "awaiting_review":
+        entry.mark(WAITING, f"version {manifest.version.id if manifest.version else '?'}")
+    elif status == "published":
+        entry.mark(PUBLISHED)
+    elif status == "blocked":
+        entry.mark(BLOCKED, *manifest.verdict.reasons)
+    elif state in ("FAILED", "CRASHED", "CANCELLED"):
+        entry.mark(FAILED, f"run {settled.id} ended {state}: {settled.state.message if settled.state else ''}")
+    else:
+        entry.mark(DONE, status)
+
+
+def print_table(entries: list[Entry], out=None) -> None:
+    """One row per line: line number, id, outcome, and each reason beneath it."""
+    out = out or sys.stdout
+    width = max([len("id"), *(len(e.episode_id) for e in entries)])
+    print(f"{'line':>5}  {'id':{width}}  outcome", file=out)
+    for e in entries:
+        detail = f" ({e.reasons[0]})" if len(e.reasons) == 1 and len(e.reasons[0]) < 60 else ""
+        print(f"{e.line:>5}  {e.episode_id or '-':{width}}  {e.outcome}{detail}", file=out)
+        if not detail:
+            for reason in e.reasons:
+                print(f"{'':>5}  {'':{width}}    - {reason}", file=out)
+    counts: dict[str, int] = {}
+    for e in entries:
+        counts[e.outcome] = counts.get(e.outcome, 0) + 1
+    print(f"in all: {len(entries)} line(s): " + ", ".join(f"{n} {o}" for o, n in counts.items()), file=out)
+
+
+def exit_code(entries: list[Entry]) -> int:
+    return max((_EXIT[e.outcome] for e in entries), default=EXIT_OK)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    entries = read_batch(Path(args.file))
+    if not entries:
+        raise BatchFileError(f"{args.file} holds no episodes")
+    todo = [e for e in entries if not e.outcome]
+    bar = _bar("checking", len(todo))
+    try:
+        for done, entry in enumerate(todo, start=1):
+            check_entry(entry, settings)
+            if not entry.outcome:
+                check_existing(entry, settings)
+            if args.dry_run and not entry.outcome:
+                entry.mark(OK)
+            bar(done, len(todo))
+    finally:
+        bar.close()
+    if args.dry_run:
+        print_table(entries)
+        return EXIT_ERROR if any(e.outcome in (BAD, CONFLICT, FAILED) for e in entries) else exit_code(entries)
+    todo = [e for e in todo if not e.outcome]
+    if todo:
+        _queue(todo, settings, wait=args.wait)
+    print_table(entries)
+    return exit_code(entries)
+
+
+def _queue(todo: list[Entry], settings: Settings, wait: bool) -> None:
+    from generation.base import check_backend
+    from postprocess.enhance.chain import check_for_generation
+    from safety.gallery import check_gallery
+
+    check_backend(settings.generation)  # fail at once, before any run, as `reelgate episode` does
+    check_gallery(settings.safety)
+    server, runs, deployments = import_flows(settings)
+    server.ensure_server(settings)
+    deployment_id = deployments.ensure_deployment()
+    started = []
+    bar = _bar("queuing", len(todo))
+    try:
+        for done, entry in enumerate(todo, start=1):
+            try:
+                check_for_generation(settings.enhance, settings.generation, entry.preset or settings.planning.preset)
+                run = queue_entry(entry, settings, runs, deployment_id)
+            except ReelgateError as exc:
+                entry.mark(FAILED, str(exc))
+                run = None
+            if run is not None:
+                started.append((entry, run))
+            bar(done, len(todo))
+    finally:
+        bar.close()
+    if not wait:
+        return
+    bar = _bar("waiting", len(started))
+    try:
+        for done, (entry, run) in enumerate(started, start=1):
+            try:
+                settle_entry(entry, run, runs, deployment_id)
+            except ReelgateError as exc:
+                entry.mark(FAILED, str(exc))
+            bar(done, len(started))
+    finally:
+        bar.close()
+
+
+def _bar(description: str, total: int):
+    """A progress bar over `total` episodes, drawn only when a terminal watches."""
+    from reelgate.console import StepBar
+
+    bar = StepBar(description, unit="episode")
+    bar(0, total)
+    return bar
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `batch` to the main parser's subcommands."""
+    batch = sub.add_parser(
+        "batch", help="queue one episode per line of a JSONL or CSV file (id, story, title, language, preset, "
+                      "series); idempotent by id; exit 0 all ok, 1 some blocked, 2 a bad line or a failure",
+    )
+    batch.add_argument("file", help="JSONL (one object per line) or CSV (a header row): id and story required")
+    batch.add_argument("--dry-run", action="store_true",
+                       help="check every line (parsing, screening, plan limits, existing ids) and queue nothing")
+    batch.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
+                       help="wait for each run to reach the review gate or end, executing it here when no "
+                            "`reelgate up` serves the deployment (default); --no-wait only queues")
+    batch.set_defaults(func=cmd_batch)
