@@ -148,11 +148,9 @@ def _jsonl_rows(text: str):
 
 
 def _csv_rows(text: str):
-    # Lines are measured before csv reads them, so one huge cell never gets parsed.
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if len(raw) > _line_limit():
-            yield number, _too_long(number, len(raw))
-            return  # a quoted cell may span lines: what follows cannot be read reliably
+    # A row over the limit is reported by the length of its longest line; csv's own field
+    # limit (131072 characters) bounds what one cell costs to read, within the file's size.
+    long = {n: len(raw) for n, raw in enumerate(text.splitlines(), start=1) if len(raw) > _line_limit()}
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -180,12 +178,21 @@ def _csv_rows(text: str):
         except StopIteration:
             return
         except csv.Error as exc:
-            entry = Entry(start)
+            line, start = start, reader.line_num + 1
+            too_long = [n for n in range(line, start) if n in long]
+            if too_long:
+                yield line, _too_long(line, long[too_long[0]])
+                continue
+            entry = Entry(line)
             entry.mark(BAD, f"the CSV row cannot be read: {exc}")
-            yield start, entry
-            return
+            yield line, entry
+            continue
         line, start = start, reader.line_num + 1
         if not any(c.strip() for c in cells):
+            continue
+        too_long = [n for n in range(line, start) if n in long]
+        if too_long:
+            yield line, _too_long(line, long[too_long[0]])
             continue
         if len(cells) != len(header):
             entry = Entry(line)
@@ -264,7 +271,8 @@ def check_entry(entry: Entry, settings: Settings) -> None:
     from prompts.plan import plan_shots
     from prompts.screen import screener_for
 
-    screening = screener_for(settings.screening, settings.data_dir / "cache").screen(entry.request.screening_text())
+    screener = screener_for(settings.screening, settings.data_dir / "cache")
+    screening = screener.screen(entry.request.screening_text())
     if screening.action == Action.BLOCK:
         entry.mark(BLOCKED, *screening.verdict().reasons)
         return
@@ -272,9 +280,13 @@ def check_entry(entry: Entry, settings: Settings) -> None:
     if planning.rewriter.kind != "rules":
         return  # a rewriter is a model call per line: the flow plans and checks the limits then
     try:
-        plan_shots(entry.request.prompt, entry.request.episode_id, planning, language=entry.request.language)
+        plan = plan_shots(entry.request.prompt, entry.request.episode_id, planning, language=entry.request.language)
     except ReelgateError as exc:  # over a plan limit, or a story of directions only
         entry.mark(BAD, str(exc))
+        return
+    planned = screener.screen(plan.screening_text())  # the preset's words reach the model too, as in the flow
+    if planned.action == Action.BLOCK:
+        entry.mark(BLOCKED, *(f"the planned prompts: {r}" for r in planned.verdict().reasons))
 
 
 def check_existing(entry: Entry, settings: Settings) -> bool:
@@ -310,15 +322,13 @@ def check_existing(entry: Entry, settings: Settings) -> bool:
 
 def queue_entry(entry: Entry, settings: Settings, runs, deployment_id):
     """Start the line's run (or attach to its live one); the run, or None when nothing was started."""
-    from prefect.client.schemas.objects import StateType
-
     try:
         run, attached = runs.start_episode(deployment_id, entry.request, settings, options=entry.options)
     except EpisodeConflict as exc:
         entry.mark(CONFLICT, str(exc).split(". Use another")[0] + "; give this line another id")
         return None
     if attached:
-        waiting = run.state is not None and run.state.type == StateType.PAUSED
+        waiting = run.state is not None and run.state.type.value == "PAUSED"
         entry.mark(WAITING if waiting else RUNNING, f"already {run.state_name}, run {run.id}")
         return None
     entry.mark(QUEUED, f"run {run.id}")
@@ -379,9 +389,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     bar = _bar("checking", len(todo))
     try:
         for done, entry in enumerate(todo, start=1):
-            check_entry(entry, settings)
-            if not entry.outcome:
-                check_existing(entry, settings)
+            # An id that already holds work is reported as it stands, without screening it again.
+            if not check_existing(entry, settings):
+                check_entry(entry, settings)
             if args.dry_run and not entry.outcome:
                 entry.mark(OK)
             bar(done, len(todo))
@@ -389,7 +399,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         bar.close()
     if args.dry_run:
         print_table(entries)
-        return EXIT_ERROR if any(e.outcome in (BAD, CONFLICT, FAILED) for e in entries) else exit_code(entries)
+        return exit_code(entries)
     todo = [e for e in todo if not e.outcome]
     if todo:
         _queue(todo, settings, wait=args.wait)

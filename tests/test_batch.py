@@ -118,6 +118,18 @@ def test_bounded_input_a_huge_file_is_refused_and_a_huge_line_named(tmp_path):
     assert not entries[2].outcome
 
 
+def test_bounded_input_a_huge_csv_row_is_named_and_the_next_rows_still_read(tmp_path):
+    from prompts.plan import MAX_PROMPT_CHARS
+
+    path = tmp_path / "b.csv"
+    path.write_text("id,story\nhuge," + "x" * (MAX_PROMPT_CHARS * 8) + "\nlong,\"a\n" + "y" * (MAX_PROMPT_CHARS + 5000)
+                    + "\"\nfine,A fox runs.\n", encoding="utf-8")
+    entries = _by_line(read_batch(path))
+    assert entries[2].outcome == BAD and "characters; the limit is" in entries[2].reasons[0]
+    assert entries[3].outcome == BAD and "characters; the limit is" in entries[3].reasons[0]
+    assert entries[5].episode_id == "fine" and not entries[5].outcome
+
+
 def test_a_story_just_over_the_prompt_limit_is_refused_by_the_request_itself(tmp_path):
     from prompts.plan import MAX_PROMPT_CHARS
 
@@ -209,9 +221,16 @@ def test_a_batch_queues_each_line_reports_outcomes_and_a_second_run_queues_nothi
     assert len(runs.episode_runs("batch-fox")) == before  # nothing new for an id already waiting
     assert len(runs.episode_runs("batch-fox-2")) == 1
 
-    # A different story under an id that exists is a conflict on its line, never a replacement.
-    _jsonl(path, [{"id": "batch-fox", "story": "A different tale about a heron."}])
+    # A different story under an id that exists is a conflict on its line, never a replacement;
+    # a line whose run is still queued is reported running, not queued twice.
+    _jsonl(path, [
+        {"id": "batch-fox", "story": "A different tale about a heron."},
+        {"id": "batch-fox-2", "story": "A small boat drifts on the calm lake at dawn."},
+    ])
     assert main(["batch", str(path), "--no-wait"]) == 2
     out = capsys.readouterr().out
-    assert "conflict" in out and "another request" in out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.strip()[:1].isdigit()}
+    assert "conflict" in rows["1"] and "another request" in out, out
+    assert "running" in rows["2"] and "already" in rows["2"], out
+    assert len(runs.episode_runs("batch-fox-2")) == 1
     assert load_manifest(prefect_server.episodes_dir / "batch-fox").request.prompt == STORY
