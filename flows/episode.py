@@ -6,6 +6,7 @@ run that crashes or is suspended for review and started again redoes only unfini
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from editorial.manifest import (
 )
 from editorial.report import episode_flags, summary_markdown
 from editorial.review import check_same_request, make_version, regenerate_problem, review_link, superseded_lines
-from flows.review import wait_for_decision
+from editorial.notify import findings_headline, notify_episode
+from flows.review import run_link, wait_for_decision
 from generation.base import check_backend, release_generators, uses_gpu
 from postprocess.enhance.chain import check_for_generation, for_backend
 from postprocess.timeline import build_timeline
@@ -42,7 +44,25 @@ from tasks.post import mix_soundtrack, mux_episode, narrate_shot, write_subtitle
 from tasks.results import RESULTS, SERIALIZER
 from tasks.screening import plan_episode, screen_prompt
 
-@flow(name="produce-episode", persist_result=True, result_storage=RESULTS, result_serializer=SERIALIZER)
+def _tell_failed(flow, flow_run, state) -> None:
+    """Prefect hook on a failed or crashed run: send a 'failed' event (never raises; says no more than the error's type)."""
+    try:
+        params = flow_run.parameters or {}
+        request = params.get("request") or {}
+        request = request if isinstance(request, dict) else request.model_dump()
+        options = params.get("options") or {}
+        settings = RunOptions.model_validate(options if isinstance(options, dict) else options.model_dump()).settings()
+        message = state.message or ""
+        error = message.split(":")[1].strip() if message.count(":") >= 2 else ""
+        headline = f"{state.name.lower()}" + (f": {error}" if error.isidentifier() else "")
+        notify_episode("failed", settings.episodes_dir / request["episode_id"], settings, headline,
+                       key=str(flow_run.id), run_url=run_link(flow_run.id), title=request.get("title", ""))
+    except Exception:  # a hook's error would only be logged by Prefect; say it plainly instead
+        logging.getLogger("reelgate.notify").warning("could not send the 'failed' notification", exc_info=True)
+
+
+@flow(name="produce-episode", persist_result=True, result_storage=RESULTS, result_serializer=SERIALIZER,
+      on_failure=[_tell_failed], on_crashed=[_tell_failed])
 def produce_episode(
     request: EpisodeRequest, options: RunOptions | None = None, settings: dict | None = None
 ) -> dict:
@@ -221,6 +241,8 @@ def _wait_for_review(
         description=f"Episode summary for the reviewer (review round {gate})",
     )
     release_generators()  # no model held in memory while a human decides
+    notify_episode("awaiting_review", episode_dir, settings, findings_headline(manifest.verdict.reasons),
+                   key=manifest.version.id, run_url=run_link(manifest.flow_run_id))
     audit_log = settings.data_dir / "audit.jsonl"
 
     def refused(decision: ReviewDecision, reason: str, attempt: int) -> None:
@@ -307,6 +329,8 @@ def _assemble(
 def _publish(episode_dir: Path, settings: Settings) -> dict:
     published = publish(episode_dir, settings.publish_dir, settings.publish_base_url)
     get_run_logger().info("published to %s", published)
+    notify_episode("published", episode_dir, settings, "published", key="published",
+                   run_url=run_link(get_run_context().flow_run.id))
     return _outcome(load_manifest(episode_dir), episode_dir)
 
 

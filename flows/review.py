@@ -26,6 +26,7 @@ from prefect.flow_runs import resume_flow_run, suspend_flow_run
 from pydantic import Field, create_model
 
 from editorial.audit import append_audit, locked
+from editorial.notify import notify_episode
 from editorial.manifest import EpisodeVersion, Manifest, ReviewDecision, load_manifest
 from editorial.review import (
     PREFECT_UI, QueueItem, check_decision, decision_key, file_sha256, may_decide, read_manifests, recently_decided,
@@ -166,6 +167,16 @@ class PrefectDesk:
 
 # ---- expiry ------------------------------------------------------------------------------
 
+def run_link(flow_run_id: uuid.UUID | str | None) -> str:
+    """The Prefect UI's page of a run for a notification; "" when it cannot be made (never raises)."""
+    try:
+        from flows.server import ui_url
+
+        return ui_url(flow_run_id) if flow_run_id else ""
+    except Exception:
+        return ""
+
+
 EXPIRED_STATE = "Expired"
 _RESUMED = {StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING}
 
@@ -194,6 +205,8 @@ def expire_overdue(settings: Settings) -> list[str]:
     for manifest in read_manifests(settings.episodes_dir):  # one being written right now is skipped
         if manifest.status == Status.AWAITING_REVIEW and manifest.review_due_at and manifest.review_due_at <= now:
             due[settings.episodes_dir / manifest.episode_id] = manifest.flow_run_id
+        elif manifest.status == Status.AWAITING_REVIEW and manifest.review_due_at and manifest.version:
+            _tell_expiring(manifest, settings, now)
     for waiting in waiting_runs():  # runs whose manifest has no deadline: Prefect's timeout decides
         run = read_run(waiting.flow_run_id)
         timeout = run.state.state_details.pause_timeout if run.state else None
@@ -230,6 +243,9 @@ def expire_overdue(settings: Settings) -> list[str]:
                 round=max(manifest.review_round, 1), notes=message,
             ))
         expired.append(manifest.episode_id)
+        notify_episode("expired", folder, settings, f"review expired after {hours:g} h; stays unpublished",
+                       key=manifest.version.id if manifest.version else f"round{manifest.review_round}",
+                       run_url=run_link(run_id))
         if run:
             with get_client(sync_client=True) as client:
                 client.create_artifact(ArtifactCreate(
@@ -239,3 +255,13 @@ def expire_overdue(settings: Settings) -> list[str]:
                          f"Waiting since {manifest.waiting_since}, due {manifest.review_due_at}.",
                 ))
     return expired
+
+
+def _tell_expiring(manifest: Manifest, settings: Settings, now) -> None:
+    """Send 'expiring' once per version when less than notify.expiring_hours (or half the wait) remain."""
+    left_h = (manifest.review_due_at - now).total_seconds() / 3600
+    window_h = min(settings.notify.expiring_hours, settings.review_timeout_hours / 2)
+    if 0 < left_h < window_h:
+        notify_episode("expiring", settings.episodes_dir / manifest.episode_id, settings,
+                       f"review expires in {left_h:.1f} h", key=manifest.version.id,
+                       run_url=run_link(manifest.flow_run_id))

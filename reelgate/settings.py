@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from reelgate.errors import ConfigError
+
 MIN_TOKEN_CHARS = 24  # review tokens shorter than this are refused: they can be guessed
 
 
@@ -661,6 +663,99 @@ class PostSettings(BaseModel):
         return url
 
 
+NotifyKind = Literal["awaiting_review", "expiring", "expired", "failed", "published"]
+NOTIFY_KINDS: tuple[NotifyKind, ...] = ("awaiting_review", "expiring", "expired", "failed", "published")
+# Apprise schemes that act on the worker itself (a file, the desktop, the system log), not a channel to people.
+LOCAL_APPRISE_SCHEMES = {"file", "windows", "macosx", "dbus", "kde", "qt", "glib", "gnome", "syslog", "rsyslog"}
+
+
+class NotifySettings(BaseModel):
+    """Who is told when an episode waits for review, is about to expire, expires, fails or is published.
+
+    Worker-only (see WORKER_ONLY): the URLs and the secret never travel as run parameters.
+    """
+
+    webhook_url: str = Field(
+        "", exclude=True,  # many webhook URLs carry a token in their path: never written out
+        description="A URL that receives each event as a signed JSON POST (http or https); unset: no webhook."
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, exclude=True,
+        description="The HMAC-SHA256 key of the webhook's X-Reelgate-Signature header (at least 16 characters); "
+        "required with webhook_url.",
+    )
+    apprise_urls: list[str] = Field(
+        default_factory=list, exclude=True,  # they hold the services' tokens: never written out
+        description="Apprise URLs (slack://, mailtos://, tgram://, wecombot://...) as a JSON list; unset: none.",
+    )
+    events: list[NotifyKind] = Field(
+        default_factory=lambda: list(NOTIFY_KINDS),
+        description="Which events are sent: awaiting_review, expiring, expired, failed, published (JSON list).",
+    )
+    expiring_hours: float = Field(
+        12.0, gt=0, description="An 'expiring' event is sent once when less than this many hours of review remain."
+    )
+    timeout_s: float = Field(5.0, gt=0, le=60, description="Timeout of one webhook or Apprise attempt, in seconds.")
+    retries: int = Field(3, ge=0, le=10, description="Webhook retries after a 5xx, a timeout or a connection error.")
+    budget_s: float = Field(
+        15.0, gt=0, le=120,
+        description="The most a flow waits for one event's delivery in all (attempts, backoff); then it goes on.",
+    )
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _web_url(cls, url: str) -> str:
+        from urllib.parse import urlsplit
+
+        url = url.strip()
+        if not url:
+            return url
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:
+            host, parts = None, None
+        if parts is None or parts.scheme not in ("http", "https") or not host:
+            raise ConfigError(
+                f"notify.webhook_url (REELGATE_NOTIFY__WEBHOOK_URL): {url!r} is not an http:// or https:// URL "
+                "with a host; a webhook is only ever POSTed to over HTTP(S)"
+            )
+        return url
+
+    @field_validator("apprise_urls")
+    @classmethod
+    def _apprise_schemes(cls, urls: list[str]) -> list[str]:
+        urls = [u.strip() for u in urls if u.strip()]
+        for url in urls:
+            scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+            if not scheme or scheme in LOCAL_APPRISE_SCHEMES:
+                raise ConfigError(
+                    f"notify.apprise_urls (REELGATE_NOTIFY__APPRISE_URLS): {scheme + '://' if scheme else 'a URL without a scheme'} "
+                    "is not a channel to people (file, desktop and system-log targets act on the worker); "
+                    "use a service URL such as slack://, mailtos://, tgram:// or wecombot://"
+                )
+        return urls
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _long_secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and len(secret.get_secret_value()) < 16:
+            raise ConfigError(
+                "notify.webhook_secret (REELGATE_NOTIFY__WEBHOOK_SECRET) must be at least 16 characters; make one "
+                "with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return secret
+
+    @model_validator(mode="after")
+    def _signed(self) -> "NotifySettings":
+        if self.webhook_url and self.webhook_secret is None:
+            raise ConfigError(
+                "notify.webhook_url is set but notify.webhook_secret is not: set REELGATE_NOTIFY__WEBHOOK_SECRET, "
+                "so the receiver can tell reelgate's events from anyone else's POST"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Everything reelgate can be told. Field descriptions are the documentation."""
 
@@ -707,6 +802,7 @@ class Settings(BaseSettings):
     safety: SafetySettings = Field(default_factory=SafetySettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     post: PostSettings = Field(default_factory=PostSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @field_validator("review_token")
     @classmethod
@@ -762,6 +858,9 @@ WORKER_ONLY = {
     "planning.rewriter.kind": "REELGATE_PLANNING__REWRITER__KIND",
     "planning.rewriter.endpoint": "REELGATE_PLANNING__REWRITER__ENDPOINT",
     "planning.rewriter.api_key": "REELGATE_REWRITER_API_KEY",
+    "notify.webhook_url": "REELGATE_NOTIFY__WEBHOOK_URL",
+    "notify.webhook_secret": "REELGATE_NOTIFY__WEBHOOK_SECRET",
+    "notify.apprise_urls": "REELGATE_NOTIFY__APPRISE_URLS",
     "data_dir": "REELGATE_DATA_DIR",
     "prefect_api_url": "PREFECT_API_URL",
 }
