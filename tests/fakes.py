@@ -49,3 +49,12 @@ class FreezingGenerator(AnimaticGenerator):
                 for _ in frames:
                     writer.write(frames[0])
         return result
+
+
+class BrokenGenerator(AnimaticGenerator):
+    """A backend that fails on every shot with an error that is not retried: the flow run fails."""
+
+    def generate(self, shot, *, seed, attempt, out_path: Path, progress=None):
+        from reelgate.errors import MediaError
+
+        raise MediaError(f"the model wrote no frames for shot {shot.index} (secret detail that stays in the run's log)")

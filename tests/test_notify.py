@@ -209,3 +209,84 @@ def test_unconfigured_notifications_do_nothing(tmp_path):
     assert notify(_event(), NotifySettings()) == {}
     assert notify_once(_event(), tmp_path, "k", NotifySettings()) is None
     assert not (tmp_path / SENT_FILE).exists()
+
+
+@pytest.mark.integration
+def test_a_real_episode_notifies_once_at_the_gate_and_once_when_published(prefect_server, receiver, monkeypatch, capsys):
+    from cli import main
+    from editorial.manifest import load_manifest
+
+    monkeypatch.setenv("REELGATE_NOTIFY__WEBHOOK_URL", receiver.url)
+    monkeypatch.setenv("REELGATE_NOTIFY__WEBHOOK_SECRET", SECRET)
+    story = "At dusk a fox runs across the snowy hills. Then the moon rises slowly over the quiet valley."
+    assert main(["episode", story, "--id", "notify-e2e", "--title", "Fox"]) == 0
+    assert receiver.arrived.wait(10)
+    manifest = load_manifest(prefect_server.episodes_dir / "notify-e2e")
+    (got,) = receiver.got
+    headers, body = got["headers"], got["body"]
+    assert verify_signature(SECRET, headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER], body)
+    event = json.loads(body)
+    assert event["kind"] == "awaiting_review" and event["episode_id"] == "notify-e2e" and event["title"] == "Fox"
+    assert event["review_url"].endswith("/episodes/notify-e2e") and "token" not in event["review_url"]
+    assert event["run_url"].endswith(f"/runs/flow-run/{manifest.flow_run_id}")
+    assert event["headline"].startswith("needs review")
+
+    # The approved run replays its gate on resume: the gate's event is not sent again, publishing's is.
+    assert main(["review", "approve", "notify-e2e", "--version", manifest.version.id]) == 0
+    capsys.readouterr()
+    deadline = time.monotonic() + 10
+    while len(receiver.got) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    kinds = [json.loads(g["body"])["kind"] for g in receiver.got]
+    assert kinds == ["awaiting_review", "published"]
+
+
+@pytest.mark.integration
+def test_a_failed_run_notifies_once_with_the_error_type_only(prefect_server, receiver, monkeypatch, capsys):
+    from cli import main
+
+    monkeypatch.setenv("REELGATE_NOTIFY__WEBHOOK_URL", receiver.url)
+    monkeypatch.setenv("REELGATE_NOTIFY__WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("REELGATE_GENERATION__BACKEND", "tests.fakes:BrokenGenerator")
+    assert main(["episode", "A fox runs across the snowy hills at dusk.", "--id", "notify-failed"]) != 0
+    capsys.readouterr()
+    assert receiver.arrived.wait(10)
+    (got,) = receiver.got
+    event = json.loads(got["body"])
+    assert event["kind"] == "failed" and event["episode_id"] == "notify-failed"
+    assert event["headline"] == "failed: MediaError" and "secret detail" not in got["body"].decode()
+    assert "/runs/flow-run/" in event["run_url"]
+
+
+@pytest.mark.integration
+def test_expiring_then_expired_are_sent_once_each_by_the_expiry_sweep(prefect_server, receiver, monkeypatch):
+    import uuid
+    from datetime import timedelta
+
+    from editorial.manifest import EpisodeVersion, Manifest, Status, save_manifest
+    from flows.review import expire_overdue
+    from reelgate.records import EpisodeRequest
+
+    monkeypatch.setenv("REELGATE_NOTIFY__WEBHOOK_URL", receiver.url)
+    monkeypatch.setenv("REELGATE_NOTIFY__WEBHOOK_SECRET", SECRET)
+    settings = Settings()
+    run_id = str(uuid.uuid4())  # a run the server does not know: the manifest's deadline decides
+    now = datetime.now(timezone.utc)
+    folder = settings.episodes_dir / "notify-expiry"
+    folder.mkdir(parents=True)
+    save_manifest(folder, Manifest(
+        episode_id="notify-expiry", request=EpisodeRequest(episode_id="notify-expiry", prompt="a fox", title="Fox"),
+        flow_run_id=run_id, status=Status.AWAITING_REVIEW, review_round=1, waiting_since=now - timedelta(hours=70),
+        review_due_at=now + timedelta(hours=2),
+        version=EpisodeVersion(id="v-expiry", flow_run_id=run_id, round=1, video_sha256="0" * 64),
+    ))
+    assert "notify-expiry" not in expire_overdue(settings)
+    assert "notify-expiry" not in expire_overdue(settings)  # called every minute: 'expiring' goes once
+    manifest_file = folder / "manifest.json"
+    data = json.loads(manifest_file.read_text())
+    data["review_due_at"] = (now - timedelta(minutes=1)).isoformat()
+    manifest_file.write_text(json.dumps(data))
+    assert "notify-expiry" in expire_overdue(settings)
+    events = [json.loads(g["body"]) for g in receiver.got]
+    assert [e["kind"] for e in events] == ["expiring", "expired"]
+    assert events[0]["headline"].startswith("review expires in 2.0 h") and events[1]["episode_id"] == "notify-expiry"
