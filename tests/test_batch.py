@@ -7,12 +7,20 @@ on the session's Prefect server (see conftest.py) through the same path as `reel
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from cli import main
 from cli.batch import BAD, BLOCKED, MAX_FILE_BYTES, BatchFileError, read_batch
+
+
+@pytest.fixture(autouse=True)
+def _session_data_dir_restored(monkeypatch):
+    """`--data-dir` exports REELGATE_DATA_DIR for the runs a command starts; put the session's back
+    after each test, or every later test (and the session's Prefect server) would use this one's."""
+    monkeypatch.setenv("REELGATE_DATA_DIR", os.environ["REELGATE_DATA_DIR"])
 
 STORY = "At dusk a fox runs across the snowy hills. Then the moon rises over the quiet valley."
 GORE = "A close-up of a bloody beheading in the market."
