@@ -51,6 +51,7 @@ def cmd_review(args: argparse.Namespace) -> int:
         decision = ReviewDecision(
             decision=Decision(args.action), notes=args.notes or "", version=version,
             shots=_parse_shots(args.shots) if args.action == "regenerate" else [],
+            take=getattr(args, "take", None) or "",
         )
     except ValidationError as exc:  # the form's own rules, said as what to type
         raise UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
@@ -171,6 +172,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        + ("; added to the chosen shots' prompts, and screened like any prompt" if action == "regenerate" else ""))
         if action == "regenerate":
             p.add_argument("--shots", required=True, help="the shots to make again, numbered from 1: --shots 1,3")
+            p.add_argument("--take", help="use a selected take of a variants sweep of this version instead of making "
+                           "the shot again: --take SWEEP/t03 (with --shots N, the swept shot)")
         p.add_argument("--version", help="the version you watched (default: the one `reelgate review show` printed "
                        "last); a decision on a version no longer at the gate is refused")
     review.set_defaults(func=cmd_review)

@@ -70,6 +70,8 @@ _DECISION_RULES = {"allOf": [
     {"if": {"properties": {"decision": {"const": "reject"}}}, "then": _NOTES_GIVEN},
     {"if": {"properties": {"decision": {"const": "regenerate"}}},
      "then": {"properties": {"notes": {"pattern": "\\S"}, "shots": {"minItems": 1}}, "required": ["notes", "shots"]}},
+    {"if": {"properties": {"take": {"minLength": 1}}, "required": ["take"]},
+     "then": {"properties": {"decision": {"const": "regenerate"}, "shots": {"minItems": 1, "maxItems": 1}}}},
 ]}
 
 
@@ -103,6 +105,11 @@ class ReviewDecision(BaseModel):
         "", max_length=128,
         description="Filled in by the review page and the CLI (it proves the reviewer's name); leave empty here.",
     )
+    take: str = Field(
+        "", max_length=120, pattern=r"^$|^[A-Za-z0-9][A-Za-z0-9._-]{0,99}/t[0-9]{2,3}$",
+        description="For regenerate of one shot: the take chosen in a variants sweep of this version, as "
+        "SWEEP/tNN (the review page fills it in). The shot becomes that take instead of being made again.",
+    )
 
     @field_validator("shots")
     @classmethod
@@ -122,6 +129,8 @@ class ReviewDecision(BaseModel):
             raise ValueError("regenerate needs the shots to make again, numbered from 1, e.g. shots [2] (--shots 2)")
         if self.decision != Decision.REGENERATE and self.shots:
             raise ValueError(f"shots are only for regenerate; {self.decision.value} applies to the whole episode")
+        if self.take and (self.decision != Decision.REGENERATE or len(self.shots) != 1):
+            raise ValueError("a chosen take replaces one shot: decide regenerate with exactly the swept shot")
         return self
 
 
@@ -158,6 +167,8 @@ class AttemptRecord(BaseModel):
     safety_action: Action | None = None
     retry_reason: str | None = None
     refusal: Refusal | None = Field(None, description="The generator declined the shot on content grounds.")
+    take: str | None = Field(None, description="The variants take carried in as this attempt (SWEEP/tNN), "
+                             "checked again for safety and quality here.")
 
 
 class NarrationRecord(BaseModel):

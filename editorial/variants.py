@@ -27,7 +27,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from reelgate.errors import InputError
-from reelgate.files import write_text
+from reelgate.files import file_sha256, write_text
 from reelgate.records import Action, ShotSpec
 
 SWEEPS_DIR = "variants"  # under the data folder
@@ -146,3 +146,70 @@ def list_sweeps(data_dir: Path, episode_id: str | None = None) -> list[Sweep]:
         if episode_id is None or sweep.episode_id == episode_id:
             found.append(sweep)
     return sorted(found, key=lambda s: s.created_at, reverse=True)
+
+
+# ---- carrying a chosen take into the episode under review ----------------------------------
+
+def take_for_episode(data_dir: Path, ref: str, episode_id: str, version_id: str, shot: int) -> tuple[Sweep, Take, Path]:
+    """The take `ref` (SWEEP/tNN) as it may replace shot `shot` of the version at the gate, with its video.
+
+    The decision names the take; everything else comes from the sweep record on disk and is
+    checked: the sweep was opened on this episode, on this very version and on this shot; the
+    take was selected there, was not blocked (nor unchecked, nor failed), and its video is still
+    the bytes that were checked. Raises InputError with the reason otherwise.
+    """
+    sweep_id, _, take_id = ref.partition("/")
+    if not SWEEP_ID.match(sweep_id) or not TAKE_ID.match(take_id):
+        raise InputError(f"{ref!r} is not a take (SWEEP/tNN)")
+    sweep = load_sweep(data_dir, sweep_id)
+    if sweep.episode_id != episode_id:
+        raise InputError(f"sweep {sweep_id} was not opened on episode {episode_id}")
+    if sweep.episode_version != version_id:
+        raise InputError(f"sweep {sweep_id} was opened on version {sweep.episode_version}, but the gate holds "
+                         f"{version_id}; open a sweep on this version")
+    if sweep.shot != shot:
+        raise InputError(f"sweep {sweep_id} varies shot {sweep.shot}, not shot {shot}")
+    take = sweep.take(take_id)
+    if take.blocked:
+        raise InputError(f"take {take_id} cannot be used: "
+                         + ("; ".join(take.safety_reasons) or take.error or "it was blocked or never checked"))
+    if take.state != TakeState.SELECTED:
+        raise InputError(f"take {take_id} is {take.state.value}, not selected; select it first")
+    folder = sweep_dir(data_dir, sweep_id).resolve()
+    video = (folder / (take.video or "")).resolve()
+    if not take.video or not video.is_relative_to(folder) or not video.is_file():
+        raise InputError(f"the video of take {take_id} is missing; make the sweep again")
+    if not take.video_sha256 or file_sha256(video) != take.video_sha256:
+        raise InputError(f"the video of take {take_id} changed on disk after it was checked; make the sweep again")
+    return sweep, take, video
+
+
+def mark_carried(data_dir: Path, sweep_id: str, take_id: str) -> None:
+    """Record that the take went into the episode (the episode flow calls this once it is in).
+
+    A sweep removed since is no reason to stop the episode: the attempt record keeps the take.
+    """
+    try:
+        sweep = load_sweep(data_dir, sweep_id)
+    except InputError:
+        return
+    if sweep.chosen != take_id or sweep.status != SweepStatus.CHOSEN:
+        save_sweep(data_dir, sweep.model_copy(update={"chosen": take_id, "status": SweepStatus.CHOSEN}))
+
+
+class TakeCheck(BaseModel):
+    """What the review gate found about a chosen take, fixed once (a resumed run replays this, not the disk)."""
+
+    problem: str | None = Field(None, description="Why the take cannot be used; None: it can.")
+    spec: ShotSpec | None = None
+    video: Path | None = Field(None, description="The take's checked video in the sweep folder.")
+    video_sha256: str = ""
+
+
+def check_take(data_dir: Path, ref: str, episode_id: str, version_id: str, shot: int) -> TakeCheck:
+    """`take_for_episode` as a result: the problem, or the take's spec and the bytes to carry in."""
+    try:
+        _, take, video = take_for_episode(data_dir, ref, episode_id, version_id, shot)
+    except InputError as exc:
+        return TakeCheck(problem=str(exc))
+    return TakeCheck(spec=take.spec, video=video, video_sha256=take.video_sha256)

@@ -20,6 +20,7 @@ from editorial.manifest import (
 )
 from editorial.report import episode_flags, summary_markdown
 from editorial.review import check_same_request, make_version, regenerate_problem, review_link, superseded_lines
+from editorial.variants import mark_carried
 from editorial.notify import findings_headline, notify_episode
 from flows.review import run_link, wait_for_decision
 from generation.base import check_backend, release_generators, uses_gpu
@@ -29,15 +30,17 @@ from prompts.limits import check_plan_limits
 from prompts.screen import lists_fingerprint
 from prompts.plan import derive_seed
 from quality.score import QualityReport, pick_best
-from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal, ShotSpec, Verdict
+from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal, ShotPlan, ShotSpec, Verdict
 from reelgate.errors import InputError, ReelgateError
+from reelgate.files import copy_if_changed, file_sha256
+from reelgate.media import video_info
 from reelgate.settings import RunOptions, Settings, refuse_run_settings
 from safety.gallery import check_gallery
 from safety.report import SafetyReport
 from quality.request import shot_request
 from tasks.checks import check_shot_safety, publish_attempts, score_shot_quality
 from tasks.common import artifact_key, fresh
-from tasks.editorial import make_episode_contact_sheet, publish, record_decision, record_refusal
+from tasks.editorial import check_chosen_take, make_episode_contact_sheet, publish, record_decision, record_refusal
 from tasks.enhance import enhance_shot
 from tasks.generation import ensure_gpu_limit, generate_shot
 from tasks.post import mix_soundtrack, mux_episode, narrate_shot, write_subtitles
@@ -165,7 +168,9 @@ def produce_episode(
         decision, signed = _wait_for_review(manifest, previous, episode_dir, settings, gate)
         refused, notes_verdict = None, None
         if decision.decision == Decision.REGENERATE:
-            refused, notes_verdict = _regenerate_refusal(decision, len(specs), gate, request.episode_id, settings)
+            refused, notes_verdict = _regenerate_refusal(
+                decision, len(specs), gate, request.episode_id, manifest.version.id, settings
+            )
         record = record_decision(decision, manifest.version, signed, request.episode_id, refused, audit_log)
         manifest.review = record
         manifest.reviews.append(record)
@@ -196,6 +201,15 @@ def produce_episode(
             findings.append(notes_verdict)
         for number in decision.shots:
             i = number - 1
+            if decision.take:
+                # The director chose a take of a variants sweep: it becomes the shot, checked again here.
+                specs[i], (record, kept, verdict) = _carry_take(
+                    decision.take, manifest, i, settings, episode_dir, production_round, gate
+                )
+                if kept is None or verdict.action == Action.BLOCK:
+                    return _blocked(manifest, episode_dir, [*findings, verdict], f"the chosen take for shot {number}")
+                kept_shots[i], shot_verdicts[i] = kept, verdict
+                continue
             # Notes accumulate: a shot regenerated twice keeps the first round's notes too.
             specs[i] = specs[i].model_copy(update={"prompt": f"{specs[i].prompt.rstrip(' .')}. {decision.notes.strip()}"})
             first = _reference_index(settings, len(specs))
@@ -253,12 +267,24 @@ def _wait_for_review(
 
 
 def _regenerate_refusal(
-    decision: ReviewDecision, shot_count: int, gate: int, episode_id: str, settings: Settings
+    decision: ReviewDecision, shot_count: int, gate: int, episode_id: str, version_id: str, settings: Settings
 ) -> tuple[str | None, Verdict | None]:
     """Why a regenerate cannot be carried out (None: it can), and the screen's verdict on its notes."""
     problem = regenerate_problem(decision.shots, shot_count, gate, settings.max_review_rounds)
     if problem:
         return problem, None
+    if decision.take:
+        take = check_chosen_take(settings.data_dir, decision.take, episode_id, version_id, decision.shots[0], gate)
+        if take.problem:
+            return f"the chosen take cannot be used: {take.problem}", None
+        # The take's fields reach the generator's record and the viewer: screened like any plan.
+        screening = screen_prompt(
+            ShotPlan(episode_id=episode_id, language="auto", style="", seed=0, shots=[take.spec]).screening_text(),
+            f"{episode_id}-review{gate}-take", settings.screening,
+            lists_fingerprint(settings.screening), settings.data_dir / "cache",
+        )
+        if screening.action == Action.BLOCK:
+            return "the chosen take was blocked by the prompt screen: " + "; ".join(screening.verdict().reasons), None
     # The notes reach the generator, so they are screened like any prompt.
     screening = screen_prompt(
         decision.notes, f"{episode_id}-review{gate}-notes", settings.screening,
@@ -447,6 +473,51 @@ def _produce_shot(
             f"(attempt {first_attempt + kept_index + 1}, score {quality.score:.2f}): {'; '.join(quality.reasons)}"
         ]))
     return record, shot, Verdict.combine(verdicts)
+
+
+def _carry_take(
+    ref: str, manifest: Manifest, i: int, settings: Settings, episode_dir: Path, production_round: int, gate: int,
+) -> tuple[ShotSpec, tuple[ShotRecord, GeneratedShot | None, Verdict]]:
+    """Shot i becomes the chosen take: its video is copied in and checked for safety and quality again.
+
+    No retry with another seed: the take is what the director chose, so a quality flag goes to
+    the reviewer rather than being replaced by something nobody saw.
+    """
+    # The gate's own (cached) check: a replay after a resume carries the same bytes in.
+    take = check_chosen_take(settings.data_dir, ref, manifest.episode_id, manifest.version.id, i + 1, gate)
+    if take.problem:
+        raise InputError(f"the chosen take {ref} cannot be used: {take.problem}")
+    spec = take.spec.model_copy(update={"index": i})
+    attempt = (production_round - 1) * settings.quality.max_attempts
+    path = episode_dir / f"shot{i + 1:02d}_round{production_round}_{ref.replace('/', '_')}.mp4"
+    if not path.is_file() or file_sha256(path) != take.video_sha256:
+        copy_if_changed(take.video, path)
+        if file_sha256(path) != take.video_sha256:  # changed on disk since the gate checked it: fail closed
+            path.unlink()
+            raise InputError(f"the video of the chosen take {ref} changed after the review gate checked it; "
+                             "make the sweep again")
+    width, height, fps, duration_s = video_info(path)
+    g = settings.generation
+    shot = GeneratedShot(index=i, attempt=attempt, path=path, backend=g.backend, model=g.model, seed=spec.seed,
+                         width=width, height=height, fps=fps, frames=max(1, round(fps * duration_s)))
+    safety = check_shot_safety(shot, settings.safety, manifest.episode_id)
+    quality = score_shot_quality(shot, spec.wants_motion, settings.quality, manifest.episode_id,
+                                 asks=shot_request(spec).asks)
+    record = manifest.shots[i]
+    record.attempts.append(AttemptRecord(
+        review_round=production_round, prompt=spec.prompt, shot=shot, generated=path, take=ref,
+        safety_action=safety.action, quality=quality.model_dump(mode="json", exclude={"series", "curves"}),
+    ))
+    record.kept_attempt = len(record.attempts) - 1
+    record.safety = safety.model_dump(mode="json")
+    publish_attempts(manifest.episode_id, i, record.attempts, record.kept_attempt)
+    mark_carried(settings.data_dir, *ref.split("/"))
+    verdicts = [safety.verdict()]
+    if not quality.passed:
+        verdicts.append(Verdict(action=Action.REVIEW, reasons=[
+            f"shot {i + 1}: the chosen take {ref} scored {quality.score:.2f} on quality: {'; '.join(quality.reasons)}"
+        ]))
+    return spec, (record, shot, Verdict.combine(verdicts))
 
 
 def _outcome(manifest: Manifest, episode_dir: Path) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,6 +52,16 @@ def file_sha256(path: Path) -> str:
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def copy_if_changed(source: Path, target: Path) -> Path:
+    """Copy `source` to `target` atomically, unless `target` already holds the same bytes (a rerun)."""
+    source, target = Path(source), Path(target)
+    if not (target.is_file() and target.stat().st_size == source.stat().st_size
+            and file_sha256(target) == file_sha256(source)):
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+    return target
 
 
 def secret_file(path: Path, make: Callable[[], str]) -> str:

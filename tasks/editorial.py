@@ -12,6 +12,7 @@ from editorial.audit import append_audit, decision_event
 from editorial.manifest import EpisodeVersion, ReviewDecision, ReviewRecord, now_utc
 from editorial.publish import publish_episode
 from editorial.report import episode_contact_sheet
+from editorial.variants import TakeCheck, check_take
 from tasks.common import artifact_key, stage_task
 
 
@@ -35,6 +36,16 @@ def make_episode_contact_sheet(video: Path, out: Path, flags: list[tuple[float, 
         description="Evenly spaced frames of the final video; flagged frames outlined in red",
     )
     return sheet
+
+
+@stage_task("check_take", ("editorial",), retries=0)
+def check_chosen_take(data_dir: Path, ref: str, episode_id: str, version_id: str, shot: int, gate: int) -> TakeCheck:
+    """Whether a take chosen in a variants sweep may become shot `shot` at review gate `gate`.
+
+    Cached on its inputs: a run replaying its gates after a resume meets the same answer,
+    whatever happened to the sweep's files since.
+    """
+    return check_take(data_dir, ref, episode_id, version_id, shot)
 
 
 @stage_task("record_decision", ("editorial",), retries=0)
