@@ -106,6 +106,12 @@ def _strength(scene: Scene) -> float:
     return getattr(scene, "weather_weight", 1.0)
 
 
+def _alpha(alpha: int, scene: Scene) -> int:
+    """A particle's opacity under the weather's weight: fainter below 1, bolder above (capped), the same at 1."""
+    strength = _strength(scene)
+    return alpha if strength == 1.0 else min(255, round(alpha * (strength if strength < 1 else min(strength, 2.0) ** 0.5)))
+
+
 def _weighted(scene: Scene, base: list[tuple], draw: Callable[[np.random.Generator, int], list[tuple]]) -> list[tuple]:
     """`base` particles (drawn from the scene's generator, as without a weight) thinned or added to by
     the weather's weight. Extra ones come from a generator of their own, so a weight changes only
@@ -125,7 +131,7 @@ def _streaks(scene: Scene, vx: float, vy: float, length: float, per: float, colo
     def paint(tile: np.ndarray) -> None:
         n = int(scene.w * scene.h / per)
         dx, dy = vx / math.hypot(vx, vy) * length, vy / math.hypot(vx, vy) * length
-        c = premultiplied(colour, alpha)
+        c = premultiplied(colour, _alpha(alpha, scene))
         base = list(zip(scene.rng.uniform(0, scene.w, n), scene.rng.uniform(0, scene.h, n)))
         for x, y in _weighted(scene, base, lambda g, k: list(zip(g.uniform(0, scene.w, k), g.uniform(0, scene.h, k)))):
             for px, py in scene.wrapped(x, y, length + 2):
