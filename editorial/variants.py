@@ -431,6 +431,47 @@ def mark_take(sweep: Sweep, take_id: str, state: TakeState | str, who: str = "ow
     return take
 
 
+LOCK_FILE = ".sweep.lock"  # in the sweep folder: one writer of sweep.json at a time
+
+
+def sweep_lock(data_dir: Path, sweep_id: str):
+    """An exclusive lock on one sweep's record (the flow saving progress, a mark from the CLI or the page)."""
+    from editorial.audit import locked
+
+    return locked(sweep_dir(data_dir, sweep_id) / LOCK_FILE)
+
+
+def save_progress(data_dir: Path, sweep: Sweep) -> Sweep:
+    """Save the flow's record of a sweep, keeping the marks and the choice made meanwhile (by the CLI or
+    the page) on the record on disk; `sweep` is updated with them and returned."""
+    with sweep_lock(data_dir, sweep.sweep_id):
+        path = sweep_dir(data_dir, sweep.sweep_id) / SWEEP_FILE
+        if path.is_file():
+            try:
+                on_disk = load_sweep(data_dir, sweep.sweep_id)
+            except InputError:
+                on_disk = None
+            if on_disk is not None:
+                marks = {t.id: t for t in on_disk.takes}
+                for take in sweep.takes:
+                    before = marks.get(take.id)
+                    if before is not None and before.knobs == take.knobs:
+                        take.state, take.marked_by, take.marked_at = before.state, before.marked_by, before.marked_at
+                sweep.chosen = on_disk.chosen if on_disk.chosen in {t.id for t in sweep.takes} else None
+        if sweep.status == SweepStatus.READY and sweep.chosen:
+            sweep.status = SweepStatus.CHOSEN  # made again after a choice: the choice stands
+        save_sweep(data_dir, sweep)
+    return sweep
+
+
+def chosen_take(sweep: Sweep) -> Take:
+    """The take a sweep's choice carries (for the episode's regenerate: `chosen_take(sweep).spec` is the
+    shot to make, fields, weights and seed); InputError when nothing is chosen."""
+    if sweep.chosen is None:
+        raise InputError(f"sweep {sweep.sweep_id} has no chosen take; select one first")
+    return sweep.take(sweep.chosen)
+
+
 def choose_take(data_dir: Path, sweep_id: str, take_id: str, state: TakeState | str, who: str = "owner",
                 planning=None) -> Sweep:
     """Mark a take and save the sweep; selecting one carries it out of the sweep.
@@ -442,15 +483,17 @@ def choose_take(data_dir: Path, sweep_id: str, take_id: str, state: TakeState | 
     planning: settings.planning (the keyword files and limits the plan file is loaded with).
     Bad input (no such take, a blocked take, a plan file that no longer fits) writes nothing.
     """
-    sweep = load_sweep(data_dir, sweep_id)
-    take = mark_take(sweep, take_id, state, who)
-    if take.state == TakeState.SELECTED:
-        if sweep.status in (SweepStatus.QUEUED, SweepStatus.RUNNING):
-            raise NotAllowed(f"sweep {sweep_id} is still {sweep.status.value}; select once its takes are made")
-        if sweep.plan_file:
-            write_take_to_plan(Path(sweep.plan_file), sweep.shot, take.spec, planning)
-        sweep.chosen, sweep.status = take.id, SweepStatus.CHOSEN
-    save_sweep(data_dir, sweep)
+    load_sweep(data_dir, sweep_id)  # no such sweep: say so before making its folder for a lock
+    with sweep_lock(data_dir, sweep_id):
+        sweep = load_sweep(data_dir, sweep_id)
+        take = mark_take(sweep, take_id, state, who)
+        if take.state == TakeState.SELECTED:
+            if sweep.status in (SweepStatus.QUEUED, SweepStatus.RUNNING):
+                raise NotAllowed(f"sweep {sweep_id} is still {sweep.status.value}; select once its takes are made")
+            if sweep.plan_file:
+                write_take_to_plan(Path(sweep.plan_file), sweep.shot, take.spec, planning)
+            sweep.chosen, sweep.status = take.id, SweepStatus.CHOSEN
+        save_sweep(data_dir, sweep)
     return sweep
 
 

@@ -306,10 +306,11 @@ def start_sweep(
     """
     from datetime import datetime, timezone
 
-    from editorial.variants import Sweep, new_sweep_id, plan_takes, save_sweep
+    from editorial.variants import Sweep, check_knobs, new_sweep_id, plan_takes, save_sweep
 
     settings = settings or Settings()
     sweep_id = sweep_id or new_sweep_id(episode_id or plan.episode_id, shot)
+    knobs = check_knobs(knobs) if knobs else {}
     takes = plan_takes(plan, shot, knobs, seeds, settings.variants.max_takes, settings.planning.keyword_files,
                        settings.planning.limits)
     plan_file = str(Path(plan_file).resolve()) if plan_file else None

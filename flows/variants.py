@@ -16,8 +16,8 @@ from prefect import flow, get_run_logger
 from prefect.context import get_run_context
 
 from editorial.variants import (
-    SWEEP_FILE, Sweep, SweepStatus, Take, load_sweep, new_sweep_id, plan_takes, save_sweep, sweep_dir,
-    take_screening_text,
+    SWEEP_FILE, Sweep, SweepStatus, Take, check_knobs, load_sweep, new_sweep_id, plan_takes, save_progress,
+    sweep_dir, take_screening_text,
 )
 from generation.base import check_backend, uses_gpu
 from postprocess.compare import write_thumbnail
@@ -65,13 +65,14 @@ def sweep_shot(
     settings = (options or RunOptions()).settings()
     log = get_run_logger()
     sweep_id = sweep_id or new_sweep_id(episode_id or plan.episode_id, shot)
+    knobs = check_knobs(knobs) if knobs else {}
     takes = plan_takes(plan, shot, knobs, seeds, settings.variants.max_takes, settings.planning.keyword_files,
                        settings.planning.limits)
     folder = sweep_dir(settings.data_dir, sweep_id)
     sweep = _opened(settings, sweep_id, folder, takes, shot, knobs, seeds, plan_file, episode_id, episode_version,
                     created_by)
     sweep.flow_run_id, sweep.status = str(get_run_context().flow_run.id), SweepStatus.RUNNING
-    save_sweep(settings.data_dir, sweep)
+    save_progress(settings.data_dir, sweep)
     check_backend(settings.generation)  # a missing model fails here, before any take
     check_for_generation(settings.enhance, settings.generation, settings.planning.preset)
     check_gallery(settings.safety)  # a gallery asked for but unreadable: fail closed, now
@@ -81,13 +82,13 @@ def sweep_shot(
     for number, take in enumerate(sweep.takes, start=1):
         log.info("take %s (%d/%d): %s", take.id, number, len(sweep.takes), take.knobs)
         _make(take, plan, settings, sweep_id, folder)
-        save_sweep(settings.data_dir, sweep)  # after each take: the page shows progress
+        save_progress(settings.data_dir, sweep)  # after each take: the page shows progress, marks made meanwhile kept
 
     sheet, video = compare_takes(sweep, folder, settings.variants.grid_columns, settings.variants.cell_width)
     sweep.contact_sheet, sweep.comparison = sheet, video
     if sweep.status != SweepStatus.CHOSEN:
         sweep.status = SweepStatus.READY
-    save_sweep(settings.data_dir, sweep)
+    save_progress(settings.data_dir, sweep)
     made = sum(1 for t in sweep.takes if not t.blocked)
     log.info("sweep %s: %d takes, %d shown, %d blocked or failed; grid %s", sweep_id, len(sweep.takes), made,
              len(sweep.takes) - made, folder / sheet)

@@ -353,3 +353,25 @@ def test_take_ids_past_99_take_three_digits(plan):
                                                                      "handheld", "pan_left", "pan_right", "tilt_up",
                                                                      "tilt_down"])]), 11, 200)
     assert takes[-1].id == f"t{len(takes):03d}" and Take.model_fields["id"]
+
+
+def test_progress_saved_by_the_flow_keeps_marks_made_meanwhile(tmp_path, plan):
+    from editorial.variants import chosen_take, save_progress
+
+    flow_copy = _sweep(tmp_path, plan, None)  # what the flow holds in memory
+    choose_take(tmp_path / "data", "s1", "t04", "rejected", who="ana")
+    flow_copy.takes[1].quality_score = 0.9
+    saved = save_progress(tmp_path / "data", flow_copy)
+    on_disk = load_sweep(tmp_path / "data", "s1")
+    assert on_disk.take("t04").state == TakeState.REJECTED and on_disk.take("t04").marked_by == "ana"
+    assert on_disk.take("t02").quality_score == 0.9 and saved.take("t04").state == TakeState.REJECTED
+    choose_take(tmp_path / "data", "s1", "t02", "selected")
+    assert save_progress(tmp_path / "data", flow_copy).status == SweepStatus.CHOSEN
+    assert chosen_take(load_sweep(tmp_path / "data", "s1")).id == "t02"
+
+
+def test_the_sweep_flow_refuses_settings_as_a_run_parameter(plan):
+    from flows.variants import sweep_shot
+
+    with pytest.raises(InputError, match="data_dir \\(set REELGATE_DATA_DIR on the worker\\)"):
+        sweep_shot.fn(plan, 1, {"camera": ["push"]}, settings={"data_dir": "/elsewhere"})
