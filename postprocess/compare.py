@@ -96,9 +96,12 @@ def write_thumbnail(video: Path | None, out: Path, blocked: bool, size: tuple[in
 
 
 def grid_shape(count: int, columns: int) -> tuple[int, int]:
-    """(columns, rows) of a grid of `count` cells at most `columns` wide."""
+    """(columns, rows) of a grid of `count` cells at most `columns` wide, rows as full as they can be
+    (5 takes in at most 4 columns: 3 + 2, not 4 + 1)."""
     cols = max(1, min(columns, count))
-    return cols, -(-count // cols)
+    rows = -(-count // cols)
+    cols = -(-count // rows)
+    return cols, rows
 
 
 def _cell_size(cells: Sequence[Cell], cell_width: int) -> tuple[int, int]:

@@ -375,3 +375,11 @@ def test_the_sweep_flow_refuses_settings_as_a_run_parameter(plan):
 
     with pytest.raises(InputError, match="data_dir \\(set REELGATE_DATA_DIR on the worker\\)"):
         sweep_shot.fn(plan, 1, {"camera": ["push"]}, settings={"data_dir": "/elsewhere"})
+
+
+@pytest.mark.parametrize("count, columns, shape", [(1, 4, (1, 1)), (4, 4, (4, 1)), (5, 4, (3, 2)), (8, 4, (4, 2)),
+                                                    (9, 4, (3, 3)), (24, 4, (4, 6)), (3, 2, (2, 2))])
+def test_the_grid_keeps_its_rows_about_full(count, columns, shape):
+    from postprocess.compare import grid_shape
+
+    assert grid_shape(count, columns) == shape
