@@ -383,3 +383,35 @@ def test_the_grid_keeps_its_rows_about_full(count, columns, shape):
     from postprocess.compare import grid_shape
 
     assert grid_shape(count, columns) == shape
+
+
+def test_the_cli_refuses_a_sweep_over_the_limit_before_making_anything(tmp_path, plan_file, capsys, monkeypatch):
+    from cli import main
+
+    monkeypatch.setenv("REELGATE_DATA_DIR", str(tmp_path / "data"))  # restored after the test
+    before = plan_file.read_bytes()
+    code = main(["variants", str(plan_file), "--shot", "2", "--sweep", "camera=push,track,orbit,pan_left",
+                 "--sweep", "mood=calm,sad,epic", "--seeds", "3"])
+    assert code == 2 and "37 takes" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists() and plan_file.read_bytes() == before
+    assert main(["variants", str(plan_file), "--shot", "2", "--sweep", "camera=fly"]) == 2
+    assert "not one of static" in capsys.readouterr().err
+    assert main(["variants", str(plan_file), "--sweep", "camera=push"]) == 2
+    assert "--shot N" in capsys.readouterr().err
+
+
+def test_the_cli_lists_shows_and_marks(tmp_path, plan, plan_file, capsys, monkeypatch):
+    from cli import main
+
+    monkeypatch.setenv("REELGATE_DATA_DIR", str(tmp_path / "data"))
+    _sweep(tmp_path, plan, plan_file)
+    assert main(["variants", "list"]) == 0 and "s1" in capsys.readouterr().out
+    assert main(["variants", "show", "s1"]) == 0
+    shown = capsys.readouterr().out
+    assert "t01" in shown and "original" in shown and "blocked: nudity 0.91" in shown
+    assert main(["variants", "mark", "s1", "t03", "selected"]) == 2
+    assert "blocked" in capsys.readouterr().err
+    assert main(["variants", "mark", "s1", "t02", "selected"]) == 0
+    assert "written into shot 2" in capsys.readouterr().out
+    assert load_plan(plan_file).shots[1].camera == "push"
+    assert main(["variants", "show"]) == 2
