@@ -415,3 +415,27 @@ def test_the_cli_lists_shows_and_marks(tmp_path, plan, plan_file, capsys, monkey
     assert "written into shot 2" in capsys.readouterr().out
     assert load_plan(plan_file).shots[1].camera == "push"
     assert main(["variants", "show"]) == 2
+
+
+def test_only_deployments_imports_the_sweep_flow_and_only_flows_and_tasks_import_prefect():
+    import ast
+
+    root = Path(__file__).resolve().parent.parent
+    importers = {p.name for p in (root / "flows").glob("*.py")
+                 for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+                 if isinstance(node, ast.ImportFrom) and node.module == "flows.variants"}
+    assert importers <= {"deployments.py"}, importers
+    for plain in ("editorial/variants.py", "postprocess/compare.py", "cli/variants.py"):
+        tree = ast.parse((root / plain).read_text(encoding="utf-8"))
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not any(name.split(".")[0] == "prefect" for name in names), plain
+
+
+def test_a_written_out_prompt_stays_as_written_and_the_weight_still_weighs(plan):
+    written = plan.model_copy(update={"shots": [plan.shots[0], plan.shots[1].model_copy(
+        update={"prompt": "a lone boat in a (storm:1.5) at sea"}), plan.shots[2]]})
+    takes = plan_takes(written, 2, parse_sweeps(["strength:storm=0.5,2"]), 1, 24)
+    assert takes[0].knobs["strength:storm"] == "1.5" and takes[0].original
+    assert all(t.spec.prompt == "a lone boat in a (storm:1.5) at sea" for t in takes)
+    assert [t.spec.weight("storm") for t in takes] == [1.5, 0.5, 2.0]
