@@ -439,3 +439,15 @@ def test_a_written_out_prompt_stays_as_written_and_the_weight_still_weighs(plan)
     assert takes[0].knobs["strength:storm"] == "1.5" and takes[0].original
     assert all(t.spec.prompt == "a lone boat in a (storm:1.5) at sea" for t in takes)
     assert [t.spec.weight("storm") for t in takes] == [1.5, 0.5, 2.0]
+
+
+def test_dashscope_receives_a_weight_as_plain_words_and_a_plain_prompt_as_written():
+    from generation.dashscope import DashScopeGenerator
+    from reelgate.settings import CloudSettings, GenerationSettings
+
+    generator = DashScopeGenerator(GenerationSettings(backend="dashscope", cloud=CloudSettings(api_key="k" * 32)))
+    base = dict(index=0, text="A boat.", duration_s=3.5, seed=7)
+    weighted = ShotSpec(prompt="a boat in a (storm:2.5)", weights={"speed": 0.5}, **base)
+    assert generator.request_body(weighted, 7)["input"]["prompt"] == (
+        "a boat in a storm, overwhelming storm, intense storm, slow motion")
+    assert generator.request_body(ShotSpec(prompt="a boat", **base), 7)["input"]["prompt"] == "a boat"
