@@ -306,7 +306,9 @@ def start_sweep(
     """
     from datetime import datetime, timezone
 
-    from editorial.variants import Sweep, check_knobs, new_sweep_id, plan_takes, save_sweep
+    from editorial.variants import (
+        SWEEP_FILE, Sweep, check_knobs, load_sweep, new_sweep_id, plan_takes, save_sweep, sweep_dir,
+    )
 
     settings = settings or Settings()
     sweep_id = sweep_id or new_sweep_id(episode_id or plan.episode_id, shot)
@@ -314,6 +316,11 @@ def start_sweep(
     takes = plan_takes(plan, shot, knobs, seeds, settings.variants.max_takes, settings.planning.keyword_files,
                        settings.planning.limits)
     plan_file = str(Path(plan_file).resolve()) if plan_file else None
+    if (sweep_dir(settings.data_dir, sweep_id) / SWEEP_FILE).is_file():  # the same id resumes only the same sweep
+        old = load_sweep(settings.data_dir, sweep_id)
+        if (old.shot, old.knobs, old.seeds) != (shot, knobs, seeds):
+            raise InputError(f"sweep {sweep_id} already exists with other knobs (shot {old.shot}, {old.knobs}, "
+                             f"{old.seeds} seed(s)); give another sweep id, or the same knobs to resume it")
     parameters = {
         "plan": plan.model_dump(mode="json"), "shot": shot, "knobs": {k: list(v) for k, v in knobs.items()},
         "seeds": seeds, "sweep_id": sweep_id, "plan_file": plan_file, "episode_id": episode_id,
@@ -328,8 +335,6 @@ def start_sweep(
             tags=["reelgate", "variants", *([f"episode:{episode_id}"] if episode_id else [])],
             idempotency_key=idempotency_key,
         )
-    from editorial.variants import SWEEP_FILE, sweep_dir
-
     if not (sweep_dir(settings.data_dir, sweep_id) / SWEEP_FILE).is_file():  # a rerun keeps its record and marks
         save_sweep(settings.data_dir, Sweep(
             sweep_id=sweep_id, created_at=datetime.now(timezone.utc), created_by=created_by, shot=shot,
