@@ -182,6 +182,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add `variants` (sweep, list, show, mark) to the main parser's subcommands."""
     va = sub.add_parser(
         "variants",
+        usage="reelgate variants PLAN.yaml --shot N --sweep KNOB=V1,V2 [--sweep ...] [--seeds N] [--id SWEEP]\n"
+              "       reelgate variants list | show SWEEP | mark SWEEP TAKE rejected|maybe|selected",
         help="takes of one shot over a few knobs, side by side: PLAN.yaml --shot N --sweep KNOB=VALUES; "
              "list; show SWEEP; mark SWEEP TAKE rejected|maybe|selected",
         description="reelgate variants PLAN.yaml --shot 2 --sweep camera=push,track --sweep strength:storm=0.5,1.5 "
@@ -190,7 +192,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "strength:WORD (a keyword's weight, 0 to 3). The original is take t01; selecting a take writes "
                     "its values and seed into the plan file.",
     )
-    va.add_argument("words", nargs="+", metavar="PLAN.yaml | list | show SWEEP | mark SWEEP TAKE STATE")
+    va.add_argument("words", nargs="+", metavar="WORD",
+                    help="a plan file to sweep, or list, show SWEEP, mark SWEEP TAKE STATE")
     va.add_argument("--shot", type=int, help="the shot to sweep, numbered from 1")
     va.add_argument("--sweep", action="append", metavar="KNOB=V1,V2",
                     help="a knob and its values (repeatable): camera=push,track, time_of_day=dusk,night, "
