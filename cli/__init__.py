@@ -1,5 +1,5 @@
 """The `reelgate` command. One module per command group, each adding its commands with `register`:
-`episode` (up, episode, generate, plan), `batch`, `review` (review, page), `media` (screen, moderate,
+`episode` (up, episode, generate, plan), `batch`, `variants`, `review` (review, page), `media` (screen, moderate,
 likeness, gallery, qc, enhance), `series`, `admin` (server, settings, reviewers); `common` holds what
 they share.
 
@@ -9,6 +9,7 @@ they share.
     reelgate screen "<text>" ...     screen texts (or stdin, one per line) against the blocklists
     reelgate batch FILE              one episode per line of a JSONL or CSV file, idempotent by id (--dry-run checks)
     reelgate plan "<story>"          show (and --out write) the editable shot plan
+    reelgate variants PLAN --shot N --sweep KNOB=V1,V2   takes of one shot side by side; list|show|mark
     reelgate moderate VIDEO          nudity and concept checks of any video (exit 1: blocked or review)
     reelgate likeness VIDEO          protected people's faces in any video
     reelgate qc VIDEO                quality scores of any video (exit 1: fails the quality gate)
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from cli import admin, batch, episode, media, review, series
+from cli import admin, batch, episode, media, review, series, variants
 from cli.common import EXIT_ERROR
 from reelgate.errors import ReelgateError
 
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data-dir", type=Path, help="where episodes, the publish folder and Prefect's database live")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (episode, batch, media, review, series, admin):
+    for group in (episode, batch, variants, media, review, series, admin):
         group.register(sub)
     return parser
 

@@ -1,6 +1,7 @@
-"""The deployments: the episode flow and one per series, applied to the server, served or sent to a pool.
+"""The deployments: the episode flow, the variants (sweep) flow and one per series, applied to the
+server, served or sent to a pool.
 
-The only module that imports flow functions (flows.episode, flows.series), so the flows
+The only module that imports flow functions (flows.episode, flows.series, flows.variants), so the flows
 themselves can use flows.runs and flows.review without an import circle.
 Import `flows.environment.configure_prefect` and call it before importing this module.
 """
@@ -34,6 +35,25 @@ def ensure_deployment() -> uuid.UUID:
     return episode_deployment().apply()
 
 
+def sweep_deployment():
+    """The RunnerDeployment of the variants flow: the takes of one shot, started by
+    `reelgate variants` or the review page (flows.runs.start_sweep)."""
+    from prefect.deployments.runner import EntrypointType
+
+    from flows.variants import sweep_shot
+
+    return sweep_shot.to_deployment(
+        name="variants",
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        description="Make every take of one swept shot and the comparison of the takes.",
+        tags=["reelgate", "variants"],
+    )
+
+
+def ensure_sweep_deployment() -> uuid.UUID:
+    return sweep_deployment().apply()
+
+
 def series_deployment(series_file: Path, settings: Settings):
     """The RunnerDeployment of one series: its next episode on its cron, in its time zone.
 
@@ -64,7 +84,8 @@ def apply_to_pool(series_files: list[Path], settings: Settings, work_pool: str) 
     Workers (`prefect worker start --pool NAME`) started in a checkout of this repository
     then run them, on any machine that reaches the server; no runner is needed.
     """
-    deployments = [episode_deployment(), *(series_deployment(Path(f), settings) for f in series_files)]
+    deployments = [episode_deployment(), sweep_deployment(),
+                   *(series_deployment(Path(f), settings) for f in series_files)]
     return [d.apply(work_pool_name=work_pool) for d in deployments]
 
 
@@ -79,7 +100,7 @@ def serve(
     limit: int | None = 1,
     first_options: RunOptions | None = None,
 ) -> None:
-    """Serve the episode deployment and the series deployments in this process (Ctrl-C stops).
+    """Serve the episode deployment, the variants deployment and the series deployments in this process (Ctrl-C stops).
 
     first: an episode to queue once serving (with first_options); on_settled(None, run) is called when it is
         queued and on_settled(settled, run) once it waits for review or ends; with
@@ -93,8 +114,9 @@ def serve(
     import anyio
     from prefect.runner import Runner
 
-    # Built outside the loop: to_deployment is sync-or-async.
-    deployments = [episode_deployment(), *(series_deployment(Path(f), settings) for f in series_files)]
+    # Built outside the loop: to_deployment is sync-or-async. The episode deployment stays first.
+    deployments = [episode_deployment(), sweep_deployment(),
+                   *(series_deployment(Path(f), settings) for f in series_files)]
 
     async def tick() -> None:
         while True:

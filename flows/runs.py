@@ -33,7 +33,7 @@ from prefect.client.schemas.objects import DeploymentStatus, FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 
 from reelgate.errors import BackendUnavailable, ConfigError, InputError
-from reelgate.records import EpisodeRequest
+from reelgate.records import EpisodeRequest, ShotPlan
 from reelgate.settings import RunOptions, Settings
 
 
@@ -275,3 +275,93 @@ def next_scheduled_run(deployment_id: uuid.UUID) -> FlowRun | None:
             sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=1,
         )
     return runs[0] if runs else None
+
+
+# ------------------------------------------------------------------ variants (sweeps of one shot)
+
+SWEEP_DEPLOYMENT = "sweep-shot/variants"
+
+SWEEP_ENTRYPOINT = "flows.variants.sweep_shot"
+
+
+def start_sweep(
+    plan: ShotPlan, shot: int, knobs: dict[str, list[str]], seeds: int = 1, *, sweep_id: str | None = None,
+    plan_file: str | Path | None = None, episode_id: str | None = None, episode_version: str | None = None,
+    created_by: str = "owner", options: RunOptions | None = None, settings: Settings | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[FlowRun, str]:
+    """A scheduled run of the variants deployment for one shot; (run, sweep id).
+
+    The sweep is checked here first (knobs, the take limit, the plan limits) and refused with
+    an InputError before any run is created; then its record is saved as `queued` (with its
+    planned takes), so it lists at once. The run's parameters are the plan, the shot, the
+    knobs, the seeds, the ids and the run options, never settings. A runner serving the
+    deployment (`reelgate up`) picks it up; otherwise see `execute_sweep`.
+    plan: the whole plan (a plan file's, or an episode's at the version under review).
+    shot: 1-based. knobs: knob -> values ("camera": ["push", "track"], "strength:storm": ["0.5", "1.5"]).
+    plan_file: for a plan-file sweep, where a selected take is written back (absolute path).
+    episode_id, episode_version: for an episode sweep (the review page).
+    settings: this side's settings, for the up-front checks and the record (default: Settings()).
+    idempotency_key: with a key, at most one run is created per key (a double click).
+    """
+    from datetime import datetime, timezone
+
+    from editorial.variants import (
+        SWEEP_FILE, Sweep, check_knobs, load_sweep, new_sweep_id, plan_takes, save_sweep, sweep_dir,
+    )
+
+    settings = settings or Settings()
+    sweep_id = sweep_id or new_sweep_id(episode_id or plan.episode_id, shot)
+    knobs = check_knobs(knobs) if knobs else {}
+    takes = plan_takes(plan, shot, knobs, seeds, settings.variants.max_takes, settings.planning.keyword_files,
+                       settings.planning.limits)
+    plan_file = str(Path(plan_file).resolve()) if plan_file else None
+    if (sweep_dir(settings.data_dir, sweep_id) / SWEEP_FILE).is_file():  # the same id resumes only the same sweep
+        old = load_sweep(settings.data_dir, sweep_id)
+        if (old.shot, old.knobs, old.seeds) != (shot, knobs, seeds):
+            raise InputError(f"sweep {sweep_id} already exists with other knobs (shot {old.shot}, {old.knobs}, "
+                             f"{old.seeds} seed(s)); give another sweep id, or the same knobs to resume it")
+    parameters = {
+        "plan": plan.model_dump(mode="json"), "shot": shot, "knobs": {k: list(v) for k, v in knobs.items()},
+        "seeds": seeds, "sweep_id": sweep_id, "plan_file": plan_file, "episode_id": episode_id,
+        "episode_version": episode_version, "created_by": created_by,
+    }
+    if options is not None:
+        parameters["options"] = options.model_dump(mode="json", exclude_none=True)
+    with get_client(sync_client=True) as client:
+        deployment_id = sweep_deployment_id()
+        run = client.create_flow_run_from_deployment(
+            deployment_id, parameters=parameters, name=sweep_id,
+            tags=["reelgate", "variants", *([f"episode:{episode_id}"] if episode_id else [])],
+            idempotency_key=idempotency_key,
+        )
+    if not (sweep_dir(settings.data_dir, sweep_id) / SWEEP_FILE).is_file():  # a rerun keeps its record and marks
+        save_sweep(settings.data_dir, Sweep(
+            sweep_id=sweep_id, created_at=datetime.now(timezone.utc), created_by=created_by, shot=shot,
+            knobs=parameters["knobs"], seeds=seeds, plan_file=plan_file, episode_id=episode_id,
+            episode_version=episode_version, flow_run_id=str(run.id), takes=takes,
+        ))
+    return run, sweep_id
+
+
+def sweep_deployment_id() -> uuid.UUID:
+    """The id of the variants deployment on the server (`reelgate up`, or `reelgate variants`, applied it)."""
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            return client.read_deployment_by_name(SWEEP_DEPLOYMENT).id
+        except ObjectNotFound:
+            raise ConfigError(f"the deployment {SWEEP_DEPLOYMENT} is not on the server; start `reelgate up`") from None
+
+
+def execute_sweep(flow_run_id: uuid.UUID, log_file: Path | None = None) -> subprocess.Popen:
+    """Start executing a sweep run in a child process (its logs to `log_file`, else this terminal)."""
+    env = {**os.environ, "PREFECT__FLOW_ENTRYPOINT": SWEEP_ENTRYPOINT, "PYTHONUNBUFFERED": "1"}
+    out = open(log_file, "ab") if log_file is not None else None  # noqa: SIM115 - the child holds it
+    try:
+        return subprocess.Popen([sys.executable, "-m", "prefect.engine", str(flow_run_id)], env=env,
+                                stdout=out, stderr=subprocess.STDOUT if out else None)
+    finally:
+        if out is not None:
+            out.close()

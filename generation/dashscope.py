@@ -15,6 +15,12 @@ A submitted task costs money, so the task id is written to a sidecar file beside
 output and the same request polls that task again instead of paying for a new one.
 The API key is sent only in the Authorization header to `base_url`; it is never logged,
 raised, recorded or written.
+
+Weights (a keyword's strength: `ShotSpec.weights`, or "(storm:1.5)" in a written prompt): the
+provider reads no weight syntax, so the prompt sent is `ShotSpec.model_prompt()`: the syntax
+removed, then each weight away from 1 as fixed emphasis words ("strong storm", "slow motion").
+Those words come from the screened weight's word and a fixed vocabulary, so what is sent is
+still what was screened; with no weights the prompt is sent exactly as written.
 """
 
 from __future__ import annotations
@@ -170,9 +176,9 @@ class DashScopeGenerator:
         check_model_size(model_name(settings), settings.width, settings.height)
 
     def request_body(self, shot: ShotSpec, seed: int) -> dict[str, Any]:
-        """The JSON body submitted for `shot`: the prompt exactly as screened, never rewritten by us."""
+        """The JSON body submitted for `shot`: the prompt as screened, its weights as plain words (see above)."""
         s = self.settings
-        inputs = {"prompt": shot.prompt}
+        inputs = {"prompt": shot.model_prompt()}
         negative = shot.negative_prompt or s.negative_prompt
         if negative:
             inputs["negative_prompt"] = negative

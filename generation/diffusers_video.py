@@ -9,6 +9,12 @@ own subclass in `generation.wan`.
 Memory options (CUDA): model CPU offload, group offloading, VAE tiling, and an opt-in cache
 accelerator. An out-of-memory error is retried once with every saver on, then fails with a
 message that says what to lower.
+
+Weights (a keyword's strength: `ShotSpec.weights`, or "(storm:1.5)" in a written prompt):
+diffusers video pipelines read no weight syntax (their text encoders, T5 and the like, would
+see the brackets as words), so the pipeline receives `ShotSpec.model_prompt()`: the syntax
+removed ("storm"), then each weight away from 1 as plain emphasis words ("strong storm",
+"a faint hint of rain", "slow motion"). A weight of exactly 1 adds nothing.
 """
 
 from __future__ import annotations
@@ -405,7 +411,7 @@ class DiffusersGenerator:
             return {}
 
         kwargs = dict(
-            prompt=shot.prompt,
+            prompt=shot.model_prompt(),  # weights as plain words (see the module's docstring)
             negative_prompt=shot.negative_prompt or s.negative_prompt or None,
             height=s.height,
             width=s.width,

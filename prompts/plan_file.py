@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from prompts.limits import check_plan_limits, check_shot_count
 from prompts.plan import rebuild_prompt, shot_expansions
-from reelgate.records import ANGLES, CAMERA_MOVES, MOODS, SHOT_SIZES, TIMES_OF_DAY, WEATHERS
+from reelgate.records import ANGLES, CAMERA_MOVES, MOODS, SHOT_SIZES, TIMES_OF_DAY, WEATHERS, prompt_weights, weight_problem
 from reelgate.errors import InputError
 from reelgate.records import ShotPlan, ShotSpec
 from reelgate.settings import PlanLimits, PlanningSettings
@@ -51,6 +51,10 @@ HEADER = """\
 #   duration_s       seconds of picture
 #   seed             the shot's seed: change it for a different take of the same prompt
 #   wants_motion     true if the shot should move (the frozen-shot check uses it)
+#   weights          optional: how strongly a word weighs, 0 to 3 (1 neutral), e.g.
+#                    `weights: {storm: 1.5, speed: 0.5}`; the same as writing (storm:1.5)
+#                    in your own prompt (this field wins). The animatic scales rain, snow,
+#                    storm, fog and wind, and speed (or motion) of subject and camera
 # Shots play in the order listed: delete, reorder or copy them freely; `index` is
 # renumbered by position when the file is loaded. The top fields record the series'
 # style and seed; each shot's own fields are what is rendered.
@@ -60,7 +64,9 @@ HEADER = """\
 SHOT_FIELDS = (
     "index", "duration_s", "text", "subject", "action", "environment", "time_of_day", "weather", "mood",
     "camera", "shot_size", "angle", "style", "directions", "prompt", "negative_prompt", "wants_motion", "seed",
+    "weights",
 )
+OPTIONAL_SHOT_FIELDS = ("weights",)  # written only when set, so plans without weights read as before
 PLAN_FIELDS = ("episode_id", "language", "style", "directions", "seed", "shots")
 OPTIONAL_PLAN_FIELDS = ("directions",)  # plans written before directions existed load too
 _TEXT_FIELDS = ("text", "subject", "action", "environment", "style", "prompt", "negative_prompt")
@@ -92,7 +98,7 @@ def dump_plan(plan: ShotPlan, settings: PlanningSettings | None = None) -> str:
         row = spec.model_dump()
         if spec.prompt == rebuild_prompt(spec, plan.language, _keyword_files(settings)):
             row["prompt"] = AUTO
-        shots.append({k: row[k] for k in SHOT_FIELDS})
+        shots.append({k: row[k] for k in SHOT_FIELDS if k not in OPTIONAL_SHOT_FIELDS or row[k]})
     data = {
         "episode_id": plan.episode_id, "language": plan.language, "style": plan.style,
         "directions": plan.directions, "seed": plan.seed, "shots": shots,
@@ -142,7 +148,23 @@ def _shot(raw: object, number: int, language: str, keyword_files: Sequence[Path]
     for key, choices in _CHOICES.items():
         if key in row and row[key] not in choices:
             raise InputError(f"{label}, field {key!r}: {row[key]!r} is not one of {', '.join(choices)}")
+    if row.get("weights") is None:
+        row["weights"] = {}  # an emptied field reads as None
+    if not isinstance(row["weights"], dict):
+        raise InputError(f"{label}, field 'weights': expected word: weight pairs such as {{storm: 1.5}}, "
+                         f"got {row['weights']!r}")
+    for word, weight in row["weights"].items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise InputError(f"{label}, field 'weights': the weight of {word!r} must be a number from 0 to 3, "
+                             f"got {weight!r}")
+        problem = weight_problem(str(word), float(weight))
+        if problem:
+            raise InputError(f"{label}, field 'weights': {problem}")
     auto = not str(row["prompt"]).strip() or str(row["prompt"]).strip().lower() == AUTO
+    for word, weight in ({} if auto else prompt_weights(str(row["prompt"]))).items():
+        problem = weight_problem(word, weight)
+        if problem:
+            raise InputError(f"{label}, field 'prompt': ({word}:{weight:g}): {problem}")
     if auto:
         row["prompt"] = AUTO  # placeholder, rebuilt below once the fields are valid
     try:

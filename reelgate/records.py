@@ -6,11 +6,12 @@ Stage-specific reports live beside their stage (e.g. `safety.report`).
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class Action(str, Enum):
@@ -68,6 +69,49 @@ TIMES_OF_DAY: tuple[str, ...] = get_args(TimeOfDay)
 MOODS: tuple[str, ...] = get_args(Mood)
 
 
+# A keyword's strength: how strongly a word of the shot weighs. 1 is neutral; 0 leaves the
+# thing out where a renderer can (no rain at all); 3 is the most any renderer is asked for.
+WEIGHT_MIN, WEIGHT_MAX = 0.0, 3.0
+WEIGHT_WORD = re.compile(r"^[^\W\d_][\w-]{0,39}$")
+# The common prompt syntax for a weight: "(storm:1.5)". The word is one word (letters,
+# digits, '-', '_'; CJK too); anything else in parentheses is left as written.
+PROMPT_WEIGHT = re.compile(r"\((?P<word>[^\W\d_][\w-]{0,39}):(?P<weight>[+-]?[0-9]*\.?[0-9]+)\)")
+# Words the offline animatic honours: the weather's intensity, and the speed of subject and camera.
+WEATHER_WEIGHT_WORDS = ("rain", "snow", "storm", "fog", "wind")
+MOTION_WEIGHT_WORDS = ("speed", "motion")
+
+
+def weight_problem(word: str, weight: float) -> str | None:
+    """Why (word, weight) is not a usable weight, or None."""
+    if not WEIGHT_WORD.match(word or ""):
+        return f"{word!r} is not a single word (letters, digits, '-' or '_', at most 40)"
+    if not WEIGHT_MIN <= weight <= WEIGHT_MAX:  # also refuses nan
+        return (f"the weight of {word!r} is {weight:g}; a weight is between {WEIGHT_MIN:g} and {WEIGHT_MAX:g} "
+                "(1 is neutral, 0 leaves it out, 3 the strongest)")
+    return None
+
+
+def prompt_weights(prompt: str) -> dict[str, float]:
+    """The weights written in a prompt as "(word:1.5)", by lower-case word (the last one wins)."""
+    return {m["word"].lower(): float(m["weight"]) for m in PROMPT_WEIGHT.finditer(prompt)}
+
+
+def plain_prompt(prompt: str) -> str:
+    """The prompt with the weight syntax removed: "(storm:1.5)" reads "storm"."""
+    return PROMPT_WEIGHT.sub(lambda m: m["word"], prompt)
+
+
+def emphasis_words(word: str, weight: float) -> str:
+    """A weight as plain words for a model that reads no weight syntax ("" when about neutral)."""
+    if word in MOTION_WEIGHT_WORDS:
+        return ("very slow motion" if weight < 0.5 else "slow motion" if weight < 0.8
+                else "" if weight <= 1.25 else "fast motion" if weight <= 2 else "very fast motion")
+    if weight == 0:
+        return f"no {word}"
+    return (f"a faint hint of {word}" if weight < 0.5 else f"light {word}" if weight < 0.8
+            else "" if weight <= 1.25 else f"strong {word}" if weight <= 2 else f"overwhelming {word}, intense {word}")
+
+
 class Expansion(BaseModel):
     """A keyword-library description added to a shot's prompt, and the word that asked for it."""
 
@@ -100,6 +144,39 @@ class ShotSpec(BaseModel):
     duration_s: float = Field(gt=0, description="Planned length of the shot in seconds.")
     seed: int = Field(ge=0, description="Base seed of the shot; attempt k uses a seed derived from it.")
     wants_motion: bool = Field(True, description="Whether the shot is meant to move (drives the frozen-shot check).")
+    weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="How strongly a word of the shot weighs, word -> 0..3 (1 neutral), e.g. {'storm': 1.5}; the "
+        "same meaning as '(storm:1.5)' in a written prompt, and this field wins over the prompt. The animatic "
+        "scales the weather's intensity (rain, snow, storm, fog, wind) and the speed of subject and camera "
+        "(speed, motion); model backends receive emphasis words (see each backend).",
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _bounded_weights(cls, weights: dict[str, float]) -> dict[str, float]:
+        for word, weight in weights.items():
+            problem = weight_problem(word, weight)
+            if problem:
+                raise ValueError(problem)
+        return {word.lower(): float(weight) for word, weight in weights.items()}
+
+    def effective_weights(self) -> dict[str, float]:
+        """Every weight of the shot: the prompt's "(word:w)" ones, then the weights field over them
+        (prompt weights out of range are held to it: the plan file refuses them on loading)."""
+        from_prompt = {w: min(max(v, WEIGHT_MIN), WEIGHT_MAX) for w, v in prompt_weights(self.prompt).items()}
+        return {**from_prompt, **self.weights}
+
+    def weight(self, *words: str) -> float:
+        """The weight of the first of `words` the shot weighs (1.0, neutral, when none)."""
+        weights = self.effective_weights()
+        return next((weights[w] for w in words if w in weights), 1.0)
+
+    def model_prompt(self) -> str:
+        """The prompt a model that reads no weight syntax receives: the syntax removed, then each
+        non-neutral weight as plain words ("strong storm", "slow motion")."""
+        extra = [emphasis_words(w, v) for w, v in self.effective_weights().items()]
+        return ", ".join([plain_prompt(self.prompt), *(e for e in extra if e)])
 
 
 class ShotPlan(BaseModel):
@@ -122,7 +199,7 @@ class ShotPlan(BaseModel):
         parts = [self.style, *self.directions]
         for shot in self.shots:
             parts += [shot.text, shot.subject, shot.action, shot.environment, shot.style, shot.prompt,
-                      shot.negative_prompt, *shot.directions, *(e.text for e in shot.expansions)]
+                      shot.negative_prompt, *shot.directions, *(e.text for e in shot.expansions), *shot.weights]
         return "\n".join(dict.fromkeys(p for p in parts if p))  # each distinct text once
 
 

@@ -756,6 +756,22 @@ class NotifySettings(BaseModel):
         return self
 
 
+class VariantSettings(BaseModel):
+    """Variants of one shot (`reelgate variants`, the review page's "try variants")."""
+
+    max_takes: int = Field(
+        24, ge=1, le=200, description="Most takes one sweep may make (every combination of the swept values times "
+        "the seeds, plus the original); a bigger sweep is refused before anything is made.",
+    )
+    grid_columns: int = Field(
+        4, ge=1, le=8, description="Columns of the comparison grid (contact sheet and side-by-side video); fewer "
+        "takes use fewer columns.",
+    )
+    cell_width: int = Field(
+        320, ge=64, le=1280, description="Width in pixels of one take's cell in the comparison grid (even).",
+    )
+
+
 class Settings(BaseSettings):
     """Everything reelgate can be told. Field descriptions are the documentation."""
 
@@ -803,6 +819,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     post: PostSettings = Field(default_factory=PostSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    variants: VariantSettings = Field(default_factory=VariantSettings)
 
     @field_validator("review_token")
     @classmethod

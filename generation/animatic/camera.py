@@ -28,6 +28,8 @@ class Camera:
     signed), the camera travels with it so it holds its place on screen while the world
     streams past behind it; with nothing moving, a track travels sideways like a dolly.
 
+    `speed` (the shot's speed/motion weight, 0..3) scales every move; 1 is the planned speed.
+
     The framing sits under the move: the shot size sets a base zoom centred on `focus` (the
     subject, world px at its own depth), the angle shifts the whole picture up or down
     (`screen_dy`, px) so the horizon sits low (low angle) or high (high, bird's-eye).
@@ -35,7 +37,7 @@ class Camera:
 
     def __init__(self, kind: str, duration: float, width: int, height: int, shot_size: str = "wide",
                  angle: str = "eye_level", focus: tuple[float, float, float] = (0.0, 0.0, 1.0),
-                 follow: float = 0.0) -> None:
+                 follow: float = 0.0, speed: float = 1.0) -> None:
         self.kind, self.duration = kind, duration
         self.width, self.height = width, height
         zoom, centring, _ = FRAMING.get(shot_size, FRAMING["wide"])
@@ -46,11 +48,12 @@ class Camera:
         self.base = (centring * fx / depth, centring * fy / depth)
         self.screen_dy = shift * height
         # Moves keep about the same speed on screen whatever the base zoom.
-        travel = 1.0 / self.base_zoom
+        travel = 1.0 / self.base_zoom * speed  # speed: the shot's motion weight, 1 as planned
+        self.speed = speed
         pan_total = min(0.2 * height * duration, 1.2 * width) * travel
         tilt_total = min(0.1 * height * duration, 0.5 * height) * travel
         crane_total = min(0.14 * height * duration, 0.6 * height) * travel
-        self.zoom_total = min(math.log(1.35) / 3.5 * duration, math.log(1.6))
+        self.zoom_total = min(math.log(1.35) / 3.5 * duration, math.log(1.6)) * speed
         self.span = {"pan_left": (-pan_total, 0.0), "pan_right": (pan_total, 0.0),
                      "tilt_up": (0.0, -tilt_total), "tilt_down": (0.0, tilt_total),
                      "crane_up": (0.0, -crane_total), "crane_down": (0.0, crane_total),
@@ -78,11 +81,11 @@ class Camera:
         if self.kind == "crane_down":
             return x, y, math.exp(0.4 * self.zoom_total * u)
         if self.kind == "handheld":
-            amp = 0.012 * self.height / self.base_zoom
+            amp = 0.012 * self.height / self.base_zoom * self.speed
             wobble_x = amp * (math.sin(2.1 * t) + 0.6 * math.sin(3.7 * t + 1.3) + 0.3 * math.sin(7.3 * t + 0.4))
             wobble_y = amp * (0.8 * math.sin(1.7 * t + 0.7) + 0.5 * math.sin(4.3 * t + 2.1))
-            return 0.15 * self.width / self.base_zoom * (u - 0.5) + wobble_x, wobble_y, 1.04
+            return 0.15 * self.width / self.base_zoom * self.speed * (u - 0.5) + wobble_x, wobble_y, 1.04
         if self.kind == "orbit":
-            swing = 0.35 * self.width / self.base_zoom * math.sin(math.pi * (u - 0.5))
+            swing = 0.35 * self.width / self.base_zoom * self.speed * math.sin(math.pi * (u - 0.5))
             return swing, 0.0, math.exp(0.5 * self.zoom_total * u)
         return x, y, 1.0

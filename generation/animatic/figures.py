@@ -437,6 +437,7 @@ def place_subject(scene: Scene, shot: ShotSpec, rng: np.random.Generator) -> Non
     # on screen as in a wide shot, and never farther in the whole shot than most of the frame.
     duration = max(scene.duration, 1e-6)
     scene.subject_speed = min(spot.speed * h, 0.8 * scene.w / duration) * scene.subject_direction / zoom
+    scene.subject_speed *= getattr(scene, "speed", 1.0)  # the shot's speed/motion weight; 1 as planned
 
 
 def _paints(scene: Scene, form: str) -> dict[str, RGB]:

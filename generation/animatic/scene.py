@@ -14,7 +14,7 @@ from generation.animatic.camera import Camera
 from generation.animatic.draw import Layer, blend, mix, no_drift
 from generation.animatic.light import OVERCAST, PALETTES, graded, overcast, sky_time
 from generation.animatic.staging import read_staging
-from reelgate.records import ShotSpec
+from reelgate.records import MOTION_WEIGHT_WORDS, ShotSpec
 
 
 class Scene:
@@ -28,6 +28,9 @@ class Scene:
         self.rng = np.random.default_rng([seed, subject_key])
         self.staging = read_staging(shot)
         self.weather = self.staging.weather
+        # A keyword's strength (ShotSpec.weights, or "(storm:1.5)" in the prompt): 1 draws exactly as without.
+        self.weather_weight = shot.weight(self.weather) if self.weather != "clear" else 1.0
+        self.speed = shot.weight(*MOTION_WEIGHT_WORDS)
         time_of_day = sky_time(shot.time_of_day, self.staging.settings)
         self.night = time_of_day == "night"
         self.overcast = self.weather in ("rain", "snow", "fog", "storm")  # hides sun, moon and stars
@@ -39,7 +42,7 @@ class Scene:
         self.wind_side = float(self.rng.choice([-1, 1]))  # which way wind, rain and snow blow
         figures.place_subject(self, shot, np.random.default_rng([seed, subject_key, 1]))
         self.camera = Camera(shot.camera, self.duration, width, height, shot.shot_size, shot.angle, self.focus,
-                             follow=self.subject_speed)
+                             follow=self.subject_speed, speed=self.speed)
 
         self.sky = landscape.sky(self)
         far_air, near_air = weather.air(self)

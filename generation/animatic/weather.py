@@ -73,7 +73,7 @@ def air(scene: Scene) -> tuple[Layer | None, Layer | None]:
         colour = (120, 130, 150) if scene.night else mix(scene.col["light"], (205, 215, 235), 0.6)
         far = _streaks(scene, vx, vy, max(5.0, 0.022 * h), 500 if storm else 900, colour, 90 if scene.night else 130)
         near = _streaks(scene, vx, vy, max(8.0, (0.05 if storm else 0.035) * h), 500 if storm else 800, colour,
-                             150 if scene.night else 210)
+                        150 if scene.night else 210)
         # Soft streaks falling about half a frame a second: fast thin lines are what optical
         # flow cannot follow, and the quality check would call the shot boiling.
         return (scene.tiled(DEPTH["rain_far"], (0.7 * vx, 0.7 * vy), far, blur=0.8),
@@ -86,7 +86,7 @@ def air(scene: Scene) -> tuple[Layer | None, Layer | None]:
         return (scene.tiled(DEPTH["rain_far"], (0.6 * vx, 0.6 * vy), far, sway=(0.02 * h, 0.3), blur=0.6) if heavy else None,
                 scene.tiled(DEPTH["air"], (vx, vy), near, sway=(0.03 * h, 0.22), blur=0.7))
     if scene.weather == "wind":
-        vx, vy = 0.7 * h * side, 0.06 * h
+        vx, vy = 0.7 * h * side * _strength(scene), 0.06 * h  # a stronger wind blows faster too
         return None, scene.tiled(DEPTH["air"], (vx, vy), _leaves(scene, 5000 * unit**2), sway=(0.02 * h, 0.6))
     if "constellation" in scene.staging.settings and scene.staging.ground != "floor":
         return None, None  # a firefly in the sky reads as one more star: the figure stands alone
@@ -101,13 +101,39 @@ def air(scene: Scene) -> tuple[Layer | None, Layer | None]:
                                role="ambient")  # not weather: what a clear sky carries
 
 
+def _strength(scene: Scene) -> float:
+    """The weather word's weight (ShotSpec.weights, "(rain:1.5)"): 1 as planned, 2 twice the particles, 0 none."""
+    return getattr(scene, "weather_weight", 1.0)
+
+
+def _alpha(alpha: int, scene: Scene) -> int:
+    """A particle's opacity under the weather's weight: fainter below 1, bolder above (capped), the same at 1."""
+    strength = _strength(scene)
+    return alpha if strength == 1.0 else min(255, round(alpha * (strength if strength < 1 else min(strength, 2.0) ** 0.5)))
+
+
+def _weighted(scene: Scene, base: list[tuple], draw: Callable[[np.random.Generator, int], list[tuple]]) -> list[tuple]:
+    """`base` particles (drawn from the scene's generator, as without a weight) thinned or added to by
+    the weather's weight. Extra ones come from a generator of their own, so a weight changes only
+    the weather: every later layer draws the same numbers it would without one."""
+    strength = _strength(scene)
+    if strength == 1.0:
+        return base
+    want = int(len(base) * strength)
+    if want <= len(base):
+        return base[:want]
+    extra = np.random.default_rng([len(base), round(strength * 1000), 0x5EED])
+    return base + draw(extra, want - len(base))
+
+
 def _streaks(scene: Scene, vx: float, vy: float, length: float, per: float, colour, alpha: int) -> Callable[[np.ndarray], None]:
     """Paints rain: thin streaks along the fall direction, one per `per` square px of the tile."""
     def paint(tile: np.ndarray) -> None:
         n = int(scene.w * scene.h / per)
         dx, dy = vx / math.hypot(vx, vy) * length, vy / math.hypot(vx, vy) * length
-        c = premultiplied(colour, alpha)
-        for x, y in zip(scene.rng.uniform(0, scene.w, n), scene.rng.uniform(0, scene.h, n)):
+        c = premultiplied(colour, _alpha(alpha, scene))
+        base = list(zip(scene.rng.uniform(0, scene.w, n), scene.rng.uniform(0, scene.h, n)))
+        for x, y in _weighted(scene, base, lambda g, k: list(zip(g.uniform(0, scene.w, k), g.uniform(0, scene.h, k)))):
             for px, py in scene.wrapped(x, y, length + 2):
                 start, end = (int(px * 16), int(py * 16)), (int((px + dx) * 16), int((py + dy) * 16))
                 cv2.line(tile, start, end, c, 1, cv2.LINE_AA, shift=4)
@@ -120,7 +146,15 @@ def _dots(scene: Scene, per: float, radius: tuple[float, float], colour, alpha: 
         n = int(scene.w * scene.h / per) if per else 0
         unit = max(0.6, scene.h / 360)
         rs = scene.rng.uniform(*radius, n) * unit
-        for x, y, r in zip(scene.rng.uniform(0, scene.w, n), scene.rng.uniform(0, scene.h, n), rs):
+        base = list(zip(scene.rng.uniform(0, scene.w, n), scene.rng.uniform(0, scene.h, n), rs))
+        if scene.weather == "snow":  # snowfall follows its weight; ambient motes keep their count
+
+            def more(g: np.random.Generator, k: int) -> list[tuple]:
+                r = g.uniform(*radius, k) * unit
+                return list(zip(g.uniform(0, scene.w, k), g.uniform(0, scene.h, k), r))
+
+            base = _weighted(scene, base, more)
+        for x, y, r in base:
             for px, py in scene.wrapped(x, y, r + 3):
                 ellipse(tile, (px, py), (r, r), *split_rgba(premultiplied(colour, alpha)))
     return paint
@@ -132,10 +166,12 @@ def _leaves(scene: Scene, per: float) -> Callable[[np.ndarray], None]:
     def paint(tile: np.ndarray) -> None:
         n = max(6, int(scene.w * scene.h / per))
         unit = max(0.8, scene.h / 360)
-        for x, y in zip(scene.rng.uniform(0, scene.w, n), scene.rng.uniform(0, scene.h, n)):
-            r = scene.rng.uniform(3.0, 5.0) * unit
-            colour = colours[int(scene.rng.integers(len(colours)))]
-            angle = scene.rng.uniform(0, 180)
+
+        def leaves(g: np.random.Generator, k: int) -> list[tuple]:
+            return [(x, y, g.uniform(3.0, 5.0) * unit, colours[int(g.integers(len(colours)))], g.uniform(0, 180))
+                    for x, y in zip(g.uniform(0, scene.w, k), g.uniform(0, scene.h, k))]
+
+        for x, y, r, colour, angle in _weighted(scene, leaves(scene.rng, n), leaves):
             for px, py in scene.wrapped(x, y, r + 3):
                 ellipse(tile, (px, py), (r, r * 0.55), *split_rgba(premultiplied(colour, 240)), angle)
     return paint
@@ -145,10 +181,12 @@ def fog_banks(scene: Scene) -> Layer | None:
     """Fog: soft banks drifting slowly across the whole frame, in front of the scene."""
     if scene.weather != "fog":
         return None
+    alpha = min(255, round(70 * _strength(scene)))  # the fog's weight: how thick its banks are
+
     def paint(tile: np.ndarray) -> None:
         for _ in range(10):
             x, y = scene.rng.uniform(0, scene.w), scene.rng.uniform(0.2, 1.0) * scene.h
             axes = (scene.rng.uniform(0.2, 0.45) * scene.w, scene.rng.uniform(0.04, 0.09) * scene.h)
             for px, py in scene.wrapped(x, y, axes[0] + 2):
-                ellipse(tile, (px, py), axes, *split_rgba(premultiplied(scene.fog, 70)))
+                ellipse(tile, (px, py), axes, *split_rgba(premultiplied(scene.fog, alpha)))
     return scene.tiled(0.8, (0.05 * scene.h * scene.wind_side, 0.0), paint, blur=0.03 * scene.h)
