@@ -582,11 +582,28 @@ def mark_carried(data_dir: Path, sweep_id: str, take_id: str) -> None:
     A sweep removed since is no reason to stop the episode: the attempt record keeps the take.
     """
     try:
-        sweep = load_sweep(data_dir, sweep_id)
+        load_sweep(data_dir, sweep_id)
     except InputError:
         return
-    if sweep.chosen != take_id or sweep.status != SweepStatus.CHOSEN:
-        save_sweep(data_dir, sweep.model_copy(update={"chosen": take_id, "status": SweepStatus.CHOSEN}))
+    with sweep_lock(data_dir, sweep_id):
+        sweep = load_sweep(data_dir, sweep_id)
+        if sweep.chosen != take_id or sweep.status != SweepStatus.CHOSEN:
+            save_sweep(data_dir, sweep.model_copy(update={"chosen": take_id, "status": SweepStatus.CHOSEN}))
+
+
+def mark_on_page(data_dir: Path, sweep_id: str, take_id: str, state: TakeState | str, who: str,
+                 planning=None) -> Sweep:
+    """`choose_take` for a signed-in reviewer on the review page, with a line in the audit log."""
+    from editorial.audit import append_audit
+
+    sweep = choose_take(data_dir, sweep_id, take_id, state, who, planning)
+    take = sweep.take(take_id)
+    append_audit(Path(data_dir) / "audit.jsonl", {
+        "when": (take.marked_at or datetime.now(timezone.utc)).isoformat(), "who": who, "what": "mark-take",
+        "sweep": sweep_id, "take": take_id, "state": take.state.value, "episode_id": sweep.episode_id,
+        "plan_file": sweep.plan_file if sweep.chosen == take_id else None,
+    })
+    return sweep
 
 
 class TakeCheck(BaseModel):

@@ -1,0 +1,147 @@
+// The variants pages' few behaviours: marking takes, starting a sweep, using the selected take.
+// Data is only ever written with textContent; the reviewer's name comes from the session.
+"use strict";
+
+const result = document.getElementById("result");
+
+async function postJson(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => ({ error: "the page answered " + response.status }));
+  return { ok: response.ok, status: response.status, data: data };
+}
+
+// ---- marking takes -------------------------------------------------------------------------
+const useForm = document.getElementById("use-take");
+const useButton = document.getElementById("use-button");
+
+function selectedTake() {
+  const card = document.querySelector(".take.selected");
+  return card ? card.dataset.take : null;
+}
+
+function refreshUse() {
+  if (useButton) useButton.disabled = !selectedTake();
+}
+
+for (const button of document.querySelectorAll(".take button.mark")) {
+  button.addEventListener("click", async () => {
+    const card = button.closest(".take");
+    const sweep = document.getElementById("sweep-meta").dataset.statusUrl.replace(/\/status$/, "");
+    const state = button.dataset.state;
+    const answer = await postJson(sweep + "/takes/" + encodeURIComponent(card.dataset.take), { state: state });
+    if (!answer.ok) {
+      result.textContent = "Not marked: " + (answer.data.error || answer.status);
+      return;
+    }
+    if (state === "selected") {
+      // One take is selected at a time: the server un-selected the others.
+      for (const other of document.querySelectorAll(".take.selected")) {
+        other.classList.remove("selected");
+        other.classList.add("unmarked");
+        for (const b of other.querySelectorAll("button.mark")) b.setAttribute("aria-pressed", "false");
+      }
+    }
+    card.classList.remove("unmarked", "rejected", "maybe", "selected");
+    card.classList.add(state);
+    for (const b of card.querySelectorAll("button.mark")) b.setAttribute("aria-pressed", String(b === button));
+    result.textContent = card.dataset.take + ": " + state + (answer.data.status === "chosen" ? " (written into the plan)" : "");
+    refreshUse();
+  });
+}
+refreshUse();
+
+if (useForm) {
+  useForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const take = selectedTake();
+    if (!take) return;
+    const shot = parseInt(useForm.dataset.shot, 10);
+    const notes = useForm.elements.notes.value.trim() || "use take " + take + " of sweep " + useForm.dataset.sweep;
+    useButton.disabled = true;
+    result.textContent = "Sending…";
+    const answer = await postJson(useForm.action, {
+      decision: "regenerate",
+      shots: [shot],
+      take: useForm.dataset.sweep + "/" + take,
+      notes: notes,
+      version: useForm.dataset.version,
+    });
+    if (!answer.ok) {
+      result.textContent = "Not sent: " + (answer.data.error || answer.status);
+      if (answer.status !== 409) useButton.disabled = false;
+      return;
+    }
+    result.textContent = "Sent: the episode is made again with take " + take + "; status " + answer.data.status + ".";
+    window.location.href = useForm.dataset.episodeUrl;
+  });
+}
+
+// ---- following a sweep that is still being made ----------------------------------------------
+const meta = document.getElementById("sweep-meta");
+const statusText = document.getElementById("sweep-status");
+if (meta && statusText && ["queued", "running"].includes(statusText.textContent.trim())) {
+  (async () => {
+    for (let i = 0; i < 1800; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const response = await fetch(meta.dataset.statusUrl, { credentials: "same-origin" });
+      if (!response.ok) continue;
+      const data = await response.json();
+      const made = data.takes.filter((t) => t.made).length;
+      statusText.textContent = data.status + " (" + made + " of " + data.takes.length + " made)";
+      if (!["queued", "running"].includes(data.status)) {
+        window.location.reload(); // the takes, the grid and the side-by-side video are in
+        return;
+      }
+    }
+  })();
+}
+
+// ---- opening a sweep -----------------------------------------------------------------------
+const sweepForm = document.getElementById("sweep-form");
+function sweepKnobs() {
+  const knobs = {};
+  const own = {};
+  for (const box of sweepForm.querySelectorAll("input[type=checkbox]:checked")) {
+    (knobs[box.name] = knobs[box.name] || []).push(box.value);
+    if (box.defaultChecked) own[box.name] = box.value;
+  }
+  // A knob left at the shot's own value alone is not swept.
+  for (const [name, values] of Object.entries(knobs)) {
+    if (values.length === 1 && values[0] === own[name]) delete knobs[name];
+  }
+  const word = document.getElementById("strength-word").value.trim();
+  const values = document.getElementById("strength-values").value.split(",").map((v) => v.trim()).filter(Boolean);
+  if (word && values.length) knobs["strength:" + word] = values;
+  return knobs;
+}
+function countTakes() {
+  let count = Math.max(1, parseInt(document.getElementById("seeds").value, 10) || 1);
+  for (const values of Object.values(sweepKnobs())) count *= values.length;
+  document.getElementById("take-count").textContent = String(count);
+}
+if (sweepForm) {
+  sweepForm.addEventListener("input", countTakes);
+  countTakes();
+  sweepForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = document.getElementById("start-sweep");
+    button.disabled = true;
+    result.textContent = "Starting…";
+    const answer = await postJson(sweepForm.action, {
+      shot: parseInt(sweepForm.dataset.shot, 10),
+      knobs: sweepKnobs(),
+      seeds: parseInt(document.getElementById("seeds").value, 10) || 1,
+    });
+    if (!answer.ok) {
+      result.textContent = "Not started: " + (answer.data.error || answer.status);
+      button.disabled = false;
+      return;
+    }
+    window.location.href = answer.data.url;
+  });
+}
