@@ -336,7 +336,11 @@ def create_app(desk: Desk, owner_token: str, media_root: Path, data_dir: Path,
     def new_episode(request: Request) -> Response:
         from prompts.presets import load_presets
 
-        return page("new.html", request, presets=sorted(load_presets()), languages_story=STORY_LANGUAGES)
+        from reelgate.records import CAMERA_MOVES, SHOT_SIZES, TIMES_OF_DAY, WEATHERS
+
+        choices = {"camera": CAMERA_MOVES, "shot_size": SHOT_SIZES, "time_of_day": TIMES_OF_DAY, "weather": WEATHERS}
+        return page("new.html", request, presets=sorted(load_presets()), languages_story=STORY_LANGUAGES,
+                    choices=json.dumps({k: list(v) for k, v in choices.items()}))
 
     @app.post("/new/screen")
     async def screen_new(request: Request) -> Response:
