@@ -157,8 +157,8 @@ def test_every_page_shows_the_shortcut_legend_and_the_help_panel(page):
         (panel,) = doc.find("aside", id="help")
         assert doc.find("p", id="keys") and "hidden" in panel
         assert [row["data-key"] for row in doc.find("tr") if "data-key" in row] == keys
-        assert "? shows all shortcuts" in html and "Shortcuts do nothing while you type" in html
-    assert "按 ? 查看全部快捷键" in _chinese(client, "/episodes/ep1")
+        assert "all shortcuts" in html and "Shortcuts do nothing while you type" in html
+    assert "全部快捷键" in _chinese(client, "/episodes/ep1")
 
 
 def test_shortcuts_stay_out_of_text_boxes_and_modified_keys_and_decide_through_the_same_post():
@@ -184,3 +184,14 @@ def test_next_and_previous_follow_the_queue_order(page):
     assert outside.find("a", id="next-episode", href="/episodes/ep1") and not outside.find("a", id="prev-episode")
     video = Elements(client.get("/episodes/ep1").text).find("video", id="player")[0]
     assert video["data-fps"] == "12"  # one frame of the kept shots, for , and .
+
+
+def test_the_version_reads_as_the_cli_describes_it_in_english_and_in_chinese(page):
+    from editorial.manifest import load_manifest
+    from editorial.review import describe_version
+
+    client, desk = page
+    version = load_manifest(desk.root / "ep1").version
+    assert f'<span id="version">{describe_version(version)}</span>' in client.get("/episodes/ep1").text
+    assert "r1-ep1（第 1 条，第 1 轮审核，运行 01234567" in _chinese(client, "/episodes/ep1")
+    assert i18n.translator("en")("ep.no_version_yet") == describe_version(None)
