@@ -462,11 +462,14 @@ async def _json_object(request: Request) -> dict[str, Any] | Response:
     declared = request.headers.get("content-length", "0")
     if not declared.isdigit() or int(declared) > MAX_NEW_BODY:
         return JSONResponse({"error": f"the request may be at most {MAX_NEW_BODY} bytes"}, status_code=413)
-    body = await request.body()
-    if len(body) > MAX_NEW_BODY:
-        return JSONResponse({"error": f"the request may be at most {MAX_NEW_BODY} bytes"}, status_code=413)
+    chunks, size = [], 0
+    async for chunk in request.stream():  # a body sent without a length is cut off at the limit too
+        size += len(chunk)
+        if size > MAX_NEW_BODY:
+            return JSONResponse({"error": f"the request may be at most {MAX_NEW_BODY} bytes"}, status_code=413)
+        chunks.append(chunk)
     try:
-        data = json.loads(body)
+        data = json.loads(b"".join(chunks))
     except ValueError:
         return JSONResponse({"error": "the body is not valid JSON"}, status_code=400)
     if not isinstance(data, dict):

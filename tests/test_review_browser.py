@@ -179,6 +179,12 @@ def test_editor_moves_through_the_queue_and_decides_by_keyboard_with_a_confirmat
             ActionChains(browser).key_down(modifier).send_keys("a").key_up(modifier).perform()
         assert not browser.find_element(By.ID, "confirm").is_displayed()
 
+        # A ticked shot box keeps the focus but takes no text: g asks to regenerate from there.
+        browser.find_element(By.CSS_SELECTOR, 'input[name="shots"][value="1"]').click()
+        _keys(browser, "g")
+        assert browser.find_element(By.ID, "confirm").get_attribute("data-decision") == "regenerate"
+        _keys(browser, Keys.ESCAPE)
+        browser.find_element(By.CSS_SELECTOR, 'input[name="shots"][value="1"]').click()
         # r only asks; Esc cancels and nothing is sent.
         _keys(browser, "r")
         confirm = browser.find_element(By.ID, "confirm")

@@ -168,7 +168,7 @@ def test_shortcuts_stay_out_of_text_boxes_and_modified_keys_and_decide_through_t
     for check in ("event.ctrlKey", "event.altKey", "event.metaKey", "event.isComposing", "typing(event.target)"):
         assert check in guard
     typing = js[js.index("function typing"):js.index('document.addEventListener("keydown"')]
-    for kind in ('"INPUT"', '"TEXTAREA"', '"SELECT"', "isContentEditable", "[contenteditable]"):
+    for kind in ('"INPUT"', '"TEXTAREA"', '"SELECT"', "isContentEditable", "[contenteditable]", "NOT_TEXT"):
         assert kind in typing
     # A key only chooses; Enter sends through send(), the function the buttons use.
     assert 'shortcuts.a = () => choose("approve")' in js and "send(decision)" in js

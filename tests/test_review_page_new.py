@@ -219,3 +219,17 @@ def test_the_form_offers_the_known_presets_and_languages_and_the_queue_links_it(
         assert f'<option value="{code}">' in html
     assert 'id="start-button" disabled' in html  # nothing to start before a screen says so
     assert '<a id="new-episode" href="/new">' in client.get("/").text
+
+
+def test_a_body_without_a_length_is_cut_off_at_the_limit(new):
+    client, desk, root = new
+
+    def chunks():
+        yield b'{"story": "'
+        for _ in range(200):
+            yield b"x" * 10_000
+        yield b'"}'
+
+    response = client.post("/new/start", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    _nothing_started(desk, root)

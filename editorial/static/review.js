@@ -28,17 +28,21 @@ async function postJson(url, body) {
 
 const shortcuts = {};
 
+// A ticked box or a radio button holds the focus without taking text: keys still work there.
+const NOT_TEXT = ["checkbox", "radio", "button", "submit", "reset"];
+
 function typing(element) {
   if (!element || element === document.body) return false;
   if (element.isContentEditable) return true;
-  return ["INPUT", "TEXTAREA", "SELECT"].includes(element.tagName) || element.closest("[contenteditable]") !== null;
+  if (element.tagName === "INPUT") return !NOT_TEXT.includes(element.type);
+  return ["TEXTAREA", "SELECT"].includes(element.tagName) || element.closest("[contenteditable]") !== null;
 }
 
 document.addEventListener("keydown", (event) => {
   if (event.defaultPrevented || event.ctrlKey || event.altKey || event.metaKey || event.isComposing) return;
   if (typing(event.target) || typing(document.activeElement)) return;
   // Enter and Space keep their own meaning on a link, a button or the player's controls.
-  const native = event.target.closest && event.target.closest("a, button, video, summary");
+  const native = event.target.closest && event.target.closest("a, button, video, summary, input");
   if ((event.key === "Enter" || event.key === " ") && native) return;
   const handler = shortcuts[event.key];
   if (handler && handler(event) !== false) event.preventDefault();
