@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.exceptions import PrefectException
@@ -38,6 +38,9 @@ from flows.runs import (
 from reelgate.errors import InputError, NotAllowed, StaleDecision
 from reelgate.records import EpisodeRequest
 from reelgate.settings import RunOptions, Settings
+
+if TYPE_CHECKING:
+    from editorial.web import Started
 
 REVIEW_KEY = "gate"  # gate n, decision k suspends with key gate-n-k
 MAX_REFUSED = 20  # refused decisions at one gate before the run gives up (the review then expires)
@@ -163,7 +166,7 @@ class PrefectDesk:
             self._executions.append(thread)
 
     def start(self, request: EpisodeRequest, options: RunOptions | None, reviewer: str,
-              priority: str = "high"):
+              priority: str = "high") -> "Started":
         """Start the episode as `reelgate episode` does (flows.runs.start_episode); the page checked it first."""
         from editorial.web import Started  # the page's module (FastAPI) stays out of the episode flow's imports
 
