@@ -150,7 +150,6 @@ def episode_findings(manifest: Manifest) -> list[PageFinding]:
 
 def _templates() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
-    env.filters["age"] = format_age
     env.filters["when"] = lambda d: d.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if d else ""
     return env
 
@@ -228,8 +227,11 @@ def create_app(desk: Desk, owner_token: str, media_root: Path, data_dir: Path,
         asked = request.query_params.get("lang")
         remembered = request.cookies.get(i18n.COOKIE)
         lang = i18n.choose_language(asked, remembered, request.headers.get("accept-language"))
+        t = i18n.translator(lang)
         html = templates.get_template(name).render(
-            reviewer=request.state.reviewer, t=i18n.translator(lang), lang=lang, html_lang=i18n.HTML_LANG[lang],
+            reviewer=request.state.reviewer, t=t, lang=lang, html_lang=i18n.HTML_LANG[lang],
+            # How long something has waited, as editorial.review words it, its units in the page's language.
+            age=lambda age: " ".join(t(f"age.{w}") if w in ("d", "h", "min") else w for w in format_age(age).split()),
             languages=i18n.LANGUAGES,
             # Data for the script, in an attribute: autoescape turns its quotes and any </script> into entities.
             script_strings=json.dumps(i18n.script_strings(lang), ensure_ascii=False), **context,

@@ -99,6 +99,7 @@ def test_the_language_follows_accept_language_then_a_remembered_choice(page):
     client, _ = page
     assert '<html lang="en">' in client.get("/").text  # no preference: English
     assert "待审核" in _chinese(client, "/")
+    assert "3 分钟" in _chinese(client, "/") and "5 小时 0 分钟" in _chinese(client, "/")  # the queue's ages too
     preferred = client.get("/", headers={"Accept-Language": "en;q=0.4, zh-TW;q=0.8, fr"}).text
     assert '<html lang="zh-CN">' in preferred
     assert '<html lang="en">' in client.get("/", headers={"Accept-Language": "fr, de;q=0.9"}).text
