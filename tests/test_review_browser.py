@@ -165,6 +165,11 @@ def test_editor_moves_through_the_queue_and_decides_by_keyboard_with_a_confirmat
         _wait(browser, lambda d: d.current_url.endswith("/episodes/keys-reject"), 10, "n + Enter did not open it")
         assert "keys-approve" in browser.find_element(By.ID, "next-episode").get_attribute("href")
 
+        # r without notes asks for them (the gate would refuse) and puts the cursor there.
+        _keys(browser, "r")
+        assert not browser.find_element(By.ID, "confirm").is_displayed()
+        assert browser.execute_script("return document.activeElement.id") == "notes"
+        assert browser.find_element(By.ID, "result").text.startswith("Write notes first")
         # Typing in the notes box is typing: no key there chooses, confirms or navigates.
         notes = browser.find_element(By.ID, "notes")
         typed = "a r g n p f ? , . too dark"

@@ -186,6 +186,12 @@ if (form) {
   // A key only chooses the decision; Enter sends it, through the same POST as the buttons.
   const choose = (decision) => {
     if (form.hidden || sending) return false;
+    if (decision === "reject" && !form.elements.notes.value.trim()) {
+      // The gate refuses a rejection without notes: ask for them instead of a confirmation bound to fail.
+      result.textContent = tr("js.reject_needs_notes");
+      form.elements.notes.focus();
+      return true;
+    }
     pending = decision;
     // Enter must reach the confirmation, not a button or link that still has the focus.
     if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
