@@ -76,7 +76,7 @@ def start_review_page(settings: Settings, host: str | None = None, port: int | N
     port = settings.review_port if port is None else port
     token = settings.review_token.get_secret_value() if settings.review_token else secrets.token_urlsafe(32)
     desk = PrefectDesk(settings)
-    app = create_app(desk, token, settings.episodes_dir, settings.data_dir)
+    app = create_app(desk, token, settings.episodes_dir, settings.data_dir, settings)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, name="review-page", daemon=True)
     thread.start()

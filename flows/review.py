@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.exceptions import PrefectException
@@ -32,9 +32,15 @@ from editorial.review import (
     PREFECT_UI, QueueItem, check_decision, decision_key, file_sha256, may_decide, read_manifests, recently_decided,
     refusal_event, sign_decision, signed_by_desk, waiting_queue,
 )
-from flows.runs import deployment_served, episode_dir_of, execute_run, read_run, waiting_runs
+from flows.runs import (
+    deployment_served, episode_deployment_id, episode_dir_of, execute_run, read_run, start_episode, waiting_runs,
+)
 from reelgate.errors import InputError, NotAllowed, StaleDecision
-from reelgate.settings import Settings
+from reelgate.records import EpisodeRequest
+from reelgate.settings import RunOptions, Settings
+
+if TYPE_CHECKING:
+    from editorial.web import Started
 
 REVIEW_KEY = "gate"  # gate n, decision k suspends with key gate-n-k
 MAX_REFUSED = 20  # refused decisions at one gate before the run gives up (the review then expires)
@@ -133,7 +139,8 @@ def _check_bytes(manifest: Manifest, folder) -> None:
 
 
 class PrefectDesk:
-    """The review page's desk: the queue from the manifests, decisions through `decide`."""
+    """The review page's desk: the queue from the manifests, decisions through `decide`, new episodes through
+    `flows.runs.start_episode`."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -157,6 +164,22 @@ class PrefectDesk:
             )
             thread.start()
             self._executions.append(thread)
+
+    def start(self, request: EpisodeRequest, options: RunOptions | None, reviewer: str,
+              priority: str = "high") -> "Started":
+        """Start the episode as `reelgate episode` does (flows.runs.start_episode); the page checked it first."""
+        from editorial.web import Started  # the page's module (FastAPI) stays out of the episode flow's imports
+
+        deployment_id = episode_deployment_id()
+        # TODO(priority): pass priority=priority to start_episode once flows.runs.start_episode takes it.
+        run, attached = start_episode(deployment_id, request, self.settings, who=reviewer, options=options)
+        if not attached and not deployment_served(deployment_id):
+            # Nobody polls the deployment: execute the run here, without holding the request.
+            thread = threading.Thread(target=execute_run, args=(run.id,), name=f"start-{request.episode_id}",
+                                      daemon=True)
+            thread.start()
+            self._executions.append(thread)
+        return Started(episode_id=request.episode_id, flow_run_id=str(run.id), attached=attached)
 
     def join(self, timeout_s: float = 600.0) -> None:
         """Wait for runs this desk executes itself (tests, and a clean stop)."""

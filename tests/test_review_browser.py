@@ -131,3 +131,134 @@ def test_editor_approves_one_episode_and_rejects_another_in_the_browser(prefect_
     assert feed.is_file(), "no feed.json in the publish folder (the review gate writes it on approve)"
     text = json.dumps(json.loads(feed.read_text(encoding="utf-8")))
     assert "page-approve" in text and "page-reject" not in text
+
+
+def _keys(driver, keys: str) -> None:
+    """Type `keys` to whatever has the focus (the page itself when nothing does), as a person would."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(driver).send_keys(keys).perform()
+
+
+def _blur(driver) -> None:
+    driver.execute_script("document.activeElement && document.activeElement.blur();")
+
+
+def test_editor_moves_through_the_queue_and_decides_by_keyboard_with_a_confirmation(prefect_server, browser, capsys):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from flows.desk import start_review_page
+
+    settings = prefect_server
+    assert main(["episode", STORY_APPROVE, "--id", "keys-approve"]) == 0
+    assert main(["episode", STORY_REJECT, "--id", "keys-reject"]) == 0
+    capsys.readouterr()
+    page = start_review_page(settings, port=0)
+    try:
+        browser.get(page.url)
+        ids = [row.get_attribute("data-episode") for row in browser.find_elements(By.CSS_SELECTOR, "tr.item")]
+        assert ids.index("keys-reject") < ids.index("keys-approve")
+        # n moves down the queue as listed, Enter opens the selected one.
+        _keys(browser, "n" * (ids.index("keys-reject") + 1) + Keys.ENTER)
+        _wait(browser, lambda d: d.current_url.endswith("/episodes/keys-reject"), 10, "n + Enter did not open it")
+        assert "keys-approve" in browser.find_element(By.ID, "next-episode").get_attribute("href")
+
+        # r without notes asks for them (the gate would refuse) and puts the cursor there.
+        _keys(browser, "r")
+        assert not browser.find_element(By.ID, "confirm").is_displayed()
+        assert browser.execute_script("return document.activeElement.id") == "notes"
+        assert browser.find_element(By.ID, "result").text.startswith("Write notes first")
+        # Typing in the notes box is typing: no key there chooses, confirms or navigates.
+        notes = browser.find_element(By.ID, "notes")
+        typed = "a r g n p f ? , . too dark"
+        notes.send_keys(typed + Keys.ENTER)
+        assert notes.get_attribute("value") == typed + "\n"
+        assert not browser.find_element(By.ID, "confirm").is_displayed()
+        assert not browser.find_element(By.ID, "help").is_displayed()
+        assert browser.current_url.endswith("/episodes/keys-reject")
+        # Nor with Alt or Ctrl held (the browser's and the system's own shortcuts).
+        _blur(browser)
+        for modifier in (Keys.ALT, Keys.CONTROL):
+            ActionChains(browser).key_down(modifier).send_keys("a").key_up(modifier).perform()
+        assert not browser.find_element(By.ID, "confirm").is_displayed()
+
+        # A ticked shot box keeps the focus but takes no text: g asks to regenerate from there.
+        browser.find_element(By.CSS_SELECTOR, 'input[name="shots"][value="1"]').click()
+        _keys(browser, "g")
+        assert browser.find_element(By.ID, "confirm").get_attribute("data-decision") == "regenerate"
+        _keys(browser, Keys.ESCAPE)
+        browser.find_element(By.CSS_SELECTOR, 'input[name="shots"][value="1"]').click()
+        # r only asks; Esc cancels and nothing is sent.
+        _keys(browser, "r")
+        confirm = browser.find_element(By.ID, "confirm")
+        assert confirm.is_displayed() and confirm.get_attribute("data-decision") == "reject"
+        assert "Enter" in confirm.text
+        _keys(browser, Keys.ESCAPE)
+        assert not confirm.is_displayed()
+        assert load_manifest(settings.episodes_dir / "keys-reject").status.value == "awaiting_review"
+        # r, then Enter: the same POST as the button, with the notes typed and the version on screen.
+        _keys(browser, "r" + Keys.ENTER)
+        _wait(browser, lambda d: d.find_element(By.ID, "result").text.startswith("Done:"), 600,
+              "the keyboard reject did not reach a final state")
+        assert browser.find_element(By.ID, "status").text == "rejected"
+
+        # p / n follow the queue; the approve goes the same way.
+        browser.get(page.base_url + "/")
+        ids = [row.get_attribute("data-episode") for row in browser.find_elements(By.CSS_SELECTOR, "tr.item")]
+        _keys(browser, "n" * (ids.index("keys-approve") + 1) + Keys.ENTER)
+        _wait(browser, lambda d: d.current_url.endswith("/episodes/keys-approve"), 10, "the queue did not open it")
+        _keys(browser, "?")
+        assert browser.find_element(By.ID, "help").is_displayed()
+        _keys(browser, "?")
+        _keys(browser, "a")
+        assert browser.find_element(By.ID, "confirm").get_attribute("data-decision") == "approve"
+        _keys(browser, Keys.ENTER)
+        _wait(browser, lambda d: d.find_element(By.ID, "result").text.startswith("Done:"), 600,
+              "the keyboard approve did not reach a final state")
+        assert browser.find_element(By.ID, "status").text == "published"
+        page.desk.join()
+    finally:
+        page.stop()
+    rejected = load_manifest(settings.episodes_dir / "keys-reject")
+    approved = load_manifest(settings.episodes_dir / "keys-approve")
+    assert rejected.status.value == "rejected" and rejected.review.notes == typed + "\n"
+    assert rejected.review.authenticated and rejected.review.decided_on.id == rejected.version.id
+    assert approved.status.value == "published" and (settings.publish_dir / "keys-approve" / "episode.mp4").is_file()
+
+
+def test_the_page_switches_to_chinese_and_the_new_episode_form_screens_a_blocked_story(prefect_server, browser):
+    from selenium.webdriver.common.by import By
+
+    from flows.desk import start_review_page
+
+    page = start_review_page(prefect_server, port=0)
+    try:
+        browser.get(page.url)
+        browser.find_element(By.CSS_SELECTOR, '#lang a[data-lang="zh"]').click()
+        _wait(browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN", 10,
+              "the switch did not show the page in Chinese")
+        assert browser.find_element(By.TAG_NAME, "h1").text.startswith("待审核")
+        browser.find_element(By.ID, "new-episode").click()  # the choice is remembered from page to page
+        _wait(browser, lambda d: d.current_url.endswith("/new"), 10, "the new-episode form did not open")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "新建剧集"
+
+        story = browser.find_element(By.ID, "story")
+        start = browser.find_element(By.ID, "start-button")
+        story.send_keys("A fox runs home. Then the knight beheads the 血腥 king.")
+        result = browser.find_element(By.ID, "screen-result")
+        # The first screen loads the lists (seconds); then each pause in typing screens again.
+        _wait(browser, lambda d: result.get_attribute("data-action") == "block", 60, "the story was not screened")
+        assert not start.is_enabled()
+        marks = browser.find_elements(By.CSS_SELECTOR, "#marked mark.block")
+        assert [m.text for m in marks] == ["beheads", "血腥"]
+        assert "已拦截" in result.text
+        # Clean text again: Start comes back once the screen says so.
+        story.clear()
+        story.send_keys("A fox runs home under the moon.")
+        _wait(browser, lambda d: result.get_attribute("data-action") == "allow" and start.is_enabled(), 30,
+              "a clean story did not enable Start")
+        assert browser.find_elements(By.CSS_SELECTOR, "#marked mark") == []
+    finally:
+        page.stop()
