@@ -39,6 +39,7 @@ from editorial.manifest import Manifest, ReviewDecision
 from editorial.report import episode_flags
 from editorial.review import QueueItem, format_age, may_decide
 from editorial.reviewers import authenticate, is_reviewer
+from editorial.web_variants import variant_routes
 from reelgate.errors import EpisodeConflict, InputError, NotAllowed, ReelgateError, StaleDecision
 from reelgate.records import EpisodeRequest
 from reelgate.settings import MIN_TOKEN_CHARS, RunOptions, Settings
@@ -386,6 +387,7 @@ def create_app(desk: Desk, owner_token: str, media_root: Path, data_dir: Path,
         return JSONResponse({"episode_id": started.episode_id, "flow_run_id": started.flow_run_id,
                              "attached": started.attached, "url": f"/episodes/{started.episode_id}"})
 
+    app.include_router(variant_routes(desk, data_dir, page, lambda: checked_with().variants.max_takes))
     return app
 
 

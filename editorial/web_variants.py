@@ -56,8 +56,10 @@ class SweepDesk(Protocol):
         ...
 
 
-def variant_routes(desk: SweepDesk, data_dir: Path, page: Callable[..., Response]) -> APIRouter:
-    """The variants routes; `page(template, request, **context)` renders like the rest of the review page."""
+def variant_routes(desk: SweepDesk, data_dir: Path, page: Callable[..., Response],
+                   max_takes: Callable[[], int]) -> APIRouter:
+    """The variants routes; `page(template, request, **context)` renders like the rest of the review page,
+    `max_takes()` is the sweep limit (settings.variants.max_takes) the form shows."""
     router = APIRouter()
     data_dir = Path(data_dir)
 
@@ -153,7 +155,7 @@ def variant_routes(desk: SweepDesk, data_dir: Path, page: Callable[..., Response
         except InputError as exc:  # a blocked take, no such take, a sweep still being made, a plan that no longer fits
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"sweep_id": sweep_id, "take": take_id, "state": state.value, "status": marked.status.value,
-                             "chosen": marked.chosen})
+                             "chosen": marked.chosen, "written": bool(marked.plan_file and marked.chosen == take_id)})
 
     @router.get("/episodes/{episode_id}/variants/new")
     def new_sweep(episode_id: str, request: Request, shot: int = 1) -> Response:
@@ -165,7 +167,7 @@ def variant_routes(desk: SweepDesk, data_dir: Path, page: Callable[..., Response
         if not 1 <= shot <= count:
             return PlainTextResponse(f"episode {episode_id} has shots 1 to {count}", status_code=404)
         return page("sweep_new.html", request, m=manifest, shot=manifest.plan.shots[shot - 1], number=shot,
-                    choices=KNOB_CHOICES, max_seeds=MAX_SEEDS,
+                    choices=KNOB_CHOICES, max_seeds=MAX_SEEDS, max_takes=max_takes(),
                     waiting=manifest.status.value == "awaiting_review", may_decide=may_decide(manifest, request.state.reviewer),
                     sweeps=list_sweeps(data_dir, episode_id))
 

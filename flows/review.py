@@ -14,6 +14,9 @@ Two sides of one gate:
 
 from __future__ import annotations
 
+import hashlib
+import json
+import subprocess
 import threading
 import time
 import uuid
@@ -27,11 +30,12 @@ from pydantic import Field, create_model
 
 from editorial.audit import append_audit, locked
 from editorial.notify import notify_episode
-from editorial.manifest import EpisodeVersion, Manifest, ReviewDecision, load_manifest
+from editorial.manifest import EpisodeVersion, Manifest, ReviewDecision, Status, load_manifest
 from editorial.review import (
     PREFECT_UI, QueueItem, check_decision, decision_key, file_sha256, may_decide, read_manifests, recently_decided,
     refusal_event, sign_decision, signed_by_desk, waiting_queue,
 )
+from editorial.variants import Sweep, TakeState, list_sweeps, load_sweep, mark_on_page
 from flows.runs import (
     deployment_served, episode_deployment_id, episode_dir_of, execute_run, read_run, start_episode, waiting_runs,
 )
@@ -145,6 +149,7 @@ class PrefectDesk:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._executions: list[threading.Thread] = []
+        self._children: list[subprocess.Popen] = []  # sweeps made in child processes
 
     def waiting(self) -> list[QueueItem]:
         return waiting_queue(read_manifests(self.settings.episodes_dir))
@@ -181,11 +186,55 @@ class PrefectDesk:
             self._executions.append(thread)
         return Started(episode_id=request.episode_id, flow_run_id=str(run.id), attached=attached)
 
+    def mark_take(self, sweep_id: str, take_id: str, state: TakeState, reviewer: str) -> Sweep:
+        """Mark a take of a sweep as `reviewer`; selecting a plan-file sweep's take writes it into the plan."""
+        return mark_on_page(self.settings.data_dir, sweep_id, take_id, state, reviewer, self.settings.planning)
+
+    def start_sweep(self, episode_id: str, shot: int, knobs: dict[str, list[str]], seeds: int, reviewer: str) -> Sweep:
+        """Open a sweep of shot `shot` on the version at the episode's review gate, and start it.
+
+        The takes are made as the episode's shots are: with the run options its run was started with
+        (backend, size, preset), never anything from the page. The same sweep asked twice (a double
+        click) is the same sweep: its id is derived from the version, the shot, the knobs and the seeds.
+        """
+        from flows.runs import execute_sweep, start_sweep, sweep_deployment_id
+
+        manifest = self.episode(episode_id)
+        if manifest.status != Status.AWAITING_REVIEW or manifest.version is None or manifest.plan is None:
+            raise InputError(f"episode {episode_id} is not waiting for review ({manifest.status.value}); a sweep is "
+                             "opened on the version at the review gate")
+        if not may_decide(manifest, reviewer):
+            raise NotAllowed(f"{reviewer} is not among the reviewers who decide episode {episode_id} "
+                             f"({', '.join(manifest.request.reviewers)})")
+        if not 1 <= shot <= len(manifest.plan.shots):
+            raise InputError(f"episode {episode_id} has shots 1 to {len(manifest.plan.shots)}, not {shot}")
+        run = read_run(uuid.UUID(manifest.flow_run_id))
+        options = RunOptions.model_validate((run.parameters or {}).get("options") or {})
+        asked = json.dumps([manifest.version.id, shot, knobs, seeds], sort_keys=True)
+        sweep_id = f"{episode_id[:60]}-s{shot}-{hashlib.sha256(asked.encode()).hexdigest()[:10]}"
+        existing = {s.sweep_id: s for s in list_sweeps(self.settings.data_dir, episode_id)}
+        if sweep_id in existing:
+            return existing[sweep_id]
+        flow_run, sweep_id = start_sweep(
+            manifest.plan, shot, knobs, seeds, sweep_id=sweep_id, episode_id=episode_id,
+            episode_version=manifest.version.id, created_by=reviewer, options=options, settings=self.settings,
+            idempotency_key=f"reelgate-sweep:{sweep_id}",
+        )
+        if not deployment_served(sweep_deployment_id()):
+            # Nobody polls the variants deployment: make the takes in a child process of this one.
+            self._children.append(execute_sweep(flow_run.id, self.settings.data_dir / f"sweep-{sweep_id}.log"))
+        return load_sweep(self.settings.data_dir, sweep_id)
+
     def join(self, timeout_s: float = 600.0) -> None:
         """Wait for runs this desk executes itself (tests, and a clean stop)."""
         deadline = time.monotonic() + timeout_s
         for thread in self._executions:
             thread.join(max(0.0, deadline - time.monotonic()))
+        for child in self._children:
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
 
 
 # ---- expiry ------------------------------------------------------------------------------
@@ -220,7 +269,7 @@ def expire_overdue(settings: Settings) -> list[str]:
     from prefect.states import Cancelled
 
     from editorial.audit import SYSTEM, decision_event
-    from editorial.manifest import Status, mark_expired, now_utc
+    from editorial.manifest import mark_expired, now_utc
     from tasks.common import artifact_key
 
     now = now_utc()

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from editorial.audit import read_audit
 from editorial.manifest import ReviewDecision, Status, load_manifest, now_utc, save_manifest
 from editorial.reviewers import add_reviewer
-from editorial.variants import Sweep, SweepStatus, Take, TakeState, load_sweep, save_sweep, sweep_dir
+from editorial.variants import Sweep, SweepStatus, Take, TakeState, load_sweep, mark_on_page, save_sweep, sweep_dir
 from editorial.web import create_app
 from reelgate.errors import InputError
 from reelgate.files import file_sha256
@@ -41,6 +41,9 @@ class SweepingDesk(FakeDesk):
                       knobs=knobs, seeds=seeds, episode_id=episode_id, episode_version=manifest.version.id)
         save_sweep(self.data_dir, sweep)
         return sweep
+
+    def mark_take(self, sweep_id, take_id, state, reviewer) -> Sweep:
+        return mark_on_page(self.data_dir, sweep_id, take_id, state, reviewer)
 
 
 def _take(folder: Path, take_id: str, action: Action | None, **fields) -> Take:
@@ -111,8 +114,8 @@ def test_marks_follow_the_rules_and_are_audited(page):
     answer = client.post("/variants/sw1/takes/t04", json={"state": "selected"})
     assert answer.status_code == 200
     sweep = load_sweep(data, "sw1")
-    # One selected take at a time.
-    assert [t.state for t in sweep.takes] == [TakeState.UNMARKED, TakeState.UNMARKED, TakeState.UNMARKED,
+    # One selected take at a time: the one selected before goes back to maybe.
+    assert [t.state for t in sweep.takes] == [TakeState.MAYBE, TakeState.UNMARKED, TakeState.UNMARKED,
                                              TakeState.SELECTED]
     assert sweep.take("t04").marked_by == "owner"
     for take_id in ("t02", "t03"):  # blocked, unchecked

@@ -1,6 +1,15 @@
 // The variants pages' few behaviours: marking takes, starting a sweep, using the selected take.
 // Data is only ever written with textContent; the reviewer's name comes from the session.
+// The page's words come as data (body[data-strings], in the page's language); tr() fills them.
 "use strict";
+
+const STRINGS = JSON.parse(document.body.dataset.strings || "{}");
+
+function tr(key, values) {
+  let text = Object.prototype.hasOwnProperty.call(STRINGS, key) ? STRINGS[key] : key;
+  for (const [name, value] of Object.entries(values || {})) text = text.split("{" + name + "}").join(String(value));
+  return text;
+}
 
 const result = document.getElementById("result");
 
@@ -11,7 +20,7 @@ async function postJson(url, body) {
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
   });
-  const data = await response.json().catch(() => ({ error: "the page answered " + response.status }));
+  const data = await response.json().catch(() => ({ error: tr("js.answered", { status: response.status }) }));
   return { ok: response.ok, status: response.status, data: data };
 }
 
@@ -35,21 +44,22 @@ for (const button of document.querySelectorAll(".take button.mark")) {
     const state = button.dataset.state;
     const answer = await postJson(sweep + "/takes/" + encodeURIComponent(card.dataset.take), { state: state });
     if (!answer.ok) {
-      result.textContent = "Not marked: " + (answer.data.error || answer.status);
+      result.textContent = tr("js.var.not_marked", { error: answer.data.error || answer.status });
       return;
     }
     if (state === "selected") {
-      // One take is selected at a time: the server un-selected the others.
+      // One take is selected at a time: the server put the one selected before back to maybe.
       for (const other of document.querySelectorAll(".take.selected")) {
         other.classList.remove("selected");
-        other.classList.add("unmarked");
-        for (const b of other.querySelectorAll("button.mark")) b.setAttribute("aria-pressed", "false");
+        other.classList.add("maybe");
+        for (const b of other.querySelectorAll("button.mark")) b.setAttribute("aria-pressed", String(b.dataset.state === "maybe"));
       }
     }
     card.classList.remove("unmarked", "rejected", "maybe", "selected");
     card.classList.add(state);
     for (const b of card.querySelectorAll("button.mark")) b.setAttribute("aria-pressed", String(b === button));
-    result.textContent = card.dataset.take + ": " + state + (answer.data.status === "chosen" ? " (written into the plan)" : "");
+    result.textContent = answer.data.written ? tr("js.var.written", { take: card.dataset.take })
+      : tr("js.var.marked", { take: card.dataset.take, state: button.textContent.trim() });
     refreshUse();
   });
 }
@@ -61,9 +71,9 @@ if (useForm) {
     const take = selectedTake();
     if (!take) return;
     const shot = parseInt(useForm.dataset.shot, 10);
-    const notes = useForm.elements.notes.value.trim() || "use take " + take + " of sweep " + useForm.dataset.sweep;
+    const notes = useForm.elements.notes.value.trim() || tr("js.var.use_notes", { take: take, sweep: useForm.dataset.sweep });
     useButton.disabled = true;
-    result.textContent = "Sending…";
+    result.textContent = tr("js.var.sending");
     const answer = await postJson(useForm.action, {
       decision: "regenerate",
       shots: [shot],
@@ -72,11 +82,11 @@ if (useForm) {
       version: useForm.dataset.version,
     });
     if (!answer.ok) {
-      result.textContent = "Not sent: " + (answer.data.error || answer.status);
+      result.textContent = tr("js.var.not_sent", { error: answer.data.error || answer.status });
       if (answer.status !== 409) useButton.disabled = false;
       return;
     }
-    result.textContent = "Sent: the episode is made again with take " + take + "; status " + answer.data.status + ".";
+    result.textContent = tr("js.var.sent", { take: take, status: answer.data.status });
     window.location.href = useForm.dataset.episodeUrl;
   });
 }
@@ -92,7 +102,7 @@ if (meta && statusText && ["queued", "running"].includes(statusText.textContent.
       if (!response.ok) continue;
       const data = await response.json();
       const made = data.takes.filter((t) => t.made).length;
-      statusText.textContent = data.status + " (" + made + " of " + data.takes.length + " made)";
+      statusText.textContent = tr("js.var.progress", { status: data.status, made: made, total: data.takes.length });
       if (!["queued", "running"].includes(data.status)) {
         window.location.reload(); // the takes, the grid and the side-by-side video are in
         return;
@@ -131,14 +141,14 @@ if (sweepForm) {
     event.preventDefault();
     const button = document.getElementById("start-sweep");
     button.disabled = true;
-    result.textContent = "Starting…";
+    result.textContent = tr("js.var.starting");
     const answer = await postJson(sweepForm.action, {
       shot: parseInt(sweepForm.dataset.shot, 10),
       knobs: sweepKnobs(),
       seeds: parseInt(document.getElementById("seeds").value, 10) || 1,
     });
     if (!answer.ok) {
-      result.textContent = "Not started: " + (answer.data.error || answer.status);
+      result.textContent = tr("js.var.not_started", { error: answer.data.error || answer.status });
       button.disabled = false;
       return;
     }
