@@ -34,7 +34,7 @@ from prefect.client.schemas.sorting import FlowRunSort
 
 from reelgate.errors import BackendUnavailable, ConfigError, InputError
 from reelgate.records import EpisodeRequest
-from reelgate.settings import RunOptions, Settings
+from reelgate.settings import PRIORITY_NAMES, RunOptions, Settings
 
 
 FLOW_ENTRYPOINT = "flows.episode.produce_episode"
@@ -50,26 +50,51 @@ LIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAU
 
 def create_episode_run(
     deployment_id: uuid.UUID, request: EpisodeRequest, options: RunOptions | None = None,
-    idempotency_key: str | None = None,
+    idempotency_key: str | None = None, priority: str | None = None,
 ) -> FlowRun:
     """A scheduled run of the episode deployment, named after the episode.
 
     Its parameters are the request and the run's options, never settings: the worker that
     runs it uses its own (see RunOptions).
     idempotency_key: with a key, the server creates at most one run per key (of this
-        flow) and returns that run to every later call with the same key.
+        flow) and returns that run to every later call with the same key (on the queue
+        the first call chose: the priority is no part of the key).
+    priority: high, normal or low (PRIORITY_NAMES): the work-pool queue the run waits in,
+        when the deployment is on a work pool; served by `reelgate up` (no pool), the runner
+        takes runs in the order they were scheduled and the priority only tags the run.
+        None: the deployment's own queue (normal, as `reelgate admin pool` applies it).
     """
     parameters = {"request": request.model_dump(mode="json")}
     if options is not None:
         parameters["options"] = options.model_dump(mode="json", exclude_none=True)
+    queue = None
+    if priority is not None:
+        check_priority(priority)
+        queue = priority if deployment_pool(deployment_id) else None
     with get_client(sync_client=True) as client:
         return client.create_flow_run_from_deployment(
             deployment_id,
             parameters=parameters,
             name=request.episode_id,
-            tags=["reelgate", *( [f"series:{request.series}"] if request.series else [])],
+            tags=["reelgate", *( [f"series:{request.series}"] if request.series else []),
+                  *([f"priority:{priority}"] if priority else [])],
             idempotency_key=idempotency_key,
+            work_queue_name=queue,
         )
+
+
+def check_priority(priority: str) -> str:
+    """The priority's queue name, or an InputError that lists the known ones."""
+    if priority not in PRIORITY_NAMES:
+        raise InputError(f"unknown priority {priority!r}; the priorities are {', '.join(PRIORITY_NAMES)} "
+                         "(high is taken first; see README, Priorities)")
+    return priority
+
+
+def deployment_pool(deployment_id: uuid.UUID) -> str | None:
+    """The work pool the deployment is applied to; None when a runner serves it (`reelgate up`)."""
+    with get_client(sync_client=True) as client:
+        return client.read_deployment(deployment_id).work_pool_name
 
 
 def live_runs(episode_id: str) -> list[FlowRun]:
@@ -87,6 +112,7 @@ def live_runs(episode_id: str) -> list[FlowRun]:
 def start_episode(
     deployment_id: uuid.UUID, request: EpisodeRequest, settings: Settings, replace: bool = False,
     idempotency_key: str | None = None, who: str = "owner", options: RunOptions | None = None,
+    priority: str | None = None,
 ) -> tuple[FlowRun, bool]:
     """The one line of work of an episode id: attach to its live run, or start one; (run, attached).
 
@@ -94,7 +120,11 @@ def start_episode(
     unfinished work). Another request is refused (EpisodeConflict) unless `replace`: the live
     run is ended, the old line's files move to versions/<n>/ and it is marked superseded in
     its manifest and the audit log; then a clean run starts.
+    priority: high, normal or low, the work-pool queue a new run waits in (see
+        create_episode_run); an attached run keeps its queue. Checked before anything else.
     """
+    if priority is not None:
+        check_priority(priority)
     from editorial.manifest import load_manifest, manifest_path
     from editorial.review import check_same_request, request_fingerprint, superseded_lines
 
@@ -114,7 +144,7 @@ def start_episode(
     line = len(superseded_lines(folder)) + 1
     key = idempotency_key or (f"reelgate-episode:{request.episode_id}:{request_fingerprint(request)[:16]}:"
                               f"line{line}:{failed_run_count(request.episode_id)}")
-    return create_episode_run(deployment_id, request, options, idempotency_key=key), False
+    return create_episode_run(deployment_id, request, options, idempotency_key=key, priority=priority), False
 
 
 def _request_manifest(run: FlowRun, settings: Settings):
