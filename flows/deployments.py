@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.runs import DEPLOYMENT, create_episode_run, wait_until_settled
@@ -81,7 +81,7 @@ def series_deployment(series_file: Path, settings: Settings):
     )
 
 
-def apply_to_pool(series_files: list[Path], settings: Settings, work_pool: str) -> list[uuid.UUID]:
+def apply_to_pool(series_files: list[Path], settings: Settings, work_pool: str) -> "PoolSetup":
     """Set up the work pool and its priority queues, and apply the episode and series deployments to it.
 
     Workers (`prefect worker start --pool NAME`) started in a checkout of this repository
@@ -89,10 +89,11 @@ def apply_to_pool(series_files: list[Path], settings: Settings, work_pool: str) 
     deployment's own queue is `normal` (a run created without a priority waits there); the
     series deployments' is `low` (a schedule's fire waits behind the episodes people asked for).
     """
-    setup_pool(work_pool, settings.priorities.table())
     deployments = [episode_deployment(), *(series_deployment(Path(f), settings) for f in series_files)]
-    return [_on_queue(d, EPISODE_QUEUE if i == 0 else SERIES_QUEUE).apply(work_pool_name=work_pool)
-            for i, d in enumerate(deployments)]
+    setup = setup_pool(work_pool, settings.priorities.table())
+    setup.deployments = {d.full_name: _on_queue(d, EPISODE_QUEUE if i == 0 else SERIES_QUEUE).apply(
+        work_pool_name=work_pool) for i, d in enumerate(deployments)}
+    return setup
 
 
 @dataclass
@@ -103,6 +104,7 @@ class PoolSetup:
     created: bool
     queues: dict[str, int]
     changes: dict[str, str]  # queue -> "created" | "priority a -> b" | "unchanged"
+    deployments: dict[str, uuid.UUID] = field(default_factory=dict)  # "flow/name" -> id, once applied
 
 
 def setup_pool(work_pool: str, table: dict[str, int]) -> PoolSetup:
@@ -209,7 +211,8 @@ def serve(
             if on_ready is not None:
                 await anyio.to_thread.run_sync(on_ready)
             if first is not None:
-                run = await anyio.to_thread.run_sync(create_episode_run, deployment_id, first, first_options)
+                run = await anyio.to_thread.run_sync(
+                    lambda: create_episode_run(deployment_id, first, first_options, priority="high"))
                 on_settled(None, run)
                 settled = await anyio.to_thread.run_sync(wait_until_settled, run.id, 24 * 3600.0, 2.0)
                 on_settled(settled, run)
