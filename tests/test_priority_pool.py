@@ -1,0 +1,112 @@
+"""Priorities on a real Prefect server: `reelgate pool` sets the pool up (idempotently), and runs land on their queues.
+
+Integration tier: the session's Prefect server (tests/conftest.py). No worker is started:
+the order a worker takes runs in is read from the same server call a worker makes
+(`get_scheduled_flow_runs_for_work_pool`); bench/priority.py runs a real worker.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from cli import main
+
+pytestmark = pytest.mark.integration
+
+POOL = "test-priorities"
+
+
+@pytest.fixture
+def pool(prefect_server, monkeypatch):
+    """The pool set up by `reelgate pool`; afterwards our runs are cancelled and the episode
+    deployment is served from no pool again, as the other tests of the session expect."""
+    monkeypatch.setenv("REELGATE_DATA_DIR", os.environ["REELGATE_DATA_DIR"])
+    from prefect.client.orchestration import get_client
+    from prefect.states import Cancelled
+
+    from flows import deployments
+
+    created = []
+    yield created
+    with get_client(sync_client=True) as client:
+        for run in created:
+            client.set_flow_run_state(run.id, Cancelled(message="test over"), force=True)
+    deployments.episode_deployment().apply()
+
+
+def test_reelgate_pool_sets_up_the_queues_and_is_idempotent(pool, capsys):
+    from flows import deployments, runs
+
+    assert main(["pool", POOL]) == 0
+    first = capsys.readouterr().out
+    assert main(["pool", POOL]) == 0
+    second = capsys.readouterr().out
+
+    assert deployments.pool_queues(POOL) == {"high": 1, "normal": 2, "low": 3, "default": 4}
+    assert f"work pool {POOL}: created" in first and f"work pool {POOL}: already there" in second
+    assert first.count("created") == 4 and second.count("unchanged") == 3
+    assert f"prefect worker start --pool {POOL} --type process --limit 1" in second
+    assert "api-auth" in second and "REELGATE_DATA_DIR=" in second
+    deployment_id = runs.episode_deployment_id()
+    assert runs.deployment_pool(deployment_id) == POOL
+    # `reelgate episode` re-applies the deployment: it must stay on the pool, on its queue.
+    assert deployments.ensure_deployment() == deployment_id
+    assert runs.deployment_pool(deployment_id) == POOL
+
+
+def test_renumbered_priorities_are_applied_and_put_back(pool, monkeypatch, capsys):
+    from flows import deployments
+
+    monkeypatch.setenv("REELGATE_PRIORITIES__HIGH", "2")
+    monkeypatch.setenv("REELGATE_PRIORITIES__NORMAL", "3")
+    monkeypatch.setenv("REELGATE_PRIORITIES__LOW", "5")
+    assert main(["pool", POOL]) == 0
+    queues = deployments.pool_queues(POOL)
+    assert (queues["high"], queues["normal"], queues["low"]) == (2, 3, 5)
+    for name in ("HIGH", "NORMAL", "LOW"):
+        monkeypatch.delenv(f"REELGATE_PRIORITIES__{name}")
+    assert main(["pool", POOL]) == 0
+    assert "priority 5 -> 3" in capsys.readouterr().out
+    assert deployments.pool_queues(POOL) == {"high": 1, "normal": 2, "low": 3, "default": 4}
+
+
+def test_a_high_run_lands_on_high_and_is_taken_before_older_low_ones(pool):
+    from prefect.client.orchestration import get_client
+
+    from flows import deployments, runs
+    from reelgate.records import EpisodeRequest
+    from reelgate.settings import Settings
+
+    settings = Settings()
+    deployment_id = deployments.apply_to_pool([], settings, POOL).deployments[runs.DEPLOYMENT]
+    tag = uuid.uuid4().hex[:6]
+
+    def start(name: str, priority: str | None):
+        request = EpisodeRequest(episode_id=f"prio-{name}-{tag}", prompt="A fox runs across the snowy hills.")
+        run, attached = runs.start_episode(deployment_id, request, settings, priority=priority)
+        assert not attached
+        pool.append(run)
+        return run
+
+    low = [start(f"low{i}", "low") for i in range(2)]
+    plain = start("plain", None)
+    high = start("high", "high")
+    assert [r.work_queue_name for r in low] == ["low", "low"]
+    assert plain.work_queue_name == "normal"  # the episode deployment's own queue
+    assert high.work_queue_name == "high"
+
+    # The same request again (another priority): the same run back, on the queue it was created on.
+    again, attached = runs.start_episode(deployment_id, EpisodeRequest(
+        episode_id=f"prio-high-{tag}", prompt="A fox runs across the snowy hills."), settings, priority="low")
+    assert attached and again.id == high.id
+
+    with get_client(sync_client=True) as client:
+        offered = client.get_scheduled_flow_runs_for_work_pool(
+            POOL, scheduled_before=datetime.now(timezone.utc) + timedelta(seconds=10))
+    ours = [r.flow_run.id for r in offered if r.flow_run.id in {x.id for x in pool}]
+    # What a worker takes first: high, then normal, then the low ones oldest first.
+    assert ours == [high.id, plain.id, low[0].id, low[1].id]
