@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows.runs import DEPLOYMENT, create_episode_run, wait_until_settled
+from flows.runs import create_episode_run, wait_until_settled
 from reelgate.errors import ConfigError
 from reelgate.records import EpisodeRequest
 from reelgate.settings import RunOptions, Settings
@@ -36,19 +36,8 @@ def episode_deployment():
 
 
 def ensure_deployment() -> uuid.UUID:
-    """Apply the episode deployment; one already on a work pool stays on it (and on its queue)."""
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            existing = client.read_deployment_by_name(DEPLOYMENT)
-        except ObjectNotFound:
-            existing = None
-    if existing is not None and existing.work_pool_name:
-        # A bare apply() would take the deployment off the pool, and its workers would stop seeing it.
-        return _on_queue(episode_deployment(), existing.work_queue_name or EPISODE_QUEUE).apply(
-            work_pool_name=existing.work_pool_name)
+    """Apply the episode deployment. One already on a work pool stays on it, on its queue
+    (Prefect keeps both when a deployment is applied again without a pool)."""
     return episode_deployment().apply()
 
 

@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from prefect.client.orchestration import get_client
@@ -45,6 +46,10 @@ SERIES_FLOW = "produce-next-episode"
 
 SETTLED = {StateType.PAUSED, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 
+# How far back a high-priority run is scheduled. A runner (`reelgate up`, no work pool) takes
+# runs earliest scheduled first, so it goes before any run queued in the last RUNNER_HEAD_START.
+RUNNER_HEAD_START = timedelta(days=1)
+
 LIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING]
 
 
@@ -60,17 +65,26 @@ def create_episode_run(
         flow) and returns that run to every later call with the same key (on the queue
         the first call chose: the priority is no part of the key).
     priority: high, normal or low (PRIORITY_NAMES): the work-pool queue the run waits in,
-        when the deployment is on a work pool; served by `reelgate up` (no pool), the runner
-        takes runs in the order they were scheduled and the priority only tags the run.
-        None: the deployment's own queue (normal, as `reelgate admin pool` applies it).
+        when the deployment is on a work pool. None: the deployment's own queue (normal, as
+        `reelgate pool` applies it). A high run is also scheduled RUNNER_HEAD_START back: a
+        runner (`reelgate up`, no pool) takes the earliest scheduled run first, so it goes
+        before everything queued since; there normal and low keep their order of arrival.
     """
     parameters = {"request": request.model_dump(mode="json")}
     if options is not None:
         parameters["options"] = options.model_dump(mode="json", exclude_none=True)
-    queue = None
+    queue, state = None, None
     if priority is not None:
         check_priority(priority)
         queue = priority if deployment_pool(deployment_id) else None
+        if priority == "high":
+            from prefect.states import Scheduled
+
+            # On a pool too (the queue's priority decides there; within the queue the order of
+            # arrival stays): a runner serving the deployment by id, even one applied to a
+            # pool, then takes it first. The Prefect UI shows such a run as Late.
+            state = Scheduled(scheduled_time=datetime.now(timezone.utc) - RUNNER_HEAD_START,
+                              message="high priority: scheduled back so that it is taken first")
     with get_client(sync_client=True) as client:
         return client.create_flow_run_from_deployment(
             deployment_id,
@@ -80,6 +94,7 @@ def create_episode_run(
                   *([f"priority:{priority}"] if priority else [])],
             idempotency_key=idempotency_key,
             work_queue_name=queue,
+            state=state,
         )
 
 

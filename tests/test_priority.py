@@ -109,13 +109,23 @@ def test_on_a_pool_the_run_waits_in_its_priority_queue(client, priority):
     assert created["work_queue_name"] == priority
     assert f"priority:{priority}" in created["tags"]
     assert created["idempotency_key"] == "k"
+    assert (created["state"] is not None) == (priority == "high")  # scheduled back (see the runner test)
 
 
-def test_served_by_a_runner_the_priority_only_tags_the_run(client):
-    client.pool = None  # `reelgate up`: the deployment is on no pool
-    runs.create_episode_run(uuid.uuid4(), REQUEST, priority="high")
-    assert client.created[0]["work_queue_name"] is None
-    assert "priority:high" in client.created[0]["tags"]
+def test_served_by_a_runner_a_high_run_is_scheduled_back_and_the_others_now(client):
+    """`reelgate up` has no pool: its runner takes the earliest scheduled run first."""
+    from datetime import datetime, timezone
+
+    client.pool = None
+    for priority in PRIORITY_NAMES:
+        runs.create_episode_run(uuid.uuid4(), REQUEST, priority=priority)
+    high, normal, low = client.created
+    assert [c["work_queue_name"] for c in client.created] == [None, None, None]
+    assert "priority:high" in high["tags"] and "priority:low" in low["tags"]
+    assert high["state"].is_scheduled()
+    back = datetime.now(timezone.utc) - high["state"].state_details.scheduled_time
+    assert abs(back - runs.RUNNER_HEAD_START).total_seconds() < 60
+    assert normal["state"] is None and low["state"] is None
 
 
 def test_without_a_priority_the_deployment_queue_is_used_and_nothing_else_is_asked(client):

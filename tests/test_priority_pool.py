@@ -22,20 +22,29 @@ POOL = "test-priorities"
 
 @pytest.fixture
 def pool(prefect_server, monkeypatch):
-    """The pool set up by `reelgate pool`; afterwards our runs are cancelled and the episode
-    deployment is served from no pool again, as the other tests of the session expect."""
+    """A list for the runs a test starts; afterwards they are cancelled and the episode deployment
+    is deleted, so the session's next test applies it afresh, on no pool (Prefect keeps a
+    deployment on its pool when it is applied again without one)."""
     monkeypatch.setenv("REELGATE_DATA_DIR", os.environ["REELGATE_DATA_DIR"])
-    from prefect.client.orchestration import get_client
-    from prefect.states import Cancelled
-
-    from flows import deployments
-
     created = []
     yield created
+    _forget_episode_deployment(created)
+
+
+def _forget_episode_deployment(created=()) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.states import Cancelled
+
+    from flows import runs
+
     with get_client(sync_client=True) as client:
         for run in created:
             client.set_flow_run_state(run.id, Cancelled(message="test over"), force=True)
-    deployments.episode_deployment().apply()
+        try:
+            client.delete_deployment(client.read_deployment_by_name(runs.DEPLOYMENT).id)
+        except ObjectNotFound:
+            pass
 
 
 def test_reelgate_pool_sets_up_the_queues_and_is_idempotent(pool, capsys):
@@ -110,3 +119,32 @@ def test_a_high_run_lands_on_high_and_is_taken_before_older_low_ones(pool):
     ours = [r.flow_run.id for r in offered if r.flow_run.id in {x.id for x in pool}]
     # What a worker takes first: high, then normal, then the low ones oldest first.
     assert ours == [high.id, plain.id, low[0].id, low[1].id]
+
+
+def test_served_by_a_runner_a_high_run_is_taken_before_older_ones(pool):
+    """`reelgate up` serves the deployment from no pool; its runner takes the earliest scheduled run first."""
+    from prefect.client.orchestration import get_client
+
+    from flows import deployments, runs
+    from reelgate.records import EpisodeRequest
+    from reelgate.settings import Settings
+
+    settings = Settings()
+    _forget_episode_deployment()
+    deployment_id = deployments.ensure_deployment()  # as `reelgate up` applies it: no pool
+    assert runs.deployment_pool(deployment_id) is None
+    tag = uuid.uuid4().hex[:6]
+    made = []
+    for name, priority in (("low", "low"), ("batch", "normal"), ("hand", "high")):
+        request = EpisodeRequest(episode_id=f"runner-{name}-{tag}", prompt="A fox runs across the snowy hills.")
+        run, _ = runs.start_episode(deployment_id, request, settings, priority=priority)
+        assert run.work_queue_name is None
+        made.append(run)
+    pool.extend(made)
+    with get_client(sync_client=True) as client:
+        offered = client.get_scheduled_flow_runs_for_deployments(
+            deployment_ids=[deployment_id], scheduled_before=datetime.now(timezone.utc) + timedelta(seconds=10))
+    # Prefect's runner (_ScheduledRunPoller) submits in next_scheduled_start_time order.
+    order = [r.id for r in sorted(offered, key=lambda r: r.next_scheduled_start_time) if r.id in {m.id for m in made}]
+    low, batch, hand = made
+    assert order == [hand.id, low.id, batch.id]
