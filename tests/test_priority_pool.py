@@ -148,3 +148,24 @@ def test_served_by_a_runner_a_high_run_is_taken_before_older_ones(pool):
     order = [r.id for r in sorted(offered, key=lambda r: r.next_scheduled_start_time) if r.id in {m.id for m in made}]
     low, batch, hand = made
     assert order == [hand.id, low.id, batch.id]
+
+
+def test_series_deploy_puts_the_series_fires_on_low_and_sets_up_the_queues(pool, capsys):
+    from pathlib import Path
+
+    from prefect.client.orchestration import get_client
+
+    from flows import deployments, runs
+
+    series_file = Path(__file__).resolve().parent.parent / "examples" / "constellations.yaml"
+    assert main(["series", "deploy", str(series_file), "--pool", POOL]) == 0
+    assert "low queue" in capsys.readouterr().out
+    with get_client(sync_client=True) as client:
+        fires = client.read_deployment_by_name(f"{runs.SERIES_FLOW}/constellations")
+        episode = client.read_deployment_by_name(runs.DEPLOYMENT)
+        try:
+            assert (fires.work_pool_name, fires.work_queue_name) == (POOL, "low")
+            assert (episode.work_pool_name, episode.work_queue_name) == (POOL, "normal")
+            assert deployments.pool_queues(POOL)["low"] == 3
+        finally:
+            client.delete_deployment(fires.id)  # its schedule must not fire into the rest of the session
