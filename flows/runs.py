@@ -76,7 +76,7 @@ def create_episode_run(
     queue, state = None, None
     if priority is not None:
         check_priority(priority)
-        queue = priority if deployment_pool(deployment_id) else None
+        queue = priority_queue(deployment_id, priority)
         if priority == "high":
             from prefect.states import Scheduled
 
@@ -103,6 +103,26 @@ def check_priority(priority: str) -> str:
     if priority not in PRIORITY_NAMES:
         raise InputError(f"unknown priority {priority!r}; the priorities are {', '.join(PRIORITY_NAMES)} "
                          "(high is taken first; see README, Priorities)")
+    return priority
+
+
+def priority_queue(deployment_id: uuid.UUID, priority: str) -> str | None:
+    """The work queue a run of this priority waits in; None when the deployment is on no pool (a runner serves it).
+
+    A queue missing from the pool is refused: Prefect would create it with whatever priority
+    is free, behind the others, and the run would silently lose its place.
+    """
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        pool = client.read_deployment(deployment_id).work_pool_name
+        if pool is None:
+            return None
+        try:
+            client.read_work_queue_by_name(name=priority, work_pool_name=pool)
+        except ObjectNotFound:
+            raise ConfigError(f"the work pool {pool!r} has no queue {priority!r}; set its priority queues up with "
+                              f"`reelgate pool {pool}`") from None
     return priority
 
 

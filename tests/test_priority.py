@@ -74,6 +74,7 @@ class FakeClient:
 
     def __init__(self, pool: str | None):
         self.pool = pool
+        self.queues = set(PRIORITY_NAMES)
         self.created: list[dict] = []
         self.deployments_read = 0
 
@@ -86,6 +87,13 @@ class FakeClient:
     def read_deployment(self, deployment_id):
         self.deployments_read += 1
         return SimpleNamespace(work_pool_name=self.pool)
+
+    def read_work_queue_by_name(self, name, work_pool_name):
+        from prefect.exceptions import ObjectNotFound
+
+        if name not in self.queues:
+            raise ObjectNotFound(http_exc=Exception("404"))
+        return SimpleNamespace(name=name, priority=PRIORITY_NAMES.index(name) + 1)
 
     def create_flow_run_from_deployment(self, deployment_id, **kwargs):
         self.created.append(kwargs)
@@ -110,6 +118,13 @@ def test_on_a_pool_the_run_waits_in_its_priority_queue(client, priority):
     assert f"priority:{priority}" in created["tags"]
     assert created["idempotency_key"] == "k"
     assert (created["state"] is not None) == (priority == "high")  # scheduled back (see the runner test)
+
+
+def test_a_pool_without_the_priority_queue_is_refused_naming_the_command(client):
+    client.queues = {"default"}  # a pool made by hand: Prefect would add the queue last, with any priority
+    with pytest.raises(ConfigError, match="the work pool 'reelgate' has no queue 'high'.*`reelgate pool reelgate`"):
+        runs.create_episode_run(uuid.uuid4(), REQUEST, priority="high")
+    assert client.created == []
 
 
 def test_served_by_a_runner_a_high_run_is_scheduled_back_and_the_others_now(client):
