@@ -38,11 +38,11 @@ def cmd_pool(args: argparse.Namespace) -> int:
 
     settings = load_settings(args)
     name = args.name or settings.priorities.pool
-    server, runs, deployments = import_flows(settings)
-    server.ensure_server(settings)  # a server that does not answer: BackendUnavailable, saying which and what to do
     series_files = [Path(f).resolve() for f in args.series or []]
     for file in series_files:
         load_series_or_explain(file, settings)
+    server, runs, deployments = import_flows(settings)
+    server.ensure_server(settings)  # a server that does not answer: BackendUnavailable, saying which and what to do
     setup = deployments.apply_to_pool(series_files, settings, name)
     print(f"work pool {name}: {'created' if setup.created else 'already there'} (type process)")
     for queue, priority in setup.queues.items():
