@@ -1,5 +1,6 @@
-"""`reelgate server start|stop|status`, `reelgate settings`, and `reelgate reviewers add NAME | list | remove NAME`
-(the people who may sign in to the review page): looking after the installation rather than its episodes.
+"""`reelgate server start|stop|status`, `reelgate settings`, `reelgate pool [NAME]` (the work pool and its priority
+queues) and `reelgate reviewers add NAME | list | remove NAME` (the people who may sign in to the review page):
+looking after the installation rather than its episodes.
 
 Errors are InputError, which `cli.main` turns into exit 2 with the message.
 """
@@ -29,6 +30,68 @@ def cmd_server(args: argparse.Namespace) -> int:
         print(f"{os.environ['PREFECT_API_URL']}: {'healthy' if healthy else 'not answering'}")
         return EXIT_OK if healthy else EXIT_REFUSED
     return EXIT_OK
+
+
+def cmd_pool(args: argparse.Namespace) -> int:
+    """Set up the work pool: the process pool, its high/normal/low queues, the episode (and series) deployments."""
+    from pathlib import Path
+
+    settings = load_settings(args)
+    name = args.name or settings.priorities.pool
+    series_files = [Path(f).resolve() for f in args.series or []]
+    for file in series_files:
+        load_series_or_explain(file, settings)
+    server, runs, deployments = import_flows(settings)
+    server.ensure_server(settings)  # a server that does not answer: BackendUnavailable, saying which and what to do
+    setup = deployments.apply_to_pool(series_files, settings, name)
+    print(f"work pool {name}: {'created' if setup.created else 'already there'} (type process)")
+    for queue, priority in setup.queues.items():
+        print(f"  queue {queue:7s} priority {priority}  {setup.changes[queue]:22s} {QUEUE_USE[queue]}")
+    for deployment in setup.deployments:
+        queue = deployments.EPISODE_QUEUE if deployment == runs.DEPLOYMENT else deployments.SERIES_QUEUE
+        print(f"  deployment {deployment} (its own runs wait in {queue})")
+    print("start a worker in a checkout of reelgate, on each machine that runs episodes "
+          "(--limit: runs at once; priorities decide which run takes a free slot):")
+    print(f"  {worker_command(settings, name)}")
+    return EXIT_OK
+
+
+def load_series_or_explain(file, settings) -> None:
+    """A series file must load before anything is applied; each problem is printed with its line."""
+    import sys
+
+    from editorial.series import SeriesFileError, load_series
+
+    if not file.is_file():
+        raise InputError(f"no series file {file}; give --series the path of a series YAML")
+    try:
+        load_series(file, settings.planning)
+    except SeriesFileError as exc:
+        for problem in exc.problems:
+            print(problem.format(exc.path), file=sys.stderr)
+        raise InputError(f"{file}: {len(exc.problems)} problem(s); fix them (`reelgate series validate {file}`)") from None
+
+
+QUEUE_USE = {
+    "high": "reelgate episode, the review page",
+    "normal": "reelgate batch, runs started without a priority",
+    "low": "series episodes from their schedule",
+}
+
+
+def worker_command(settings, pool: str, limit: int = 1) -> str:
+    """The shell line that starts a worker of the pool against this server, with its secret and data folder."""
+    import os
+    import shlex
+
+    from flows.environment import auth_file
+
+    api_url = os.environ.get("PREFECT_API_URL", settings.local_api_url)
+    secret = (f'"$(cat {shlex.quote(str(auth_file(settings)))})"' if api_url.rstrip("/") == settings.local_api_url
+              else "'<the server secret>'")
+    return (f"PREFECT_API_URL={shlex.quote(api_url)} PREFECT_API_AUTH_STRING={secret} "
+            f"REELGATE_DATA_DIR={shlex.quote(str(settings.data_dir))} "
+            f"prefect worker start --pool {shlex.quote(pool)} --type process --limit {limit}")
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
@@ -63,7 +126,7 @@ def cmd_reviewers(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add `reviewers`, `server` and `settings` to the main parser's subcommands."""
+    """Add `reviewers`, `server`, `pool` and `settings` to the main parser's subcommands."""
     parser = sub.add_parser(
         "reviewers",
         help="the people who may sign in to the review page, each with a personal token: add, list, remove",
@@ -79,6 +142,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     server = sub.add_parser("server", help="the local Prefect server")
     server.add_argument("action", choices=["start", "stop", "status"])
     server.set_defaults(func=cmd_server)
+
+    pool = sub.add_parser(
+        "pool", help="set up the work pool for workers: a process pool, its queues high/normal/low with their "
+                     "priorities, the episode deployment (and --series); idempotent; prints the worker command")
+    pool.add_argument("name", nargs="?", help="the work pool (default: REELGATE_PRIORITIES__POOL, reelgate)")
+    pool.add_argument("--series", action="append", metavar="FILE",
+                      help="a series YAML to deploy to the pool too, its fires on the low queue (repeatable)")
+    pool.set_defaults(func=cmd_pool)
 
     settings = sub.add_parser("settings", help="print the effective settings as JSON")
     settings.set_defaults(func=cmd_settings)

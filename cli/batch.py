@@ -25,9 +25,10 @@ from pydantic import ValidationError
 from cli.common import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, UsageError, import_flows, load_settings
 from reelgate.errors import EpisodeConflict, InputError, ReelgateError
 from reelgate.records import Action, EpisodeRequest
-from reelgate.settings import RunOptions, Settings
+from reelgate.settings import PRIORITY_NAMES, RunOptions, Settings
 
 FIELDS = ("id", "story", "title", "language", "preset", "series")
+DEFAULT_PRIORITY = "normal"  # a batch's runs: after episodes started by hand, before series fires
 REQUIRED = ("id", "story")
 LANGUAGES = ("auto", "zh", "en")
 # A batch is text for people to write: 10 MiB is thousands of long stories.
@@ -320,10 +321,14 @@ def check_existing(entry: Entry, settings: Settings) -> bool:
     return True
 
 
-def queue_entry(entry: Entry, settings: Settings, runs, deployment_id):
-    """Start the line's run (or attach to its live one); the run, or None when nothing was started."""
+def queue_entry(entry: Entry, settings: Settings, runs, deployment_id, priority: str | None = None):
+    """Start the line's run (or attach to its live one); the run, or None when nothing was started.
+
+    priority: the work-pool queue a new run waits in (the batch's --priority, normal by default).
+    """
     try:
-        run, attached = runs.start_episode(deployment_id, entry.request, settings, options=entry.options)
+        run, attached = runs.start_episode(deployment_id, entry.request, settings, options=entry.options,
+                                              priority=priority)
     except EpisodeConflict as exc:
         entry.mark(CONFLICT, str(exc).split(". Use another")[0] + "; give this line another id")
         return None
@@ -402,12 +407,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
         return exit_code(entries)
     todo = [e for e in todo if not e.outcome]
     if todo:
-        _queue(todo, settings, wait=args.wait)
+        _queue(todo, settings, wait=args.wait, priority=args.priority)
     print_table(entries)
     return exit_code(entries)
 
 
-def _queue(todo: list[Entry], settings: Settings, wait: bool) -> None:
+def _queue(todo: list[Entry], settings: Settings, wait: bool, priority: str | None = DEFAULT_PRIORITY) -> None:
     from generation.base import check_backend
     from postprocess.enhance.chain import check_for_generation
     from safety.gallery import check_gallery
@@ -423,7 +428,7 @@ def _queue(todo: list[Entry], settings: Settings, wait: bool) -> None:
         for done, entry in enumerate(todo, start=1):
             try:
                 check_for_generation(settings.enhance, settings.generation, entry.preset or settings.planning.preset)
-                run = queue_entry(entry, settings, runs, deployment_id)
+                run = queue_entry(entry, settings, runs, deployment_id, priority)
             except ReelgateError as exc:
                 entry.mark(FAILED, str(exc))
                 run = None
@@ -467,4 +472,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     batch.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
                        help="wait for each run to reach the review gate or end, executing it here when no "
                             "`reelgate up` serves the deployment (default); --no-wait only queues")
+    batch.add_argument("--priority", default=DEFAULT_PRIORITY, choices=PRIORITY_NAMES,
+                       help="the work-pool queue the runs wait in when workers run episodes (default normal: "
+                            "after episodes started by hand, before scheduled series episodes)")
     batch.set_defaults(func=cmd_batch)

@@ -14,7 +14,7 @@ from cli.common import (
 )
 from reelgate.errors import InputError
 from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal
-from reelgate.settings import Settings
+from reelgate.settings import PRIORITY_NAMES, Settings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weaver_and_herdsman.json"
 EXAMPLE_SERIES = EXAMPLE.parent / "constellations.yaml"
@@ -56,7 +56,7 @@ def cmd_episode(args: argparse.Namespace) -> int:
     server.ensure_server(settings)
     deployment_id = deployments.ensure_deployment()
     run, attached = runs.start_episode(deployment_id, request, settings, replace=args.replace,
-                                          options=run_options(args))
+                                          options=run_options(args), priority=args.priority)
     if attached:
         print(f"episode {request.episode_id}: attached to its live run {run.id} ({run.state_name}); "
               f"no second run started", flush=True)
@@ -193,7 +193,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         # suspends cancels it on the way out (Prefect 3.8 Runner.astop -> cancel_all),
         # which would leave nothing at the review gate.
         deployment_id = deployments.ensure_deployment()
-        run = runs.create_episode_run(deployment_id, request, run_options(args))
+        run = runs.create_episode_run(deployment_id, request, run_options(args), priority="high")
         print(f"example episode {request.episode_id}: flow run {run.id}", flush=True)
         return print_outcome(runs.drive_run(run.id, deployment_id), settings)
 
@@ -282,6 +282,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ep.add_argument("--language", default="auto", choices=["auto", "zh", "en"])
     ep.add_argument("--backend", help="generator backend (default: animatic, offline)")
     ep.add_argument("--model", help="model id or local folder for diffusers backends")
+    ep.add_argument("--priority", default="high", choices=PRIORITY_NAMES,
+                    help="the work-pool queue the run waits in when workers run episodes (default high: "
+                         "ahead of batches and scheduled series episodes; see README, Priorities)")
     ep.set_defaults(func=cmd_episode)
 
     gen = sub.add_parser(

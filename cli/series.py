@@ -25,15 +25,17 @@ def cmd_series(args: argparse.Namespace) -> int:
     next_at = series.next_fire(datetime.now(timezone.utc))
     if args.action == "deploy":
         if not args.pool:
-            raise UsageError("series deploy needs --pool NAME (a work pool: prefect work-pool create NAME --type process); "
-                             "to serve a series on this machine, run `reelgate up --series FILE`")
+            raise UsageError("series deploy needs --pool NAME (a process work pool, created with its priority queues "
+                             "if missing; see `reelgate pool`); to serve a series on this machine, run "
+                             "`reelgate up --series FILE`")
         settings = load_settings(args)
         server, runs, deployments = import_flows(settings)
         server.ensure_server(settings)
         deployments.apply_to_pool([Path(args.file)], settings, args.pool)
-        print(f"{series.id}: deployed to work pool {args.pool} with the episode deployment; "
-              f"next episode at {next_at:%Y-%m-%d %H:%M %Z} ({series.timezone}); start workers with "
-              f"`prefect worker start --pool {args.pool}` in a checkout of reelgate")
+        print(f"{series.id}: deployed to work pool {args.pool} with the episode deployment (its episodes wait in "
+              f"the low queue); next episode at {next_at:%Y-%m-%d %H:%M %Z} ({series.timezone}); start workers "
+              f"with `prefect worker start --pool {args.pool}` in a checkout of reelgate (`reelgate pool` prints "
+              "the whole line)")
         return EXIT_OK
     print(f"{args.file}: valid: {series.title} ({series.id}), {len(series.episodes)} episodes, "
           f"schedule '{series.schedule}' {series.timezone}, next at {next_at:%Y-%m-%d %H:%M %Z}")

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import sys
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.runs import create_episode_run, wait_until_settled
+from reelgate.errors import ConfigError
 from reelgate.records import EpisodeRequest
 from reelgate.settings import RunOptions, Settings
+
+EPISODE_QUEUE = "normal"  # where a run of the episode deployment created without a priority waits
+SERIES_QUEUE = "low"  # where a series deployment's scheduled fires wait
+SWEEP_QUEUE = "high"  # where a variants sweep waits: someone is looking at the page for it
 
 
 def episode_deployment():
@@ -32,6 +38,8 @@ def episode_deployment():
 
 
 def ensure_deployment() -> uuid.UUID:
+    """Apply the episode deployment. One already on a work pool stays on it, on its queue
+    (Prefect keeps both when a deployment is applied again without a pool)."""
     return episode_deployment().apply()
 
 
@@ -52,6 +60,11 @@ def sweep_deployment():
 
 def ensure_sweep_deployment() -> uuid.UUID:
     return sweep_deployment().apply()
+
+
+def _on_queue(deployment, queue: str):
+    deployment.work_queue_name = queue  # RunnerDeployment.apply takes the pool, the queue is an attribute
+    return deployment
 
 
 def series_deployment(series_file: Path, settings: Settings):
@@ -78,15 +91,88 @@ def series_deployment(series_file: Path, settings: Settings):
     )
 
 
-def apply_to_pool(series_files: list[Path], settings: Settings, work_pool: str) -> list[uuid.UUID]:
-    """Apply the episode deployment and the series deployments to a work pool.
+def apply_to_pool(series_files: list[Path], settings: Settings, work_pool: str) -> "PoolSetup":
+    """Set up the work pool and its priority queues, and apply the episode and series deployments to it.
 
     Workers (`prefect worker start --pool NAME`) started in a checkout of this repository
-    then run them, on any machine that reaches the server; no runner is needed.
+    then run them, on any machine that reaches the server; no runner is needed. The episode
+    deployment's own queue is `normal` (a run created without a priority waits there); the
+    series deployments' is `low` (a schedule's fire waits behind the episodes people asked for).
     """
-    deployments = [episode_deployment(), sweep_deployment(),
-                   *(series_deployment(Path(f), settings) for f in series_files)]
-    return [d.apply(work_pool_name=work_pool) for d in deployments]
+    series = [series_deployment(Path(f), settings) for f in series_files]
+    setup = setup_pool(work_pool, settings.priorities.table())
+    # A sweep is asked for by someone looking at the page: it waits on the high queue.
+    placed = [(episode_deployment(), EPISODE_QUEUE), (sweep_deployment(), SWEEP_QUEUE), *((d, SERIES_QUEUE) for d in series)]
+    setup.deployments = {d.full_name: _on_queue(d, queue).apply(work_pool_name=work_pool) for d, queue in placed}
+    return setup
+
+
+@dataclass
+class PoolSetup:
+    """What `setup_pool` found and did: the pool, whether it was created, each queue's priority and change."""
+
+    pool: str
+    created: bool
+    queues: dict[str, int]
+    changes: dict[str, str]  # queue -> "created" | "priority a -> b" | "unchanged"
+    deployments: dict[str, uuid.UUID] = field(default_factory=dict)  # "flow/name" -> id, once applied
+
+
+def setup_pool(work_pool: str, table: dict[str, int]) -> PoolSetup:
+    """Create the process work pool if missing, and its queues with these priorities (idempotent).
+
+    table: queue name -> priority (1 is taken first), e.g. PrioritySettings.table().
+    Prefect keeps priorities unique in a pool by moving other queues down (its own
+    `default` queue ends up after ours).
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    created = False
+    changes: dict[str, str] = {}
+    with get_client(sync_client=True) as client:
+        try:
+            pool = client.read_work_pool(work_pool)
+        except ObjectNotFound:
+            pool = client.create_work_pool(WorkPoolCreate(
+                name=work_pool, type=ProcessWorker.type,
+                base_job_template=ProcessWorker.get_default_base_job_template(),
+                description="reelgate: episodes and series; queues high, normal, low (see README, Priorities)",
+            ))
+            created = True
+        if pool.type != ProcessWorker.type:
+            raise ConfigError(f"the work pool {work_pool!r} is of type {pool.type!r}; reelgate's workers are "
+                              f"'{ProcessWorker.type}': set REELGATE_PRIORITIES__POOL to another name, or delete it")
+        existing = {q.name: q for q in client.read_work_queues(work_pool_name=work_pool)}
+        # Most urgent first: each set moves only the queues at or below it.
+        for name, priority in sorted(table.items(), key=lambda item: item[1]):
+            queue = existing.get(name)
+            if queue is None:
+                client.create_work_queue(name=name, work_pool_name=work_pool, priority=priority,
+                                         description=f"reelgate priority {name}")
+                changes[name] = "created"
+            elif queue.priority != priority:
+                client.update_work_queue(queue.id, priority=priority)
+                changes[name] = f"priority {queue.priority} -> {priority}"
+            else:
+                changes[name] = "unchanged"
+        final = {q.name: q.priority for q in client.read_work_queues(work_pool_name=work_pool)}
+    wrong = {n: final.get(n) for n, p in table.items() if final.get(n) != p}
+    if wrong:
+        raise ConfigError(f"the work pool {work_pool!r} kept other priorities than asked: {wrong} "
+                          f"(asked {table}); set the queues by hand with `prefect work-queue set-priority`")
+    return PoolSetup(pool=work_pool, created=created, queues={n: final[n] for n in table}, changes=changes)
+
+
+def pool_queues(work_pool: str) -> dict[str, int]:
+    """Every queue of the pool and its priority, most urgent first."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        queues = client.read_work_queues(work_pool_name=work_pool)
+    return {q.name: q.priority for q in sorted(queues, key=lambda q: q.priority)}
 
 
 def serve(
@@ -137,7 +223,8 @@ def serve(
             if on_ready is not None:
                 await anyio.to_thread.run_sync(on_ready)
             if first is not None:
-                run = await anyio.to_thread.run_sync(create_episode_run, deployment_id, first, first_options)
+                run = await anyio.to_thread.run_sync(
+                    lambda: create_episode_run(deployment_id, first, first_options, priority="high"))
                 on_settled(None, run)
                 settled = await anyio.to_thread.run_sync(wait_until_settled, run.id, 24 * 3600.0, 2.0)
                 on_settled(settled, run)

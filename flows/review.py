@@ -176,8 +176,8 @@ class PrefectDesk:
         from editorial.web import Started  # the page's module (FastAPI) stays out of the episode flow's imports
 
         deployment_id = episode_deployment_id()
-        # TODO(priority): pass priority=priority to start_episode once flows.runs.start_episode takes it.
-        run, attached = start_episode(deployment_id, request, self.settings, who=reviewer, options=options)
+        run, attached = start_episode(deployment_id, request, self.settings, who=reviewer, options=options,
+                                      priority=priority)
         if not attached and not deployment_served(deployment_id):
             # Nobody polls the deployment: execute the run here, without holding the request.
             thread = threading.Thread(target=execute_run, args=(run.id,), name=f"start-{request.episode_id}",

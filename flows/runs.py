@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from prefect.client.orchestration import get_client
@@ -34,7 +35,7 @@ from prefect.client.schemas.sorting import FlowRunSort
 
 from reelgate.errors import BackendUnavailable, ConfigError, InputError
 from reelgate.records import EpisodeRequest, ShotPlan
-from reelgate.settings import RunOptions, Settings
+from reelgate.settings import PRIORITY_NAMES, RunOptions, Settings
 
 
 FLOW_ENTRYPOINT = "flows.episode.produce_episode"
@@ -45,31 +46,90 @@ SERIES_FLOW = "produce-next-episode"
 
 SETTLED = {StateType.PAUSED, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 
+# How far back a high-priority run is scheduled. A runner (`reelgate up`, no work pool) takes
+# runs earliest scheduled first, so it goes before any run queued in the last RUNNER_HEAD_START.
+RUNNER_HEAD_START = timedelta(days=1)
+
 LIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING]
 
 
 def create_episode_run(
     deployment_id: uuid.UUID, request: EpisodeRequest, options: RunOptions | None = None,
-    idempotency_key: str | None = None,
+    idempotency_key: str | None = None, priority: str | None = None,
 ) -> FlowRun:
     """A scheduled run of the episode deployment, named after the episode.
 
     Its parameters are the request and the run's options, never settings: the worker that
     runs it uses its own (see RunOptions).
     idempotency_key: with a key, the server creates at most one run per key (of this
-        flow) and returns that run to every later call with the same key.
+        flow) and returns that run to every later call with the same key (on the queue
+        the first call chose: the priority is no part of the key).
+    priority: high, normal or low (PRIORITY_NAMES): the work-pool queue the run waits in,
+        when the deployment is on a work pool. None: the deployment's own queue (normal, as
+        `reelgate pool` applies it). A high run is also scheduled RUNNER_HEAD_START back: a
+        runner (`reelgate up`, no pool) takes the earliest scheduled run first, so it goes
+        before everything queued since; there normal and low keep their order of arrival.
     """
     parameters = {"request": request.model_dump(mode="json")}
     if options is not None:
         parameters["options"] = options.model_dump(mode="json", exclude_none=True)
+    queue, state = None, None
+    if priority is not None:
+        check_priority(priority)
+        queue = priority_queue(deployment_id, priority)
+        if priority == "high":
+            from prefect.states import Scheduled
+
+            # On a pool too (the queue's priority decides there; within the queue the order of
+            # arrival stays): a runner serving the deployment by id, even one applied to a
+            # pool, then takes it first. The Prefect UI shows such a run as Late.
+            state = Scheduled(scheduled_time=datetime.now(timezone.utc) - RUNNER_HEAD_START,
+                              message="high priority: scheduled back so that it is taken first")
     with get_client(sync_client=True) as client:
         return client.create_flow_run_from_deployment(
             deployment_id,
             parameters=parameters,
             name=request.episode_id,
-            tags=["reelgate", *( [f"series:{request.series}"] if request.series else [])],
+            tags=["reelgate", *( [f"series:{request.series}"] if request.series else []),
+                  *([f"priority:{priority}"] if priority else [])],
             idempotency_key=idempotency_key,
+            work_queue_name=queue,
+            state=state,
         )
+
+
+def check_priority(priority: str) -> str:
+    """The priority's queue name, or an InputError that lists the known ones."""
+    if priority not in PRIORITY_NAMES:
+        raise InputError(f"unknown priority {priority!r}; the priorities are {', '.join(PRIORITY_NAMES)} "
+                         "(high is taken first; see README, Priorities)")
+    return priority
+
+
+def priority_queue(deployment_id: uuid.UUID, priority: str) -> str | None:
+    """The work queue a run of this priority waits in; None when the deployment is on no pool (a runner serves it).
+
+    A queue missing from the pool is refused: Prefect would create it with whatever priority
+    is free, behind the others, and the run would silently lose its place.
+    """
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        pool = client.read_deployment(deployment_id).work_pool_name
+        if pool is None:
+            return None
+        try:
+            client.read_work_queue_by_name(name=priority, work_pool_name=pool)
+        except ObjectNotFound:
+            raise ConfigError(f"the work pool {pool!r} has no queue {priority!r}; set its priority queues up with "
+                              f"`reelgate pool {pool}`") from None
+    return priority
+
+
+def deployment_pool(deployment_id: uuid.UUID) -> str | None:
+    """The work pool the deployment is applied to; None when a runner serves it (`reelgate up`)."""
+    with get_client(sync_client=True) as client:
+        return client.read_deployment(deployment_id).work_pool_name
 
 
 def live_runs(episode_id: str) -> list[FlowRun]:
@@ -87,6 +147,7 @@ def live_runs(episode_id: str) -> list[FlowRun]:
 def start_episode(
     deployment_id: uuid.UUID, request: EpisodeRequest, settings: Settings, replace: bool = False,
     idempotency_key: str | None = None, who: str = "owner", options: RunOptions | None = None,
+    priority: str | None = None,
 ) -> tuple[FlowRun, bool]:
     """The one line of work of an episode id: attach to its live run, or start one; (run, attached).
 
@@ -94,7 +155,11 @@ def start_episode(
     unfinished work). Another request is refused (EpisodeConflict) unless `replace`: the live
     run is ended, the old line's files move to versions/<n>/ and it is marked superseded in
     its manifest and the audit log; then a clean run starts.
+    priority: high, normal or low, the work-pool queue a new run waits in (see
+        create_episode_run); an attached run keeps its queue. Checked before anything else.
     """
+    if priority is not None:
+        check_priority(priority)
     from editorial.manifest import load_manifest, manifest_path
     from editorial.review import check_same_request, request_fingerprint, superseded_lines
 
@@ -114,7 +179,7 @@ def start_episode(
     line = len(superseded_lines(folder)) + 1
     key = idempotency_key or (f"reelgate-episode:{request.episode_id}:{request_fingerprint(request)[:16]}:"
                               f"line{line}:{failed_run_count(request.episode_id)}")
-    return create_episode_run(deployment_id, request, options, idempotency_key=key), False
+    return create_episode_run(deployment_id, request, options, idempotency_key=key, priority=priority), False
 
 
 def _request_manifest(run: FlowRun, settings: Settings):

@@ -9,6 +9,9 @@ episode id, so a schedule that fires twice, a fire triggered by hand while the l
 still queueing, or a retried fire gets the same episode run back instead of a second one.
 The key also counts the episode's failed runs, so an episode whose run failed before it
 reached a manifest is produced again by the next fire.
+
+On a work pool the episode run waits in the `low` queue (SERIES_PRIORITY): episodes started
+by hand or from a batch are taken first (README, Priorities).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from flows import runs, server
 from reelgate.errors import InputError
 from reelgate.settings import RunOptions, Settings, refuse_run_settings
 from tasks.results import RESULTS, SERIALIZER
+
+# A schedule's episode waits behind the episodes people asked for (by hand: high; batches: normal).
+SERIES_PRIORITY = "low"
 
 
 @flow(name="produce-next-episode", retries=2, retry_delay_seconds=10, result_storage=RESULTS,
@@ -59,7 +65,7 @@ def produce_next_episode(series_file: str, settings: dict | None = None) -> dict
     key = episode_idempotency_key(request.episode_id, failures)
     # One live run per episode: a fire while the episode's run waits at the gate attaches to it.
     run, attached = runs.start_episode(runs.episode_deployment_id(), request, options.settings(),
-                                          idempotency_key=key, options=options)
+                                          idempotency_key=key, options=options, priority=SERIES_PRIORITY)
     log.info("episode %s %s: flow run %s (%s)", request.episode_id, "already running" if attached else "queued",
              run.id, server.ui_url(run.id))
     return {"status": "queued", "episode_id": request.episode_id, "flow_run_id": str(run.id)}

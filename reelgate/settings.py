@@ -755,6 +755,52 @@ class NotifySettings(BaseModel):
             )
         return self
 
+PRIORITY_NAMES = ("high", "normal", "low")  # the work-pool queues, most urgent first
+
+
+class PrioritySettings(BaseModel):
+    """The work pool whose workers run episodes, and its queues: where each kind of episode waits.
+
+    A worker of the pool takes the next run from the queue with the smallest priority number
+    that holds one (Prefect: 1 is highest), and within a queue the earliest scheduled first.
+    The queue names are fixed (high, normal, low); their priorities can be renumbered.
+    """
+
+    pool: str = Field(
+        "reelgate", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="The Prefect work pool (type process) that `reelgate admin pool` sets up and workers poll.",
+    )
+    high: int = Field(
+        1, ge=1, le=100,
+        description="Priority of the `high` queue: episodes started by hand (`reelgate episode`) and from the "
+        "review page. 1 is taken first.",
+    )
+    normal: int = Field(
+        2, ge=1, le=100,
+        description="Priority of the `normal` queue: batches (`reelgate batch`), and runs started without a "
+        "priority (the episode deployment's own queue).",
+    )
+    low: int = Field(
+        3, ge=1, le=100,
+        description="Priority of the `low` queue: series episodes started by their schedule, and the series "
+        "fires themselves.",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "PrioritySettings":
+        numbers = [self.high, self.normal, self.low]
+        if sorted(numbers) != numbers or len(set(numbers)) != len(numbers):
+            raise ConfigError(
+                f"priorities.high/normal/low must be distinct and in that order (smaller is taken first), "
+                f"got high={self.high}, normal={self.normal}, low={self.low}; set REELGATE_PRIORITIES__HIGH, "
+                "__NORMAL, __LOW"
+            )
+        return self
+
+    def table(self) -> dict[str, int]:
+        """Queue name -> Prefect priority, most urgent first."""
+        return {name: getattr(self, name) for name in PRIORITY_NAMES}
+
 
 class VariantSettings(BaseModel):
     """Variants of one shot (`reelgate variants`, the review page's "try variants")."""
@@ -820,6 +866,10 @@ class Settings(BaseSettings):
     post: PostSettings = Field(default_factory=PostSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     variants: VariantSettings = Field(default_factory=VariantSettings)
+    priorities: PrioritySettings = Field(
+        default_factory=PrioritySettings,
+        description="The work pool and its priority queues (high, normal, low); see README, Priorities.",
+    )
 
     @field_validator("review_token")
     @classmethod
