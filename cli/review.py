@@ -137,6 +137,9 @@ def cmd_page(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     server, runs, deployments = import_flows(settings)
     server.ensure_server(settings)
+    # The page starts episodes and sweeps: their deployments must be on the server (a re-apply keeps a pool).
+    deployments.ensure_deployment()
+    deployments.ensure_sweep_deployment()
     from flows.desk import start_review_page
 
     page = start_review_page(settings, args.host, args.port, allow_remote=args.allow_remote)

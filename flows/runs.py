@@ -369,7 +369,6 @@ def start_sweep(
     settings: this side's settings, for the up-front checks and the record (default: Settings()).
     idempotency_key: with a key, at most one run is created per key (a double click).
     """
-    from datetime import datetime, timezone
 
     from editorial.variants import (
         SWEEP_FILE, Sweep, check_knobs, load_sweep, new_sweep_id, plan_takes, save_sweep, sweep_dir,
@@ -395,10 +394,16 @@ def start_sweep(
         parameters["options"] = options.model_dump(mode="json", exclude_none=True)
     with get_client(sync_client=True) as client:
         deployment_id = sweep_deployment_id()
+        from prefect.states import Scheduled
+
+        # Someone waits at the page for it: high priority, on a pool (the deployment's queue is
+        # high) and under a runner (scheduled back, as a high episode is; see create_episode_run).
         run = client.create_flow_run_from_deployment(
             deployment_id, parameters=parameters, name=sweep_id,
-            tags=["reelgate", "variants", *([f"episode:{episode_id}"] if episode_id else [])],
+            tags=["reelgate", "variants", "priority:high", *([f"episode:{episode_id}"] if episode_id else [])],
             idempotency_key=idempotency_key,
+            state=Scheduled(scheduled_time=datetime.now(timezone.utc) - RUNNER_HEAD_START,
+                            message="high priority: scheduled back so that it is taken first"),
         )
     if not (sweep_dir(settings.data_dir, sweep_id) / SWEEP_FILE).is_file():  # a rerun keeps its record and marks
         save_sweep(settings.data_dir, Sweep(

@@ -47,12 +47,12 @@ def test_templates_and_the_script_use_only_keys_both_tables_have():
         used |= set(SCRIPT_KEY.findall(script.read_text(encoding="utf-8")))
     # Keys the templates and the script build from a known list: each such prefix is listed here.
     prefixes = {k for k in used if k.endswith(".")}
-    assert prefixes == {"lang.", "new.language.", "js.confirm.", "js.screen.", "var.mark."}
+    assert prefixes == {"lang.", "new.language.", "js.confirm.", "js.screen.", "var.mark.", "js.var.state."}
     used -= prefixes
     used |= {f"lang.{code}" for code in i18n.LANGUAGES} | {f"new.language.{c}" for c in ("auto", "zh", "en")}
     used |= {f"js.confirm.{d}" for d in ("approve", "reject", "regenerate")}
     used |= {f"js.screen.{v}" for v in ("allow", "review", "block")}
-    used |= {f"var.mark.{state}" for state in ("rejected", "maybe", "selected")}
+    used |= {f"{prefix}{state}" for prefix in ("var.mark.", "js.var.state.") for state in ("rejected", "maybe", "selected")}
     assert len(used) > 100
     for table in (i18n.EN, i18n.ZH):
         assert used - set(table) == set()

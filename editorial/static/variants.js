@@ -59,7 +59,7 @@ for (const button of document.querySelectorAll(".take button.mark")) {
     card.classList.add(state);
     for (const b of card.querySelectorAll("button.mark")) b.setAttribute("aria-pressed", String(b === button));
     result.textContent = answer.data.written ? tr("js.var.written", { take: card.dataset.take })
-      : tr("js.var.marked", { take: card.dataset.take, state: button.textContent.trim() });
+      : tr("js.var.marked", { take: card.dataset.take, state: tr("js.var.state." + state) });
     refreshUse();
   });
 }
@@ -131,8 +131,17 @@ function sweepKnobs() {
 }
 function countTakes() {
   let count = Math.max(1, parseInt(document.getElementById("seeds").value, 10) || 1);
-  for (const values of Object.values(sweepKnobs())) count *= values.length;
-  document.getElementById("take-count").textContent = String(count);
+  const knobs = sweepKnobs();
+  for (const values of Object.values(knobs)) count *= values.length;
+  // The shot as it is always comes first: one more take when its own values are not among those ticked.
+  let ownIncluded = true;
+  for (const box of sweepForm.querySelectorAll("input[type=checkbox]")) {
+    if (box.defaultChecked && knobs[box.name] && !box.checked) ownIncluded = false;
+  }
+  for (const [name, values] of Object.entries(knobs)) {
+    if (name.startsWith("strength:") && !values.some((v) => parseFloat(v) === 1)) ownIncluded = false;
+  }
+  document.getElementById("take-count").textContent = String(count + (ownIncluded ? 0 : 1));
 }
 if (sweepForm) {
   sweepForm.addEventListener("input", countTakes);
