@@ -99,11 +99,22 @@ def test_a_constellation_draws_star_lines_that_a_plain_night_lacks():
         assert with_figure > 90 and with_figure > 2 * max(without, plain) + 30
 
 
-def test_a_constellation_shot_is_a_night_sky_whatever_the_planned_time():
+def test_a_constellation_shot_planned_by_day_is_a_night_sky():
     frames = render_frames(setting_shot("北斗七星在夜空", environment="", time_of_day="day"))
     top = frames[0][SKY_ROWS[0]:SKY_ROWS[1]]
     print(f"\nsky brightness of a day-planned constellation shot: {top.mean():.0f}")
     assert top.mean() < 70 and star_lines(frames[0], SKY_ROWS) > 60
+
+
+def test_a_constellation_shot_chosen_for_dusk_keeps_its_dusk_sky():
+    """Dusk is a choice (a plan edit, a variants sweep of the time of day): the picture must follow it."""
+    night = render_frames(setting_shot("北斗七星在夜空", environment="", time_of_day="night"))[0]
+    dusk = render_frames(setting_shot("北斗七星在夜空", environment="", time_of_day="dusk"))[0]
+    sky = slice(SKY_ROWS[0], SKY_ROWS[1])
+    warm = lambda frame: float(frame[sky, :, 0].mean() - frame[sky, :, 2].mean())  # noqa: E731 - red over blue
+    print(f"\nsky red-blue: night {warm(night):.1f}, dusk {warm(dusk):.1f}; "
+          f"brightness night {night[sky].mean():.0f}, dusk {dusk[sky].mean():.0f}")
+    assert warm(dusk) > warm(night) + 10 and dusk[sky].mean() > night[sky].mean() + 10
 
 
 @pytest.mark.parametrize("weather", ["storm", "rain", "fog", "snow"])

@@ -48,8 +48,11 @@ def overcast(color: RGB, amount: float, dark: float) -> RGB:
 
 
 def sky_time(time_of_day: str, settings: tuple[str, ...]) -> str:
-    """The time of day the shot is lit at: a constellation is seen only at night, whatever the plan says.
+    """The time of day the shot is lit at: a constellation is not seen by day.
 
     A planner often leaves "day" on a shot that shows the stars of a myth; its sky must match.
+    Dawn and dusk are a choice (a plan edit, a variants sweep of the time of day) and are kept:
+    the first stars of the evening are drawn in a dusk sky.
     """
-    return "night" if "constellation" in settings and "interior" not in settings else time_of_day
+    starry = "constellation" in settings and "interior" not in settings
+    return "night" if starry and time_of_day == "day" else time_of_day
