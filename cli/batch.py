@@ -15,56 +15,30 @@ import argparse
 import csv
 import io
 import json
-import re
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from cli.common import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, UsageError, import_flows, load_settings
+from editorial.requests import (
+    BAD, BLOCKED, CONFLICT, DONE, FAILED, FIELDS, OK, PUBLISHED, QUEUED, REQUIRED, RUNNING, WAITING, Entry,
+    check_entry, parse_entry,
+)
 from reelgate.errors import EpisodeConflict, InputError, ReelgateError
-from reelgate.records import Action, EpisodeRequest
-from reelgate.settings import PRIORITY_NAMES, RunOptions, Settings
+from reelgate.settings import PRIORITY_NAMES, Settings
 
-FIELDS = ("id", "story", "title", "language", "preset", "series")
 DEFAULT_PRIORITY = "normal"  # a batch's runs: after episodes started by hand, before series fires
-REQUIRED = ("id", "story")
-LANGUAGES = ("auto", "zh", "en")
 # A batch is text for people to write: 10 MiB is thousands of long stories.
 MAX_FILE_BYTES = 10 * 1024 * 1024
 # A line holds one story (at most MAX_PROMPT_CHARS) and a few short fields beside it.
 FIELD_ALLOWANCE = 2_000
 
 # Outcomes, as the table prints them, and the exit code each one implies.
-QUEUED, WAITING, PUBLISHED, DONE, RUNNING = "queued", "waiting for review", "published", "already done", "running"
-BLOCKED, FAILED, BAD, CONFLICT, OK = "blocked", "failed", "bad line", "conflict", "ok"
 _EXIT = {QUEUED: EXIT_OK, WAITING: EXIT_OK, PUBLISHED: EXIT_OK, DONE: EXIT_OK, RUNNING: EXIT_OK, OK: EXIT_OK,
          BLOCKED: EXIT_REFUSED, FAILED: EXIT_ERROR, BAD: EXIT_ERROR, CONFLICT: EXIT_ERROR}
 
 
 class BatchFileError(UsageError):
     """The file as a whole cannot be read as a batch (too big, not text, no header...)."""
-
-
-@dataclass
-class Entry:
-    """One line of the batch: its request and preset once parsed, or what is wrong with it."""
-
-    line: int
-    episode_id: str = ""
-    request: EpisodeRequest | None = None
-    preset: str | None = None
-    outcome: str = ""
-    reasons: list[str] = field(default_factory=list)
-
-    def mark(self, outcome: str, *reasons: str) -> None:
-        self.outcome, self.reasons = outcome, [r for r in reasons if r]
-
-    @property
-    def options(self) -> RunOptions | None:
-        """The run options this line may choose: a preset name, nothing else."""
-        return RunOptions(preset=self.preset) if self.preset else None
 
 
 # ---- reading the file -----------------------------------------------------------------------
@@ -93,7 +67,7 @@ def read_batch(path: Path) -> list[Entry]:
     entries: list[Entry] = []
     first_line: dict[str, int] = {}
     for line, row in rows:
-        entry = row if isinstance(row, Entry) else _entry(line, row, presets)
+        entry = row if isinstance(row, Entry) else parse_entry(line, row, presets)
         if entry.episode_id and not entry.outcome:
             if entry.episode_id in first_line:
                 entry.mark(BAD, f"duplicate id {entry.episode_id!r}: line {first_line[entry.episode_id]} has it; "
@@ -203,92 +177,7 @@ def _csv_rows(text: str):
         yield line, {h: c for h, c in zip(header, cells, strict=True) if c != "" or h in REQUIRED}
 
 
-def _entry(line: int, row: dict, presets: list[str]) -> Entry:
-    """A parsed row checked field by field, as EpisodeRequest and `reelgate episode` check them."""
-    entry = Entry(line)
-    unknown = [k for k in row if k not in FIELDS]
-    problems = []
-    if unknown:
-        # Refused, never ignored: a field the batch cannot carry (backend, settings) is a mistake to show.
-        problems.append(f"unknown field(s) {', '.join(repr(k) for k in unknown)}; the fields are {', '.join(FIELDS)}")
-    values: dict[str, str] = {}
-    for name in FIELDS:
-        value = row.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            problems.append(f"{name} must be text, got {type(value).__name__}")
-            continue
-        values[name] = value.strip() if name != "story" else value
-    if not values.get("id"):
-        values.pop("id", None)
-        if not any(p.startswith("id ") for p in problems):
-            problems.append("id is missing")
-    if "story" not in values and not any(p.startswith("story ") for p in problems):
-        problems.append("story is missing")
-    if "id" in values:
-        entry.episode_id = values["id"]
-    if "story" in values and not values["story"].strip():
-        problems.append("story is empty; write one or more sentences")
-    language = values.get("language") or "auto"
-    if language not in LANGUAGES:
-        problems.append(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
-    preset = values.get("preset") or None
-    if preset is not None and preset not in presets:
-        # Only a shipped preset's name: a path here would read a file named by the batch.
-        problems.append(f"unknown preset {preset!r}; known presets: {', '.join(presets)}")
-    series = values.get("series") or None
-    from editorial.series import SERIES_ID
-
-    if series is not None and not re.fullmatch(SERIES_ID, series):
-        problems.append(f"series {series!r} must be a series id (a-z, 0-9 and -, at most 40)")
-    if problems:
-        entry.mark(BAD, *problems)
-        return entry
-    try:
-        entry.request = EpisodeRequest(
-            episode_id=values["id"], prompt=values["story"], title=values.get("title", ""),
-            language=language, series=series,
-        )
-    except ValidationError as exc:
-        entry.mark(BAD, *(_field_message(e) for e in exc.errors()))
-        return entry
-    entry.preset = preset
-    return entry
-
-
-def _field_message(error: dict) -> str:
-    name = {"episode_id": "id", "prompt": "story"}.get(str(error["loc"][0]), str(error["loc"][0]))
-    if name == "id" and error["type"] == "string_pattern_mismatch":
-        return ("id must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit "
-                "(it names the episode's folder)")
-    return f"{name}: {error['msg']}"
-
-
 # ---- checking and queuing -------------------------------------------------------------------
-
-def check_entry(entry: Entry, settings: Settings) -> None:
-    """Screen the request and plan it against the limits, as the flow will; mark it blocked or bad."""
-    from prompts.plan import plan_shots
-    from prompts.screen import screener_for
-
-    screener = screener_for(settings.screening, settings.data_dir / "cache")
-    screening = screener.screen(entry.request.screening_text())
-    if screening.action == Action.BLOCK:
-        entry.mark(BLOCKED, *screening.verdict().reasons)
-        return
-    planning = settings.planning.model_copy(update={"preset": entry.preset}) if entry.preset else settings.planning
-    if planning.rewriter.kind != "rules":
-        return  # a rewriter is a model call per line: the flow plans and checks the limits then
-    try:
-        plan = plan_shots(entry.request.prompt, entry.request.episode_id, planning, language=entry.request.language)
-    except ReelgateError as exc:  # over a plan limit, or a story of directions only
-        entry.mark(BAD, str(exc))
-        return
-    planned = screener.screen(plan.screening_text())  # the preset's words reach the model too, as in the flow
-    if planned.action == Action.BLOCK:
-        entry.mark(BLOCKED, *(f"the planned prompts: {r}" for r in planned.verdict().reasons))
-
 
 def check_existing(entry: Entry, settings: Settings) -> bool:
     """Whether the id already holds this request as decided work (marked done) or another one (conflict)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from datetime import datetime
@@ -12,17 +11,13 @@ from pathlib import Path
 from cli.common import (
     EXIT_OK, EXIT_REFUSED, UsageError, import_flows, load_settings, print_outcome, run_options, sign_in_hint,
 )
+from editorial.requests import default_episode_id
 from reelgate.errors import InputError
 from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal
 from reelgate.settings import PRIORITY_NAMES, Settings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weaver_and_herdsman.json"
 EXAMPLE_SERIES = EXAMPLE.parent / "constellations.yaml"
-
-
-def default_episode_id(prompt: str) -> str:
-    digest = hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:6]
-    return f"ep-{datetime.now():%Y%m%d-%H%M%S}-{digest}"
 
 
 def cmd_episode(args: argparse.Namespace) -> int:

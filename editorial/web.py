@@ -501,8 +501,7 @@ def screen_for_page(text: str, settings: Settings) -> dict[str, Any]:
 
 def _request_entry(fields: dict[str, Any], allowed: tuple[str, ...]):
     """The fields as `reelgate batch` reads a line (the same checks and messages), the id defaulted as the CLI does."""
-    from cli.batch import _entry
-    from cli.episode import default_episode_id
+    from editorial.requests import default_episode_id, parse_entry
     from prompts.presets import load_presets
 
     unknown = sorted(str(k) for k in fields if k not in allowed)
@@ -513,7 +512,7 @@ def _request_entry(fields: dict[str, Any], allowed: tuple[str, ...]):
     row = {k: v for k, v in fields.items() if k != "plan" and v is not None}
     if not row.get("id") and isinstance(row.get("story"), str):
         row["id"] = default_episode_id(row["story"])
-    entry = _entry(0, row, sorted(load_presets()))
+    entry = parse_entry(0, row, sorted(load_presets()))
     if entry.outcome:
         raise Refused(400, entry.reasons)
     return entry
@@ -580,8 +579,8 @@ def check_new_episode(fields: dict[str, Any], settings: Settings, media_root: Pa
     field of the plan) and the plan held to the plan file's rules and the plan limits; an id
     that holds another request is a conflict, never replaced. Nothing is written.
     """
-    from cli.batch import check_entry
     from editorial.manifest import load_manifest, manifest_path
+    from editorial.requests import check_entry
     from editorial.review import check_same_request
 
     entry = _request_entry(fields, NEW_FIELDS)

@@ -45,7 +45,7 @@ def test_flows_have_no_import_circle():
 def test_only_deployments_import_flow_functions():
     importers = {p.name for p in (ROOT / "flows").glob("*.py")
                  for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
-                 if isinstance(node, ast.ImportFrom) and node.module in ("flows.episode", "flows.series")}
+                 if isinstance(node, ast.ImportFrom) and node.module in ("flows.episode", "flows.series", "flows.variants")}
     assert importers <= {"deployments.py"}, importers
 
 
@@ -69,3 +69,11 @@ def test_the_core_imports_no_stage():
                  for p in sorted((ROOT / "reelgate").rglob("*.py"))}
     offenders = {name: stages for name, stages in offenders.items() if stages}
     assert not offenders, f"the core imports stages (it holds settings, errors, records and helpers only): {offenders}"
+
+
+def test_only_the_cli_imports_the_cli():
+    """The CLI drives the stages; no stage reaches up into it (the page shares the batch's rules
+    through editorial.requests, not cli.batch)."""
+    offenders = {str(p.relative_to(ROOT)) for stage in STAGES - {"cli"} for p in (ROOT / stage).rglob("*.py")
+                 if "cli" in _imported_packages(p)}
+    assert not offenders, f"these import the CLI: {sorted(offenders)}"
