@@ -49,6 +49,7 @@ SESSION_HOURS = 12  # a browser signs in again (with its token) after this long
 HERE = Path(__file__).resolve().parent
 EPISODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # as EpisodeRequest.episode_id
 # Only media the page shows; anything else in an episode folder stays private.
+SCRIPTS = ("common", "review", "variants")  # editorial/static/<name>.js
 SERVED_SUFFIXES = {".mp4", ".png", ".jpg", ".jpeg", ".vtt", ".srt", ".wav", ".m4a"}
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
@@ -329,9 +330,11 @@ def create_app(desk: Desk, owner_token: str, media_root: Path, data_dir: Path,
             return JSONResponse({"error": message}, status_code=code)
         return page("refused.html", request, status_code=code, episode_id=episode_id, message=message)
 
-    @app.get("/static/review.js")
-    def script() -> Response:
-        return FileResponse(HERE / "static" / "review.js", media_type="text/javascript")
+    @app.get("/static/{name}.js")
+    def script(name: str) -> Response:
+        if name not in SCRIPTS:  # the page's own scripts, by name: never a path
+            return PlainTextResponse("not found", status_code=404)
+        return FileResponse(HERE / "static" / f"{name}.js", media_type="text/javascript")
 
     # ---- a new episode ------------------------------------------------------------------
 

@@ -187,10 +187,6 @@ def variant_routes(desk: SweepDesk, data_dir: Path, page: Callable[..., Response
         return JSONResponse({"sweep_id": sweep.sweep_id, "url": f"/variants/{sweep.sweep_id}",
                              "takes": len(sweep.takes)})
 
-    @router.get("/static/variants.js")
-    def script() -> Response:
-        return FileResponse(Path(__file__).resolve().parent / "static" / "variants.js", media_type="text/javascript")
-
     return router
 
 

@@ -216,13 +216,18 @@ def replace_episode(settings: Settings, episode_id: str, live: list[FlowRun], wh
 
 def episode_deployment_id() -> uuid.UUID:
     """The id of the episode deployment on the server (`reelgate up` or a worker applied it)."""
+    return deployment_id_by_name(DEPLOYMENT)
+
+
+def deployment_id_by_name(name: str) -> uuid.UUID:
+    """The id of a deployment ("flow/name") on the server; ConfigError saying how to apply it when missing."""
     from prefect.exceptions import ObjectNotFound
 
     with get_client(sync_client=True) as client:
         try:
-            return client.read_deployment_by_name(DEPLOYMENT).id
+            return client.read_deployment_by_name(name).id
         except ObjectNotFound:
-            raise ConfigError(f"the deployment {DEPLOYMENT} is not on the server; start `reelgate up`") from None
+            raise ConfigError(f"the deployment {name} is not on the server; start `reelgate up`") from None
 
 
 def episode_runs(episode_id: str) -> list[FlowRun]:
@@ -415,14 +420,8 @@ def start_sweep(
 
 
 def sweep_deployment_id() -> uuid.UUID:
-    """The id of the variants deployment on the server (`reelgate up`, or `reelgate variants`, applied it)."""
-    from prefect.exceptions import ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            return client.read_deployment_by_name(SWEEP_DEPLOYMENT).id
-        except ObjectNotFound:
-            raise ConfigError(f"the deployment {SWEEP_DEPLOYMENT} is not on the server; start `reelgate up`") from None
+    """The id of the variants deployment on the server (`reelgate up`, `reelgate page` or `reelgate variants` applied it)."""
+    return deployment_id_by_name(SWEEP_DEPLOYMENT)
 
 
 def execute_sweep(flow_run_id: uuid.UUID, log_file: Path | None = None) -> subprocess.Popen:

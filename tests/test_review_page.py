@@ -233,12 +233,17 @@ def test_prompt_title_reasons_and_notes_with_html_show_as_text(page):
         assert "The fox sings &lt;script&gt;alert(1)&lt;/script&gt; at night." in html  # as written and structured
         assert "Fox &lt;b&gt;" in html
         scripts = Elements(html).find("script")
-        assert scripts == [{"src": "/static/review.js"}]  # the only script is ours
+        assert scripts == [{"src": "/static/common.js"}, {"src": "/static/review.js"}]  # the only scripts are ours
     decided = client.get("/episodes/decided")
     assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in decided.text and "by ana" in decided.text
     assert "script-src 'self'" in decided.headers["content-security-policy"]  # no inline script would run anyway
-    js = client.get("/static/review.js").text
-    assert "innerHTML" not in js and "textContent" in js
+    for name in ("common", "review", "variants"):
+        js = client.get(f"/static/{name}.js").text
+        assert "innerHTML" not in js and "document.write" not in js, name
+    assert "textContent" in client.get("/static/review.js").text
+    # Only the page's own scripts, by name.
+    for path in ("/static/../web.py", "/static/web.js", "/static/%2e%2e%2fweb.js", "/static/common.js.map"):
+        assert client.get(path).status_code == 404, path
 
 
 def test_episode_page_has_the_player_sheet_findings_plan_version_and_three_decisions(page):

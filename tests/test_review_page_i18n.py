@@ -138,7 +138,7 @@ def test_the_script_s_strings_travel_as_escaped_data_and_cannot_break_out(page, 
     (body,) = Elements(html).find("body")
     strings = json.loads(body["data-strings"])
     assert strings["js.done"] == evil and strings["js.confirm.approve"] == i18n.ZH["js.confirm.approve"]
-    assert Elements(html).find("script") == [{"src": "/static/review.js"}]  # data, never an inline script
+    assert Elements(html).find("script") == [{"src": "/static/common.js"}, {"src": "/static/review.js"}]  # data, never inline
 
 
 def test_content_is_never_translated(page):

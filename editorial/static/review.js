@@ -1,26 +1,7 @@
 // The review page's few behaviours. Data is only ever written with textContent.
 // The reviewer's name is not sent: the page takes it from the signed-in session.
-// The page's words come as data (body[data-strings], in the page's language); tr() fills them.
+// tr() and postJson() come from common.js, loaded first.
 "use strict";
-
-const STRINGS = JSON.parse(document.body.dataset.strings || "{}");
-
-function tr(key, values) {
-  let text = Object.prototype.hasOwnProperty.call(STRINGS, key) ? STRINGS[key] : key;
-  for (const [name, value] of Object.entries(values || {})) text = text.split("{" + name + "}").join(String(value));
-  return text;
-}
-
-async function postJson(url, body) {
-  const response = await fetch(url, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  const data = await response.json().catch(() => ({ error: tr("js.answered", { status: response.status }) }));
-  return { response, data };
-}
 
 // ---- keyboard shortcuts ---------------------------------------------------------------------
 // Never while typing (a text box, a list, anything editable) and never with Ctrl, Alt or Meta:

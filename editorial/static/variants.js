@@ -1,28 +1,9 @@
 // The variants pages' few behaviours: marking takes, starting a sweep, using the selected take.
 // Data is only ever written with textContent; the reviewer's name comes from the session.
-// The page's words come as data (body[data-strings], in the page's language); tr() fills them.
+// tr() and postJson() come from common.js, loaded first.
 "use strict";
 
-const STRINGS = JSON.parse(document.body.dataset.strings || "{}");
-
-function tr(key, values) {
-  let text = Object.prototype.hasOwnProperty.call(STRINGS, key) ? STRINGS[key] : key;
-  for (const [name, value] of Object.entries(values || {})) text = text.split("{" + name + "}").join(String(value));
-  return text;
-}
-
 const result = document.getElementById("result");
-
-async function postJson(url, body) {
-  const response = await fetch(url, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  const data = await response.json().catch(() => ({ error: tr("js.answered", { status: response.status }) }));
-  return { ok: response.ok, status: response.status, data: data };
-}
 
 // ---- marking takes -------------------------------------------------------------------------
 const useForm = document.getElementById("use-take");
@@ -43,8 +24,8 @@ for (const button of document.querySelectorAll(".take button.mark")) {
     const sweep = document.getElementById("sweep-meta").dataset.statusUrl.replace(/\/status$/, "");
     const state = button.dataset.state;
     const answer = await postJson(sweep + "/takes/" + encodeURIComponent(card.dataset.take), { state: state });
-    if (!answer.ok) {
-      result.textContent = tr("js.var.not_marked", { error: answer.data.error || answer.status });
+    if (!answer.response.ok) {
+      result.textContent = tr("js.var.not_marked", { error: answer.data.error || answer.response.status });
       return;
     }
     if (state === "selected") {
@@ -81,9 +62,9 @@ if (useForm) {
       notes: notes,
       version: useForm.dataset.version,
     });
-    if (!answer.ok) {
-      result.textContent = tr("js.var.not_sent", { error: answer.data.error || answer.status });
-      if (answer.status !== 409) useButton.disabled = false;
+    if (!answer.response.ok) {
+      result.textContent = tr("js.var.not_sent", { error: answer.data.error || answer.response.status });
+      if (answer.response.status !== 409) useButton.disabled = false;
       return;
     }
     result.textContent = tr("js.var.sent", { take: take, status: answer.data.status });
@@ -156,8 +137,8 @@ if (sweepForm) {
       knobs: sweepKnobs(),
       seeds: parseInt(document.getElementById("seeds").value, 10) || 1,
     });
-    if (!answer.ok) {
-      result.textContent = tr("js.var.not_started", { error: answer.data.error || answer.status });
+    if (!answer.response.ok) {
+      result.textContent = tr("js.var.not_started", { error: answer.data.error || answer.response.status });
       button.disabled = false;
       return;
     }
