@@ -32,7 +32,8 @@ from pydantic import BaseModel, Field, ValidationError
 from reelgate.errors import InputError, NotAllowed
 from reelgate.files import file_sha256, write_text
 from reelgate.records import (
-    ANGLES, CAMERA_MOVES, MOODS, SHOT_SIZES, TIMES_OF_DAY, WEATHERS, Action, ShotPlan, ShotSpec, weight_problem,
+    ANGLES, CAMERA_MOVES, MOODS, SHOT_SIZES, TIMES_OF_DAY, WEATHERS, Action, GeneratedShot, ShotPlan, ShotSpec,
+    weight_problem,
 )
 
 SWEEPS_DIR = "variants"  # under the data folder
@@ -77,6 +78,8 @@ class Take(BaseModel):
     error: str | None = Field(None, description="Why the take could not be made (generation or checks failed).")
     prompt_blocked: bool = Field(False, description="Its prompt was blocked by the screen: never generated.")
     enhance_note: str | None = Field(None, description="Why enhancement failed, when the take goes on unenhanced.")
+    made_with: GeneratedShot | None = Field(None, description="How the take was made (the generator's record: "
+                                            "backend, model, seed, steps, size, rate, device).")
     state: TakeState = TakeState.UNMARKED
     marked_by: str | None = None
     marked_at: datetime | None = None
@@ -613,6 +616,7 @@ class TakeCheck(BaseModel):
     spec: ShotSpec | None = None
     video: Path | None = Field(None, description="The take's checked video in the sweep folder.")
     video_sha256: str = ""
+    made_with: GeneratedShot | None = None
 
 
 def check_take(data_dir: Path, ref: str, episode_id: str, version_id: str, shot: int) -> TakeCheck:
@@ -621,4 +625,4 @@ def check_take(data_dir: Path, ref: str, episode_id: str, version_id: str, shot:
         _, take, video = take_for_episode(data_dir, ref, episode_id, version_id, shot)
     except InputError as exc:
         return TakeCheck(problem=str(exc))
-    return TakeCheck(spec=take.spec, video=video, video_sha256=take.video_sha256)
+    return TakeCheck(spec=take.spec, video=video, video_sha256=take.video_sha256, made_with=take.made_with)

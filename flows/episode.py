@@ -497,9 +497,12 @@ def _carry_take(
             raise InputError(f"the video of the chosen take {ref} changed after the review gate checked it; "
                              "make the sweep again")
     width, height, fps, duration_s = video_info(path)
-    g = settings.generation
-    shot = GeneratedShot(index=i, attempt=attempt, path=path, backend=g.backend, model=g.model, seed=spec.seed,
-                         width=width, height=height, fps=fps, frames=max(1, round(fps * duration_s)))
+    made = take.made_with  # the generator's own record of the take, when the sweep kept it
+    shot = GeneratedShot(
+        **(made.model_dump(exclude={"index", "attempt", "path", "width", "height", "fps", "frames"}) if made else
+           {"backend": settings.generation.backend, "model": settings.generation.model, "seed": spec.seed}),
+        index=i, attempt=attempt, path=path, width=width, height=height, fps=fps, frames=max(1, round(fps * duration_s)),
+    )
     safety = check_shot_safety(shot, settings.safety, manifest.episode_id)
     quality = score_shot_quality(shot, spec.wants_motion, settings.quality, manifest.episode_id,
                                  asks=shot_request(spec).asks)

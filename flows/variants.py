@@ -154,3 +154,4 @@ def _make(take: Take, plan: ShotPlan, settings: Settings, sweep_id: str, folder:
     take.safety_action, take.safety_reasons = outcome.safety_action, [*notes, *outcome.safety_reasons]
     take.quality_score, take.quality_passed = outcome.quality_score, outcome.quality_passed
     take.quality_reasons, take.enhance_note = outcome.quality_reasons, outcome.enhance_note
+    take.made_with = outcome.made_with

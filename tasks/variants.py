@@ -45,6 +45,7 @@ class TakeOutcome(BaseModel):
     quality_passed: bool | None = None
     quality_reasons: list[str] = Field(default_factory=list)
     enhance_note: str | None = None
+    made_with: GeneratedShot | None = Field(None, description="How it was made: backend, model, seed, steps, size, rate.")
 
 
 @stage_task("make_take", ("generation", "postprocess", "safety", "quality"), retries=0)
@@ -68,7 +69,7 @@ def make_take(
     scored = score_shot_quality(shot, spec.wants_motion, quality, label, asks=shot_request(spec).asks)
     blocked = report.action == Action.BLOCK
     return TakeOutcome(
-        generated=generated, video=shot.path, video_sha256=file_sha256(shot.path),
+        generated=generated, video=shot.path, video_sha256=file_sha256(shot.path), made_with=shot,
         thumbnail=write_thumbnail(shot.path, thumb, blocked=blocked),
         safety_action=report.action, safety_reasons=report.verdict().reasons,
         quality_score=round(scored.score, 4), quality_passed=scored.passed, quality_reasons=list(scored.reasons),
