@@ -48,7 +48,8 @@ def cmd_pool(args: argparse.Namespace) -> int:
     for queue, priority in setup.queues.items():
         print(f"  queue {queue:7s} priority {priority}  {setup.changes[queue]:22s} {QUEUE_USE[queue]}")
     for deployment in setup.deployments:
-        queue = deployments.EPISODE_QUEUE if deployment == runs.DEPLOYMENT else deployments.SERIES_QUEUE
+        queue = {runs.DEPLOYMENT: deployments.EPISODE_QUEUE, runs.SWEEP_DEPLOYMENT: deployments.SWEEP_QUEUE}.get(
+            deployment, deployments.SERIES_QUEUE)
         print(f"  deployment {deployment} (its own runs wait in {queue})")
     print("start a worker in a checkout of reelgate, on each machine that runs episodes "
           "(--limit: runs at once; priorities decide which run takes a free slot):")
