@@ -13,6 +13,7 @@ import json
 import re
 import shlex
 import subprocess
+from uuid import uuid4
 from pathlib import Path
 
 import pytest
@@ -426,3 +427,50 @@ def test_setup_script_leaves_the_browser_out_only_when_asked(tmp_path, browser):
     installed = log.read_text()
     assert "espeak-ng" in installed and "libopenblas-dev" in installed
     assert ("chromium" in installed) == (browser == "1")
+
+
+# -- the pool on a real Prefect server -----------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_pool_script_sets_up_the_kubernetes_pool_its_queues_and_deployments(prefect_server):
+    """deploy/kubernetes/pool.py against the session's server: the server takes the template as it
+    is, the queues get reelgate's priorities, and the episode and variants deployments land on the pool."""
+    import importlib.util
+
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    from flows import deployments, runs
+    from reelgate.settings import Settings
+
+    spec = importlib.util.spec_from_file_location("k8s_pool", K8S / "pool.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    name, image = f"test-k8s-{uuid4().hex[:6]}", "registry.example.com/reelgate-worker:test"
+    table = Settings().priorities.table()
+    try:
+        first = script.set_up(name, load_template(), table, image=image)
+        second = script.set_up(name, load_template(), table, image=image)
+        assert first["created"] and not second["created"]
+        assert first["queues"] == second["queues"] == table
+        with get_client(sync_client=True) as client:
+            pool = client.read_work_pool(name)
+            assert pool.type == "kubernetes" and pool.base_job_template == load_template()
+            for full_name, queue in second["deployments"].items():
+                deployment = client.read_deployment_by_name(full_name)
+                assert (deployment.work_pool_name, deployment.work_queue_name) == (name, queue)
+                assert deployment.job_variables == {"image": image}
+        assert set(second["deployments"].values()) == {deployments.EPISODE_QUEUE, deployments.SWEEP_QUEUE}
+    finally:
+        # The session's other tests apply these deployments afresh, on no pool.
+        with get_client(sync_client=True) as client:
+            for full_name in (runs.DEPLOYMENT, runs.SWEEP_DEPLOYMENT):
+                try:
+                    client.delete_deployment(client.read_deployment_by_name(full_name).id)
+                except ObjectNotFound:
+                    pass
+            try:
+                client.delete_work_pool(name)
+            except ObjectNotFound:
+                pass
