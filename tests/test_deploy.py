@@ -433,7 +433,7 @@ def test_setup_script_leaves_the_browser_out_only_when_asked(tmp_path, browser):
 
 
 @pytest.mark.integration
-def test_pool_script_sets_up_the_kubernetes_pool_its_queues_and_deployments(prefect_server):
+def test_pool_script_sets_up_the_kubernetes_pool_its_queues_and_deployments(prefect_server, capsys):
     """deploy/kubernetes/pool.py against the session's server: the server takes the template as it
     is, the queues get reelgate's priorities, and the episode and variants deployments land on the pool."""
     import importlib.util
@@ -462,6 +462,12 @@ def test_pool_script_sets_up_the_kubernetes_pool_its_queues_and_deployments(pref
                 assert (deployment.work_pool_name, deployment.work_queue_name) == (name, queue)
                 assert deployment.job_variables == {"image": image}
         assert set(second["deployments"].values()) == {deployments.EPISODE_QUEUE, deployments.SWEEP_QUEUE}
+        # The command line, as the README runs it.
+        capsys.readouterr()
+        assert script.main([name, "--image", image]) == 0
+        out = capsys.readouterr().out
+        assert f"work pool {name}: already there (template kept) (type kubernetes)" in out
+        assert f"deployment {runs.DEPLOYMENT} (its own runs wait in normal)" in out
     finally:
         # The session's other tests apply these deployments afresh, on no pool.
         with get_client(sync_client=True) as client:
