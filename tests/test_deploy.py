@@ -341,6 +341,16 @@ def test_worker_role_can_create_jobs_and_the_worker_runs_the_kubernetes_pool():
             assert "valueFrom" in entry, f"worker env {entry['name']} has a literal value"
 
 
+def test_gpu_slots_match_the_runs_the_worker_starts():
+    """Every flow run sets the server-wide reelgate-gpu limit to its REELGATE_GENERATION__GPU_SLOTS: with
+    one GPU per run it must be the runs the worker starts at once, or GPUs sit idle (or shots queue)."""
+    deployment = next(d for d in load_manifests()["worker.yaml"] if d["kind"] == "Deployment")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    values = defaults(load_template())
+    assert values["gpu_count"] == 1
+    assert int(values["env"]["REELGATE_GENERATION__GPU_SLOTS"]) == int(args[args.index("--limit") + 1])
+
+
 # -- the image -----------------------------------------------------------------------------------------
 
 
