@@ -317,6 +317,31 @@ def test_manifests_parse_and_agree_with_the_template():
         assert value.startswith("<") and value.endswith(">"), f"secret.example.yaml {key} is not a placeholder"
 
 
+def test_manifests_are_kubernetes_objects_with_no_unknown_field():
+    """Each manifest read into the Kubernetes client's model of its kind and written back unchanged:
+    a misspelt or misplaced field would be dropped and show as a difference."""
+    import asyncio
+
+    _kubernetes()  # kubernetes_asyncio comes with it
+    from kubernetes_asyncio.client import ApiClient
+
+    docs = [d for ds in load_manifests().values() for d in ds]
+
+    async def round_trip():
+        async with ApiClient() as client:
+            for doc in docs:
+                class Response:
+                    data = json.dumps(doc)
+
+                yield doc, client.sanitize_for_serialization(client.deserialize(Response(), f"V1{doc['kind']}"))
+
+    async def check():
+        async for doc, back in round_trip():
+            assert back == doc, f"{doc['kind']} {doc['metadata']['name']} changed in the round trip"
+
+    asyncio.run(check())
+
+
 def test_worker_role_can_create_jobs_and_the_worker_runs_the_kubernetes_pool():
     docs = load_manifests()["worker.yaml"]
     role = next(d for d in docs if d["kind"] == "Role")
