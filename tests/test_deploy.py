@@ -9,6 +9,7 @@ with the template; the Dockerfile installs through scripts/setup.sh and nothing 
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shlex
@@ -225,8 +226,14 @@ def _render_job(tmp_path, worker_env: dict[str, str] | None = None) -> dict:
     return created[0]
 
 
-def test_rendered_job_has_a_gpu_the_data_volume_and_no_secret_value(tmp_path):
-    job = _render_job(tmp_path)
+@pytest.fixture(scope="module")
+def rendered_job(tmp_path_factory) -> dict:
+    """The Job of worker.yaml's worker for one flow run (rendered once: a Python start each)."""
+    return _render_job(tmp_path_factory.mktemp("worker-home"))
+
+
+def test_rendered_job_has_a_gpu_the_data_volume_and_no_secret_value(rendered_job):
+    job = copy.deepcopy(rendered_job)
     manifest = job["manifest"]
     values = defaults(load_template())
     assert job["namespace"] == values["namespace"] == "reelgate"
@@ -259,12 +266,12 @@ def test_rendered_job_has_a_gpu_the_data_volume_and_no_secret_value(tmp_path):
             assert "secretKeyRef" in entry.get("valueFrom", {}), f"{name} is not read from the Secret"
 
 
-def test_rendered_job_is_a_kubernetes_job_with_no_unknown_field(tmp_path):
+def test_rendered_job_is_a_kubernetes_job_with_no_unknown_field(rendered_job):
     """Read into the Kubernetes client's V1Job model and written back: a misspelt or misplaced field
     (e.g. volumeMount, a toleration under the container) would be dropped and show as a difference."""
     import asyncio
 
-    manifest = _render_job(tmp_path)["manifest"]  # skips without prefect-kubernetes
+    manifest = copy.deepcopy(rendered_job["manifest"])  # skipped without prefect-kubernetes
     from kubernetes_asyncio.client import ApiClient
 
     async def round_trip():
