@@ -13,9 +13,13 @@ command -v espeak-ng >/dev/null 2>&1 || debs+=(espeak-ng)
 command -v g++ >/dev/null 2>&1 || debs+=(g++)
 command -v cmake >/dev/null 2>&1 || debs+=(cmake)
 dpkg -s libopenblas-dev >/dev/null 2>&1 || debs+=(libopenblas-dev)
-# The review page's browser test: headless Chromium and its driver.
-command -v chromium >/dev/null 2>&1 || debs+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || debs+=(chromium-driver)
+# The review page's browser test: headless Chromium and its driver. REELGATE_SETUP_BROWSER=0 skips
+# them (the worker image: it never drives a browser, and Ubuntu, under the CUDA image, ships Chromium
+# only as a snap).
+if [ "${REELGATE_SETUP_BROWSER:-1}" != 0 ]; then
+  command -v chromium >/dev/null 2>&1 || debs+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || debs+=(chromium-driver)
+fi
 if [ ${#debs[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
