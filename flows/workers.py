@@ -141,7 +141,7 @@ def check_same_data(api_url: str, secret: str | None, pool: str, data_dir: Path,
     name = data_variable(pool)
     reply = httpx.get(f"{api_url.rstrip('/')}/variables/name/{name}", headers=_auth_headers(secret), timeout=timeout)
     if reply.status_code == 404:
-        return (f"data folder {data_dir}: the pool {pool!r} has no recorded data folder to compare with "
+        return (f"data folder {data_dir}: the pool {pool} has no recorded data folder to compare with "
                 f"(run `reelgate pool {pool}` on the server side to record it)")
     reply.raise_for_status()
     recorded = reply.json().get("value") or {}
@@ -149,7 +149,7 @@ def check_same_data(api_url: str, secret: str | None, pool: str, data_dir: Path,
         recorded = json.loads(recorded)
     path, mark = recorded.get("path"), recorded.get("mark")
     if path and Path(path) != data_dir:
-        raise ConfigError(f"REELGATE_DATA_DIR={data_dir} differs from the pool {pool!r}'s data folder {path}: the "
+        raise ConfigError(f"REELGATE_DATA_DIR={data_dir} differs from the pool {pool}'s data folder {path}: the "
                           f"deployments carry absolute paths, so mount the shared data folder at {path} on this "
                           f"machine and set REELGATE_DATA_DIR={path}")
     mine = (data_dir / DATA_MARK).read_text(encoding="utf-8").strip() if (data_dir / DATA_MARK).is_file() else None
@@ -157,7 +157,7 @@ def check_same_data(api_url: str, secret: str | None, pool: str, data_dir: Path,
         raise ConfigError(f"REELGATE_DATA_DIR={data_dir} is not the shared data folder of the pool {pool!r}: its "
                           f"{DATA_MARK} is {'missing' if mine is None else 'another one'} (an empty folder where the "
                           f"shared mount should be?); mount the shared data folder at {data_dir}")
-    return f"data folder {data_dir}: the pool {pool!r}'s shared data folder"
+    return f"data folder {data_dir}: the pool {pool}'s shared data folder"
 
 
 # ---------------------------------------------------------------- local workers for `reelgate up --workers N`
