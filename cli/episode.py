@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -155,7 +156,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     With no --series, the bundled example episode is produced first and the example series
     is deployed (its first episode comes at its next scheduled time, not now); with --series,
-    only those series are deployed, and the example only if --example is given.
+    only those series are deployed, and the example only if --example is given. With
+    --workers N, the deployments go on the work pool and N local `reelgate worker` processes
+    run them instead of a runner in this process (_up_with_workers).
     """
     from datetime import timezone
 
@@ -179,6 +182,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.example or not args.series:
         request = _example_request(Path(args.example or EXAMPLE))
     server, runs, deployments = import_flows(settings)
+    if args.workers is not None and os.environ["PREFECT_API_URL"].rstrip("/") != settings.local_api_url:
+        from flows.workers import check_server
+
+        # An existing server the workers will need: its URL and the reason it fails, before anything starts.
+        check_server(os.environ["PREFECT_API_URL"], os.environ.get("PREFECT_API_AUTH_STRING"))
     server.ensure_server(settings)
     print(f"Prefect UI      {server.ui_url()}  {sign_in_hint(settings)}")
     print(f"output folder   {settings.episodes_dir}")

@@ -290,3 +290,18 @@ def test_stop_leaves_no_process_behind_not_even_a_flow_run_in_its_own_session(tm
     assert sorted(stopped) == sorted(w.pid for w in team)
     for pid in [*stopped, child]:
         assert not workers._alive(pid), f"pid {pid} outlived stop()"
+
+
+def test_up_with_workers_against_an_unreachable_server_starts_nothing(monkeypatch, capsys, tmp_path):
+    url = f"http://127.0.0.1:{_free_port()}/api"
+    monkeypatch.setenv("REELGATE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REELGATE_PREFECT_API_URL", url)
+    saved = dict(os.environ)
+    try:
+        assert main(["up", "--workers", "2", "--until-review"]) == 2
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    err = capsys.readouterr().err
+    assert f"the Prefect server at {url} cannot be reached" in err and "refused" in err.lower()
+    assert not (tmp_path / "workers").exists()  # no worker was started
