@@ -176,6 +176,9 @@ class LocalWorker:
     started_at: float = 0.0
     restarts: list[float] = field(default_factory=list)  # when it was restarted (monotonic)
     given_up: bool = False
+    # Flow-run processes it started (each in its own session), last seen; kept when it dies, so
+    # that such a run goes on to its end (Prefect's heartbeats) and is still stopped with the rest.
+    runs_seen: list = field(default_factory=list)  # psutil.Process
 
     @property
     def pid(self) -> int | None:
@@ -273,6 +276,8 @@ def watch(workers: list[LocalWorker], now: float | None = None) -> list[str]:
     now = time.monotonic() if now is None else now
     said = []
     for w in workers:
+        if w.proc is not None and w.proc.poll() is None:
+            w.runs_seen = _children(w.pid) + [p for p in w.runs_seen if _running(p)]
         if w.given_up or w.proc is None or w.proc.poll() is None:
             continue
         code = w.proc.returncode
@@ -292,13 +297,24 @@ def watch(workers: list[LocalWorker], now: float | None = None) -> list[str]:
     return said
 
 
-def descendants(pid: int) -> list[int]:
+def _children(pid: int) -> list:
     try:
         import psutil
 
-        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+        return psutil.Process(pid).children(recursive=True)
     except Exception:  # gone already, or no psutil: the process group is still stopped
         return []
+
+
+def _running(process) -> bool:
+    try:
+        return process.is_running() and process.status() != "zombie"  # is_running also rules out a reused pid
+    except Exception:
+        return False
+
+
+def descendants(pid: int) -> list[int]:
+    return [p.pid for p in _children(pid)]
 
 
 def _alive(pid: int) -> bool:
@@ -340,7 +356,8 @@ def _stop_group(pgid: int, others: list[int], grace_s: float = 15.0) -> None:
 
 def stop(workers: list[LocalWorker], grace_s: float = 15.0) -> list[int]:
     """Stop every worker and what it started (SIGTERM to each process group, SIGKILL after grace_s); the pids stopped."""
-    plans = [(w, descendants(w.pid)) for w in workers if w.proc is not None]
+    plans = [(w, sorted({*descendants(w.pid), *(p.pid for p in w.runs_seen if _running(p))}))
+             for w in workers if w.proc is not None]
     for w, _ in plans:  # all at once: each gets its grace in parallel
         try:
             os.killpg(w.proc.pid, signal.SIGTERM)

@@ -305,3 +305,32 @@ def test_up_with_workers_against_an_unreachable_server_starts_nothing(monkeypatc
     err = capsys.readouterr().err
     assert f"the Prefect server at {url} cannot be reached" in err and "refused" in err.lower()
     assert not (tmp_path / "workers").exists()  # no worker was started
+
+
+def test_the_run_of_a_worker_that_died_goes_on_and_is_stopped_with_the_rest(tmp_path):
+    import signal
+    import time
+
+    pid_file = tmp_path / "children.pid"
+    code = ("import subprocess, sys, time\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], start_new_session=True)\n"
+            f"open({str(pid_file)!r}, 'a').write(f'{{child.pid}}\\n')\n"
+            "print('Worker x started!', flush=True)\n"
+            "time.sleep(120)\n")
+    team = _stand_ins(tmp_path, code)
+    w = team[0]
+    workers.start(w)
+    assert workers.wait_started(team, timeout_s=30) == []
+    assert workers.watch(team) == [] and len(w.runs_seen) == 1  # its flow run, seen while it lives
+    first = w.pid
+    os.kill(first, signal.SIGKILL)
+    w.proc.wait(timeout=10)
+    assert "restarted as pid" in workers.watch(team)[0]
+    deadline = time.monotonic() + 30
+    while len(pid_file.read_text().split()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    orphan, second = map(int, pid_file.read_text().split())
+    assert workers._alive(orphan)  # the dead worker's run goes on (Prefect's heartbeats keep it)
+    workers.stop(team, grace_s=5)
+    for pid in (first, w.pid, orphan, second):
+        assert not workers._alive(pid), f"pid {pid} outlived stop()"
