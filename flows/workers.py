@@ -139,14 +139,21 @@ def check_same_data(api_url: str, secret: str | None, pool: str, data_dir: Path,
     Returns a line for the worker's log. A pool set up before the record existed cannot be compared: said so.
     """
     name = data_variable(pool)
-    reply = httpx.get(f"{api_url.rstrip('/')}/variables/name/{name}", headers=_auth_headers(secret), timeout=timeout)
-    if reply.status_code == 404:
-        return (f"data folder {data_dir}: the pool {pool} has no recorded data folder to compare with "
-                f"(run `reelgate pool {pool}` on the server side to record it)")
-    reply.raise_for_status()
-    recorded = reply.json().get("value") or {}
-    if isinstance(recorded, str):
-        recorded = json.loads(recorded)
+    try:
+        reply = httpx.get(f"{api_url.rstrip('/')}/variables/name/{name}", headers=_auth_headers(secret),
+                          timeout=timeout)
+        if reply.status_code == 404:
+            return (f"data folder {data_dir}: the pool {pool} has no recorded data folder to compare with "
+                    f"(run `reelgate pool {pool}` on the server side to record it)")
+        reply.raise_for_status()
+        recorded = reply.json().get("value") or {}
+        if isinstance(recorded, str):
+            recorded = json.loads(recorded)
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        raise BackendUnavailable(f"the Prefect server at {api_url} did not give the pool {pool}'s data folder "
+                                 f"(variable {name}): {exc}") from None
+    if not isinstance(recorded, dict):
+        recorded = {}
     path, mark = recorded.get("path"), recorded.get("mark")
     if path and Path(path) != data_dir:
         raise ConfigError(f"REELGATE_DATA_DIR={data_dir} differs from the pool {pool}'s data folder {path}: the "
