@@ -334,3 +334,19 @@ def test_the_run_of_a_worker_that_died_goes_on_and_is_stopped_with_the_rest(tmp_
     workers.stop(team, grace_s=5)
     for pid in (first, w.pid, orphan, second):
         assert not workers._alive(pid), f"pid {pid} outlived stop()"
+
+
+def test_reelgate_worker_with_a_wrong_secret_exits_2_naming_the_setting(monkeypatch, capsys, tmp_path):
+    with tiny_server(_closed_server("reelgate:right")) as url:
+        monkeypatch.setenv("REELGATE_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("REELGATE_PREFECT_API_URL", url)
+        monkeypatch.setenv("PREFECT_API_AUTH_STRING", "reelgate:wrong")
+        saved = dict(os.environ)
+        try:
+            assert main(["worker", "--check"]) == 2
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    err = capsys.readouterr().err
+    assert f"the Prefect server at {url} answers 401 Unauthorized" in err
+    assert "set PREFECT_API_AUTH_STRING to the server's secret" in err
