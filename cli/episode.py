@@ -297,8 +297,12 @@ def _up_with_workers(args: argparse.Namespace, settings: Settings, series, serie
             if all(w.given_up for w in team):
                 raise InputError("every worker keeps exiting; see the logs above and fix what they say")
             if run is not None:
-                settled = runs.read_run(run.id)
-                if settled.state and settled.state.type in runs.SETTLED:
+                try:
+                    settled = runs.read_run(run.id)
+                except Exception as exc:  # a busy or restarting server: ask again at the next turn
+                    print(f"reelgate: reading the example's run failed: {exc!r}", file=sys.stderr, flush=True)
+                    settled = None
+                if settled is not None and settled.state and settled.state.type in runs.SETTLED:
                     code = print_outcome(settled, settings)
                     run = None
                     if args.until_review:
