@@ -106,7 +106,9 @@ def check_server(api_url: str, secret: str | None, auth_file: Path | None = None
 
 def _unauthorized(api_url: str, secret: str | None, auth_file: Path | None) -> str:
     given = "no PREFECT_API_AUTH_STRING is set" if not secret else "PREFECT_API_AUTH_STRING does not open it"
-    local = f"; for the server `reelgate up` starts, the secret is the contents of {auth_file}" if auth_file else ""
+    local = (f"; for the server `reelgate up` starts, the secret is the contents of {auth_file} (is "
+             f"REELGATE_DATA_DIR={auth_file.parent.parent} the data folder of the machine that started it?)"
+             if auth_file else "")
     return (f"the Prefect server at {api_url} answers 401 Unauthorized ({given}): set PREFECT_API_AUTH_STRING "
             f"to the server's secret (its PREFECT_SERVER_API_AUTH_STRING){local}")
 

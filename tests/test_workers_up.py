@@ -78,3 +78,34 @@ def test_up_with_two_workers_reaches_the_review_gate_and_leaves_no_worker(prefec
         assert runs.deployment_pool(run.deployment_id) == POOL  # the runs went through the pool
     finally:
         _forget(run_id)
+
+
+def test_a_real_worker_checks_the_pool_s_recorded_data_folder(prefect_server, tmp_path):
+    """`reelgate worker --check` against the session's server, as from another machine (its URL, its secret):
+    the data folder the pool recorded passes; another folder, or an empty one at no mark, is refused."""
+    from flows import deployments
+    from flows.environment import auth_file
+    from flows.workers import DATA_MARK
+
+    settings = prefect_server
+    setup = deployments.apply_to_pool([], settings, POOL)
+    try:
+        assert setup.data["path"] == str(settings.data_dir)
+        assert (settings.data_dir / DATA_MARK).read_text().strip() == setup.data["mark"]
+        remote = {**os.environ, "PYTHONPATH": str(ROOT),
+                  "PREFECT_API_URL": settings.local_api_url.replace("127.0.0.1", "localhost"),
+                  "PREFECT_API_AUTH_STRING": auth_file(settings).read_text().strip()}
+
+        def check(data_dir: Path) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "cli", "worker", "--pool", POOL, "--check"], cwd=ROOT,
+                                  env={**remote, "REELGATE_DATA_DIR": str(data_dir)}, capture_output=True,
+                                  text=True, timeout=60)
+
+        ok = check(settings.data_dir)
+        assert ok.returncode == 0 and "checks passed" in ok.stdout, ok.stdout + ok.stderr
+        assert f"prefect worker start --pool {POOL} --type process --limit 1" in ok.stdout
+        other = check(tmp_path)
+        assert other.returncode == 2
+        assert f"REELGATE_DATA_DIR={tmp_path} differs from the pool {POOL}'s data folder {settings.data_dir}" in other.stderr
+    finally:
+        _forget(None)
