@@ -286,7 +286,9 @@ def watch(workers: list[LocalWorker], now: float | None = None) -> list[str]:
     said = []
     for w in workers:
         if w.proc is not None and w.proc.poll() is None:
-            w.runs_seen = _children(w.pid) + [p for p in w.runs_seen if _running(p)]
+            seen = {p.pid: p for p in w.runs_seen if _running(p)}
+            seen.update((p.pid, p) for p in _children(w.pid))
+            w.runs_seen = list(seen.values())
         if w.given_up or w.proc is None or w.proc.poll() is None:
             continue
         code = w.proc.returncode
