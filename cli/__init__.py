@@ -1,6 +1,6 @@
 """The `reelgate` command. One module per command group, each adding its commands with `register`:
 `episode` (up, episode, generate, plan), `batch`, `variants`, `review` (review, page), `media` (screen, moderate,
-likeness, gallery, qc, enhance), `series`, `admin` (server, settings, reviewers); `common` holds what
+likeness, gallery, qc, enhance), `series`, `admin` (server, settings, reviewers), `worker`; `common` holds what
 they share.
 
     reelgate up                      start the server, serve the flows, produce the bundled example
@@ -19,6 +19,7 @@ they share.
     reelgate series validate|show FILE  check a series file (every problem with its line); show its episodes
     reelgate reviewers add|list|remove  the people who may sign in to the review page
     reelgate server start|stop|status
+    reelgate worker [--pool NAME]     check the server, its secret and the shared data folder, then run a pool worker
     reelgate page                    serve the review page alone (prints its URL with the token)
     reelgate settings                print the effective settings
 
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from cli import admin, batch, episode, media, review, series, variants
+from cli import admin, batch, episode, media, review, series, variants, worker
 from cli.common import EXIT_ERROR
 from reelgate.errors import ReelgateError
 
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data-dir", type=Path, help="where episodes, the publish folder and Prefect's database live")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (episode, batch, variants, media, review, series, admin):
+    for group in (episode, batch, variants, media, review, series, admin, worker):
         group.register(sub)
     return parser
 

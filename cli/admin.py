@@ -54,6 +54,8 @@ def cmd_pool(args: argparse.Namespace) -> int:
     print("start a worker in a checkout of reelgate, on each machine that runs episodes "
           "(--limit: runs at once; priorities decide which run takes a free slot):")
     print(f"  {worker_command(settings, name)}")
+    print(f"  (it checks the server, its secret and the shared data folder {settings.data_dir}, then runs "
+          f"prefect worker start --pool {name} --type process --limit 1; `reelgate up --workers N` starts N here)")
     return EXIT_OK
 
 
@@ -92,7 +94,7 @@ def worker_command(settings, pool: str, limit: int = 1) -> str:
               else "'<the server secret>'")
     return (f"PREFECT_API_URL={shlex.quote(api_url)} PREFECT_API_AUTH_STRING={secret} "
             f"REELGATE_DATA_DIR={shlex.quote(str(settings.data_dir))} "
-            f"prefect worker start --pool {shlex.quote(pool)} --type process --limit {limit}")
+            f"reelgate worker --pool {shlex.quote(pool)} --limit {limit}")
 
 
 def cmd_settings(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -155,7 +156,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     With no --series, the bundled example episode is produced first and the example series
     is deployed (its first episode comes at its next scheduled time, not now); with --series,
-    only those series are deployed, and the example only if --example is given.
+    only those series are deployed, and the example only if --example is given. With
+    --workers N, the deployments go on the work pool and N local `reelgate worker` processes
+    run them instead of a runner in this process (_up_with_workers).
     """
     from datetime import timezone
 
@@ -163,6 +166,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     if args.parallel < 1:
         raise UsageError(f"--parallel must be 1 or more, got {args.parallel}")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be 1 or more, got {args.workers}")
     settings = load_settings(args)
     series_files = [Path(f) for f in (args.series or [EXAMPLE_SERIES])]
     series = []
@@ -177,11 +182,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.example or not args.series:
         request = _example_request(Path(args.example or EXAMPLE))
     server, runs, deployments = import_flows(settings)
+    if args.workers is not None and os.environ["PREFECT_API_URL"].rstrip("/") != settings.local_api_url:
+        from flows.workers import check_server
+
+        # An existing server the workers will need: its URL and the reason it fails, before anything starts.
+        check_server(os.environ["PREFECT_API_URL"], os.environ.get("PREFECT_API_AUTH_STRING"))
     server.ensure_server(settings)
     print(f"Prefect UI      {server.ui_url()}  {sign_in_hint(settings)}")
     print(f"output folder   {settings.episodes_dir}")
     print(f"publish folder  {settings.publish_dir}", flush=True)
-    if args.until_review:
+    if args.until_review and args.workers is None:
         if request is None:
             raise InputError("--until-review waits for the example episode; give --example FILE with --series")
         # Run it here, as `reelgate episode` does: a runner stopped right after the run
@@ -191,6 +201,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         run = runs.create_episode_run(deployment_id, request, run_options(args), priority="high")
         print(f"example episode {request.episode_id}: flow run {run.id}", flush=True)
         return print_outcome(runs.drive_run(run.id, deployment_id), settings)
+
+    if args.workers is not None:
+        return _up_with_workers(args, settings, series, series_files, request)
 
     page = _start_review_page(settings, args.allow_remote)
 
@@ -223,6 +236,96 @@ def cmd_up(args: argparse.Namespace) -> int:
         if page is not None:
             page.stop()
     return EXIT_OK
+
+
+def _up_with_workers(args: argparse.Namespace, settings: Settings, series, series_files: list[Path],
+                     request: EpisodeRequest | None) -> int:
+    """`up --workers N`: the work-pool path of many machines, here: the pool, N `reelgate worker` processes.
+
+    The example (if any) is queued high; the workers are watched (one that dies is restarted) and
+    stopped, with what they started, on Ctrl-C or SIGTERM, or once the example waits for review
+    with --until-review.
+    """
+    import signal
+    import time
+    from datetime import timezone
+
+    from flows import workers as local
+
+    if args.until_review and request is None:
+        raise InputError("--until-review waits for the example episode; give --example FILE with --series")
+    server, runs, deployments = import_flows(settings)
+    pool = settings.priorities.pool
+    setup = deployments.apply_to_pool(series_files, settings, pool)
+    print(f"work pool       {pool} (queues {', '.join(f'{q} {p}' for q, p in setup.queues.items())}); "
+          f"data folder recorded for its workers", flush=True)
+    team = local.make_workers(args.workers, pool, args.parallel, settings.data_dir, settings.data_dir / "workers")
+
+    def on_term(signum, frame):  # SIGTERM stops like Ctrl-C: the finally below stops the workers
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    page = None
+    try:
+        for worker in team:
+            local.start(worker)
+        for worker in team:
+            print(f"worker {worker.index}        pid {worker.pid}, log {worker.log_path}", flush=True)
+        slow = local.wait_started(team)
+        for worker in slow:
+            print(f"worker {worker.index} has not started polling yet; watching it (log {worker.log_path})", flush=True)
+        print(f"{len(team) - len(slow)} worker(s) polling the pool {pool}, each --limit {args.parallel}", flush=True)
+        if not args.until_review:
+            page = _start_review_page(settings, args.allow_remote)
+            now = datetime.now(timezone.utc)
+            for s, file in zip(series, series_files, strict=True):
+                print(f"series {s.id:14s} next episode at {s.next_fire(now):%Y-%m-%d %H:%M %Z} ({s.timezone}), "
+                      f"'{s.schedule}'; {file}")
+        run = None
+        if request is not None:
+            run = runs.create_episode_run(setup.deployments[runs.DEPLOYMENT], request, run_options(args),
+                                          priority="high")
+            print(f"example episode {request.episode_id}: flow run {run.id} (queue high)")
+            print(f"review gate     {server.ui_url(run.id)}", flush=True)
+        if not args.until_review:
+            print("workers run the episode and series deployments; decide in the review page, the Prefect UI "
+                  "or `reelgate review`; Ctrl-C stops them", flush=True)
+        next_chore = time.monotonic() + 60
+        while True:
+            for line in local.watch(team):
+                print(f"reelgate: {line}", file=sys.stderr, flush=True)
+            if all(w.given_up for w in team):
+                raise InputError("every worker keeps exiting; see the logs above and fix what they say")
+            if run is not None:
+                try:
+                    settled = runs.read_run(run.id)
+                except Exception as exc:  # a busy or restarting server: ask again at the next turn
+                    print(f"reelgate: reading the example's run failed: {exc!r}", file=sys.stderr, flush=True)
+                    settled = None
+                if settled is not None and settled.state and settled.state.type in runs.SETTLED:
+                    code = print_outcome(settled, settings)
+                    run = None
+                    if args.until_review:
+                        return code
+            if time.monotonic() >= next_chore:
+                next_chore += 60
+                try:
+                    from flows.review import expire_overdue
+
+                    for episode_id in expire_overdue(settings):
+                        print(f"review expired  {episode_id}", flush=True)
+                except Exception as exc:  # a periodic chore must not stop the workers
+                    print(f"reelgate: periodic check failed: {exc!r}", file=sys.stderr, flush=True)
+            time.sleep(2)
+    except KeyboardInterrupt:
+        print("stopping the workers", flush=True)
+        return EXIT_OK
+    finally:
+        stopped = local.stop(team)
+        print(f"stopped {len(stopped)} worker(s): pid {', '.join(map(str, stopped)) or '-'}", flush=True)
+        signal.signal(signal.SIGTERM, previous)
+        if page is not None:
+            page.stop()
 
 
 def _example_request(path: Path) -> EpisodeRequest:
@@ -259,8 +362,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--allow-remote", action="store_true",
                     help="let REELGATE_REVIEW_HOST be other than loopback (put the review page behind TLS)")
     up.add_argument("--parallel", type=int, default=1, metavar="N",
-                    help="flow runs this machine executes at once (default 1; GPU work is limited apart, "
-                         "by generation.gpu_slots)")
+                    help="flow runs this machine executes at once (default 1; with --workers: each worker's "
+                         "--limit; GPU work is limited apart, by generation.gpu_slots)")
+    up.add_argument("--workers", type=int, metavar="N",
+                    help="run the deployments on the work pool (REELGATE_PRIORITIES__POOL) with N local "
+                         "`reelgate worker` processes, each --limit --parallel, instead of one runner: "
+                         "the same path as workers on other machines")
     up.add_argument("--backend", help="generator backend (default: animatic, offline)")
     up.add_argument("--model", help="model id or local folder for diffusers backends")
     up.set_defaults(func=cmd_up)

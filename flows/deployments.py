@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.runs import create_episode_run, wait_until_settled
+from flows.workers import record_data_dir
 from reelgate.errors import ConfigError
 from reelgate.records import EpisodeRequest
 from reelgate.settings import RunOptions, Settings
@@ -104,6 +105,8 @@ def apply_to_pool(series_files: list[Path], settings: Settings, work_pool: str) 
     # A sweep is asked for by someone looking at the page: it waits on the high queue.
     placed = [(episode_deployment(), EPISODE_QUEUE), (sweep_deployment(), SWEEP_QUEUE), *((d, SERIES_QUEUE) for d in series)]
     setup.deployments = {d.full_name: _on_queue(d, queue).apply(work_pool_name=work_pool) for d, queue in placed}
+    # Which data folder the runs use: `reelgate worker` refuses to poll with another one (flows.workers).
+    setup.data = record_data_dir(settings.data_dir, work_pool)
     return setup
 
 
@@ -116,6 +119,7 @@ class PoolSetup:
     queues: dict[str, int]
     changes: dict[str, str]  # queue -> "created" | "priority a -> b" | "unchanged"
     deployments: dict[str, uuid.UUID] = field(default_factory=dict)  # "flow/name" -> id, once applied
+    data: dict[str, str] = field(default_factory=dict)  # the recorded data folder: path and mark
 
 
 def setup_pool(work_pool: str, table: dict[str, int]) -> PoolSetup:
