@@ -16,6 +16,8 @@ dpkg -s libopenblas-dev >/dev/null 2>&1 || debs+=(libopenblas-dev)
 # The review page's browser test: headless Chromium and its driver.
 command -v chromium >/dev/null 2>&1 || debs+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || debs+=(chromium-driver)
+# The scale-out test: a throwaway PostgreSQL cluster under the postgres user (tests/scaleout.py).
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || debs+=(postgresql)
 if [ ${#debs[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
