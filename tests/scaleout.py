@@ -34,6 +34,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def descendants(pid: int) -> list[int]:
+    """Every living process below `pid` (Linux /proc), children first."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop(0)
+        found.append(child)
+        todo.extend(children.get(child, []))
+    return found
+
+
 def postgres_bin() -> Path | None:
     """The folder of Debian's PostgreSQL server binaries, or None when the package is not installed."""
     for folder in PG_BIN_DIRS:
@@ -164,6 +184,10 @@ class ScaleOut:
         while time.monotonic() < deadline:
             try:
                 if httpx.get(self.api_url + "/health", timeout=2).status_code == 200:
+                    from tasks.results import register_result_storage
+
+                    with self.client_settings():
+                        register_result_storage()  # the episode flow's result storage block, as ensure_server does
                     return
             except httpx.HTTPError:
                 pass
@@ -182,9 +206,13 @@ class ScaleOut:
             yield
 
     def start_worker(self, name: str, pool: str, limit: int = 1, env: dict[str, str] | None = None) -> subprocess.Popen:
-        """`prefect worker start --pool POOL --type process` in its own process group (its flow runs too)."""
+        """`prefect worker start --pool POOL --type process` in its own process group, after the
+        pre-flight `reelgate up --workers` is to make (flows.server.check_worker_server)."""
+        from flows.server import check_worker_server
+
         worker_env = {**self.env, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1",
                       **(env or {})}
+        check_worker_server(worker_env["PREFECT_API_URL"], worker_env.get("PREFECT_API_AUTH_STRING", ""))
         return self._spawn(name, [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool,
                                   "--type", "process", "--limit", str(limit), "--name", name], worker_env)
 
@@ -198,21 +226,25 @@ class ScaleOut:
 
     # -- failure and clean-up -------------------------------------------------------------
     def kill(self, name: str) -> None:
-        """SIGKILL a process's whole group: a worker dies with the flow runs it started."""
+        """SIGKILL a worker and the flow runs it started, as a dead machine would.
+
+        Prefect 3.8's process worker starts each flow run in a session of its own, so the
+        worker's process group does not hold its runs: their groups are killed too.
+        """
         proc = self.procs[name]
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        for pid in [proc.pid, *descendants(proc.pid)]:
+            try:
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         proc.wait(timeout=30)
 
     def group_of(self, pid: int) -> str | None:
-        """The name of the process (worker) whose group `pid` belongs to, if any."""
-        try:
-            group = os.getpgid(pid)
-        except ProcessLookupError:
-            return None
-        return next((name for name, p in self.procs.items() if p.pid == group), None)
+        """The name of the process started here (a worker) that `pid` is, or descends from, if any."""
+        for name, proc in self.procs.items():
+            if pid == proc.pid or pid in descendants(proc.pid):
+                return name
+        return None
 
     def tail(self, name: str, chars: int = 3000) -> str:
         log = self.logs.get(name)
@@ -222,15 +254,19 @@ class ScaleOut:
         """Kill every process group started here (workers first), stop Postgres, remove the folder."""
         for name in sorted(self.procs, key=lambda n: n == "server"):
             proc = self.procs[name]
+            family = [proc.pid, *descendants(proc.pid)]  # before the worker goes: its runs get reparented
             if proc.poll() is None:
                 try:
                     os.killpg(proc.pid, signal.SIGTERM)
                     proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
+                except (ProcessLookupError, subprocess.TimeoutExpired):
                     pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # whatever of the group is left (flow runs)
-            except ProcessLookupError:
-                pass
+            for pid in family:  # whatever is left: the worker's group, its flow runs' groups
+                try:
+                    os.killpg(os.getpgid(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if proc.poll() is None:
+                proc.wait(timeout=10)
         self.postgres.stop()
         shutil.rmtree(self.root, ignore_errors=True)
