@@ -434,3 +434,69 @@ def execute_sweep(flow_run_id: uuid.UUID, log_file: Path | None = None) -> subpr
     finally:
         if out is not None:
             out.close()
+
+
+ZOMBIE_AUTOMATION = "reelgate: mark silent runs crashed"
+RERUN_AUTOMATION = "reelgate: re-run crashed runs"
+HEARTBEAT_MISSES = 2  # heartbeats a run may miss before it is taken for dead
+SILENT_MESSAGE = "reelgate: no heartbeat"  # how the first automation's Crashed state begins: the second matches it
+CRASH_RERUNS = 2  # a run that went silent this many times stays Crashed (a machine that dies on it every time)
+
+
+def ensure_crash_recovery(heartbeat_s: int = 30) -> dict[str, uuid.UUID]:
+    """Two automations on the server, so a run whose worker died is run again (idempotent).
+
+    A worker killed with its flow run leaves the run Running for ever: Prefect's server has no
+    built-in zombie detection (Prefect Cloud's is a managed automation). The first automation
+    marks a reelgate run Crashed when its heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+    `heartbeat_s`, 30 at least) stop for HEARTBEAT_MISSES intervals; a run that suspends at
+    the review gate or ends says so first. The second puts a run the first marked (and only
+    such a run: one whose worker reported it Crashed, e.g. a flow that cannot import, would
+    crash again) back to Scheduled on its queue, at most CRASH_RERUNS times: any worker of the
+    pool takes it, and it replays from the top with every finished task cached, so only the
+    interrupted task is made again.
+    Returns the automations' ids by name.
+    """
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    runs = ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]})
+    silent = ResourceSpecification({
+        "prefect.resource.id": ["prefect.flow-run.*"], "prefect.state-message": f"{SILENT_MESSAGE}*",
+        # The run count when it went silent: 1 on its first attempt.
+        "prefect.run-count": [str(n) for n in range(1, CRASH_RERUNS + 1)],
+    })
+    ours = ResourceSpecification({"prefect.resource.role": "tag", "prefect.resource.id": "prefect.tag.reelgate"})
+    ended = {f"prefect.flow-run.{name}" for name in (
+        "Completed", "Failed", "Cancelled", "Cancelling", "Crashed", "Paused", "Suspended", "AwaitingRetry")}
+    wanted = {
+        ZOMBIE_AUTOMATION: AutomationCore(
+            name=ZOMBIE_AUTOMATION,
+            description="A reelgate run whose heartbeats stopped (its worker died) is marked Crashed.",
+            trigger=EventTrigger(
+                after={"prefect.flow-run.heartbeat"}, expect={"prefect.flow-run.heartbeat", *ended},
+                match=runs, match_related=ours, for_each={"prefect.resource.id"},
+                posture=Posture.Proactive, threshold=1, within=timedelta(seconds=HEARTBEAT_MISSES * max(heartbeat_s, 30)),
+            ),
+            actions=[ChangeFlowRunState(state=StateType.CRASHED, force=True,
+                                        message=f"{SILENT_MESSAGE} for {HEARTBEAT_MISSES} intervals: its worker or machine died")],
+        ),
+        RERUN_AUTOMATION: AutomationCore(
+            name=RERUN_AUTOMATION,
+            description="A reelgate run marked Crashed for its silence is scheduled again; its finished tasks are cached.",
+            trigger=EventTrigger(
+                expect={"prefect.flow-run.Crashed"}, match=silent, match_related=ours, for_each={"prefect.resource.id"},
+                posture=Posture.Reactive, threshold=1, within=timedelta(0),
+            ),
+            actions=[ChangeFlowRunState(state=StateType.SCHEDULED, force=True,
+                                        message="crashed: scheduled again (finished tasks are cached)")],
+        ),
+    }
+    ids: dict[str, uuid.UUID] = {}
+    with get_client(sync_client=True) as client:
+        for name, automation in wanted.items():
+            for old in client.read_automations_by_name(name):
+                client.delete_automation(old.id)  # replaced: its heartbeat window may have changed
+            ids[name] = client.create_automation(automation)
+    return ids

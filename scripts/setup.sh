@@ -20,6 +20,8 @@ if [ "${REELGATE_SETUP_BROWSER:-1}" != 0 ]; then
   command -v chromium >/dev/null 2>&1 || debs+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || debs+=(chromium-driver)
 fi
+# The scale-out test: a throwaway PostgreSQL cluster under the postgres user (tests/scaleout.py).
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || debs+=(postgresql)
 if [ ${#debs[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -58,3 +58,26 @@ class BrokenGenerator(AnimaticGenerator):
         from reelgate.errors import MediaError
 
         raise MediaError(f"the model wrote no frames for shot {shot.index} (secret detail that stays in the run's log)")
+
+
+class SlowGpuCountingAnimatic(AnimaticGenerator):
+    """The animatic as a GPU backend (it holds a slot of the GPU limit) that takes its time.
+
+    Appends `start <episode> shot<i> pid<pid>` to $REELGATE_TEST_CALLS when a shot begins and
+    `done ...` when it ends, sleeping $REELGATE_TEST_SHOT_SLEEP seconds (default 3) in between,
+    so a test can kill a worker while a shot is being made and count what was made again.
+    """
+
+    uses_gpu = True
+
+    def generate(self, shot, *, seed, attempt, out_path: Path, progress=None):
+        import time
+
+        label = f"{Path(out_path).parent.name} shot{shot.index} attempt{attempt} pid{os.getpid()}"
+        with open(os.environ["REELGATE_TEST_CALLS"], "a", encoding="utf-8") as f:
+            f.write(f"start {label}\n")
+        time.sleep(float(os.environ.get("REELGATE_TEST_SHOT_SLEEP", "3")))
+        made = super().generate(shot, seed=seed, attempt=attempt, out_path=out_path, progress=progress)
+        with open(os.environ["REELGATE_TEST_CALLS"], "a", encoding="utf-8") as f:
+            f.write(f"done {label}\n")
+        return made
