@@ -13,7 +13,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows.runs import create_episode_run, wait_until_settled
+from flows.environment import HEARTBEAT_S
+from flows.runs import create_episode_run, ensure_crash_recovery, wait_until_settled
 from flows.workers import record_data_dir
 from reelgate.errors import ConfigError
 from reelgate.records import EpisodeRequest
@@ -102,6 +103,8 @@ def apply_to_pool(series_files: list[Path], settings: Settings, work_pool: str) 
     """
     series = [series_deployment(Path(f), settings) for f in series_files]
     setup = setup_pool(work_pool, settings.priorities.table())
+    # Workers can die: a run whose heartbeats stop is marked Crashed and scheduled again (flows.runs).
+    ensure_crash_recovery(HEARTBEAT_S)
     # A sweep is asked for by someone looking at the page: it waits on the high queue.
     placed = [(episode_deployment(), EPISODE_QUEUE), (sweep_deployment(), SWEEP_QUEUE), *((d, SERIES_QUEUE) for d in series)]
     setup.deployments = {d.full_name: _on_queue(d, queue).apply(work_pool_name=work_pool) for d, queue in placed}

@@ -20,6 +20,7 @@ from pathlib import Path
 from reelgate.files import secret_file
 from reelgate.settings import Settings
 
+HEARTBEAT_S = 30  # a running flow's heartbeat (Prefect's minimum); flows.runs.ensure_crash_recovery listens for it
 AUTH_FILE = "api-auth"  # in settings.prefect_home, mode 0600
 
 
@@ -59,7 +60,7 @@ def prefect_env(settings: Settings) -> dict[str, str]:
         "PREFECT_LOCAL_STORAGE_PATH": str(settings.data_dir / "results"),
         "PREFECT_RUNNER_POLL_FREQUENCY": "2",
         # Long renders must not be mistaken for crashed runs.
-        "PREFECT_RUNNER_HEARTBEAT_FREQUENCY": "30",
+        "PREFECT_RUNNER_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S),
     }
 
 

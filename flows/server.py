@@ -85,33 +85,6 @@ def check_server_auth(api_url: str, settings: Settings) -> None:
         raise ConfigError(f"the Prefect server at {api_url} answers 401 Unauthorized: {where}")
 
 
-def check_worker_server(api_url: str, auth_string: str | None = None, timeout: float = 10.0) -> None:
-    """Before a worker starts: the server at `api_url` answers, and `auth_string` opens it.
-
-    `prefect worker start` itself keeps retrying an unreachable server for ever, and on a
-    wrong secret exits with a traceback that names no setting; this says what to change.
-    auth_string: what the worker will send (PREFECT_API_AUTH_STRING); None: read it from the environment.
-    Raises BackendUnavailable (no answer: the URL and the reason) or ConfigError (401).
-    """
-    secret = os.environ.get("PREFECT_API_AUTH_STRING", "") if auth_string is None else auth_string
-    try:
-        health = httpx.get(api_url.rstrip("/") + "/health", timeout=timeout)
-    except httpx.HTTPError as exc:
-        reason = str(exc) or type(exc).__name__
-        raise BackendUnavailable(f"the Prefect server at {api_url} cannot be reached ({reason}): start it, or set "
-                                 "PREFECT_API_URL to its API URL (http://HOST:PORT/api)") from None
-    if health.status_code != 200:
-        raise BackendUnavailable(f"the Prefect server at {api_url} answers {health.status_code} to /health: "
-                                 "is PREFECT_API_URL a Prefect server's API URL (http://HOST:PORT/api)?")
-    probe = api_url.rstrip("/") + f"/flows/{uuid.UUID(int=0)}"  # a read: 404 when let in, 401 when not
-    headers = {"Authorization": "Basic " + base64.b64encode(secret.encode()).decode()} if secret else {}
-    if httpx.get(probe, headers=headers, timeout=timeout).status_code == 401:
-        said = "is not set" if not secret else "does not match"
-        raise ConfigError(f"the Prefect server at {api_url} answers 401 Unauthorized: PREFECT_API_AUTH_STRING {said}; "
-                          "set it to the server's PREFECT_SERVER_API_AUTH_STRING (reelgate's local server keeps it "
-                          "in prefect/api-auth under its data folder)")
-
-
 def stop_server(settings: Settings) -> bool:
     """Stop the local server started by `ensure_server`; False if none was running."""
     pid_file = settings.prefect_home / "server.pid"

@@ -336,6 +336,12 @@ class GenerationSettings(BaseModel):
     gpu_slots: int = Field(
         1, ge=1, le=64, description="Shots that may run on the GPU at once across all runs (Prefect concurrency limit)."
     )
+    gpu_lease_s: float = Field(
+        60.0, ge=60, le=3600,
+        description="How long a GPU slot is leased at a time (the Prefect server's minimum is 60). A live shot "
+        "renews its lease; a worker that dies holds its slot until the lease runs out (Prefect frees it then), "
+        "so this is the longest a dead worker keeps a GPU from the others.",
+    )
     animatic_slug: bool = Field(
         True, description="Animatic: a small slug (shot number, size, camera move) at the top-left of each frame."
     )

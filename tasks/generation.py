@@ -35,8 +35,9 @@ def gpu_slot(settings: GenerationSettings) -> Iterator[None]:
     if not uses_gpu(settings):
         yield
         return
-    # strict: a missing limit is an error, never an unlimited GPU.
-    with concurrency(GPU_LIMIT, occupy=1, strict=True):
+    # strict: a missing limit is an error, never an unlimited GPU. The lease is renewed while the shot
+    # renders; a dead worker's slot comes back when it runs out (settings.gpu_lease_s).
+    with concurrency(GPU_LIMIT, occupy=1, strict=True, lease_duration=settings.gpu_lease_s):
         yield
 
 

@@ -207,12 +207,12 @@ class ScaleOut:
 
     def start_worker(self, name: str, pool: str, limit: int = 1, env: dict[str, str] | None = None) -> subprocess.Popen:
         """`prefect worker start --pool POOL --type process` in its own process group, after the
-        pre-flight `reelgate up --workers` is to make (flows.server.check_worker_server)."""
-        from flows.server import check_worker_server
+        pre-flight `reelgate worker` makes (flows.workers.check_server)."""
+        from flows.workers import check_server
 
         worker_env = {**self.env, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1",
                       **(env or {})}
-        check_worker_server(worker_env["PREFECT_API_URL"], worker_env.get("PREFECT_API_AUTH_STRING", ""))
+        check_server(worker_env["PREFECT_API_URL"], worker_env.get("PREFECT_API_AUTH_STRING", ""))
         return self._spawn(name, [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool,
                                   "--type", "process", "--limit", str(limit), "--name", name], worker_env)
 

@@ -33,7 +33,7 @@ def _hold_in_threads(settings: GenerationSettings, count: int, hold_s: float) ->
     for t in threads:
         t.start()
     for t in threads:
-        t.join(120)
+        t.join(300)
     assert not errors, errors
     return sorted(intervals)
 
@@ -78,3 +78,15 @@ def test_backends_without_a_gpu_never_wait_for_a_slot(prefect_server):
     finally:
         release.set()
         holder.join(30)
+
+
+def test_a_shot_longer_than_its_lease_keeps_its_slot(prefect_server):
+    """The lease (generation.gpu_lease_s) bounds how long a dead worker keeps the GPU, not how long a
+    live shot may render: a live one renews it, and nobody else gets the slot meanwhile."""
+    from tasks.generation import ensure_gpu_limit
+
+    ensure_gpu_limit(1)
+    short_lease = FAKE_GPU.model_copy(update={"gpu_lease_s": 60.0})  # the server's minimum
+    intervals = _hold_in_threads(short_lease, 2, 75.0)  # each holds its slot past its first lease
+    print(f"\nlease 60 s, two 75 s shots: {[(round(a - intervals[0][0], 1), round(b - intervals[0][0], 1)) for a, b in intervals]}")
+    assert len(intervals) == 2 and not _overlaps(intervals)
