@@ -306,6 +306,7 @@ def _up_with_workers(args: argparse.Namespace, settings: Settings, series, serie
                     code = print_outcome(settled, settings)
                     run = None
                     if args.until_review:
+                        local.wait_idle(team)  # the suspended run's process exits on its own first
                         return code
             if time.monotonic() >= next_chore:
                 next_chore += 60

@@ -328,6 +328,21 @@ def descendants(pid: int) -> list[int]:
     return [p.pid for p in _children(pid)]
 
 
+def wait_idle(workers: list[LocalWorker], timeout_s: float = 30.0) -> bool:
+    """Wait until no live worker has a flow-run process left; True if none is left in time.
+
+    A run that suspends at the review gate is PAUSED a moment before its process exits; a
+    worker stopped in that moment reports the run's process as killed, and Prefect marks the
+    waiting run Crashed. So `up --until-review` waits for this before stopping the workers.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(descendants(w.proc.pid) for w in workers if w.proc is not None and w.proc.poll() is None):
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
