@@ -218,7 +218,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         for s, file in zip(series, series_files, strict=True):
             print(f"series {s.id:14s} next episode at {s.next_fire(now):%Y-%m-%d %H:%M %Z} ({s.timezone}), "
                   f"'{s.schedule}'; {file}")
-        print("serving the episode and series deployments; decide in the review page, the Prefect UI "
+        print("serving the episode, variants and series deployments; decide in the review page, the Prefect UI "
               "or `reelgate review`; Ctrl-C stops", flush=True)
 
     def on_settled(settled, run) -> None:

@@ -35,7 +35,7 @@ from editorial.review import (
     PREFECT_UI, QueueItem, check_decision, decision_key, file_sha256, may_decide, read_manifests, recently_decided,
     refusal_event, sign_decision, signed_by_desk, waiting_queue,
 )
-from editorial.variants import Sweep, TakeState, list_sweeps, load_sweep, mark_on_page
+from editorial.variants import SWEEP_FILE, Sweep, TakeState, load_sweep, mark_on_page, sweep_dir
 from flows.runs import (
     deployment_served, episode_deployment_id, episode_dir_of, execute_run, read_run, start_episode, waiting_runs,
 )
@@ -212,9 +212,8 @@ class PrefectDesk:
         options = RunOptions.model_validate((run.parameters or {}).get("options") or {})
         asked = json.dumps([manifest.version.id, shot, knobs, seeds], sort_keys=True)
         sweep_id = f"{episode_id[:60]}-s{shot}-{hashlib.sha256(asked.encode()).hexdigest()[:10]}"
-        existing = {s.sweep_id: s for s in list_sweeps(self.settings.data_dir, episode_id)}
-        if sweep_id in existing:
-            return existing[sweep_id]
+        if (sweep_dir(self.settings.data_dir, sweep_id) / SWEEP_FILE).is_file():
+            return load_sweep(self.settings.data_dir, sweep_id)  # asked before: the same sweep
         flow_run, sweep_id = start_sweep(
             manifest.plan, shot, knobs, seeds, sweep_id=sweep_id, episode_id=episode_id,
             episode_version=manifest.version.id, created_by=reviewer, options=options, settings=self.settings,

@@ -5,7 +5,6 @@ Import `flows.environment.configure_prefect` and call it before importing this m
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import subprocess
@@ -68,8 +67,9 @@ def ensure_server(settings: Settings, wait_s: float = 120.0) -> str:
 def check_server_auth(api_url: str, settings: Settings) -> None:
     """The server must refuse a caller without its secret, and take ours; else say what to do."""
     from flows.environment import auth_file
+    from flows.workers import auth_headers, auth_probe
 
-    probe = api_url.rstrip("/") + f"/flows/{uuid.UUID(int=0)}"  # a read (CSRF checks only writes): 404 if let in
+    probe = auth_probe(api_url)
     local = api_url.rstrip("/") == settings.local_api_url
     if local and httpx.get(probe, timeout=10).status_code != 401:
         raise ConfigError(
@@ -77,9 +77,7 @@ def check_server_auth(api_url: str, settings: Settings) -> None:
             "closed it, or by hand): stop it (`reelgate server stop`, or end the `prefect server start` process) "
             "and run again; reelgate starts it with its secret"
         )
-    secret = os.environ.get("PREFECT_API_AUTH_STRING", "")
-    headers = {"Authorization": "Basic " + base64.b64encode(secret.encode()).decode()} if secret else {}
-    if httpx.get(probe, headers=headers, timeout=10).status_code == 401:
+    if httpx.get(probe, headers=auth_headers(os.environ.get("PREFECT_API_AUTH_STRING")), timeout=10).status_code == 401:
         where = (f"the secret in {auth_file(settings)} does not open it (another data folder's server on this port?)"
                  if local else "set PREFECT_API_AUTH_STRING to the server's PREFECT_SERVER_API_AUTH_STRING")
         raise ConfigError(f"the Prefect server at {api_url} answers 401 Unauthorized: {where}")

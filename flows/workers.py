@@ -73,8 +73,14 @@ def check_data_dir(data_dir: Path | str | None) -> Path:
     return path.resolve()
 
 
-def _auth_headers(secret: str | None) -> dict[str, str]:
+def auth_headers(secret: str | None) -> dict[str, str]:
+    """What a client sends the server for its secret (PREFECT_API_AUTH_STRING): HTTP basic auth."""
     return {"Authorization": "Basic " + base64.b64encode(secret.encode()).decode()} if secret else {}
+
+
+def auth_probe(api_url: str) -> str:
+    """A read that needs the secret (CSRF checks only writes): 404 once let in, 401 without it."""
+    return f"{api_url.rstrip('/')}/flows/{uuid.UUID(int=0)}"
 
 
 def check_server(api_url: str, secret: str | None, auth_file: Path | None = None, timeout: float = 10.0) -> None:
@@ -95,9 +101,8 @@ def check_server(api_url: str, secret: str | None, auth_file: Path | None = None
         raise BackendUnavailable(f"the Prefect server at {api_url} is not healthy: GET /health answered "
                                  f"{health.status_code} {health.reason_phrase}; is PREFECT_API_URL the server's API "
                                  "(it ends in /api)?")
-    probe = f"{base}/flows/{uuid.UUID(int=0)}"  # a read: 404 once let in, 401 with a wrong secret
     try:
-        answer = httpx.get(probe, headers=_auth_headers(secret), timeout=timeout)
+        answer = httpx.get(auth_probe(api_url), headers=auth_headers(secret), timeout=timeout)
     except httpx.HTTPError as exc:
         raise BackendUnavailable(f"the Prefect server at {api_url} stopped answering: {exc}") from None
     if answer.status_code == 401:
@@ -142,7 +147,7 @@ def check_same_data(api_url: str, secret: str | None, pool: str, data_dir: Path,
     """
     name = data_variable(pool)
     try:
-        reply = httpx.get(f"{api_url.rstrip('/')}/variables/name/{name}", headers=_auth_headers(secret),
+        reply = httpx.get(f"{api_url.rstrip('/')}/variables/name/{name}", headers=auth_headers(secret),
                           timeout=timeout)
         if reply.status_code == 404:
             return (f"data folder {data_dir}: the pool {pool} has no recorded data folder to compare with "
