@@ -350,7 +350,7 @@ def create_app(desk: Desk, owner_token: str, media_root: Path, data_dir: Path,
 
     @app.post("/new/screen")
     async def screen_new(request: Request) -> Response:
-        fields = await _json_object(request)
+        fields = await json_object(request)
         if isinstance(fields, Response):
             return fields
         text = fields.get("text")
@@ -363,7 +363,7 @@ def create_app(desk: Desk, owner_token: str, media_root: Path, data_dir: Path,
 
     @app.post("/new/plan")
     async def plan_new(request: Request) -> Response:
-        fields = await _json_object(request)
+        fields = await json_object(request)
         if isinstance(fields, Response):
             return fields
         try:
@@ -374,7 +374,7 @@ def create_app(desk: Desk, owner_token: str, media_root: Path, data_dir: Path,
 
     @app.post("/new/start")
     async def start_new(request: Request) -> Response:
-        fields = await _json_object(request)
+        fields = await json_object(request)
         if isinstance(fields, Response):
             return fields
         try:
@@ -460,8 +460,9 @@ class Refused(Exception):
                             status_code=self.code)
 
 
-async def _json_object(request: Request) -> dict[str, Any] | Response:
-    """The body as a JSON object, or the refusal: a form post (which another site can make) never counts."""
+async def json_object(request: Request) -> dict[str, Any] | Response:
+    """The body as a JSON object (at most MAX_NEW_BODY bytes), or the refusal: a form post (which another
+    site can make) never counts. Every POST of the page's script but the decision reads its body so."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/json":
         return JSONResponse({"error": "send JSON (Content-Type: application/json); forms are refused"},

@@ -16,7 +16,6 @@ episode; every mark is written to the audit log.
 
 from __future__ import annotations
 
-import json
 import mimetypes
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +59,8 @@ def variant_routes(desk: SweepDesk, data_dir: Path, page: Callable[..., Response
                    max_takes: Callable[[], int]) -> APIRouter:
     """The variants routes; `page(template, request, **context)` renders like the rest of the review page,
     `max_takes()` is the sweep limit (settings.variants.max_takes) the form shows."""
+    from editorial.web import json_object  # the page's one body reader (JSON only, size-capped); web imports this module
+
     router = APIRouter()
     data_dir = Path(data_dir)
 
@@ -138,10 +139,9 @@ def variant_routes(desk: SweepDesk, data_dir: Path, page: Callable[..., Response
         if not TAKE_ID.match(take_id):
             return PlainTextResponse("no such take", status_code=404)
         reviewer: str = request.state.reviewer
-        try:
-            fields = _json_body(await request.body(), request)
-        except ValueError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+        fields = await json_object(request)
+        if isinstance(fields, Response):
+            return fields
         if not await run_in_threadpool(may_mark, sweep, reviewer):
             return JSONResponse({"error": f"{reviewer} is not among the reviewers who decide episode "
                                           f"{sweep.episode_id}"}, status_code=403)
@@ -174,8 +174,10 @@ def variant_routes(desk: SweepDesk, data_dir: Path, page: Callable[..., Response
     @router.post("/episodes/{episode_id}/variants")
     async def start(episode_id: str, request: Request) -> Response:
         reviewer: str = request.state.reviewer
+        fields = await json_object(request)
+        if isinstance(fields, Response):
+            return fields
         try:
-            fields = _json_body(await request.body(), request)
             shot, knobs, seeds = _sweep_fields(fields)
             sweep = await run_in_threadpool(desk.start_sweep, episode_id, shot, knobs, seeds, reviewer)
         except NotAllowed as exc:
@@ -188,16 +190,6 @@ def variant_routes(desk: SweepDesk, data_dir: Path, page: Callable[..., Response
                              "takes": len(sweep.takes)})
 
     return router
-
-
-def _json_body(body: bytes, request: Request) -> dict[str, Any]:
-    """Marks and sweeps come from the page's script only: JSON, never a cross-site form."""
-    if "application/json" not in request.headers.get("content-type", ""):
-        raise ValueError("send JSON (Content-Type: application/json)")
-    data = json.loads(body or b"{}")
-    if not isinstance(data, dict):
-        raise ValueError("send a JSON object")
-    return data
 
 
 def _sweep_fields(fields: dict[str, Any]) -> tuple[int, dict[str, list[str]], int]:

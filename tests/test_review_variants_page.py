@@ -132,7 +132,10 @@ def test_marks_follow_the_rules_and_are_audited(page):
 def test_marks_come_from_the_page_script_only(page):
     client, _, data = page
     form = client.post("/variants/sw1/takes/t01", data={"state": "selected"})
-    assert form.status_code == 400
+    assert form.status_code == 415  # as every other post of the page's script
+    huge = client.post("/variants/sw1/takes/t01", content=b'{"state": "' + b"x" * (2 << 20) + b'"}',
+                       headers={"Content-Type": "application/json"})
+    assert huge.status_code == 413
     cross = client.post("/variants/sw1/takes/t01", json={"state": "selected"}, headers={"Origin": "http://evil.example"})
     assert cross.status_code == 403
     anonymous = TestClient(client.app, base_url=BASE)
@@ -165,7 +168,7 @@ def test_opening_a_sweep_on_an_episode_waiting_for_review(page):
     for bad in ({"shot": 2, "knobs": {"camera": "push"}}, {"shot": 2, "knobs": {}, "seeds": 1},
                 {"shot": "two", "knobs": {"camera": ["push"]}}, {"shot": 2, "knobs": {"camera": ["push"]}, "seeds": 99}):
         assert client.post("/episodes/ep1/variants", json=bad).status_code == 400, bad
-    assert client.post("/episodes/ep1/variants", data={"shot": "2"}).status_code == 400  # never a plain form
+    assert client.post("/episodes/ep1/variants", data={"shot": "2"}).status_code == 415  # never a plain form
     assert len(desk.started) == 1
     assert client.get("/episodes/ep1/variants/new?shot=7").status_code == 404
 
