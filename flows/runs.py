@@ -369,7 +369,8 @@ def start_sweep(
     deployment (`reelgate up`) picks it up; otherwise see `execute_sweep`.
     plan: the whole plan (a plan file's, or an episode's at the version under review).
     shot: 1-based. knobs: knob -> values ("camera": ["push", "track"], "strength:storm": ["0.5", "1.5"]).
-    plan_file: for a plan-file sweep, where a selected take is written back (absolute path).
+    plan_file: for a plan-file sweep, where a selected take is written back (absolute path); it is kept
+        in the sweep's record only, never in the run's parameters.
     episode_id, episode_version: for an episode sweep (the review page).
     settings: this side's settings, for the up-front checks and the record (default: Settings()).
     idempotency_key: with a key, at most one run is created per key (a double click).
@@ -392,11 +393,31 @@ def start_sweep(
                              f"{old.seeds} seed(s)); give another sweep id, or the same knobs to resume it")
     parameters = {
         "plan": plan.model_dump(mode="json"), "shot": shot, "knobs": {k: list(v) for k, v in knobs.items()},
-        "seeds": seeds, "sweep_id": sweep_id, "plan_file": plan_file, "episode_id": episode_id,
-        "episode_version": episode_version, "created_by": created_by,
+        "seeds": seeds, "sweep_id": sweep_id, "episode_id": episode_id, "episode_version": episode_version,
+        "created_by": created_by,
     }
     if options is not None:
         parameters["options"] = options.model_dump(mode="json", exclude_none=True)
+    # The record is saved before the run exists: the plan file a selected take is written into is
+    # read by the run from this record only (a run parameter could name any file on the page's host).
+    record = sweep_dir(settings.data_dir, sweep_id) / SWEEP_FILE
+    made_record = not record.is_file()  # a rerun keeps its record and marks
+    if made_record:
+        save_sweep(settings.data_dir, Sweep(
+            sweep_id=sweep_id, created_at=datetime.now(timezone.utc), created_by=created_by, shot=shot,
+            knobs=parameters["knobs"], seeds=seeds, plan_file=plan_file, episode_id=episode_id,
+            episode_version=episode_version, takes=takes,
+        ))
+    try:
+        run = _create_sweep_run(sweep_id, episode_id, parameters, idempotency_key)
+    except BaseException:
+        if made_record:  # no run: no queued sweep waiting for one on the page
+            record.unlink(missing_ok=True)
+        raise
+    return run, sweep_id
+
+
+def _create_sweep_run(sweep_id: str, episode_id: str | None, parameters: dict, idempotency_key: str | None) -> FlowRun:
     with get_client(sync_client=True) as client:
         deployment_id = sweep_deployment_id()
         from prefect.states import Scheduled
@@ -410,13 +431,7 @@ def start_sweep(
             state=Scheduled(scheduled_time=datetime.now(timezone.utc) - RUNNER_HEAD_START,
                             message="high priority: scheduled back so that it is taken first"),
         )
-    if not (sweep_dir(settings.data_dir, sweep_id) / SWEEP_FILE).is_file():  # a rerun keeps its record and marks
-        save_sweep(settings.data_dir, Sweep(
-            sweep_id=sweep_id, created_at=datetime.now(timezone.utc), created_by=created_by, shot=shot,
-            knobs=parameters["knobs"], seeds=seeds, plan_file=plan_file, episode_id=episode_id,
-            episode_version=episode_version, flow_run_id=str(run.id), takes=takes,
-        ))
-    return run, sweep_id
+    return run
 
 
 def sweep_deployment_id() -> uuid.UUID:

@@ -41,7 +41,6 @@ def sweep_shot(
     knobs: dict[str, list[str]],
     seeds: int = 1,
     sweep_id: str | None = None,
-    plan_file: str | None = None,
     episode_id: str | None = None,
     episode_version: str | None = None,
     created_by: str = "owner",
@@ -55,7 +54,6 @@ def sweep_shot(
         knobs: knob -> values, e.g. {"camera": ["push", "track"], "strength:storm": ["0.5", "1.5"]}.
         seeds: seeds per combination (the plan's own, then derived ones).
         sweep_id: the sweep's folder name; the same id resumes the sweep.
-        plan_file: for a plan-file sweep, the file a selected take is written back to.
         episode_id, episode_version: for an episode sweep, the episode and the version at the gate.
         options: what this run may choose (backend, size...); everything else is the worker's.
         settings: refused: configuration never travels as a run parameter.
@@ -69,8 +67,7 @@ def sweep_shot(
     takes = plan_takes(plan, shot, knobs, seeds, settings.variants.max_takes, settings.planning.keyword_files,
                        settings.planning.limits)
     folder = sweep_dir(settings.data_dir, sweep_id)
-    sweep = _opened(settings, sweep_id, folder, takes, shot, knobs, seeds, plan_file, episode_id, episode_version,
-                    created_by)
+    sweep = _opened(settings, sweep_id, folder, takes, shot, knobs, seeds, episode_id, episode_version, created_by)
     sweep.flow_run_id, sweep.status = str(get_run_context().flow_run.id), SweepStatus.RUNNING
     save_progress(settings.data_dir, sweep)
     check_backend(settings.generation)  # a missing model fails here, before any take
@@ -97,12 +94,15 @@ def sweep_shot(
 
 
 def _opened(settings: Settings, sweep_id: str, folder: Path, takes: list[Take], shot: int, knobs: dict, seeds: int,
-            plan_file: str | None, episode_id: str | None, episode_version: str | None, created_by: str) -> Sweep:
+            episode_id: str | None, episode_version: str | None, created_by: str) -> Sweep:
     """The sweep record: a new one, or the one under this id (queued by start_sweep, or an earlier run),
-    keeping the marks and the choice made so far on the takes that are the same."""
+    keeping the marks and the choice made so far on the takes that are the same.
+
+    A plan-file sweep's file comes from that record only (start_sweep writes it on the side that
+    read the plan file): a run made through the API names no file a selection would rewrite."""
     fresh_sweep = Sweep(
         sweep_id=sweep_id, created_at=datetime.now(timezone.utc), created_by=created_by, shot=shot,
-        knobs={k: list(v) for k, v in knobs.items()}, seeds=seeds, plan_file=plan_file, episode_id=episode_id,
+        knobs={k: list(v) for k, v in knobs.items()}, seeds=seeds, episode_id=episode_id,
         episode_version=episode_version, takes=takes,
     )
     if not (folder / SWEEP_FILE).is_file():
@@ -117,6 +117,7 @@ def _opened(settings: Settings, sweep_id: str, folder: Path, takes: list[Take], 
         if before is not None and before.knobs == take.knobs:
             take.state, take.marked_by, take.marked_at = before.state, before.marked_by, before.marked_at
     fresh_sweep.created_at, fresh_sweep.created_by = old.created_at, old.created_by
+    fresh_sweep.plan_file = old.plan_file
     fresh_sweep.chosen = old.chosen if old.chosen in {t.id for t in takes} else None
     fresh_sweep.status = old.status
     return fresh_sweep

@@ -451,3 +451,13 @@ def test_dashscope_receives_a_weight_as_plain_words_and_a_plain_prompt_as_writte
     assert generator.request_body(weighted, 7)["input"]["prompt"] == (
         "a boat in a storm, overwhelming storm, intense storm, slow motion")
     assert generator.request_body(ShotSpec(prompt="a boat", **base), 7)["input"]["prompt"] == "a boat"
+
+
+def test_a_sweep_run_cannot_name_the_plan_file_a_selection_rewrites():
+    """The sweep flow takes no plan file: a run created through the Prefect API with one fails its
+    parameter check, and the file a selected take is written into comes from the sweep's record."""
+    import inspect
+
+    from flows.variants import sweep_shot
+
+    assert "plan_file" not in inspect.signature(sweep_shot.fn).parameters

@@ -33,6 +33,11 @@ def test_a_sweep_through_the_cli_makes_takes_a_comparison_and_reuses_its_cache(p
     sweep = load_sweep(prefect_server.data_dir, "itest-sweep")
     folder = sweep_dir(prefect_server.data_dir, "itest-sweep")
     assert sweep.status == SweepStatus.READY and sweep.flow_run_id
+    # The file a selection rewrites is the record's, written by the CLI; the run's parameters name none
+    # (anyone who can create a run through the API could otherwise point it at any file on the page's host).
+    assert sweep.plan_file == str(plan_file.resolve())
+    with get_client(sync_client=True) as client:
+        assert "plan_file" not in client.read_flow_run(sweep.flow_run_id).parameters
     assert [t.id for t in sweep.takes] == ["t01", "t02", "t03"] and sweep.takes[0].original
     made, blocked = sweep.takes[1], sweep.takes[2]
     assert made.knobs["strength:storm"] == "2" and made.spec.weights == {"storm": 2.0}
