@@ -22,7 +22,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
@@ -194,28 +194,11 @@ def check_knob(name: str, values: Sequence[str]) -> list[str]:
         raise InputError("seeds are not swept by value: give --seeds N (the plan's seed, then N-1 derived ones)")
     if name.startswith(STRENGTH + ":"):
         word = name.split(":", 1)[1].strip().lower()
-        out = []
-        for value in values:
-            try:
-                weight = _number(value)
-            except InputError as exc:
-                raise InputError(f"--sweep {name}: {exc}; a weight is a number from 0 to 3, e.g. 0.5,1,1.5") from None
-            problem = weight_problem(word, weight)
-            if problem:
-                raise InputError(f"--sweep {name}: {problem}")
-            out.append(f"{weight:g}")
-        values = out
+        values = _numbers(name, values, "a weight is a number from 0 to 3, e.g. 0.5,1,1.5",
+                          lambda value, weight: weight_problem(word, weight))
     elif name == "duration_s":
-        out = []
-        for value in values:
-            try:
-                seconds = _number(value)
-            except InputError as exc:
-                raise InputError(f"--sweep duration_s: {exc}; give seconds, e.g. 3,4.5") from None
-            if seconds <= 0:
-                raise InputError(f"--sweep duration_s: {value} is not a length; give seconds above 0")
-            out.append(f"{seconds:g}")
-        values = out
+        values = _numbers(name, values, "give seconds, e.g. 3,4.5",
+                          lambda value, seconds: None if seconds > 0 else f"{value} is not a length; give seconds above 0")
     elif name in CHOICES:
         for value in values:
             if value not in CHOICES[name]:
@@ -227,6 +210,22 @@ def check_knob(name: str, values: Sequence[str]) -> list[str]:
     if repeated:
         raise InputError(f"--sweep {name}: {repeated[0]!r} is given twice; give each value once")
     return values
+
+
+def _numbers(name: str, values: Sequence[str], hint: str, problem: Callable[[str, float], str | None]) -> list[str]:
+    """A number knob's values written the one way (1.5, not 1.50); InputError naming the knob for a value
+    that is not a number (with `hint`) or that `problem(value, number)` refuses."""
+    out = []
+    for value in values:
+        try:
+            number = _number(value)
+        except InputError as exc:
+            raise InputError(f"--sweep {name}: {exc}; {hint}") from None
+        refused = problem(value, number)
+        if refused:
+            raise InputError(f"--sweep {name}: {refused}")
+        out.append(f"{number:g}")
+    return out
 
 
 def parse_sweeps(args: Sequence[str]) -> dict[str, list[str]]:
