@@ -51,6 +51,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from editorial.audit import locked
+from reelgate.registry import NOTIFIERS
 from reelgate.settings import NotifyKind, NotifySettings, Settings
 
 log = logging.getLogger("reelgate.notify")
@@ -102,23 +103,32 @@ def verify_signature(secret: str, timestamp: str, signature: str, body: bytes,
     return abs(age) <= max_age_s and hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
+def channels(settings: NotifySettings) -> list[str]:
+    """The notifiers (reelgate.registry.NOTIFIERS) that the settings turn on, in registry order."""
+    configured = {"webhook": settings.webhook_url, "apprise": settings.apprise_urls}
+    return [name for name in NOTIFIERS.names() if configured.get(name)]
+
+
+def _wanted(kind: NotifyKind, settings: NotifySettings) -> bool:
+    return kind in settings.events and bool(channels(settings))
+
+
 def notify(event: Event, settings: NotifySettings, wait_s: float | None = None) -> dict[str, bool]:
     """Send `event` to every configured channel; return {channel: delivered} for those that finished.
 
     Never raises. Delivery runs in a daemon thread; this waits for it at most `wait_s`
     (default settings.budget_s), so a dead receiver costs the caller that long at most.
     """
-    if event.kind not in settings.events or not (settings.webhook_url or settings.apprise_urls):
+    if not _wanted(event.kind, settings):
         return {}
     results: dict[str, bool] = {}
 
     def deliver() -> None:
         # A little inside the caller's wait, so that a give-up is reported rather than cut off.
         deadline = time.monotonic() + 0.9 * settings.budget_s
-        if settings.webhook_url:
-            results["webhook"] = _safe(lambda: send_webhook(event, settings, deadline), "webhook", event)
-        if settings.apprise_urls:
-            results["apprise"] = _safe(lambda: send_apprise(event, settings), "apprise", event)
+        for name in channels(settings):
+            send = NOTIFIERS.get(name)
+            results[name] = _safe(lambda send=send: send(event, settings, deadline), name, event)
 
     thread = threading.Thread(target=deliver, name=f"notify-{event.kind}-{event.episode_id}", daemon=True)
     thread.start()
@@ -137,7 +147,7 @@ def notify_once(event: Event, episode_dir: Path, key: str, settings: NotifySetti
     (a delivery that fails in every retry is logged, not sent again by a later run).
     """
     try:
-        if event.kind not in settings.events or not (settings.webhook_url or settings.apprise_urls):
+        if not _wanted(event.kind, settings):
             return None
         if not claim(episode_dir, key):
             return None
@@ -156,7 +166,7 @@ def notify_episode(kind: NotifyKind, episode_dir: Path, settings: Settings, head
     title: used when the episode has no manifest yet (a run that failed at its first checks).
     """
     try:
-        if kind not in settings.notify.events or not (settings.notify.webhook_url or settings.notify.apprise_urls):
+        if not _wanted(kind, settings.notify):
             return None
         from editorial.manifest import load_manifest, manifest_path
         from editorial.review import review_link
@@ -249,8 +259,12 @@ def send_webhook(event: Event, settings: NotifySettings, deadline: float) -> boo
     return False
 
 
-def send_apprise(event: Event, settings: NotifySettings) -> bool:
-    """Send the event's title and body to every Apprise URL; True if all took it."""
+def send_apprise(event: Event, settings: NotifySettings, deadline: float | None = None) -> bool:
+    """Send the event's title and body to every Apprise URL; True if all took it.
+
+    deadline: not used: Apprise's services keep their own timeouts, and `notify` waits for
+    the delivery thread at most notify.budget_s whatever they do.
+    """
     import apprise
 
     sender = apprise.Apprise()

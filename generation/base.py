@@ -1,22 +1,22 @@
 """The generator interface, the backend registry, and the per-process generator cache.
 
 A backend is a class with a `name`, a cheap `preflight(settings)` that refuses unusable
-settings before any work, and `generate(shot, ...)`. Backends are named in `BACKENDS` as
-"module:Class", one module per family, so that heavy imports (torch, diffusers) happen only
-when a backend is actually used.
+settings before any work, and `generate(shot, ...)`. Backends are named in
+`reelgate.registry.GENERATORS` as "module:Class", one module per family, so that heavy imports
+(torch, diffusers) happen only when a backend is actually used.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from reelgate.errors import ConfigError, UnknownBackendError
+from reelgate.errors import ConfigError
 from reelgate.records import GeneratedShot, Refusal, ShotSpec
+from reelgate.registry import GENERATORS
 from reelgate.settings import GenerationSettings
 
 
@@ -57,12 +57,8 @@ class Generator(Protocol):
         ...
 
 
-BACKENDS: dict[str, str] = {
-    "animatic": "generation.animatic:AnimaticGenerator",
-    "wan": "generation.wan:WanGenerator",
-    "diffusers": "generation.diffusers_video:DiffusersGenerator",
-    "dashscope": "generation.dashscope:DashScopeGenerator",
-}
+BACKENDS: dict[str, str] = GENERATORS.targets
+"""name -> "module:Class" of every generator (the live table of reelgate.registry.GENERATORS)."""
 
 _cache: dict[str, Generator] = {}
 _cache_lock = threading.Lock()
@@ -70,26 +66,12 @@ _cache_lock = threading.Lock()
 
 def register_backend(name: str, target: str) -> None:
     """Register (or replace) a backend: `target` is "module:Class"."""
-    if ":" not in target:
-        raise ConfigError(f"backend target must look like 'module:Class', got {target!r}")
-    BACKENDS[name] = target
-
-
-def _target(name: str) -> str:
-    """"module:Class" for a registered name; a "module:Class" name is its own target."""
-    if name in BACKENDS:
-        return BACKENDS[name]
-    if ":" in name:
-        return name
-    raise UnknownBackendError("generator", name, list(BACKENDS))
+    GENERATORS.register(name, target)
 
 
 def _load_class(name: str) -> type:
-    module_name, class_name = _target(name).split(":", 1)
-    try:
-        return getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"generator backend {name!r} cannot be imported ({exc}); known: {', '.join(BACKENDS)}") from exc
+    """The generator class `name` stands for; a "module:Class" name (worker settings only) is its own target."""
+    return GENERATORS.get(name)
 
 
 def get_generator(settings: GenerationSettings) -> Generator:

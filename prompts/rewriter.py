@@ -1,6 +1,6 @@
 """Rewrite a story into the shot template with a language model, or say why not.
 
-`planning.rewriter.kind` picks the rewriter: `rules` (the default: nothing here runs and the
+`planning.rewriter.kind` picks the rewriter (reelgate.registry.REWRITERS): `rules` (the default: nothing here runs and the
 rule-based planner plans the story), `openai` (any OpenAI-compatible chat endpoint, e.g. a
 local vLLM or llama.cpp server) or `dashscope` (Qwen through Model Studio's
 OpenAI-compatible mode). The model is asked for JSON only: {"shots": [...]}, one object per
@@ -60,6 +60,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from prompts.screen import screener_for
 from reelgate.errors import ConfigError, RewriteFailed
+from reelgate.registry import REWRITERS
 from reelgate.records import (
     ANGLES, CAMERA_MOVES, MOODS, SHOT_SIZES, TIMES_OF_DAY, WEATHERS,
     Action, Angle, CameraMove, Mood, ShotSize, TimeOfDay, Verdict, Weather,
@@ -207,12 +208,11 @@ def rewrite_story(
     client: an httpx.Client to send through (tests); default: a new one, closed after.
     """
     rewriter = settings.rewriter
-    if rewriter.kind == "rules":
-        raise RewriteFailed("the rewriter is off (planning.rewriter.kind is rules)")
+    rewrite = REWRITERS.get(rewriter.kind)
     key = resolve_rewriter_key(rewriter)
     limit = min(settings.max_shots, settings.limits.max_shots)
     try:
-        return _rewrite(text, language, rewriter, key, limit, screen, client)
+        return rewrite(text, language, rewriter, key, limit, screen, client)
     except RewriteFailed as exc:
         reason = exc.reason
     # Raised here, outside the handler, so the exception carries no chained context: a reply
@@ -223,10 +223,20 @@ def rewrite_story(
 # --- the steps -----------------------------------------------------------------------------
 
 
-def _rewrite(
+def rules_only(
     text: str, language: str, rewriter: RewriterSettings, key: str | None, limit: int,
     screen: Callable[[str], Verdict] | None, client: httpx.Client | None,
 ) -> list[RewrittenShot]:
+    """The `rules` rewriter: off; the rule-based planner plans every story."""
+    raise RewriteFailed("the rewriter is off (planning.rewriter.kind is rules)")
+
+
+def rewrite_chat(
+    text: str, language: str, rewriter: RewriterSettings, key: str | None, limit: int,
+    screen: Callable[[str], Verdict] | None, client: httpx.Client | None,
+) -> list[RewrittenShot]:
+    """The `openai` and `dashscope` rewriters: one chat completion at rewriter.endpoint, checked as the module
+    docstring says. Raises RewriteFailed with the reason (which may still hold the key: rewrite_story cleans it)."""
     if not text.strip():
         raise RewriteFailed("the story is empty")
     if len(text) > rewriter.max_story_chars:

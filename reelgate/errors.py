@@ -10,7 +10,8 @@ Three families are kept apart, because each is handled differently:
     ├── InputError            bad input or configuration: never retried; the message
     │   │                     says what to change
     │   ├── ConfigError         a setting is wrong (names the setting)
-    │   ├── UnknownBackendError a backend name is not registered (lists the known ones)
+    │   │   └── UnknownBackendError  a backend name is not registered (names the setting, lists
+    │   │                            the known ones; see reelgate.registry)
     │   ├── ModelNotFoundError  weights are not where the settings say (says how to provide them)
     │   ├── OutOfMemory         a generation does not fit even with memory savers (says what to lower)
     │   ├── MediaError          a media file is unreadable, empty or malformed
@@ -53,14 +54,15 @@ class ConfigError(InputError):
     """A setting has a value reelgate cannot use."""
 
 
-class UnknownBackendError(InputError):
-    """A backend name that is not registered."""
+class UnknownBackendError(ConfigError):
+    """A backend name that is not registered (reelgate.registry): a setting names a backend that does not exist."""
 
-    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+    def __init__(self, kind: str, name: str, known: list[str], setting: str = "") -> None:
+        where = f" ({setting})" if setting else ""
         super().__init__(
-            f"unknown {kind} backend {name!r}; known {kind} backends: {', '.join(sorted(known))}"
+            f"unknown {kind} backend {name!r}{where}; known {kind} backends: {', '.join(sorted(known))}"
         )
-        self.kind, self.name, self.known = kind, name, known
+        self.kind, self.name, self.known, self.setting = kind, name, known, setting
 
 
 class ModelNotFoundError(InputError):

@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from reelgate.errors import ConfigError
+from reelgate.errors import ConfigError, UnknownBackendError
+from reelgate.registry import FACE_EMBEDDERS, GENERATORS, REWRITERS, Registry
 
 MIN_TOKEN_CHARS = 24  # review tokens shorter than this are refused: they can be guessed
 
@@ -78,7 +79,7 @@ class RewriterSettings(BaseModel):
     malformed or hostile reply, a screened field) falls back to the rules, with the reason kept.
     """
 
-    kind: Literal["rules", "openai", "dashscope"] = Field(
+    kind: str = Field(
         "rules",
         description="rules (offline, no model), openai (any OpenAI-compatible chat endpoint: a local vLLM or "
         "llama.cpp server) or dashscope (Qwen on Model Studio, through its OpenAI-compatible mode).",
@@ -115,6 +116,11 @@ class RewriterSettings(BaseModel):
 
     # Field validators, not a model validator: a refusal then echoes only the field it is
     # about, never the whole input, which may hold the key (REELGATE_PLANNING__REWRITER__API_KEY).
+    @field_validator("kind")
+    @classmethod
+    def _registered_rewriter(cls, kind: str) -> str:
+        return _registered(REWRITERS, kind)
+
     @field_validator("endpoint")
     @classmethod
     def _story_goes_over_tls(cls, endpoint: str, info: ValidationInfo) -> str:
@@ -258,6 +264,14 @@ def endpoint_problem(url: str) -> str | None:
     return f"{url!r} is not an https:// (or loopback http://) URL"
 
 
+def _registered(registry: Registry, name: str) -> str:
+    """`name` if `registry` knows it; else a ValueError (pydantic's refusal) listing the known names."""
+    try:
+        return registry.check(name)
+    except UnknownBackendError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def frame_defaults(backend: str, model: str | None) -> tuple[int, int, int]:
     """(width, height, fps) a backend and model produce natively, used when the settings leave them unset."""
     name = (model or "").lower()
@@ -397,7 +411,7 @@ class SafetySettings(BaseModel):
     )
     likeness: bool = Field(True, description="Compare every detected face with the protected-people gallery.")
     gallery_dir: Path | None = Field(None, description="Protected-people gallery folder; default: <data_dir>/gallery.")
-    face_embedder: Literal["dlib", "facenet"] = Field(
+    face_embedder: str = Field(
         "dlib", description="Face embedder: dlib's ResNet (ships offline) or facenet's InceptionResnetV1 (needs weights)."
     )
     facenet_weights: Path | None = Field(None, description="Local InceptionResnetV1 (vggface2) state dict for facenet.")
@@ -426,6 +440,11 @@ class SafetySettings(BaseModel):
         description="Whether a missing or unreadable gallery is an error before any work (true) or a note "
         "(false); unset: true when gallery_dir is set, false for the default <data_dir>/gallery.",
     )
+
+    @field_validator("face_embedder")
+    @classmethod
+    def _registered_embedder(cls, name: str) -> str:
+        return _registered(FACE_EMBEDDERS, name)
 
     @model_validator(mode="after")
     def _explicit_gallery_is_required(self) -> "SafetySettings":
@@ -944,7 +963,7 @@ class RunOptions(BaseModel):
 
     These travel as flow-run parameters beside the episode request, so anyone who may create a
     run may set them: none of them runs a program, sends a key, imports code or names a folder.
-    A backend is a registered name (animatic, wan, diffusers, dashscope), never a module path.
+    A backend is a registered name (reelgate.registry.GENERATORS), never a module path.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -965,7 +984,7 @@ class RunOptions(BaseModel):
         if backend is not None and (":" in backend or "." in backend or "/" in backend):
             raise ValueError(
                 f"generation.backend {backend!r} names code to import; a run may only name a registered backend "
-                "(animatic, wan, diffusers, dashscope). An import path comes from the worker's own "
+                f"({', '.join(GENERATORS.names())}). An import path comes from the worker's own "
                 "REELGATE_GENERATION__BACKEND"
             )
         return backend

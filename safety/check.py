@@ -27,6 +27,7 @@ import numpy as np
 
 from reelgate.contact_sheet import make_contact_sheet
 from reelgate.records import Action
+from reelgate.registry import FRAME_CLASSIFIERS
 from reelgate.settings import SafetySettings
 from safety.frames import SampledFrame, SamplingTimeout, iter_sampled_frames
 from safety.policy import Policy, load_policy
@@ -50,38 +51,8 @@ FLAGGED_FRAMES = 64
 SHEET_THUMB_WIDTH = 240  # make_contact_sheet's cell width: sheet frames are kept at this size
 
 
-def _nudity(settings: SafetySettings) -> Any:
-    from safety.nudity import NudityDetector
-
-    return NudityDetector()
-
-
-def _concepts(settings: SafetySettings) -> Any:
-    from safety.concepts import concept_screen_from_settings
-
-    return concept_screen_from_settings(settings)
-
-
-def _faces(settings: SafetySettings) -> Any:
-    from safety.faces import FaceDetector
-
-    return FaceDetector(min_face_size=settings.face_min_size)
-
-
-def _embedder(settings: SafetySettings) -> Any:
-    from safety.likeness import make_embedder
-
-    return make_embedder(settings)
-
-
-# Check name -> how to build its default detector from the settings. Built once per
-# process and per relevant settings (see _detector).
-DETECTOR_BUILDERS: dict[str, Callable[[SafetySettings], Any]] = {
-    "nudity": _nudity,
-    "concepts": _concepts,
-    "faces": _faces,
-    "likeness": _embedder,
-}
+# Each check's detector is built by its builder in reelgate.registry.FRAME_CLASSIFIERS, once per
+# process and per the settings it depends on (see _detector).
 _BUILD_KEYS: dict[str, Callable[[SafetySettings], tuple]] = {
     "faces": lambda s: (s.face_min_size,),
     "concepts": lambda s: (s.clip_model, str(s.clip_weights), tuple(map(str, s.concept_files))),
@@ -95,7 +66,7 @@ def _detector(name: str, settings: SafetySettings) -> Any:
     # install (or newly provided weights) is picked up by the next call.
     key = (name, *_BUILD_KEYS.get(name, lambda s: ())(settings))
     if key not in _loaded:
-        _loaded[key] = DETECTOR_BUILDERS[name](settings)
+        _loaded[key] = FRAME_CLASSIFIERS.get(name)(settings)
     return _loaded[key]
 
 

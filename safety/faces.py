@@ -13,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from reelgate.settings import SafetySettings
 from safety.frames import SampledFrame
 
 # Frames of one size go through MTCNN together: each of its three networks then runs once
@@ -62,6 +63,11 @@ class FaceDetector:
             for frame, scale, f_boxes, f_probs, f_points in zip(batch, scales, boxes, probs, points, strict=True):
                 faces += _faces_of(frame, scale, f_boxes, f_probs, f_points, min_confidence)
         return faces
+
+
+def detector_from_settings(settings: SafetySettings) -> FaceDetector:
+    """The faces check's detector (reelgate.registry.FRAME_CLASSIFIERS["faces"])."""
+    return FaceDetector(min_face_size=settings.face_min_size)
 
 
 def _batches(frames: list[SampledFrame]) -> list[list[SampledFrame]]:

@@ -4,7 +4,7 @@ Every face MTCNN finds (safety.faces) is embedded and compared, by cosine simila
 every enrolled embedding of every person in the gallery (safety.gallery); the best match
 at or above the threshold is a finding naming that person.
 
-Embedders (one small interface, `FaceEmbedder`):
+Embedders (one small interface, `FaceEmbedder`, named in reelgate.registry.FACE_EMBEDDERS):
 - dlib (default, ships offline): dlib's 5-point shape predictor aligns the face, its
   ResNet gives a 128-d descriptor, L2-normalised here so cosine works. dlib is built
   against OpenBLAS (pyproject.toml): ~11 ms a face on this machine's 2 cores, where the
@@ -54,8 +54,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import cv2
 import numpy as np
 
-from reelgate.errors import ConfigError, InputError, ModelNotFoundError
+from reelgate.errors import InputError, ModelNotFoundError
 from reelgate.records import Action
+from reelgate.registry import FACE_EMBEDDERS
 from reelgate.settings import SafetySettings
 from safety.faces import FaceBox
 from safety.frames import SampledFrame
@@ -95,6 +96,10 @@ class DlibEmbedder:
     dim = 128
     threshold = DLIB_THRESHOLD
 
+    @classmethod
+    def from_settings(cls, settings: SafetySettings) -> DlibEmbedder:
+        return cls()
+
     def __init__(self) -> None:
         import dlib
 
@@ -126,6 +131,10 @@ class FacenetEmbedder:
     dim = 512
     threshold = FACENET_THRESHOLD
 
+    @classmethod
+    def from_settings(cls, settings: SafetySettings) -> FacenetEmbedder:
+        return cls(settings.facenet_weights)
+
     def __init__(self, weights: Path | None) -> None:
         if weights is None or not Path(weights).is_file():
             raise ModelNotFoundError(
@@ -155,16 +164,9 @@ class FacenetEmbedder:
             return _unit(self._net(x.unsqueeze(0))[0].numpy())
 
 
-_EMBEDDERS = {"dlib", "facenet"}
-
-
 def make_embedder(settings: SafetySettings) -> FaceEmbedder:
-    """The face embedder the settings name (safety.face_embedder)."""
-    if settings.face_embedder == "dlib":
-        return DlibEmbedder()
-    if settings.face_embedder == "facenet":
-        return FacenetEmbedder(settings.facenet_weights)
-    raise ConfigError(f"unknown safety.face_embedder {settings.face_embedder!r}; known: {', '.join(sorted(_EMBEDDERS))}")
+    """The face embedder the settings name (safety.face_embedder; the names are reelgate.registry.FACE_EMBEDDERS)."""
+    return FACE_EMBEDDERS.get(settings.face_embedder).from_settings(settings)
 
 
 def match_faces(

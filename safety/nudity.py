@@ -18,6 +18,7 @@ import cv2
 
 from reelgate.errors import ModelNotFoundError
 from reelgate.records import Action
+from reelgate.settings import SafetySettings
 from safety.frames import SampledFrame
 from safety.policy import NUDITY_LABEL_CATEGORY, Policy
 from safety.report import Finding
@@ -75,3 +76,8 @@ class NudityDetector:
             bgr = cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR)
             findings += findings_from_detections(self._model.detect(bgr), frame.time_s, policy)
         return findings
+
+
+def detector_from_settings(settings: SafetySettings) -> NudityDetector:
+    """The nudity check's detector (reelgate.registry.FRAME_CLASSIFIERS["nudity"]): the model in the nudenet wheel."""
+    return NudityDetector()

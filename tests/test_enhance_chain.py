@@ -39,7 +39,8 @@ def _fake_steps(monkeypatch, plans: dict[str, object]) -> list[str]:
             return make(shape) if callable(make) else None
         return plan
 
-    monkeypatch.setattr(chain, "_planner", planner)
+    for step in chain.STEPS:  # the registry (reelgate.registry.ENHANCERS) looks each plan up when it is used
+        monkeypatch.setattr(f"postprocess.enhance.{step}.plan", planner(step))
     return called
 
 

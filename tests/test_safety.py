@@ -286,8 +286,8 @@ def test_a_failed_check_never_softens_a_block(clip):
 
 def test_a_missing_model_fails_closed_to_review(clip, tmp_path, monkeypatch):
     monkeypatch.setattr(check_module, "_loaded", {})
-    monkeypatch.setitem(
-        check_module.DETECTOR_BUILDERS, "nudity", lambda settings: NudityDetector(model_path=tmp_path / "gone.onnx")
+    monkeypatch.setattr(  # reelgate.registry.FRAME_CLASSIFIERS looks the builder up when it is used
+        "safety.nudity.detector_from_settings", lambda settings: NudityDetector(model_path=tmp_path / "gone.onnx")
     )
     report = check_video(clip, SafetySettings(face_detection=False, concepts=False, likeness=False))
     assert report.action == Action.REVIEW

@@ -22,19 +22,18 @@ Plain Python: tasks/enhance.py runs this as a retryable Prefect task, and
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from postprocess.enhance.base import ProgressFn, StepContext, StepPlan, VideoShape
 from reelgate.errors import ConfigError, MediaError
 from reelgate.media import ffmpeg_exe, local_inputs, video_info
+from reelgate.registry import ENHANCERS
 from reelgate.settings import EnhanceSettings, GenerationSettings
 
-STEPS = ("clean", "match", "grade", "interpolate", "upscale", "aspect")
+STEPS = ENHANCERS.names()  # in chain order: clean, match, grade, interpolate, upscale, aspect
 
 
 @dataclass(frozen=True)
@@ -58,10 +57,6 @@ class ChainResult:
         }
 
 
-def _planner(step: str) -> Callable[..., StepPlan | None]:
-    return importlib.import_module(f"postprocess.enhance.{step}").plan
-
-
 def plan_chain(settings: EnhanceSettings, shape: VideoShape, context: StepContext,
                only: tuple[str, ...] = STEPS, preset: str | None = None) -> list[StepPlan]:
     """The plans of the enabled steps in chain order, each receiving the shape the last one gave.
@@ -82,7 +77,7 @@ def plan_chain(settings: EnhanceSettings, shape: VideoShape, context: StepContex
     for step in STEPS:
         if step not in only:
             continue
-        plan = _planner(step)(chosen[step], shape, context)
+        plan = ENHANCERS.get(step)(chosen[step], shape, context)
         if plan is None:
             continue
         missing = [p for p in plan.files if not Path(p).is_file()]

@@ -86,10 +86,11 @@ import numpy as np
 from postprocess.enhance.base import ProgressFn, StepContext, StepPlan, VideoShape, apply_filters
 from reelgate.errors import ConfigError, MediaError
 from reelgate.media import H264
+from reelgate.registry import INTERPOLATORS
 from reelgate.settings import InterpolateSettings
 
 STEP = "interpolate"
-BACKENDS = ("mci", "blend", "flow", "rife")
+BACKENDS = INTERPOLATORS.names()
 MAX_FPS = 120.0
 # minterpolate's scene score (the smaller of the mean absolute luma difference of two
 # frames, in % of full scale, and its jump from the previous pair) at which it repeats a
@@ -120,9 +121,7 @@ def check(settings: InterpolateSettings) -> None:
     if fps is not None and not (math.isfinite(fps) and 1.0 <= fps <= MAX_FPS):
         raise ConfigError(f"interpolation rate {fps} fps cannot be made; use a rate from 1 to {MAX_FPS:g} "
                           f"such as 24 or 32 ({FPS_SETTING}), or leave it unset to keep the shot's rate")
-    if settings.backend not in BACKENDS:
-        raise ConfigError(f"unknown interpolation backend {settings.backend!r}; known: {', '.join(BACKENDS)} "
-                          f"({BACKEND_SETTING})")
+    INTERPOLATORS.check(settings.backend)
 
 
 def mci_filter(fps: float) -> str:
@@ -173,6 +172,7 @@ def graph(core: str, fps: float, duration_s: float, cuts: tuple[float, ...]) -> 
 def plan(settings: InterpolateSettings, shape: VideoShape, context: StepContext) -> StepPlan | None:
     """The interpolation step for a shot of `shape`; None when off, unset or already fast enough.
 
+    The backend is reelgate.registry.INTERPOLATORS[settings.backend].
     Raises ConfigError (naming the setting) for a rate or backend it cannot use, or a RIFE
     backend that is not installed or has no model.
     """
@@ -184,27 +184,43 @@ def plan(settings: InterpolateSettings, shape: VideoShape, context: StepContext)
     cuts = tuple(sorted(c for c in context.cuts if 0.0 < c < shape.duration_s))
     record: dict[str, object] = {"backend": settings.backend, "from_fps": shape.fps, "fps": fps,
                                  "frames": out.frames, "cuts": list(cuts)}
-    if settings.backend == "mci":
-        record["scene_threshold"] = SCD_THRESHOLD
-    if settings.backend == "rife":
-        pair = rife_pair_fn(settings.rife_model)  # fails here, before any work, when it cannot run
+    return INTERPOLATORS.get(settings.backend)(settings, shape, out, cuts, record)
 
-        def run(src: Path, dst: Path, progress: ProgressFn | None, before: tuple[str, ...] = (),
-                after: tuple[str, ...] = ()) -> None:
-            interpolate_frames(src, dst, fps, pair, cuts=cuts, progress=progress, before=before, after=after)
 
-        return StepPlan(STEP, (), record, out, runner=run)
-    if settings.backend == "flow":
-        record["flow_preset"] = FLOW_PRESET
-        record["flow_finest_scale"] = FLOW_FINEST_SCALE
+def plan_mci(settings: InterpolateSettings, shape: VideoShape, out: VideoShape, cuts: tuple[float, ...],
+             record: dict[str, object]) -> StepPlan:
+    """ffmpeg's minterpolate, take by take (filters)."""
+    return StepPlan(STEP, graph(mci_filter(out.fps), out.fps, shape.duration_s, cuts),
+                    {**record, "scene_threshold": SCD_THRESHOLD}, out)
 
-        def run_flow(src: Path, dst: Path, progress: ProgressFn | None, before: tuple[str, ...] = (),
-                     after: tuple[str, ...] = ()) -> None:
-            interpolate_flow(src, dst, fps, cuts=cuts, progress=progress, before=before, after=after)
 
-        return StepPlan(STEP, (), record, out, runner=run_flow)
-    core = mci_filter(fps) if settings.backend == "mci" else blend_filter(fps)
-    return StepPlan(STEP, graph(core, fps, shape.duration_s, cuts), record, out)
+def plan_blend(settings: InterpolateSettings, shape: VideoShape, out: VideoShape, cuts: tuple[float, ...],
+               record: dict[str, object]) -> StepPlan:
+    """ffmpeg's framerate cross-fade, take by take (filters)."""
+    return StepPlan(STEP, graph(blend_filter(out.fps), out.fps, shape.duration_s, cuts), record, out)
+
+
+def plan_rife(settings: InterpolateSettings, shape: VideoShape, out: VideoShape, cuts: tuple[float, ...],
+              record: dict[str, object]) -> StepPlan:
+    """RIFE through ncnn (a runner); ConfigError here, before any work, when it cannot run."""
+    pair = rife_pair_fn(settings.rife_model)
+
+    def run(src: Path, dst: Path, progress: ProgressFn | None, before: tuple[str, ...] = (),
+            after: tuple[str, ...] = ()) -> None:
+        interpolate_frames(src, dst, out.fps, pair, cuts=cuts, progress=progress, before=before, after=after)
+
+    return StepPlan(STEP, (), record, out, runner=run)
+
+
+def plan_flow(settings: InterpolateSettings, shape: VideoShape, out: VideoShape, cuts: tuple[float, ...],
+              record: dict[str, object]) -> StepPlan:
+    """Motion-compensated along DIS optical flow (a runner)."""
+    def run_flow(src: Path, dst: Path, progress: ProgressFn | None, before: tuple[str, ...] = (),
+                 after: tuple[str, ...] = ()) -> None:
+        interpolate_flow(src, dst, out.fps, cuts=cuts, progress=progress, before=before, after=after)
+
+    return StepPlan(STEP, (), {**record, "flow_preset": FLOW_PRESET, "flow_finest_scale": FLOW_FINEST_SCALE}, out,
+                    runner=run_flow)
 
 
 # --- RIFE (a runner: frames in Python, the network through ncnn/Vulkan) -------------------

