@@ -49,9 +49,12 @@ fi
 
 # Editable install with the test extras; the pins in pyproject.toml keep torch/torchvision
 # matched and prefect on a fastapi/SQLAlchemy pair that works (see the comments there).
-if ! "$PYTHON" -c "import reelgate, cli, prefect, torch, torchvision, nudenet, facenet_pytorch, piper, pytest, srt, selenium" >/dev/null 2>&1 \
+# The checks run from / so that this folder on the path does not pass for an install: reelgate
+# must be installed from here, into this environment, with its `reelgate` command beside it.
+case $PYTHON in /*) ;; */*) PYTHON=$PWD/$PYTHON ;; esac
+if ! (cd / && "$PYTHON" -c "import reelgate, cli, prefect, torch, torchvision, nudenet, facenet_pytorch, piper, pytest, srt, selenium") >/dev/null 2>&1 \
    || ! "$PYTHON" -c "import dlib, sys; sys.exit(not dlib.DLIB_USE_BLAS)" >/dev/null 2>&1 \
-   || [ "$("$PYTHON" -c 'import reelgate,os;print(os.path.dirname(os.path.dirname(reelgate.__file__)))' 2>/dev/null)" != "$PWD" ]; then
+   || [ "$(cd / && "$PYTHON" -c 'import reelgate, os, sysconfig; print(os.path.dirname(os.path.dirname(reelgate.__file__)) if os.path.exists(os.path.join(sysconfig.get_path("scripts"), "reelgate")) else "")' 2>/dev/null)" != "$PWD" ]; then
   echo "setup: installing Python dependencies (first time: ~15 minutes: ~5 GB with torch, and dlib compiles)"
   # The prebuilt dlib-bin wheel installs the same module without BLAS; it must not shadow dlib.
   "$PYTHON" -m pip uninstall -y -q dlib-bin >/dev/null 2>&1 || true
