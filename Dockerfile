@@ -25,7 +25,8 @@ ENV PYTHONUNBUFFERED=1 \
     PREFECT_SERVER_ANALYTICS_ENABLED=false \
     REELGATE_DATA_DIR=/data/reelgate
 # A virtual environment on both bases: the same interpreter path, and no clash with the
-# distribution's own Python packages.
+# distribution's own Python packages. PYTHON tells scripts/setup.sh to install into it (in a
+# checkout, the same script makes and fills .venv instead).
 RUN python3.11 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHON=/opt/venv/bin/python

@@ -1,8 +1,15 @@
 # The two commands of the README: `make run` (the main job) and `make test` (every test).
-PYTHON ?= python3
+# Everything runs in a virtual environment in this checkout (.venv), which `make setup` creates
+# (scripts/setup.sh) with --system-site-packages: packages the machine already has (torch, say)
+# are reused, anything missing or at another version installs into .venv, never into the system.
+VENV := $(CURDIR)/.venv
+PYTHON ?= $(VENV)/bin/python
 export PYTHON
+export REELGATE_VENV := $(VENV)
+# Subprocesses that run a tool by name (prefect, python3) find the environment's first.
+export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: setup run demo test test-fast bench
+.PHONY: setup run demo test test-fast screenshots bench
 
 setup:
 	@bash scripts/setup.sh
@@ -22,6 +29,10 @@ test: setup
 ## The fast tier only.
 test-fast: setup
 	$(PYTHON) -m pytest -q -m "not integration and not gpu"
+
+## The review page's and the Prefect run's screenshots in docs/img (the README shows them).
+screenshots: setup
+	REELGATE_DOC_SCREENSHOTS=docs/img $(PYTHON) -m pytest -q tests/test_review_browser.py -k approves_one
 
 bench: setup
 	$(PYTHON) bench/screening.py

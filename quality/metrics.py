@@ -6,7 +6,7 @@ two frames at a time. Pixel
 quantities are in pixels of that analysed resolution unless a name says otherwise;
 `FlowSeries.scale` converts them back to source pixels.
 
-References (see shared/ANCHORS.md): VBench's dynamic degree (top-5% flow magnitude),
+References: VBench's dynamic degree (top-5% flow magnitude),
 EvalCrafter's warping error, and the "Catch": stability rewards still clips, so a shot
 that asked for motion is also checked with `is_frozen`.
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -469,6 +470,55 @@ def test_setup_script_leaves_the_browser_out_only_when_asked(tmp_path, browser):
     installed = log.read_text()
     assert "espeak-ng" in installed and "libopenblas-dev" in installed
     assert ("chromium" in installed) == (browser == "1")
+
+
+def test_setup_script_installs_into_the_checkouts_virtual_environment(tmp_path):
+    """With no PYTHON given, the script makes .venv (with the system's site packages, so wheels the
+    machine has are reused) and installs into it: never into the interpreter it was made from."""
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    log = tmp_path / "calls.log"
+    venv = tmp_path / "checkout" / ".venv"
+    # The venv's interpreter: the import check fails (nothing installed yet), everything else works.
+    venv_python = f'#!/bin/sh\necho "venv-python $*" >> {log}\ncase "$*" in -c*) exit 1;; esac\nexit 0\n'
+    (stubs / "python3").write_text(
+        f'#!/bin/sh\necho "base-python $*" >> {log}\n'
+        'if [ "$1 $2" = "-m venv" ]; then for d; do :; done; mkdir -p "$d/bin"\n'
+        f"  cat > \"$d/bin/python\" <<'X'\n{venv_python}X\n  chmod 755 \"$d/bin/python\"; fi\nexit 0\n")
+    (stubs / "apt-get").write_text("#!/bin/sh\nexit 0\n")
+    (stubs / "id").write_text("#!/bin/sh\necho 0\n")
+    (stubs / "dpkg").write_text("#!/bin/sh\nexit 0\n")
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    for tool in ("dirname", "cat", "mkdir", "chmod"):
+        real = subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True, text=True).stdout.strip()
+        (stubs / tool).symlink_to(real)
+    env = {"PATH": str(stubs), "REELGATE_VENV": str(venv), "REELGATE_SETUP_BROWSER": "0"}
+    result = subprocess.run(["/bin/bash", str(ROOT / "scripts" / "setup.sh")], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text().splitlines()
+    assert f"base-python -m venv --system-site-packages {venv}" in calls
+    assert "venv-python -m pip install -q --disable-pip-version-check -e .[dev]" in calls
+    assert not any(c.startswith("base-python -m pip") for c in calls), calls
+    # A second run finds the environment and does not make it again.
+    log.unlink()
+    subprocess.run(["/bin/bash", str(ROOT / "scripts" / "setup.sh")], check=True, capture_output=True, env=env,
+                   timeout=60)
+    assert not any("-m venv" in c for c in log.read_text().splitlines())
+
+
+def test_make_runs_every_command_with_the_checkouts_virtual_environment():
+    """`make run`, `make test`, ...: the .venv interpreter, and .venv/bin first on PATH for what they spawn."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHON", "MAKEFLAGS", "REELGATE_VENV")}
+    venv_bin = ROOT / ".venv" / "bin"
+    for target, command in (("run", "-m cli up"), ("demo", "-m cli up --until-review"), ("test", "-m pytest -q")):
+        dry = subprocess.run(["make", "-n", "-C", str(ROOT), target], capture_output=True, text=True, env=env,
+                             check=True).stdout.splitlines()
+        assert f"{venv_bin / 'python'} {command}" in dry, dry
+    path = subprocess.run(["make", "-s", "-C", str(ROOT), "-f", "Makefile", "-f", "-", "show-path"],
+                          input="show-path:\n\t@echo $$PATH\n", capture_output=True, text=True, env=env, check=True)
+    assert path.stdout.split(":")[0] == str(venv_bin)
 
 
 # -- the pool on a real Prefect server -----------------------------------------------------------------

@@ -4,12 +4,21 @@ Two episodes are produced with the CLI against the session's Prefect server; an 
 opens the queue, watches one load in the player, approves it, and rejects the other
 with notes. Both runs resume through Prefect and reach their final states.
 Needs Debian's `chromium` and `chromium-driver` and the `selenium` package.
+
+With REELGATE_DOC_SCREENSHOTS=DIR (`make screenshots` sets docs/img), the first test also
+saves what the README shows: the review page of an episode at its gate (review-page.png)
+and that episode's flow run in the Prefect UI (prefect-run.png), each after checking the
+page shows what the picture is for.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -48,6 +57,71 @@ def browser():
     driver = webdriver.Chrome(service=Service(executable_path=paths[1]), options=options)
     yield driver
     driver.quit()
+
+
+SCREENSHOTS = "REELGATE_DOC_SCREENSHOTS"
+SCREENSHOT_MAX_BYTES = 300_000
+
+
+def _save_screenshot(driver, name: str) -> None:
+    """The browser's viewport as DIR/name when REELGATE_DOC_SCREENSHOTS=DIR; kept under 300 KB for the README."""
+    folder = os.environ.get(SCREENSHOTS)
+    if not folder:
+        return
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, optimize=True)
+    if path.stat().st_size > SCREENSHOT_MAX_BYTES:  # a video frame on the page: 256 colours are plenty
+        image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
+    assert path.stat().st_size <= SCREENSHOT_MAX_BYTES, f"{path} is {path.stat().st_size} bytes"
+
+
+def _check_review_page_picture(driver) -> None:
+    """An episode's page as a reviewer sees it at the gate: the player showing a frame,
+    the findings, the three decisions; the whole top of the page in the picture."""
+    from selenium.webdriver.common.by import By
+
+    player = "document.getElementById('player')"
+    _wait(driver, lambda d: d.execute_script(f"return {player}.readyState >= 1 && {player}.duration > 0;"), 30,
+          "the video element did not load its metadata")
+    driver.execute_script(f"{player}.currentTime = {player}.duration * 0.6;")
+    _wait(driver, lambda d: d.execute_script(f"return !{player}.seeking && {player}.readyState >= 2;"), 10,
+          "the player did not show the frame it was moved to")
+    assert "Findings" in driver.find_element(By.TAG_NAME, "body").text
+    for decision in ("approve", "reject", "regenerate"):
+        assert driver.find_element(By.CSS_SELECTOR, f'button[type=submit][value="{decision}"]').is_displayed()
+    size = driver.get_window_size()
+    driver.set_window_size(1280, 1100)  # down to the decision buttons
+    driver.execute_script("window.scrollTo(0, 0);")
+    _save_screenshot(driver, "review-page.png")
+    driver.set_window_size(size["width"], size["height"])
+
+
+def _check_prefect_run_page(driver, manifest) -> None:
+    """The episode's flow run in Prefect's own UI, opened with the server's secret as a person signs in:
+    the run is there, suspended at its gate, with the Resume button that shows the decision form."""
+    from selenium.webdriver.common.by import By
+
+    from flows.server import ui_url
+
+    run_page = ui_url(manifest.flow_run_id)
+    origin = run_page.split("/runs/")[0]
+    driver.get(origin + "/api/health")  # the UI's origin, to hold the secret where its code looks for it
+    secret = os.environ["PREFECT_API_AUTH_STRING"]
+    driver.execute_script("localStorage.setItem('prefect-password', arguments[0]);",
+                          base64.b64encode(secret.encode()).decode())
+    driver.get(run_page)
+    body = lambda d: d.find_element(By.TAG_NAME, "body").text  # noqa: E731
+    shown = (manifest.episode_id, "Suspended", "produce-episode")  # the run, its state, its flow
+    _wait(driver, lambda d: all(text in body(d) for text in shown), 60,
+          f"the Prefect UI did not show the suspended flow run: {shown}")
+    resume = [b for b in driver.find_elements(By.TAG_NAME, "button") if b.text.strip() == "Resume"]
+    assert resume and resume[0].is_displayed(), "no Resume button on the suspended run"
+    time.sleep(2)  # the run's graph draws itself after the text is there
+    _save_screenshot(driver, "prefect-run.png")
 
 
 def _wait(driver, condition, timeout_s: float, message: str):
@@ -107,9 +181,15 @@ def test_editor_approves_one_episode_and_rejects_another_in_the_browser(prefect_
         version = load_manifest(settings.episodes_dir / "page-approve").version.id
         assert browser.find_element(By.CSS_SELECTOR, 'input[name="version"]').get_attribute("value") == version
         assert version in browser.find_element(By.TAG_NAME, "body").text
+        for decision in ("approve", "reject", "regenerate"):
+            assert browser.find_element(By.CSS_SELECTOR, f'button[type=submit][value="{decision}"]').is_displayed()
         _decide(browser, "approve", "lovely boat")
         assert browser.find_element(By.ID, "status").text == "published"
 
+        _open_from_queue(browser, page, "page-reject")
+        _check_review_page_picture(browser)
+        # The same run in Prefect's UI (its run name is the episode id); then back to decide.
+        _check_prefect_run_page(browser, load_manifest(settings.episodes_dir / "page-reject"))
         _open_from_queue(browser, page, "page-reject")
         _decide(browser, "reject", NOTES)
         assert browser.find_element(By.ID, "status").text == "rejected"
