@@ -12,7 +12,8 @@ A worker is Prefect's own `prefect worker start --pool NAME --type process`, sta
   differs is refused before it polls.
 - with REELGATE_STORAGE_URL (shared data in object storage, reelgate.storage): the store answers
   and this worker can write to it, it is the store recorded for the pool (its mark), and the
-  worker holds the key the results in it are signed with (`<data_dir>/results.key`). The data
+  worker holds the pool's keys (`<data_dir>/results.key` signs the Prefect results,
+  `<data_dir>/review.key` the page's and the CLI's decisions; copied there, never in the store). The data
   folder is then this worker's own working copy: made if missing, at the same path as on the
   other workers (cache keys and results name absolute paths).
 
@@ -135,24 +136,27 @@ def check_storage(storage_url: str | None, data_dir: Path) -> str:
 
     Returns a line for the worker's log; ConfigError or BackendUnavailable naming the URL and the reason.
     """
-    from reelgate.storage import check_results_key, check_store, open_store
+    from reelgate.storage import check_key, check_store, open_store
 
     if storage_url is None:
         return "no REELGATE_STORAGE_URL: the data folder is shared as a folder"
     store = open_store(storage_url)
     check_store(store)
-    key_file = data_dir / "results.key"
-    try:
-        key = bytes.fromhex(key_file.read_text().strip())
-    except FileNotFoundError:
-        raise ConfigError(f"{key_file} is missing: with REELGATE_STORAGE_URL={storage_url} each worker holds the key "
-                          "the Prefect results are signed with (it never goes to the store); copy results.key from "
-                          f"the machine that set up the pool (`reelgate pool` or `reelgate up`) to {key_file}, mode "
-                          "0600") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{key_file} cannot be read as the results key ({exc}); copy it again from the machine "
-                          "that set up the pool") from None
-    return f"store {storage_url} answers and takes writes; " + check_results_key(store, key, key_file)
+    said = []
+    for key_file, signs in ((data_dir / "results.key", "the Prefect results"),
+                            (data_dir / "review.key", "the decisions of the review page and CLI")):
+        try:
+            key = bytes.fromhex(key_file.read_text().strip())
+        except FileNotFoundError:
+            raise ConfigError(f"{key_file} is missing: with REELGATE_STORAGE_URL={storage_url} each worker holds the "
+                              f"key that signs {signs} (it never goes to the store); copy {key_file.name} from the "
+                              f"machine that set up the pool (`reelgate pool` or `reelgate up`) to {key_file}, mode "
+                              "0600") from None
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{key_file} cannot be read as a key ({exc}); copy it again from the machine that set "
+                              "up the pool") from None
+        said.append(check_key(store, key, key_file))
+    return f"store {storage_url} answers and takes writes; " + "; ".join(said)
 
 
 def data_variable(pool: str) -> str:
@@ -175,12 +179,15 @@ def record_data_dir(data_dir: Path, pool: str, storage_url: str | None = None) -
 
     value = {"path": str(data_dir), "mark": data_mark(data_dir)}
     if storage_url is not None:
-        from reelgate.storage import check_results_key, open_store, store_mark
+        from editorial.review import KEY_FILE, decision_key
+        from reelgate.storage import check_key, open_store, store_mark
         from tasks.results import results_key
 
         store = open_store(storage_url)
         value.update(storage_url=storage_url, store_mark=store_mark(store))
-        check_results_key(store, results_key(data_dir / "results"), data_dir / "results.key")  # made here, once
+        # The pool's keys are made here, once; each worker gets a copy (flows.workers.check_storage).
+        check_key(store, results_key(data_dir / "results"), data_dir / "results.key")
+        check_key(store, decision_key(data_dir), data_dir / KEY_FILE)
     Variable.set(data_variable(pool), value, overwrite=True)
     return value
 

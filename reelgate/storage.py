@@ -36,7 +36,7 @@ from reelgate.files import file_sha256, write_text
 INDEX = ".reelgate-index.json"  # in each pushed folder of the store: what a pull may take
 SYNCED = ".reelgate-synced.json"  # in a local folder: each file's sha256 as this machine last pushed or pulled it
 MARK = ".reelgate-store-id"  # at the store's root: which store this is (flows.workers compares it)
-RESULTS_KEY_CHECK = ".reelgate-results-key-check"  # at the store's root: hmac(key, fixed text), never the key
+KEY_CHECK = ".reelgate-key-check-{}"  # at the store's root, per worker key: hmac(key, fixed text), never the key
 PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs"}
 
 
@@ -182,23 +182,28 @@ def check_store(store: Store) -> None:
 
 
 def key_check(key: bytes) -> str:
-    """What the store may hold of the results key: enough to tell two keys apart, nothing to sign with."""
-    return hmac.new(key, b"reelgate results key check v1", hashlib.sha256).hexdigest()
+    """What the store may hold of a key: enough to tell two keys apart, nothing to sign with."""
+    return hmac.new(key, b"reelgate key check v1", hashlib.sha256).hexdigest()
 
 
-def check_results_key(store: Store, key: bytes, key_file: Path) -> str:
-    """The store's results were signed with this key (the first key to meet the store is recorded); else what to do."""
+def check_key(store: Store, key: bytes, key_file: Path) -> str:
+    """The pool signs with this key (the first key of its name to meet the store is recorded); else what to do.
+
+    Each worker holds the pool's keys as files of its data folder (results.key: Prefect results;
+    review.key: decisions from the page and the CLI); the store keeps only their check values.
+    """
     mine = key_check(key)
-    recorded = store.read_bytes(RESULTS_KEY_CHECK)
+    where = KEY_CHECK.format(key_file.name)
+    recorded = store.read_bytes(where)
     if recorded is None:
-        store.write_bytes(RESULTS_KEY_CHECK, (mine + "\n").encode())
-        return f"results key {key_file} recorded in {store.url}"
+        store.write_bytes(where, (mine + "\n").encode())
+        return f"{key_file.name} recorded in {store.url}"
     if not hmac.compare_digest(recorded.decode(errors="replace").strip(), mine):
-        raise ConfigError(f"{key_file} is not the key the results in {store.url} are signed with: copy results.key "
-                          "from the machine that set up the pool (`reelgate pool` or `reelgate up`) to "
-                          f"{key_file} (mode 0600); with another key every result reads as tampered and all work "
-                          "is done again")
-    return f"results key {key_file} matches {store.url}"
+        raise ConfigError(f"{key_file} is not the pool's {key_file.name} (the store {store.url} records another): "
+                          f"copy {key_file.name} from the machine that set up the pool (`reelgate pool` or "
+                          f"`reelgate up`) to {key_file} (mode 0600); with another key this worker reads every "
+                          "result as tampered and refuses every signed review decision")
+    return f"{key_file.name} matches {store.url}"
 
 
 # ---------------------------------------------------------------- folders: push and pull

@@ -11,7 +11,7 @@ With REELGATE_STORAGE_URL set, the result files live in the store (`<url>/result
 signed and checked exactly the same way. The key stays on each worker (`<data_dir>/results.key`,
 copied there by whoever sets the worker up), never in the store: whoever can write the bucket
 could otherwise sign what they wrote. The store keeps only a check value of the key (an HMAC of
-a fixed text; reelgate.storage.check_results_key), so a worker with another key is refused at
+a fixed text; reelgate.storage.check_key), so a worker with another key is refused at
 start (flows.workers.check_storage).
 """
 

@@ -226,22 +226,33 @@ def test_a_store_that_cannot_be_used_fails_at_worker_start_with_the_url_and_the_
     assert time.monotonic() - started < 60
 
 
-def test_a_worker_needs_the_key_the_results_in_the_store_were_signed_with(tmp_path):
+KEYS = ("results.key", "review.key")  # what signs the Prefect results, and the page's and the CLI's decisions
+
+
+def _make_keys(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in KEYS:
+        (folder / name).write_text(os.urandom(32).hex() + "\n")
+
+
+def test_a_worker_needs_the_keys_the_pool_signs_with(tmp_path):
     from flows.workers import check_storage
 
     url = f"memory://reelgate-test-{uuid.uuid4().hex}"
     first, second = tmp_path / "first", tmp_path / "second"
-    for folder in (first, second):
-        folder.mkdir()
+    second.mkdir()
     with pytest.raises(ConfigError, match=r"results.key is missing.*copy results.key"):
-        check_storage(url, first)
-    (first / "results.key").write_text(os.urandom(32).hex() + "\n")
-    assert "recorded" in check_storage(url, first)
-    (second / "results.key").write_text(os.urandom(32).hex() + "\n")
-    with pytest.raises(ConfigError, match="is not the key the results in"):
         check_storage(url, second)
-    shutil.copy(first / "results.key", second / "results.key")  # what setting up a worker means
-    assert "matches" in check_storage(url, second)
+    _make_keys(first)
+    assert check_storage(url, first).count("recorded") == 2
+    _make_keys(second)
+    with pytest.raises(ConfigError, match="results.key is not the pool's results.key"):
+        check_storage(url, second)
+    shutil.copy(first / "results.key", second / "results.key")
+    with pytest.raises(ConfigError, match="review.key is not the pool's review.key.*refuses every signed review"):
+        check_storage(url, second)
+    shutil.copy(first / "review.key", second / "review.key")  # what setting up a worker means
+    assert check_storage(url, second).count("matches") == 2
 
 
 def _pool_server(recorded: dict):
@@ -265,10 +276,10 @@ def test_reelgate_worker_checks_the_store_and_its_key_before_it_takes_a_run(tmp_
 
     url = f"memory://reelgate-test-{uuid.uuid4().hex}"
     pool_side, local = tmp_path / "pool-machine", tmp_path / "worker"  # `local` does not exist yet
-    pool_side.mkdir()
-    (pool_side / "results.key").write_text(os.urandom(32).hex() + "\n")
+    _make_keys(pool_side)
     store = storage.open_store(url)
-    storage.check_results_key(store, bytes.fromhex((pool_side / "results.key").read_text()), pool_side / "results.key")
+    for name in KEYS:
+        storage.check_key(store, bytes.fromhex((pool_side / name).read_text()), pool_side / name)
     recorded = {"path": str(local), "mark": "of-the-pool-machine", "storage_url": url,
                 "store_mark": storage.store_mark(store)}
     saved = dict(os.environ)
@@ -292,10 +303,11 @@ def test_reelgate_worker_checks_the_store_and_its_key_before_it_takes_a_run(tmp_
         code, said = worker_check(url)
         assert code == 2 and "results.key is missing" in said and str(local / "results.key") in said
         assert local.is_dir()  # with a store the data folder is a working copy: made, not refused
-        shutil.copy(pool_side / "results.key", local / "results.key")
+        for name in KEYS:
+            shutil.copy(pool_side / name, local / name)
         code, said = worker_check(url)
         assert code == 0, said
-        assert f"working copy of the pool team's store {url}" in said and "matches" in said
+        assert f"working copy of the pool team's store {url}" in said and said.count("matches") == 2
 
         code, said = worker_check(None)  # a worker that would write to a folder nobody else reads
         assert code == 2 and "REELGATE_STORAGE_URL=(unset) differs from the pool team's store" in said
@@ -345,9 +357,8 @@ def test_an_episode_folder_and_signed_results_go_through_an_s3_server(s3_server,
     store = storage.open_store(url)
     store.fs.mkdir(bucket)
     worker_a, worker_b = tmp_path / "a", tmp_path / "b"
-    (worker_a / "results.key").parent.mkdir(parents=True)
-    (worker_a / "results.key").write_text(os.urandom(32).hex() + "\n")
-    assert "recorded" in check_storage(url, worker_a)
+    _make_keys(worker_a)
+    assert check_storage(url, worker_a).count("recorded") == 2
 
     made = _episode(worker_a / "episodes" / "fox-1")
     assert storage.push(url, worker_a, worker_a / "episodes" / "fox-1") == len(made)
