@@ -242,10 +242,12 @@ def _save_synced(local_dir: Path, record: dict[str, str]) -> None:
     write_text(local_dir / SYNCED, json.dumps(record, indent=1, sort_keys=True))
 
 
-def push_folder(store: Store, local_dir: Path, rel: str) -> int:
+def push_folder(store: Store, local_dir: Path, rel: str, prune: bool = False) -> int:
     """Send the files of `local_dir` that the store lacks or holds other bytes of to `rel`, then its index.
 
     Returns how many files were sent. Partial files (`.*.partial`) are skipped.
+    prune: the index lists exactly the local files (after files were moved, as `--replace` moves an
+        episode's files to versions/<n>/); otherwise files the store has and this machine lacks stay listed.
     """
     local_dir = Path(local_dir)
     if not local_dir.is_dir():
@@ -255,7 +257,7 @@ def push_folder(store: Store, local_dir: Path, rel: str) -> int:
     sent = 0
     for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):
         name = path.relative_to(local_dir).as_posix()
-        if name in (INDEX, SYNCED) or (path.name.startswith(".") and ".partial" in path.name):
+        if path.name in (INDEX, SYNCED) or (path.name.startswith(".") and ".partial" in path.name):
             continue  # bookkeeping, or another writer's file not yet in place
         size, digest = _local_hash(path)
         files[name] = {"size": size, "sha256": digest}
@@ -263,7 +265,7 @@ def push_folder(store: Store, local_dir: Path, rel: str) -> int:
             store.upload(path, f"{rel}/{name}")
             sent += 1
     # Files the store has and this worker lacks stay listed: a pull on this worker may not have taken them yet.
-    for name, entry in known.items():
+    for name, entry in ({} if prune else known).items():
         files.setdefault(name, entry)
     store.write_bytes(f"{rel}/{INDEX}", json.dumps({"files": files}, indent=1, sort_keys=True).encode())
     _save_synced(local_dir, {name: entry["sha256"] for name, entry in files.items()})
@@ -279,7 +281,8 @@ def pull_folder(
     keep_local_changes: leave a local file that changed since this machine last pushed or pulled it
         (a reader such as the review page beside a live worker on the same data folder must not put
         the worker's unpushed manifest back to the store's older one). A run that starts takes the
-        store's files: what a crashed run left unpushed is not the truth.
+        store's files: what a crashed run left unpushed is not the truth; and a file this machine
+        synced before that the store no longer lists (moved to versions/<n>/ by `--replace`) goes.
 
     Each file is checked against its sha256 before it is moved into place; one that does not match
     is left out (returned, so the caller can say so) and its work is done again.
@@ -288,11 +291,12 @@ def pull_folder(
     refused: list[str] = []
     synced = _synced(local_dir)
     pulled = dict(synced)
-    for name, entry in sorted(_index(store, rel).items()):
-        if only is not None and name not in only:
+    index = _index(store, rel)
+    for name, entry in sorted(index.items()):
+        if (only is not None and name not in only) or Path(name).name in (INDEX, SYNCED):
             continue
         target = local_dir / name
-        if not isinstance(entry, dict) or ".." in Path(name).parts or Path(name).is_absolute() or name == SYNCED:
+        if not isinstance(entry, dict) or ".." in Path(name).parts or Path(name).is_absolute():
             refused.append(name)
             continue
         if target.is_file():
@@ -315,6 +319,12 @@ def pull_folder(
             pulled[name] = entry["sha256"]
         finally:
             tmp.unlink(missing_ok=True)
+    if index and only is None and not keep_local_changes:
+        for name in set(synced) - set(index):
+            gone = local_dir / name
+            if ".." not in Path(name).parts and gone.is_file() and _local_hash(gone)[1] == synced[name]:
+                gone.unlink()
+            pulled.pop(name, None)
     if pulled != synced and local_dir.is_dir():
         _save_synced(local_dir, pulled)
     return refused
@@ -342,11 +352,11 @@ def pull(
     return pull_folder(open_store(url), relative_to_data(local_dir, data_dir), local_dir, only, keep_local_changes)
 
 
-def push(url: str | None, data_dir: Path, local_dir: Path) -> int:
+def push(url: str | None, data_dir: Path, local_dir: Path, prune: bool = False) -> int:
     """Send a folder of the data folder to the store at `url` (nothing when url is None); how many files went."""
     if url is None:
         return 0
-    return push_folder(open_store(url), local_dir, relative_to_data(local_dir, data_dir))
+    return push_folder(open_store(url), local_dir, relative_to_data(local_dir, data_dir), prune)
 
 
 def folders_in(store: Store, rel: str) -> list[str]:

@@ -111,6 +111,25 @@ def test_a_reader_never_undoes_what_a_live_worker_on_its_folder_has_not_pushed_y
     assert (folder / "manifest.json").read_bytes() == b'{"episode_id": "fox-1"}\n'
 
 
+def test_a_replaced_episode_moves_in_the_store_and_on_a_worker_that_had_the_old_one(tmp_path):
+    from editorial.review import supersede
+
+    url = f"memory://reelgate-test-{uuid.uuid4().hex}"
+    worker, submitter = tmp_path / "worker", tmp_path / "submitter"
+    folder = worker / "episodes" / "fox-1"
+    made = _episode(folder)
+    storage.push(url, worker, folder)
+    mine = submitter / "episodes" / "fox-1"
+    storage.pull(url, submitter, mine, keep_local_changes=True)  # what flows.runs.replace_episode does
+    supersede(mine)
+    storage.push(url, submitter, mine, prune=True)
+
+    storage.pull(url, worker, folder)  # the next run of the new request, on the worker that made the old one
+    assert not (folder / "manifest.json").exists() and not (folder / "round1" / "episode.mp4").exists()
+    assert (folder / "versions" / "1" / "round1" / "episode.mp4").read_bytes() == made["round1/episode.mp4"]
+    assert (folder / "versions" / "1" / "manifest.json").read_bytes() == made["manifest.json"]
+
+
 def test_a_push_that_dies_midway_leaves_the_index_as_it_was(tmp_path, monkeypatch):
     url = f"memory://reelgate-test-{uuid.uuid4().hex}"
     worker_a, worker_b = tmp_path / "a", tmp_path / "b"
