@@ -22,7 +22,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise InputError(f"--limit must be 1 or more, got {args.limit}")
     # Checked before the settings make anything: a missing mount must not become an empty local folder.
     given = args.data_dir if args.data_dir is not None else os.environ.get("REELGATE_DATA_DIR")
-    workers.check_data_dir(given)
+    workers.check_data_dir(given, os.environ.get("REELGATE_STORAGE_URL"))
     settings = load_settings(args)
     pool = args.pool or settings.priorities.pool
     from flows.environment import auth_file, configure_prefect
@@ -31,8 +31,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     api_url = env["PREFECT_API_URL"]
     local = api_url.rstrip("/") == settings.local_api_url
     workers.check_server(api_url, os.environ.get("PREFECT_API_AUTH_STRING"), auth_file(settings) if local else None)
-    note = workers.check_same_data(api_url, os.environ.get("PREFECT_API_AUTH_STRING"), pool, settings.data_dir)
-    print(f"reelgate worker: server {api_url} answers and takes this worker's secret; {note}", flush=True)
+    note = workers.check_same_data(api_url, os.environ.get("PREFECT_API_AUTH_STRING"), pool, settings.data_dir,
+                                   storage_url=settings.storage_url)
+    store = workers.check_storage(settings.storage_url, settings.data_dir)
+    print(f"reelgate worker: server {api_url} answers and takes this worker's secret; {note}; {store}", flush=True)
     command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process",
                "--limit", str(args.limit)]
     if args.name:

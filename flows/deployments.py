@@ -109,7 +109,7 @@ def apply_to_pool(series_files: list[Path], settings: Settings, work_pool: str) 
     placed = [(episode_deployment(), EPISODE_QUEUE), (sweep_deployment(), SWEEP_QUEUE), *((d, SERIES_QUEUE) for d in series)]
     setup.deployments = {d.full_name: _on_queue(d, queue).apply(work_pool_name=work_pool) for d, queue in placed}
     # Which data folder the runs use: `reelgate worker` refuses to poll with another one (flows.workers).
-    setup.data = record_data_dir(settings.data_dir, work_pool)
+    setup.data = record_data_dir(settings.data_dir, work_pool, settings.storage_url)
     return setup
 
 

@@ -46,6 +46,7 @@ from tasks.generation import ensure_gpu_limit, generate_shot
 from tasks.post import mix_soundtrack, mux_episode, narrate_shot, write_subtitles
 from tasks.results import RESULTS, SERIALIZER
 from tasks.screening import plan_episode, screen_prompt
+from tasks.storage import pull_folder, pull_published, push_folder, push_published
 
 def _tell_failed(flow, flow_run, state) -> None:
     """Prefect hook on a failed or crashed run: send a 'failed' event (never raises; says no more than the error's type)."""
@@ -88,6 +89,7 @@ def produce_episode(
     flow_run_id = str(get_run_context().flow_run.id)
     episode_dir = settings.episodes_dir / request.episode_id
     episode_dir.mkdir(parents=True, exist_ok=True)
+    _pull(settings, episode_dir)  # a run resumed on another worker finds what the first one finished
     previous = load_manifest(episode_dir) if manifest_path(episode_dir).is_file() else None
     if previous is not None:
         check_same_request(previous, request)  # another request under this id needs --replace
@@ -121,6 +123,7 @@ def produce_episode(
     if screening.action == Action.BLOCK:
         manifest.status, manifest.verdict = Status.BLOCKED, screening.verdict()
         save_manifest(episode_dir, manifest)
+        _push(settings, episode_dir)
         log.warning("prompt blocked: %s", "; ".join(manifest.verdict.reasons))
         return _outcome(manifest, episode_dir)
 
@@ -137,7 +140,7 @@ def produce_episode(
             lists_fingerprint(settings.screening), settings.data_dir / "cache",
         )
         if planned.action == Action.BLOCK:
-            return _blocked(manifest, episode_dir, [*findings, planned.verdict()], "the planned prompts")
+            return _blocked(manifest, episode_dir, [*findings, planned.verdict()], "the planned prompts", settings)
         if planned.action != Action.ALLOW:
             findings.append(planned.verdict())
 
@@ -154,8 +157,9 @@ def produce_episode(
         )
         if kept is None or verdict.action == Action.BLOCK:
             manifest.shots = [r for _, (r, _, _) in sorted(produced.items())] + [record]
-            return _blocked(manifest, episode_dir, [*findings, verdict], f"shot {spec.index + 1}")
+            return _blocked(manifest, episode_dir, [*findings, verdict], f"shot {spec.index + 1}", settings)
         produced[spec.index] = (record, kept, verdict)
+        _push(settings, episode_dir)
     manifest.shots = [produced[i][0] for i in range(len(specs))]
     kept_shots = [produced[i][1] for i in range(len(specs))]
     shot_verdicts = [produced[i][2] for i in range(len(specs))]
@@ -178,10 +182,12 @@ def produce_episode(
         if decision.decision == Decision.APPROVE:
             manifest.status = Status.APPROVED
             save_manifest(episode_dir, manifest)
+            _push(settings, episode_dir)
             return _publish(episode_dir, settings)
         if decision.decision == Decision.REJECT:
             manifest.status = Status.REJECTED
             save_manifest(episode_dir, manifest)
+            _push(settings, episode_dir)
             return _outcome(manifest, episode_dir)
         if refused is not None:
             log.warning("regenerate refused in review round %d: %s", gate, refused)
@@ -190,6 +196,7 @@ def produce_episode(
             if gate == settings.max_review_rounds:
                 manifest.status = Status.REJECTED
                 save_manifest(episode_dir, manifest)
+                _push(settings, episode_dir)
                 return _outcome(manifest, episode_dir)
             continue  # back to the gate; nothing is made with refused notes
 
@@ -207,7 +214,8 @@ def produce_episode(
                     decision.take, manifest, i, settings, episode_dir, production_round, gate
                 )
                 if kept is None or verdict.action == Action.BLOCK:
-                    return _blocked(manifest, episode_dir, [*findings, verdict], f"the chosen take for shot {number}")
+                    return _blocked(manifest, episode_dir, [*findings, verdict],
+                                    f"the chosen take for shot {number}", settings)
                 kept_shots[i], shot_verdicts[i] = kept, verdict
                 continue
             # Notes accumulate: a shot regenerated twice keeps the first round's notes too.
@@ -219,8 +227,9 @@ def produce_episode(
                 reference=_reference((manifest.shots[ref], kept_shots[ref], shot_verdicts[ref]), specs[i], ref),
             )
             if kept is None or verdict.action == Action.BLOCK:
-                return _blocked(manifest, episode_dir, [*findings, verdict], f"regenerated shot {number}")
+                return _blocked(manifest, episode_dir, [*findings, verdict], f"regenerated shot {number}", settings)
             kept_shots[i], shot_verdicts[i] = kept, verdict
+            _push(settings, episode_dir)
         manifest.verdict = Verdict.combine(findings + shot_verdicts)
         _assemble(manifest, specs, kept_shots, settings, episode_dir, review_round=production_round)
     raise AssertionError("unreachable: the last review round always ends the episode")
@@ -249,6 +258,7 @@ def _wait_for_review(
         manifest.waiting_since = now_utc()
         manifest.review_due_at = manifest.waiting_since + timedelta(seconds=timeout_s)
     save_manifest(episode_dir, manifest)
+    _push(settings, episode_dir)  # the review page, wherever it runs, shows what is in the store
     create_markdown_artifact(
         summary_markdown(manifest.model_dump(mode="json"), review_link(settings.data_dir, settings.review_host, settings.review_port, manifest.episode_id)),
         key=artifact_key(manifest.episode_id, "summary"),
@@ -350,19 +360,43 @@ def _assemble(
         ("video", video.path.name), ("subtitles", "subtitles.srt"), ("subtitles_vtt", "subtitles.vtt"),
         ("contact_sheet", sheet.name), ("soundtrack", soundtrack.path.name),
     )}
+    _push(settings, episode_dir)
+
+
+def _pull(settings: Settings, folder: Path) -> None:
+    """With a shared store (REELGATE_STORAGE_URL): bring `folder` up to date from it before working on it."""
+    if settings.storage_url is None:
+        return
+    left_out = pull_folder(settings.storage_url, settings.data_dir, folder)
+    if left_out:
+        get_run_logger().warning("%d file(s) of %s in the store did not match their recorded sha256 and were not "
+                                 "used (their work is done again): %s", len(left_out), folder.name, ", ".join(left_out))
+
+
+def _push(settings: Settings, folder: Path) -> None:
+    """With a shared store: send what this run made to it, so another worker that resumes the run finds it."""
+    if settings.storage_url is not None:
+        push_folder(settings.storage_url, settings.data_dir, folder)
 
 
 def _publish(episode_dir: Path, settings: Settings) -> dict:
+    if settings.storage_url is not None:
+        pull_published(settings.storage_url, settings.data_dir, settings.publish_dir)  # the feeds list every episode
+    # publish() copies the approved files aside and hashes the copies: the bytes published are the bytes approved.
     published = publish(episode_dir, settings.publish_dir, settings.publish_base_url)
+    if settings.storage_url is not None:
+        _push(settings, episode_dir)
+        push_published(settings.storage_url, settings.data_dir, settings.publish_dir, published.name)
     get_run_logger().info("published to %s", published)
     notify_episode("published", episode_dir, settings, "published", key="published",
                    run_url=run_link(get_run_context().flow_run.id))
     return _outcome(load_manifest(episode_dir), episode_dir)
 
 
-def _blocked(manifest: Manifest, episode_dir: Path, verdicts: list[Verdict], what: str) -> dict:
+def _blocked(manifest: Manifest, episode_dir: Path, verdicts: list[Verdict], what: str, settings: Settings) -> dict:
     manifest.status, manifest.verdict = Status.BLOCKED, Verdict.combine(verdicts)
     save_manifest(episode_dir, manifest)
+    _push(settings, episode_dir)
     get_run_logger().warning("%s blocked: %s", what, "; ".join(verdicts[-1].reasons))
     return _outcome(manifest, episode_dir)
 

@@ -30,7 +30,7 @@ from pydantic import Field, create_model
 
 from editorial.audit import append_audit, locked
 from editorial.notify import notify_episode
-from editorial.manifest import EpisodeVersion, Manifest, ReviewDecision, Status, load_manifest
+from editorial.manifest import MANIFEST_NAME, EpisodeVersion, Manifest, ReviewDecision, Status, load_manifest
 from editorial.review import (
     PREFECT_UI, QueueItem, check_decision, decision_key, file_sha256, may_decide, read_manifests, recently_decided,
     refusal_event, sign_decision, signed_by_desk, waiting_queue,
@@ -42,11 +42,13 @@ from flows.runs import (
 from reelgate.errors import InputError, NotAllowed, StaleDecision
 from reelgate.records import EpisodeRequest
 from reelgate.settings import RunOptions, Settings
+from reelgate.storage import pull, pull_all, push
 
 if TYPE_CHECKING:
     from editorial.web import Started
 
 REVIEW_KEY = "gate"  # gate n, decision k suspends with key gate-n-k
+MANIFEST_ONLY = frozenset({MANIFEST_NAME})  # what the queue needs of each episode in a shared store
 MAX_REFUSED = 20  # refused decisions at one gate before the run gives up (the review then expires)
 
 
@@ -108,6 +110,8 @@ def decide(settings: Settings, episode_id: str, decision: ReviewDecision, review
     folder = settings.episodes_dir / episode_id
     audit = settings.data_dir / "audit.jsonl"
     decision = decision.model_copy(update={"reviewer": reviewer, "signature": ""})
+    # The bytes checked below are the worker's, as pushed (a live worker's unpushed files here are kept).
+    pull(settings.storage_url, settings.data_dir, folder, keep_local_changes=True)
     # One decision at a time across processes: of two concurrent approvals, the second finds the run resumed.
     with locked(settings.data_dir / ".review.lock"):
         manifest = load_manifest(folder)
@@ -151,14 +155,23 @@ class PrefectDesk:
         self._executions: list[threading.Thread] = []
         self._children: list[subprocess.Popen] = []  # sweeps made in child processes
 
+    def _pull_manifests(self) -> None:
+        # With a shared store, the workers' episodes are there: their manifests make the queue.
+        pull_all(self.settings.storage_url, self.settings.data_dir, self.settings.episodes_dir, MANIFEST_ONLY,
+                 keep_local_changes=True)
+
     def waiting(self) -> list[QueueItem]:
+        self._pull_manifests()
         return waiting_queue(read_manifests(self.settings.episodes_dir))
 
     def recently_decided(self) -> list[QueueItem]:
+        self._pull_manifests()
         return recently_decided(read_manifests(self.settings.episodes_dir))
 
     def episode(self, episode_id: str) -> Manifest:
-        return load_manifest(self.settings.episodes_dir / episode_id)
+        folder = self.settings.episodes_dir / episode_id
+        pull(self.settings.storage_url, self.settings.data_dir, folder, keep_local_changes=True)  # its video
+        return load_manifest(folder)
 
     def decide(self, episode_id: str, decision: ReviewDecision, reviewer: str) -> None:
         run = decide(self.settings, episode_id, decision, reviewer, via="page")
@@ -273,6 +286,7 @@ def expire_overdue(settings: Settings) -> list[str]:
 
     now = now_utc()
     due: dict[Path, str | None] = {}  # episode folder -> flow run id
+    pull_all(settings.storage_url, settings.data_dir, settings.episodes_dir, MANIFEST_ONLY, keep_local_changes=True)
     for manifest in read_manifests(settings.episodes_dir):  # one being written right now is skipped
         if manifest.status == Status.AWAITING_REVIEW and manifest.review_due_at and manifest.review_due_at <= now:
             due[settings.episodes_dir / manifest.episode_id] = manifest.flow_run_id
@@ -306,9 +320,11 @@ def expire_overdue(settings: Settings) -> list[str]:
             with get_client(sync_client=True) as client:
                 client.set_flow_run_state(run.id, Cancelled(name=EXPIRED_STATE, message=message), force=True)
         with locked(settings.data_dir / ".review.lock"):
+            pull(settings.storage_url, settings.data_dir, folder, MANIFEST_ONLY, keep_local_changes=True)
             manifest = mark_expired(folder, now)
             if manifest is None:
                 continue  # decided or expired by someone else meanwhile
+            push(settings.storage_url, settings.data_dir, folder)
             append_audit(settings.data_dir / "audit.jsonl", decision_event(
                 when=now, who=SYSTEM, what="expire", episode_id=manifest.episode_id, flow_run_id=run_id,
                 round=max(manifest.review_round, 1), notes=message,

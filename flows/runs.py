@@ -35,6 +35,7 @@ from prefect.client.schemas.sorting import FlowRunSort
 
 from reelgate.errors import BackendUnavailable, ConfigError, InputError
 from reelgate.records import EpisodeRequest, ShotPlan
+from reelgate.storage import pull, push
 from reelgate.settings import PRIORITY_NAMES, RunOptions, Settings
 
 
@@ -160,10 +161,12 @@ def start_episode(
     """
     if priority is not None:
         check_priority(priority)
-    from editorial.manifest import load_manifest, manifest_path
+    from editorial.manifest import MANIFEST_NAME, load_manifest, manifest_path
     from editorial.review import check_same_request, request_fingerprint, superseded_lines
 
     folder = settings.episodes_dir / request.episode_id
+    # With a shared store, an episode made on another worker is there: compare with it, not with nothing.
+    pull(settings.storage_url, settings.data_dir, folder, frozenset({MANIFEST_NAME}), keep_local_changes=True)
     existing = load_manifest(folder) if manifest_path(folder).is_file() else None
     live = live_runs(request.episode_id)
     if replace and (existing is not None or live or folder.exists()):
@@ -203,10 +206,12 @@ def replace_episode(settings: Settings, episode_id: str, live: list[FlowRun], wh
                 name="Superseded", message="Replaced by another request under the same episode id (--replace)."
             ), force=True)
     folder = settings.episodes_dir / episode_id
+    pull(settings.storage_url, settings.data_dir, folder, keep_local_changes=True)  # all of it moves to versions/
     if not folder.exists():
         return
     with locked(settings.data_dir / ".review.lock"):
         line, old = supersede(folder)
+        push(settings.storage_url, settings.data_dir, folder, prune=True)  # the store's top level moves too
         append_audit(settings.data_dir / "audit.jsonl", decision_event(
             when=now_utc(), who=who, what="supersede", episode_id=episode_id,
             flow_run_id=old.flow_run_id if old else None, round=max(old.review_round, 1) if old else 1,

@@ -22,11 +22,12 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.context import get_run_context
 
-from editorial.manifest import load_manifest, manifest_path
+from editorial.manifest import MANIFEST_NAME, load_manifest, manifest_path
 from editorial.series import Series, load_series, next_unproduced
 from flows import runs, server
 from reelgate.errors import InputError
 from reelgate.settings import RunOptions, Settings, refuse_run_settings
+from reelgate.storage import pull_all
 from tasks.results import RESULTS, SERIALIZER
 
 # A schedule's episode waits behind the episodes people asked for (by hand: high; batches: normal).
@@ -53,6 +54,9 @@ def produce_next_episode(series_file: str, settings: dict | None = None) -> dict
         log.info("fire of %s was missed (a later one is due); skipping it", this_run.expected_start_time)
         return {"status": "skipped", "episode_id": None, "flow_run_id": None}
 
+    # With a shared store, episodes other workers made are there: their manifests say what is produced.
+    pull_all(settings.storage_url, settings.data_dir, settings.episodes_dir, frozenset({MANIFEST_NAME}),
+             keep_local_changes=True)
     produced = produced_episode_ids(series, settings.episodes_dir)
     episode = next_unproduced(series, produced)
     if episode is None:

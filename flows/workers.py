@@ -10,6 +10,12 @@ A worker is Prefect's own `prefect worker start --pool NAME --type process`, sta
   pool) leaves a random mark in the folder and the mark and path in a Prefect variable; a worker
   whose folder lacks the mark (an empty folder where the shared mount should be) or whose path
   differs is refused before it polls.
+- with REELGATE_STORAGE_URL (shared data in object storage, reelgate.storage): the store answers
+  and this worker can write to it, it is the store recorded for the pool (its mark), and the
+  worker holds the pool's keys (`<data_dir>/results.key` signs the Prefect results,
+  `<data_dir>/review.key` the page's and the CLI's decisions; copied there, never in the store). The data
+  folder is then this worker's own working copy: made if missing, at the same path as on the
+  other workers (cache keys and results name absolute paths).
 
 `up --workers N` starts N such workers as child processes, each in its own process group with
 its own log, restarts one that dies, and stops them all (their flow-run processes included).
@@ -46,11 +52,18 @@ RESTART_WINDOW_S = 600.0
 # ---------------------------------------------------------------- the checks a worker runs at start
 
 
-def check_data_dir(data_dir: Path | str | None) -> Path:
+def check_data_dir(data_dir: Path | str | None, storage_url: str | None = None) -> Path:
     """The data folder a worker was given, if it is a folder it can read and write; else what to change.
 
-    Never creates it: a missing shared mount must not turn into an empty local folder.
+    Never creates it: a missing shared mount must not turn into an empty local folder. With a
+    storage URL the folder is only this worker's working copy of the store, so it is made.
     """
+    if storage_url and data_dir is not None and str(data_dir).strip():
+        try:
+            Path(data_dir).expanduser().mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"REELGATE_DATA_DIR={data_dir} (this worker's working copy of {storage_url}) cannot "
+                              f"be made: {exc.strerror or exc}; set REELGATE_DATA_DIR to a folder it can write") from None
     if data_dir is None or not str(data_dir).strip():
         raise ConfigError("REELGATE_DATA_DIR is not set: a worker must be given the shared data folder "
                           "(the same path as on the machine that runs `reelgate up` or `reelgate pool`, e.g. a "
@@ -118,6 +131,34 @@ def _unauthorized(api_url: str, secret: str | None, auth_file: Path | None) -> s
             f"to the server's secret (its PREFECT_SERVER_API_AUTH_STRING){local}")
 
 
+def check_storage(storage_url: str | None, data_dir: Path) -> str:
+    """With a storage URL: the store answers, takes a write, and signs results with this worker's key.
+
+    Returns a line for the worker's log; ConfigError or BackendUnavailable naming the URL and the reason.
+    """
+    from reelgate.storage import check_key, check_store, open_store
+
+    if storage_url is None:
+        return "no REELGATE_STORAGE_URL: the data folder is shared as a folder"
+    store = open_store(storage_url)
+    check_store(store)
+    said = []
+    for key_file, signs in ((data_dir / "results.key", "the Prefect results"),
+                            (data_dir / "review.key", "the decisions of the review page and CLI")):
+        try:
+            key = bytes.fromhex(key_file.read_text().strip())
+        except FileNotFoundError:
+            raise ConfigError(f"{key_file} is missing: with REELGATE_STORAGE_URL={storage_url} each worker holds the "
+                              f"key that signs {signs} (it never goes to the store); copy {key_file.name} from the "
+                              f"machine that set up the pool (`reelgate pool` or `reelgate up`) to {key_file}, mode "
+                              "0600") from None
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{key_file} cannot be read as a key ({exc}); copy it again from the machine that set "
+                              "up the pool") from None
+        said.append(check_key(store, key, key_file))
+    return f"store {storage_url} answers and takes writes; " + "; ".join(said)
+
+
 def data_variable(pool: str) -> str:
     """The Prefect variable that records the pool's data folder (lowercase letters, digits, '-' and '_')."""
     return "reelgate-data-dir-" + re.sub(r"[^a-z0-9_-]", "-", pool.lower())[:200]
@@ -131,17 +172,30 @@ def data_mark(data_dir: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def record_data_dir(data_dir: Path, pool: str) -> dict:
-    """Record on the server which data folder the pool's runs use (its path and mark); workers compare theirs."""
+def record_data_dir(data_dir: Path, pool: str, storage_url: str | None = None) -> dict:
+    """Record on the server which data folder the pool's runs use (its path and mark, and with a storage URL
+    the store and its mark); workers compare theirs."""
     from prefect.variables import Variable
 
     value = {"path": str(data_dir), "mark": data_mark(data_dir)}
+    if storage_url is not None:
+        from editorial.review import KEY_FILE, decision_key
+        from reelgate.storage import check_key, open_store, store_mark
+        from tasks.results import results_key
+
+        store = open_store(storage_url)
+        value.update(storage_url=storage_url, store_mark=store_mark(store))
+        # The pool's keys are made here, once; each worker gets a copy (flows.workers.check_storage).
+        check_key(store, results_key(data_dir / "results"), data_dir / "results.key")
+        check_key(store, decision_key(data_dir), data_dir / KEY_FILE)
     Variable.set(data_variable(pool), value, overwrite=True)
     return value
 
 
-def check_same_data(api_url: str, secret: str | None, pool: str, data_dir: Path, timeout: float = 10.0) -> str:
-    """This worker's data folder is the one recorded for the pool (same path, same mark); else what to change.
+def check_same_data(api_url: str, secret: str | None, pool: str, data_dir: Path, timeout: float = 10.0,
+                    storage_url: str | None = None) -> str:
+    """This worker's data folder is the one recorded for the pool (same path, same mark; with a store, the same
+    store and its mark); else what to change.
 
     Returns a line for the worker's log. A pool set up before the record existed cannot be compared: said so.
     """
@@ -162,16 +216,39 @@ def check_same_data(api_url: str, secret: str | None, pool: str, data_dir: Path,
     if not isinstance(recorded, dict):
         recorded = {}
     path, mark = recorded.get("path"), recorded.get("mark")
+    if path and Path(path) != data_dir and recorded.get("storage_url"):
+        raise ConfigError(f"REELGATE_DATA_DIR={data_dir} differs from the pool {pool}'s data folder {path}: cached "
+                          f"work is keyed by absolute paths, so give this worker its working copy at the same path: "
+                          f"set REELGATE_DATA_DIR={path} (a local folder; the shared data is in the store)")
     if path and Path(path) != data_dir:
         raise ConfigError(f"REELGATE_DATA_DIR={data_dir} differs from the pool {pool}'s data folder {path}: the "
                           f"deployments carry absolute paths, so mount the shared data folder at {path} on this "
                           f"machine and set REELGATE_DATA_DIR={path}")
+    if recorded.get("storage_url") or storage_url:
+        return _same_store(recorded, storage_url, pool, data_dir)
     mine = (data_dir / DATA_MARK).read_text(encoding="utf-8").strip() if (data_dir / DATA_MARK).is_file() else None
     if mark and mine != mark:
         raise ConfigError(f"REELGATE_DATA_DIR={data_dir} is not the shared data folder of the pool {pool!r}: its "
                           f"{DATA_MARK} is {'missing' if mine is None else 'another one'} (an empty folder where the "
                           f"shared mount should be?); mount the shared data folder at {data_dir}")
     return f"data folder {data_dir}: the pool {pool}'s shared data folder"
+
+
+def _same_store(recorded: dict, storage_url: str | None, pool: str, data_dir: Path) -> str:
+    from reelgate.storage import MARK, open_store
+
+    if recorded.get("storage_url") != storage_url:
+        want = recorded.get("storage_url")
+        raise ConfigError(f"REELGATE_STORAGE_URL={storage_url or '(unset)'} differs from the pool {pool}'s store "
+                          f"{want or '(none: its data folder is shared as a folder)'}: set REELGATE_STORAGE_URL="
+                          f"{want or ''} on this worker" + ("" if want else ", or unset it"))
+    raw = open_store(storage_url).read_bytes(MARK)
+    mine = raw.decode(errors="replace").strip() if raw is not None else None
+    if recorded.get("store_mark") and mine != recorded["store_mark"]:
+        raise ConfigError(f"the store {storage_url} is not the pool {pool}'s store: its {MARK} is "
+                          f"{'missing' if mine is None else 'another one'} (another bucket or prefix, or another "
+                          "endpoint such as AWS_ENDPOINT_URL?); point this worker at the pool's store")
+    return f"data folder {data_dir}: this worker's working copy of the pool {pool}'s store {storage_url}"
 
 
 # ---------------------------------------------------------------- local workers for `reelgate up --workers N`

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reelgate.errors import ConfigError, UnknownBackendError
 from reelgate.registry import FACE_EMBEDDERS, GENERATORS, REWRITERS, Registry
+from reelgate.storage import check_url
 
 MIN_TOKEN_CHARS = 24  # review tokens shorter than this are refused: they can be guessed
 
@@ -847,12 +848,21 @@ class Settings(BaseSettings):
     """Everything reelgate can be told. Field descriptions are the documentation."""
 
     model_config = SettingsConfigDict(
-        env_prefix="REELGATE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+        env_prefix="REELGATE_", env_nested_delimiter="__", extra="forbid", validate_default=True,
+        hide_input_in_errors=True,  # a refused key, token or credential URL must not be echoed into a log
     )
 
     data_dir: Path = Field(
         Path("reelgate-data"),
         description="Where episodes, the publish folder and the local Prefect server's database live.",
+    )
+    storage_url: str | None = Field(
+        None, description="Where the shared data lives when workers share no folder: an fsspec URL "
+        "(s3://bucket/reelgate, gs://bucket/reelgate, file:///mnt/shared/reelgate). Episode folders are pulled from "
+        "it into data_dir before a run works on them and pushed back after each stage; Prefect results live under "
+        "<url>/results, signed with <data_dir>/results.key (copy that file to every worker; it never goes to the "
+        "store). Credentials come from the environment or fsspec's config, never the URL. Unset: everything stays "
+        "in data_dir (a shared mount for several workers).",
     )
     prefect_api_url: str | None = Field(
         None, description="An existing Prefect server's API URL; unset: reelgate starts a local one."
@@ -906,6 +916,11 @@ class Settings(BaseSettings):
             )
         return token
 
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url(cls, url: str | None) -> str | None:
+        return check_url(url) if url is not None and url.strip() else None
+
     @model_validator(mode="after")
     def _absolute_data_dir(self) -> "Settings":
         # Resolved once so that worker subprocesses started elsewhere write to the same place.
@@ -954,6 +969,7 @@ WORKER_ONLY = {
     "notify.webhook_secret": "REELGATE_NOTIFY__WEBHOOK_SECRET",
     "notify.apprise_urls": "REELGATE_NOTIFY__APPRISE_URLS",
     "data_dir": "REELGATE_DATA_DIR",
+    "storage_url": "REELGATE_STORAGE_URL",
     "prefect_api_url": "PREFECT_API_URL",
 }
 

@@ -6,6 +6,13 @@ worker that looks up a cache key. Here every result is written as JSON and signe
 kept beside the folder (mode 0600); a file without a valid signature, or one naming another
 serializer, reads as missing. Prefect then treats it as a cache miss and the task runs again;
 the file is never decoded.
+
+With REELGATE_STORAGE_URL set, the result files live in the store (`<url>/results/...`) and are
+signed and checked exactly the same way. The key stays on each worker (`<data_dir>/results.key`,
+copied there by whoever sets the worker up), never in the store: whoever can write the bucket
+could otherwise sign what they wrote. The store keeps only a check value of the key (an HMAC of
+a fixed text; reelgate.storage.check_key), so a worker with another key is refused at
+start (flows.workers.check_storage).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.filesystems import LocalFileSystem
 
 from reelgate.files import secret_file
+from reelgate.storage import Store, open_store
 
 MAGIC = b"reelgate-signed-result-v1\n"
 KEY_FILE = "results.key"  # beside the results folder, mode 0600
@@ -82,11 +90,31 @@ class SignedResults(LocalFileSystem):
     def _resolve_path(self, path: str) -> Path:
         return LocalFileSystem(basepath=str(self._folder()))._resolve_path(path)
 
+    def _store(self) -> tuple[Store, bytes] | None:
+        """With a storage URL (and no folder of its own): the store and this worker's key."""
+        from reelgate.settings import Settings
+
+        settings = Settings()
+        if settings.storage_url is None or self.basepath:
+            return None
+        return open_store(settings.storage_url), results_key(settings.data_dir / "results")
+
+    def _in_store(self, path: str) -> str:
+        # Prefect passes the key or the path _resolve_path made of it: both name the same file.
+        return "results/" + self._resolve_path(path).relative_to(self._folder()).as_posix()
+
     async def aread_path(self, path: str) -> bytes:
         return self.read_path(path, _sync=True)
 
     @async_dispatch(aread_path)
     def read_path(self, path: str) -> bytes:
+        if (remote := self._store()) is not None:
+            store, key = remote
+            where = self._in_store(path)
+            raw = store.read_bytes(where)
+            if raw is None:
+                raise ValueError(f"Path {store.url}/{where} does not exist.")
+            return verified(raw, key, f"{store.url}/{where}")
         target = self._resolve_path(path)
         if not target.is_file():
             raise ValueError(f"Path {target} does not exist.")
@@ -97,6 +125,11 @@ class SignedResults(LocalFileSystem):
 
     @async_dispatch(awrite_path)
     def write_path(self, path: str, content: bytes) -> str:
+        if (remote := self._store()) is not None:
+            store, key = remote
+            where = self._in_store(path)
+            store.write_bytes(where, sign(content, key))
+            return f"{store.url}/{where}"
         target = self._resolve_path(path)
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
