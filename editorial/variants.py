@@ -35,6 +35,7 @@ from reelgate.records import (
     ANGLES, CAMERA_MOVES, MOODS, SHOT_SIZES, TIMES_OF_DAY, WEATHERS, Action, GeneratedShot, ShotPlan, ShotSpec,
     weight_problem,
 )
+from reelgate.seeds import derive_seed
 
 SWEEPS_DIR = "variants"  # under the data folder
 SWEEP_FILE = "sweep.json"
@@ -263,8 +264,6 @@ def knob_value(spec: ShotSpec, name: str) -> str:
 
 def sweep_seeds(spec: ShotSpec, seeds: int) -> list[int]:
     """The plan's seed first, then seeds derived from it (the same in every process)."""
-    from prompts.plan import derive_seed
-
     return [spec.seed, *(derive_seed(spec.seed, "variant", k) for k in range(1, seeds))]
 
 

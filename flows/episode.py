@@ -28,12 +28,12 @@ from postprocess.enhance.chain import check_for_generation, for_backend
 from postprocess.timeline import build_timeline
 from prompts.limits import check_plan_limits
 from prompts.screen import lists_fingerprint
-from prompts.plan import derive_seed
 from quality.score import QualityReport, pick_best
 from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal, ShotPlan, ShotSpec, Verdict
 from reelgate.errors import InputError, ReelgateError
 from reelgate.files import copy_if_changed, file_sha256
 from reelgate.media import video_info
+from reelgate.seeds import derive_seed
 from reelgate.settings import RunOptions, Settings, refuse_run_settings
 from safety.gallery import check_gallery
 from safety.report import SafetyReport

@@ -19,7 +19,6 @@ and seed give the same plan in every process.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -44,6 +43,7 @@ from prompts.sentences import (
 )
 from reelgate.errors import InputError
 from reelgate.records import Expansion, ShotPlan, ShotSpec, Verdict
+from reelgate.seeds import derive_seed
 from reelgate.settings import PlanningSettings
 
 log = logging.getLogger(__name__)
@@ -119,12 +119,6 @@ class _Piece:
 
     narration: str
     directions: list[Direction] = field(default_factory=list)
-
-
-def derive_seed(*parts: str | int) -> int:
-    """A seed in [0, 2**31) from the parts; the same in every process (sha256, not hash())."""
-    digest = hashlib.sha256("\x1f".join(f"{type(p).__name__}:{p}" for p in parts).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % (2**31)
 
 
 def series_look(settings: PlanningSettings) -> tuple[str, str, str, StylePreset | None]:

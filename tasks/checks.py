@@ -22,7 +22,7 @@ from safety.report import SafetyReport
 from tasks.common import artifact_key, stage_task
 
 
-@stage_task("check_safety", ("safety",), file_inputs=("shot",))
+@stage_task(("safety",), file_inputs=("shot",))
 def check_shot_safety(shot: GeneratedShot, settings: SafetySettings, episode_id: str) -> SafetyReport:
     sheet = shot.path.with_name(shot.path.stem + "_safety.png")
     report = check_video(shot.path, settings, shot_index=shot.index, contact_sheet=sheet)
@@ -58,7 +58,7 @@ def _data_url(image: Path, max_width: int = 960) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii")
 
 
-@stage_task("score_quality", ("quality",), file_inputs=("shot",))
+@stage_task(("quality",), file_inputs=("shot",))
 def score_shot_quality(
     shot: GeneratedShot, wants_motion: bool, settings: QualitySettings, episode_id: str,
     asks: dict[str, str] | None = None,

@@ -26,7 +26,7 @@ def _thumbnail_data_uri(png: Path, width: int = 960) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-@stage_task("contact_sheet", ("editorial", "reelgate"), file_inputs=("video",))
+@stage_task(("editorial", "reelgate"), file_inputs=("video",))
 def make_episode_contact_sheet(video: Path, out: Path, flags: list[tuple[float, str]], episode_id: str) -> Path:
     """Evenly spaced frames of the final video, flagged frames outlined, as a file and an artifact."""
     sheet = episode_contact_sheet(video, out, flags, title=episode_id)
@@ -38,7 +38,7 @@ def make_episode_contact_sheet(video: Path, out: Path, flags: list[tuple[float, 
     return sheet
 
 
-@stage_task("check_take", ("editorial",), retries=0)
+@stage_task(("editorial",), retries=0)
 def check_chosen_take(data_dir: Path, ref: str, episode_id: str, version_id: str, shot: int, gate: int) -> TakeCheck:
     """Whether a take chosen in a variants sweep may become shot `shot` at review gate `gate`.
 
@@ -48,7 +48,7 @@ def check_chosen_take(data_dir: Path, ref: str, episode_id: str, version_id: str
     return check_take(data_dir, ref, episode_id, version_id, shot)
 
 
-@stage_task("record_decision", ("editorial",), retries=0)
+@stage_task(("editorial",), retries=0)
 def record_decision(
     decision: ReviewDecision, version: EpisodeVersion, authenticated: bool, episode_id: str, refused: str | None,
     audit_log: Path,
@@ -71,7 +71,7 @@ def record_decision(
     return record
 
 
-@stage_task("record_refusal", ("editorial",), retries=0)
+@stage_task(("editorial",), retries=0)
 def record_refusal(
     decision: ReviewDecision, version: EpisodeVersion, episode_id: str, reason: str, attempt: int, audit_log: Path
 ) -> None:
@@ -86,6 +86,6 @@ def record_refusal(
     ))
 
 
-@stage_task("publish", ("editorial",), refresh_cache=True)  # idempotent; always checks the approval again
+@stage_task(("editorial",), refresh_cache=True)  # idempotent; always checks the approval again
 def publish(episode_dir: Path, publish_dir: Path, base_url: str | None = None) -> Path:
     return publish_episode(episode_dir, publish_dir, base_url)

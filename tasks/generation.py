@@ -70,7 +70,7 @@ class ShotProgress:
         self.bar.close()
 
 
-@stage_task("generate_shot", ("generation",))
+@stage_task(("generation",))
 def generate_shot(
     spec: ShotSpec, seed: int, attempt: int, settings: GenerationSettings, out_dir: Path
 ) -> GeneratedShot | Refusal:

@@ -14,7 +14,7 @@ from reelgate.settings import PlanningSettings, ScreeningSettings
 from tasks.common import artifact_key, stage_task
 
 
-@stage_task("screen_prompt", ("prompts",), retries=0)
+@stage_task(("prompts",), retries=0)
 def screen_prompt(
     text: str, episode_id: str, settings: ScreeningSettings, lists_fingerprint: str, cache_dir: Path
 ) -> ScreenResult:
@@ -30,7 +30,7 @@ def screen_prompt(
     return result
 
 
-@stage_task("plan_shots", ("prompts",), retries=0)
+@stage_task(("prompts",), retries=0)
 def plan_episode(
     request: EpisodeRequest, settings: PlanningSettings, screening: ScreeningSettings | None = None
 ) -> ShotPlan:

@@ -48,7 +48,7 @@ class TakeOutcome(BaseModel):
     made_with: GeneratedShot | None = Field(None, description="How it was made: backend, model, seed, steps, size, rate.")
 
 
-@stage_task("make_take", ("generation", "postprocess", "safety", "quality"), retries=0)
+@stage_task(("generation", "postprocess", "safety", "quality"), retries=0)
 def make_take(
     spec: ShotSpec, seed: int, label: str, take_dir: Path, generation: GenerationSettings, enhance: EnhanceSettings,
     safety: SafetySettings, quality: QualitySettings, preset: str | None = None,
@@ -101,7 +101,7 @@ def _cells(sweep: Sweep, folder: Path) -> list[Cell]:
     ]
 
 
-@task(name="compare_takes", cache_policy=NO_CACHE, persist_result=False, retries=0)
+@task(cache_policy=NO_CACHE, persist_result=False, retries=0)
 def compare_takes(sweep: Sweep, folder: Path, columns: int = 4, cell_width: int = 320) -> tuple[str, str]:
     """Write the comparison (grid image and side-by-side video) into `folder`/compare and publish it
     as an artifact; return their paths relative to the sweep folder."""

@@ -11,7 +11,8 @@ import pytest
 
 from prompts.plan_file import dump_plan, load_plan, render_plan_table
 from prompts.keywords import keyword_tables, load_keywords
-from prompts.plan import derive_seed, plan_shots
+from prompts.plan import plan_shots
+from reelgate.seeds import derive_seed
 from prompts.presets import load_presets
 from prompts.sentences import MAX_SHOT_S, detect_language, estimate_narration_s, split_sentences
 from reelgate.errors import ConfigError, InputError
@@ -34,7 +35,7 @@ def test_detect_language_and_split() -> None:
 
 def test_derive_seed_is_stable_across_processes() -> None:
     here = derive_seed("episode-7", 3)
-    code = "from prompts.plan import derive_seed; print(derive_seed('episode-7', 3))"
+    code = "from reelgate.seeds import derive_seed; print(derive_seed('episode-7', 3))"
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
     assert int(there.stdout) == here
     assert 0 <= here < 2**31
