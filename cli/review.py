@@ -51,7 +51,7 @@ def cmd_review(args: argparse.Namespace) -> int:
         decision = ReviewDecision(
             decision=Decision(args.action), notes=args.notes or "", version=version,
             shots=_parse_shots(args.shots) if args.action == "regenerate" else [],
-            take=getattr(args, "take", None) or "",
+            take=(args.take or "") if args.action == "regenerate" else "",
         )
     except ValidationError as exc:  # the form's own rules, said as what to type
         raise UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None

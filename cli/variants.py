@@ -21,8 +21,7 @@ from editorial.variants import (
     SweepStatus, TakeState, choose_take, knob_label, list_sweeps, load_sweep, parse_sweeps, plan_takes, sweep_dir,
     take_verdict,
 )
-from prompts.plan_file import _cell as cell
-from reelgate.console import StepBar
+from reelgate.console import StepBar, table_lines
 
 ACTIONS = ("list", "show", "mark")
 
@@ -161,14 +160,13 @@ _COLUMNS = (("take", 5), ("knobs", 44), ("quality", 12), ("safety", 26), ("state
 def _print_sweep(sweep, folder: Path) -> None:
     print(f"sweep {sweep.sweep_id}: shot {sweep.shot}, {sweep.status.value}"
           + (f", chosen {sweep.chosen}" if sweep.chosen else ""))
-    print("  ".join(cell(name, width) for name, width in _COLUMNS).rstrip())
-    print("  ".join("-" * width for _, width in _COLUMNS))
+    rows = []
     for t in sweep.takes:
         quality = "-" if t.quality_score is None else f"{t.quality_score:.2f} {'pass' if t.quality_passed else 'fail'}"
         safety = ("blocked: " + take_verdict(t)) if t.blocked else (t.safety_action.value if t.safety_action else "-")
         knobs = ("original · " if t.original else "") + knob_label(t, sweep)
-        cells = (t.id, knobs, quality, safety, t.state.value)
-        print("  ".join(cell(c, w) for c, (_, w) in zip(cells, _COLUMNS)).rstrip())
+        rows.append((t.id, knobs, quality, safety, t.state.value))
+    print("\n".join(table_lines(_COLUMNS, rows)))
     if sweep.contact_sheet:
         print(f"  grid image     {folder / sweep.contact_sheet}")
     if sweep.comparison:

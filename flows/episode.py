@@ -39,7 +39,8 @@ from safety.gallery import check_gallery
 from safety.report import SafetyReport
 from quality.request import shot_request
 from tasks.checks import check_shot_safety, publish_attempts, score_shot_quality
-from tasks.common import artifact_key, fresh
+from tasks.artifacts import artifact_key
+from tasks.common import fresh
 from tasks.editorial import check_chosen_take, make_episode_contact_sheet, publish, record_decision, record_refusal
 from tasks.enhance import enhance_shot
 from tasks.generation import ensure_gpu_limit, generate_shot

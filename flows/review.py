@@ -269,7 +269,7 @@ def expire_overdue(settings: Settings) -> list[str]:
 
     from editorial.audit import SYSTEM, decision_event
     from editorial.manifest import mark_expired, now_utc
-    from tasks.common import artifact_key
+    from tasks.artifacts import artifact_key
 
     now = now_utc()
     due: dict[Path, str | None] = {}  # episode folder -> flow run id

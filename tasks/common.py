@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import importlib
 import os
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -131,9 +130,3 @@ def stage_task(packages: tuple[str, ...], retries: int = 2, file_inputs: tuple[s
         retry_condition_fn=retry_transient,
         **kwargs,
     )
-
-
-def artifact_key(*parts: object) -> str:
-    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
-    raw = "-".join(str(p) for p in parts).lower()
-    return re.sub(r"[^a-z0-9-]+", "-", raw).strip("-")[:120]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
 from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact
@@ -13,17 +11,8 @@ from editorial.manifest import EpisodeVersion, ReviewDecision, ReviewRecord, now
 from editorial.publish import publish_episode
 from editorial.report import episode_contact_sheet
 from editorial.variants import TakeCheck, check_take
-from tasks.common import artifact_key, stage_task
-
-
-def _thumbnail_data_uri(png: Path, width: int = 960) -> str:
-    from PIL import Image
-
-    with Image.open(png) as im:
-        im.thumbnail((width, width * 4))
-        buf = io.BytesIO()
-        im.convert("RGB").save(buf, format="JPEG", quality=70)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+from tasks.artifacts import artifact_key, image_data_url
+from tasks.common import stage_task
 
 
 @stage_task(("editorial", "reelgate"), file_inputs=("video",))
@@ -31,7 +20,7 @@ def make_episode_contact_sheet(video: Path, out: Path, flags: list[tuple[float, 
     """Evenly spaced frames of the final video, flagged frames outlined, as a file and an artifact."""
     sheet = episode_contact_sheet(video, out, flags, title=episode_id)
     create_markdown_artifact(
-        f"### Contact sheet\n\n`{sheet}`\n\n![contact sheet]({_thumbnail_data_uri(sheet)})",
+        f"### Contact sheet\n\n`{sheet}`\n\n![contact sheet]({image_data_url(sheet)})",
         key=artifact_key(episode_id, "contact-sheet"),
         description="Evenly spaced frames of the final video; flagged frames outlined in red",
     )

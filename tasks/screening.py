@@ -11,7 +11,8 @@ from prompts.plan_file import render_plan_table
 from prompts.plan import plan_shots
 from reelgate.records import EpisodeRequest, ShotPlan
 from reelgate.settings import PlanningSettings, ScreeningSettings
-from tasks.common import artifact_key, stage_task
+from tasks.artifacts import artifact_key
+from tasks.common import stage_task
 
 
 @stage_task(("prompts",), retries=0)

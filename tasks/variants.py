@@ -24,8 +24,9 @@ from reelgate.errors import ReelgateError
 from reelgate.files import file_sha256
 from reelgate.records import Action, GeneratedShot, Refusal, ShotSpec
 from reelgate.settings import EnhanceSettings, GenerationSettings, QualitySettings, SafetySettings
-from tasks.checks import _data_url, _quietly, check_shot_safety, score_shot_quality
-from tasks.common import artifact_key, fresh, stage_task
+from tasks.artifacts import artifact_key, image_data_url, quietly
+from tasks.checks import check_shot_safety, score_shot_quality
+from tasks.common import fresh, stage_task
 from tasks.enhance import enhance_shot
 from tasks.generation import generate_shot
 
@@ -111,12 +112,12 @@ def compare_takes(sweep: Sweep, folder: Path, columns: int = 4, cell_width: int 
              + " x ".join([*sweep.knobs, *(["seed"] if sweep.seeds > 1 else [])]))
     sheet = contact_sheet(cells, folder / "compare" / "grid.png", columns=columns, cell_width=cell_width, title=title)
     video = side_by_side(cells, folder / "compare" / "grid.mp4", columns=columns, cell_width=cell_width)
-    _quietly("sweep table", lambda: create_markdown_artifact(
+    quietly("sweep table", lambda: create_markdown_artifact(
         comparison_markdown(sweep, sheet, video), key=artifact_key("sweep", sweep.sweep_id),
         description=f"Variants of shot {sweep.shot}: every take, its knobs, quality and safety",
     ))
-    _quietly("sweep grid", lambda: create_image_artifact(
-        _data_url(sheet, max_width=1280), key=artifact_key("sweep-grid", sweep.sweep_id),
+    quietly("sweep grid", lambda: create_image_artifact(
+        image_data_url(sheet, max_width=1280), key=artifact_key("sweep-grid", sweep.sweep_id),
         description=f"Variants of shot {sweep.shot} side by side (blocked takes blurred)",
     ))
     return str(sheet.relative_to(folder)), str(video.relative_to(folder))

@@ -403,7 +403,7 @@ def test_bad_plan_file_names_shot_and_field(number: int, key: str, line: str, me
 
 
 def test_plan_table_is_aligned_with_cjk_text() -> None:
-    from prompts.plan_file import _width
+    from reelgate.console import text_width
 
     plan = plan_shots(ZH_MYTH + " The owl flies over the quiet lake at night.", "ep-1", PlanningSettings())
     table = render_plan_table(plan)
@@ -412,8 +412,8 @@ def test_plan_table_is_aligned_with_cjk_text() -> None:
     rows = lines[2:-1]
     cameras = [s.camera for s in plan.shots]
     # The camera column starts at the same terminal column in every row, CJK or not.
-    starts = {_width(row[: row.index(cam)]) for row, cam in zip(rows, cameras)}
-    assert starts == {_width(lines[0][: lines[0].index("camera")])}
+    starts = {text_width(row[: row.index(cam)]) for row, cam in zip(rows, cameras)}
+    assert starts == {text_width(lines[0][: lines[0].index("camera")])}
     assert rows[0].startswith("1 ") and "一只小狐狸" in rows[0] and "night" in rows[0]
     assert f"{len(plan.shots)} shots" in lines[-1]
 
