@@ -16,7 +16,9 @@ import json
 import time
 from pathlib import Path
 
-from cli.common import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, UsageError, import_flows, load_settings, run_options
+from cli.common import (
+    EXIT_ERROR, EXIT_OK, EXIT_REFUSED, UsageError, add_run_flags, import_flows, load_settings, run_options,
+)
 from editorial.variants import (
     SweepStatus, TakeState, choose_take, knob_label, list_sweeps, load_sweep, parse_sweeps, plan_takes, sweep_dir,
     take_verdict,
@@ -90,8 +92,7 @@ def _follow(runs, run_id, data_dir: Path, sweep_id: str, total: int, bar, child)
     while True:
         run = runs.read_run(run_id)
         try:
-            done = sum(1 for t in load_sweep(data_dir, sweep_id).takes
-                       if t.video or t.error or t.safety_action is not None)
+            done = sum(1 for t in load_sweep(data_dir, sweep_id).takes if t.finished)
         except Exception:  # noqa: BLE001 - the record is being written; the next poll reads it
             done = None
         if done is not None:
@@ -200,10 +201,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     va.add_argument("--id", help="sweep id (default <episode>-s<shot>-<time>); the same id resumes a sweep")
     va.add_argument("--episode", help="list: only the sweeps of this episode")
     va.add_argument("--who", default="owner", help="who makes the sweep or the mark (recorded)")
-    va.add_argument("--backend", help="generator backend (default: animatic, offline)")
-    va.add_argument("--model", help="model id or local folder for diffusers backends")
-    va.add_argument("--size", help="frame size WIDTHxHEIGHT (default: the model's native size)")
-    va.add_argument("--fps", type=int, help="frames per second (default: the model's)")
-    va.add_argument("--steps", type=int, help="denoising steps")
+    add_run_flags(va, "--backend", "--model", "--size", "--fps", "--steps")
     va.add_argument("--json", action="store_true", help="print the sweep (or the list) as JSON")
     va.set_defaults(func=cmd_variants)

@@ -48,6 +48,13 @@ class Entry:
     def mark(self, outcome: str, *reasons: str) -> None:
         self.outcome, self.reasons = outcome, [r for r in reasons if r]
 
+    @classmethod
+    def bad(cls, line: int, reason: str) -> Entry:
+        """A line that cannot become a request, marked with why."""
+        entry = cls(line)
+        entry.mark(BAD, reason)
+        return entry
+
     @property
     def options(self) -> RunOptions | None:
         """The run options this line may choose: a preset name, nothing else."""

@@ -86,6 +86,11 @@ class Take(BaseModel):
     marked_at: datetime | None = None
 
     @property
+    def finished(self) -> bool:
+        """Nothing more will happen to it: made, refused by the prompt screen, or failed with its reason."""
+        return self.video is not None or self.error is not None or self.safety_action is not None
+
+    @property
     def blocked(self) -> bool:
         """Blocked, or never checked: either way it is shown only blurred and can never be selected."""
         return self.safety_action in (None, Action.BLOCK) or self.error is not None

@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from editorial import i18n
-from editorial.manifest import Manifest, ReviewDecision
+from editorial.manifest import Manifest, ReviewDecision, Status
 from editorial.report import episode_flags
 from editorial.review import QueueItem, format_age, may_decide
 from editorial.reviewers import authenticate, is_reviewer
@@ -272,7 +272,7 @@ def create_app(desk: Desk, owner_token: str, media_root: Path, data_dir: Path,
         return page(
             "episode.html", request, m=manifest, outputs=outputs, findings=episode_findings(manifest),
             starts=[r.start_s or 0.0 for r in manifest.shots], decided=decided,
-            waiting=manifest.status.value == "awaiting_review",
+            waiting=manifest.status == Status.AWAITING_REVIEW,
             may_decide=may_decide(manifest, request.state.reviewer), fps=episode_fps(manifest),
             # Next and previous follow the queue as listed; from outside it, "next" is its first episode.
             prev_id=order[here - 1] if here else None,

@@ -51,8 +51,8 @@ from tasks.screening import plan_episode, screen_prompt
 def _tell_failed(flow, flow_run, state) -> None:
     """Prefect hook on a failed or crashed run: send a 'failed' event (never raises; says no more than the error's type)."""
     try:
-        params = flow_run.parameters or {}
-        request = params.get("request") or {}
+        params = flow_run.parameters
+        request = params["request"]
         request = request if isinstance(request, dict) else request.model_dump()
         options = params.get("options") or {}
         settings = RunOptions.model_validate(options if isinstance(options, dict) else options.model_dump()).settings()

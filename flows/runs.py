@@ -328,7 +328,7 @@ def find_run(run_or_episode: str) -> FlowRun:
 
 def episode_dir_of(run: FlowRun) -> Path:
     """Where a run's episode lives on this machine (this machine's data folder, not the run's word)."""
-    return Settings().episodes_dir / (run.parameters or {})["request"]["episode_id"]
+    return Settings().episodes_dir / run.parameters["request"]["episode_id"]
 
 
 def series_deployment_id(series_id: str) -> uuid.UUID:

@@ -16,7 +16,7 @@ from prefect.artifacts import create_image_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
-from editorial.variants import Sweep, knob_label, take_verdict
+from editorial.variants import Sweep, TakeState, knob_label, take_verdict
 from postprocess.compare import Cell, contact_sheet, side_by_side, write_thumbnail
 from postprocess.enhance.chain import for_backend
 from quality.request import shot_request
@@ -97,7 +97,7 @@ def _cells(sweep: Sweep, folder: Path) -> list[Cell]:
         Cell(take_id=t.id, knobs=("original · " if t.original else "") + knob_label(t, sweep),
              verdict=take_verdict(t), blocked=t.blocked,
              video=folder / t.video if t.video else None, thumbnail=folder / t.thumbnail if t.thumbnail else None,
-             selected=t.state.value == "selected")
+             selected=t.state == TakeState.SELECTED)
         for t in sweep.takes
     ]
 
