@@ -118,21 +118,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from prompts.plan_file import dump_plan, load_plan, render_plan_table
-    from prompts.plan import plan_shots
+    from prompts.plan import plan_shots, rewriter_screen
     from reelgate.files import write_text
 
     settings = load_settings(args)
-    if args.preset:
-        settings.planning = settings.planning.model_copy(update={"preset": args.preset})
+    settings.planning = settings.planning.with_preset(args.preset)
     if args.source:
         plan = load_plan(Path(args.source), settings.planning)
     elif args.story and args.story.strip():
-        screen = None
-        if settings.planning.rewriter.kind != "rules":  # the rewrite is screened with the flow's lists
-            from prompts.screen import screener_for
-
-            screener = screener_for(settings.screening)
-            screen = lambda text: screener.screen(text).verdict()  # noqa: E731
+        screen = rewriter_screen(settings.planning, settings.screening)  # the flow's lists
         plan = plan_shots(args.story, args.id, settings.planning, language=args.language, seed=args.seed, screen=screen)
     else:
         raise UsageError("give a story to plan, or --from FILE to check an edited plan")

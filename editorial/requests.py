@@ -131,7 +131,7 @@ def check_entry(entry: Entry, settings: Settings) -> None:
     if screening.action == Action.BLOCK:
         entry.mark(BLOCKED, *screening.verdict().reasons)
         return
-    planning = settings.planning.model_copy(update={"preset": entry.preset}) if entry.preset else settings.planning
+    planning = settings.planning.with_preset(entry.preset)
     if planning.rewriter.kind != "rules":
         return  # a rewriter is a model call per line: the flow plans and checks the limits then
     try:

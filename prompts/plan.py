@@ -44,7 +44,7 @@ from prompts.sentences import (
 from reelgate.errors import InputError
 from reelgate.records import Expansion, ShotPlan, ShotSpec, Verdict
 from reelgate.seeds import derive_seed
-from reelgate.settings import PlanningSettings
+from reelgate.settings import PlanningSettings, ScreeningSettings
 
 log = logging.getLogger(__name__)
 
@@ -457,6 +457,19 @@ def _rewritten_fields(
             expansions=expansions,
         ),
     }
+
+
+def rewriter_screen(
+    planning: PlanningSettings, screening: ScreeningSettings, cache_dir: Path | None = None
+) -> Callable[[str], Verdict] | None:
+    """The `screen` of plan_shots: verdicts of `screening`'s lists (the flow's) on a language-model
+    rewriter's fields; None under the rules, which have no fields to screen (no screener is loaded)."""
+    if planning.rewriter.kind == "rules":
+        return None
+    from prompts.screen import screener_for
+
+    screener = screener_for(screening, cache_dir)
+    return lambda text: screener.screen(text).verdict()
 
 
 def plan_shots(

@@ -1182,7 +1182,7 @@ def lists_fingerprint(settings: ScreeningSettings) -> str:
     if settings.semantic:
         from prompts.semantic import DEFAULT_DIR as CONCEPTS_DIR
 
-        files += list_files(settings.concept_files, False) + sorted(CONCEPTS_DIR.glob("*.txt"))
+        files += list_files(settings.concept_files, True, CONCEPTS_DIR)  # the files load_concepts reads
     for file in files:
         digest.update(str(file).encode())
         digest.update(file.read_bytes() if file.is_file() else b"<missing>")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from prompts.screen import ScreenResult, screener_for
 from prompts.plan_file import render_plan_table
-from prompts.plan import plan_shots
+from prompts.plan import plan_shots, rewriter_screen
 from reelgate.records import EpisodeRequest, ShotPlan
 from reelgate.settings import PlanningSettings, ScreeningSettings
 from tasks.artifacts import artifact_key
@@ -40,10 +40,7 @@ def plan_episode(
     if request.plan is not None:  # an editor's plan file: used as written, ids made to match
         plan = request.plan.model_copy(update={"episode_id": request.episode_id})
     else:
-        screen = None
-        if screening is not None and settings.rewriter.kind != "rules":
-            screener = screener_for(screening)
-            screen = lambda text: screener.screen(text).verdict()  # noqa: E731
+        screen = rewriter_screen(settings, screening) if screening is not None else None
         plan = plan_shots(
             request.prompt, request.episode_id, settings, language=request.language, seed=request.seed, screen=screen
         )
