@@ -32,18 +32,14 @@ def screen_prompt(
 
 
 @stage_task(("prompts",), retries=0)
-def plan_episode(
-    request: EpisodeRequest, settings: PlanningSettings, screening: ScreeningSettings | None = None
-) -> ShotPlan:
+def plan_episode(request: EpisodeRequest, settings: PlanningSettings, screening: ScreeningSettings) -> ShotPlan:
     """screening: the flow's screening settings; a language-model rewriter's fields are
     screened with them (the plan itself is screened again by the flow)."""
     if request.plan is not None:  # an editor's plan file: used as written, ids made to match
         plan = request.plan.model_copy(update={"episode_id": request.episode_id})
     else:
-        screen = rewriter_screen(settings, screening) if screening is not None else None
-        plan = plan_shots(
-            request.prompt, request.episode_id, settings, language=request.language, seed=request.seed, screen=screen
-        )
+        plan = plan_shots(request.prompt, request.episode_id, settings, language=request.language, seed=request.seed,
+                          screen=rewriter_screen(settings, screening))
     planner = f"Planned by the {plan.planned_by} rewriter." if plan.planned_by != "rules" else (
         f"Planned by the rules: the rewriter was not used ({plan.planner_note})." if plan.planner_note else ""
     )
