@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from cli.common import EXIT_OK, EXIT_REFUSED, import_flows, load_settings, sign_in_hint
+from cli.series import load_series_file
 from editorial.review import url_host
 from editorial.reviewers import OWNER, add_reviewer, list_reviewers, remove_reviewer, reviewers_file
 from reelgate.errors import InputError
@@ -40,7 +41,9 @@ def cmd_pool(args: argparse.Namespace) -> int:
     name = args.name or settings.priorities.pool
     series_files = [Path(f).resolve() for f in args.series or []]
     for file in series_files:
-        load_series_or_explain(file, settings)
+        if not file.is_file():
+            raise InputError(f"no series file {file}; give --series the path of a series YAML")
+        load_series_file(file, settings.planning)
     server, runs, deployments = import_flows(settings)
     server.ensure_server(settings)  # a server that does not answer: BackendUnavailable, saying which and what to do
     setup = deployments.apply_to_pool(series_files, settings, name)
@@ -57,22 +60,6 @@ def cmd_pool(args: argparse.Namespace) -> int:
     print(f"  (it checks the server, its secret and the shared data folder {settings.data_dir}, then runs "
           f"prefect worker start --pool {name} --type process --limit 1; `reelgate up --workers N` starts N here)")
     return EXIT_OK
-
-
-def load_series_or_explain(file, settings) -> None:
-    """A series file must load before anything is applied; each problem is printed with its line."""
-    import sys
-
-    from editorial.series import SeriesFileError, load_series
-
-    if not file.is_file():
-        raise InputError(f"no series file {file}; give --series the path of a series YAML")
-    try:
-        load_series(file, settings.planning)
-    except SeriesFileError as exc:
-        for problem in exc.problems:
-            print(problem.format(exc.path), file=sys.stderr)
-        raise InputError(f"{file}: {len(exc.problems)} problem(s); fix them (`reelgate series validate {file}`)") from None
 
 
 QUEUE_USE = {

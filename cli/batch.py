@@ -94,10 +94,9 @@ def _line_limit() -> int:
 
 
 def _too_long(line: int, length: int) -> Entry:
-    entry = Entry(line)
-    entry.mark(BAD, f"the line is {length} characters; the limit is {_line_limit()} (a story of at most "
-                    f"{_line_limit() - FIELD_ALLOWANCE} characters and its fields): shorten the story or split it")
-    return entry
+    return Entry.bad(line, f"the line is {length} characters; the limit is {_line_limit()} (a story of at most "
+                           f"{_line_limit() - FIELD_ALLOWANCE} characters and its fields): shorten the story "
+                           "or split it")
 
 
 def _jsonl_rows(text: str):
@@ -110,14 +109,11 @@ def _jsonl_rows(text: str):
         try:
             row = json.loads(raw)
         except ValueError as exc:
-            entry = Entry(number)
-            entry.mark(BAD, f"not valid JSON: {exc}")
-            yield number, entry
+            yield number, Entry.bad(number, f"not valid JSON: {exc}")
             continue
         if not isinstance(row, dict):
-            entry = Entry(number)
-            entry.mark(BAD, f"a line must be a JSON object with {', '.join(FIELDS)}; got {type(row).__name__}")
-            yield number, entry
+            yield number, Entry.bad(number, f"a line must be a JSON object with {', '.join(FIELDS)}; "
+                                            f"got {type(row).__name__}")
             continue
         yield number, row
 
@@ -158,9 +154,7 @@ def _csv_rows(text: str):
             if too_long:
                 yield line, _too_long(line, long[too_long[0]])
                 continue
-            entry = Entry(line)
-            entry.mark(BAD, f"the CSV row cannot be read: {exc}")
-            yield line, entry
+            yield line, Entry.bad(line, f"the CSV row cannot be read: {exc}")
             continue
         line, start = start, reader.line_num + 1
         if not any(c.strip() for c in cells):
@@ -170,9 +164,8 @@ def _csv_rows(text: str):
             yield line, _too_long(line, long[too_long[0]])
             continue
         if len(cells) != len(header):
-            entry = Entry(line)
-            entry.mark(BAD, f"{len(cells)} cells; the header has {len(header)} columns ({', '.join(header)})")
-            yield line, entry
+            yield line, Entry.bad(line, f"{len(cells)} cells; the header has {len(header)} columns "
+                                        f"({', '.join(header)})")
             continue
         yield line, {h: c for h, c in zip(header, cells, strict=True) if c != "" or h in REQUIRED}
 
@@ -231,7 +224,7 @@ def queue_entry(entry: Entry, settings: Settings, runs, deployment_id, priority:
 
 def settle_entry(entry: Entry, run, runs, deployment_id) -> None:
     """Get the run executed (as `reelgate episode` does) and mark the line with where it ended."""
-    from editorial.manifest import load_manifest
+    from editorial.manifest import Status, load_manifest
 
     settled = runs.drive_run(run.id, deployment_id)
     state = settled.state.type.value if settled.state else "UNKNOWN"
@@ -240,17 +233,17 @@ def settle_entry(entry: Entry, run, runs, deployment_id) -> None:
     except InputError:
         entry.mark(FAILED, f"run {settled.id} ended {state}: {settled.state.message if settled.state else ''}")
         return
-    status = manifest.status.value
-    if status == "awaiting_review":
+    status = manifest.status
+    if status == Status.AWAITING_REVIEW:
         entry.mark(WAITING, f"version {manifest.version.id if manifest.version else '?'}")
-    elif status == "published":
+    elif status == Status.PUBLISHED:
         entry.mark(PUBLISHED)
-    elif status == "blocked":
+    elif status == Status.BLOCKED:
         entry.mark(BLOCKED, *manifest.verdict.reasons)
     elif state in ("FAILED", "CRASHED", "CANCELLED"):
         entry.mark(FAILED, f"run {settled.id} ended {state}: {settled.state.message if settled.state else ''}")
     else:
-        entry.mark(DONE, status)
+        entry.mark(DONE, status.value)
 
 
 def print_table(entries: list[Entry], out=None) -> None:

@@ -23,11 +23,29 @@ class UsageError(InputError):
     """The command line itself is wrong (exit 2, like argparse's own errors)."""
 
 
+# The run flags a command may offer: flag -> (its argparse keywords). run_options reads them.
+RUN_FLAGS: dict[str, dict] = {
+    "--backend": {"help": "generator backend: animatic (default, offline), wan, diffusers or dashscope"},
+    "--model": {"help": "model id or local folder for diffusers backends, or a cloud model name"},
+    "--size": {"help": "frame size WIDTHxHEIGHT (default: the model's native size)"},
+    "--fps": {"type": int, "help": "frames per second (default: the model's)"},
+    "--frames": {"dest": "num_frames", "type": int, "help": "frames per shot (default: from the shot's length)"},
+    "--steps": {"type": int, "help": "denoising steps"},
+}
+
+
+def add_run_flags(parser: argparse.ArgumentParser, *flags: str) -> None:
+    """Give a command the run flags it offers, e.g. add_run_flags(p, "--backend", "--model")."""
+    for flag in flags:
+        parser.add_argument(flag, **RUN_FLAGS[flag])
+
+
 def run_options(args: argparse.Namespace) -> RunOptions:
     """This command's run flags (--backend, --model, --size...), as the options a run may carry.
 
     Generation flags are merged before validation, so that a backend chosen on the command
-    line gets its own native frame size unless a size was given too.
+    line gets its own native frame size unless a size was given too. A command offers only
+    some of RUN_FLAGS (and some none): a flag it does not offer is not chosen.
     """
     chosen = {k: v for k in ("backend", "model", "steps", "fps", "num_frames") if (v := getattr(args, k, None))}
     if getattr(args, "size", None):
@@ -64,7 +82,7 @@ def import_flows(settings: Settings):
 
 
 def print_outcome(run, settings: Settings) -> int:
-    from editorial.manifest import load_manifest
+    from editorial.manifest import Status, load_manifest
 
     server, runs, _ = import_flows(settings)
     episode_dir = runs.episode_dir_of(run)
@@ -83,7 +101,7 @@ def print_outcome(run, settings: Settings) -> int:
             print(f"  {name:14s} {episode_dir / file}")
     print(f"  {'manifest':14s} {episode_dir / 'manifest.json'}")
     print(f"  {'Prefect UI':14s} {server.ui_url(run.id)}")
-    if manifest.status.value == "awaiting_review":
+    if manifest.status == Status.AWAITING_REVIEW:
         version = manifest.version.id if manifest.version else "?"
         print(f"  version        {version}  (a decision names it; any other version is refused)")
         print(f"  review gate    {server.ui_url(run.id)}  (Resume shows the decision form)")
@@ -93,12 +111,21 @@ def print_outcome(run, settings: Settings) -> int:
         print(f"  regenerate:    reelgate review regenerate {manifest.episode_id} --version {version} --shots 1 "
               "--notes '...'")
         return EXIT_OK
-    if manifest.status.value == "published":
+    if manifest.status == Status.PUBLISHED:
         print(f"  published to   {manifest.published_to}")
         return EXIT_OK
-    if manifest.status.value in ("blocked", "rejected"):
+    if manifest.status in (Status.BLOCKED, Status.REJECTED):
         return EXIT_REFUSED
     return EXIT_ERROR if state in ("FAILED", "CRASHED") else EXIT_OK
+
+
+def expire_overdue_reviews(settings: Settings) -> None:
+    """Expire the episodes whose review is overdue (a late decision must not find one waiting), saying which."""
+    from flows.review import expire_overdue
+
+    for episode_id in expire_overdue(settings):
+        print(f"{episode_id}: review expired (not decided in {settings.review_timeout_hours:g} h); not published",
+              flush=True)
 
 
 def sign_in_hint(settings: Settings) -> str:

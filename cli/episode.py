@@ -6,12 +6,14 @@ import argparse
 import json
 import os
 import sys
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from cli.common import (
-    EXIT_OK, EXIT_REFUSED, UsageError, import_flows, load_settings, print_outcome, run_options, sign_in_hint,
+    EXIT_OK, EXIT_REFUSED, UsageError, add_run_flags, expire_overdue_reviews, import_flows, load_settings,
+    print_outcome, run_options, sign_in_hint,
 )
+from cli.series import load_series_file
 from editorial.requests import default_episode_id
 from reelgate.errors import InputError
 from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal
@@ -116,21 +118,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from prompts.plan_file import dump_plan, load_plan, render_plan_table
-    from prompts.plan import plan_shots
+    from prompts.plan import plan_shots, rewriter_screen
     from reelgate.files import write_text
 
     settings = load_settings(args)
-    if args.preset:
-        settings.planning = settings.planning.model_copy(update={"preset": args.preset})
+    settings.planning = settings.planning.with_preset(args.preset)
     if args.source:
         plan = load_plan(Path(args.source), settings.planning)
     elif args.story and args.story.strip():
-        screen = None
-        if settings.planning.rewriter.kind != "rules":  # the rewrite is screened with the flow's lists
-            from prompts.screen import screener_for
-
-            screener = screener_for(settings.screening)
-            screen = lambda text: screener.screen(text).verdict()  # noqa: E731
+        screen = rewriter_screen(settings.planning, settings.screening)  # the flow's lists
         plan = plan_shots(args.story, args.id, settings.planning, language=args.language, seed=args.seed, screen=screen)
     else:
         raise UsageError("give a story to plan, or --from FILE to check an edited plan")
@@ -160,24 +156,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     --workers N, the deployments go on the work pool and N local `reelgate worker` processes
     run them instead of a runner in this process (_up_with_workers).
     """
-    from datetime import timezone
-
-    from editorial.series import SeriesFileError, load_series
-
     if args.parallel < 1:
         raise UsageError(f"--parallel must be 1 or more, got {args.parallel}")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be 1 or more, got {args.workers}")
     settings = load_settings(args)
     series_files = [Path(f) for f in (args.series or [EXAMPLE_SERIES])]
-    series = []
-    for file in series_files:
-        try:
-            series.append(load_series(file, settings.planning))
-        except SeriesFileError as exc:
-            for problem in exc.problems:
-                print(problem.format(exc.path), file=sys.stderr)
-            raise InputError(f"{file}: {len(exc.problems)} problem(s); fix them (`reelgate series validate {file}`)") from None
+    series = [load_series_file(file, settings.planning) for file in series_files]
     request = None
     if args.example or not args.series:
         request = _example_request(Path(args.example or EXAMPLE))
@@ -208,16 +193,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     page = _start_review_page(settings, args.allow_remote)
 
     def every_minute() -> None:
-        from flows.review import expire_overdue
-
-        for episode_id in expire_overdue(settings):
-            print(f"review expired  {episode_id}", flush=True)
+        expire_overdue_reviews(settings)
 
     def on_ready() -> None:
-        now = datetime.now(timezone.utc)
-        for s, file in zip(series, series_files, strict=True):
-            print(f"series {s.id:14s} next episode at {s.next_fire(now):%Y-%m-%d %H:%M %Z} ({s.timezone}), "
-                  f"'{s.schedule}'; {file}")
+        _print_next_episodes(series, series_files)
         print("serving the episode, variants and series deployments; decide in the review page, the Prefect UI "
               "or `reelgate review`; Ctrl-C stops", flush=True)
 
@@ -238,6 +217,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print_next_episodes(series: list, series_files: list[Path]) -> None:
+    now = datetime.now(timezone.utc)
+    for s, file in zip(series, series_files, strict=True):
+        print(f"series {s.id:14s} next episode at {s.next_fire(now):%Y-%m-%d %H:%M %Z} ({s.timezone}), "
+              f"'{s.schedule}'; {file}")
+
+
 def _up_with_workers(args: argparse.Namespace, settings: Settings, series, series_files: list[Path],
                      request: EpisodeRequest | None) -> int:
     """`up --workers N`: the work-pool path of many machines, here: the pool, N `reelgate worker` processes.
@@ -248,7 +234,6 @@ def _up_with_workers(args: argparse.Namespace, settings: Settings, series, serie
     """
     import signal
     import time
-    from datetime import timezone
 
     from flows import workers as local
 
@@ -277,10 +262,7 @@ def _up_with_workers(args: argparse.Namespace, settings: Settings, series, serie
         print(f"{len(team) - len(slow)} worker(s) polling the pool {pool}, each --limit {args.parallel}", flush=True)
         if not args.until_review:
             page = _start_review_page(settings, args.allow_remote)
-            now = datetime.now(timezone.utc)
-            for s, file in zip(series, series_files, strict=True):
-                print(f"series {s.id:14s} next episode at {s.next_fire(now):%Y-%m-%d %H:%M %Z} ({s.timezone}), "
-                      f"'{s.schedule}'; {file}")
+            _print_next_episodes(series, series_files)
         run = None
         if request is not None:
             run = runs.create_episode_run(setup.deployments[runs.DEPLOYMENT], request, run_options(args),
@@ -311,10 +293,7 @@ def _up_with_workers(args: argparse.Namespace, settings: Settings, series, serie
             if time.monotonic() >= next_chore:
                 next_chore += 60
                 try:
-                    from flows.review import expire_overdue
-
-                    for episode_id in expire_overdue(settings):
-                        print(f"review expired  {episode_id}", flush=True)
+                    expire_overdue_reviews(settings)
                 except Exception as exc:  # a periodic chore must not stop the workers
                     print(f"reelgate: periodic check failed: {exc!r}", file=sys.stderr, flush=True)
             time.sleep(2)
@@ -369,8 +348,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="run the deployments on the work pool (REELGATE_PRIORITIES__POOL) with N local "
                          "`reelgate worker` processes, each --limit --parallel, instead of one runner: "
                          "the same path as workers on other machines")
-    up.add_argument("--backend", help="generator backend (default: animatic, offline)")
-    up.add_argument("--model", help="model id or local folder for diffusers backends")
+    add_run_flags(up, "--backend", "--model")
     up.set_defaults(func=cmd_up)
 
     ep = sub.add_parser("episode", help="produce one episode end to end; exits when it waits for review or is blocked")
@@ -383,8 +361,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ep.add_argument("--title", help="episode title")
     ep.add_argument("--seed", type=int, help="episode seed (default: derived from the id)")
     ep.add_argument("--language", default="auto", choices=["auto", "zh", "en"])
-    ep.add_argument("--backend", help="generator backend (default: animatic, offline)")
-    ep.add_argument("--model", help="model id or local folder for diffusers backends")
+    add_run_flags(ep, "--backend", "--model")
     ep.add_argument("--priority", default="high", choices=PRIORITY_NAMES,
                     help="the work-pool queue the run waits in when workers run episodes (default high: "
                          "ahead of batches and scheduled series episodes; see README, Priorities)")
@@ -400,12 +377,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--raw", action="store_true", help="send the text to the model as written, as one shot")
     gen.add_argument("--seed", type=int, help="seed (default: the plan's per-shot seed)")
     gen.add_argument("--language", default="auto", choices=["auto", "zh", "en"])
-    gen.add_argument("--backend", help="animatic (default), wan, diffusers or dashscope")
-    gen.add_argument("--model", help="local diffusers folder, cached model id, or cloud model name")
-    gen.add_argument("--size", help="frame size WIDTHxHEIGHT (default: the model's native size)")
-    gen.add_argument("--fps", type=int, help="frames per second (default: the model's)")
-    gen.add_argument("--frames", dest="num_frames", type=int, help="frames per shot (default: from the shot's length)")
-    gen.add_argument("--steps", type=int, help="denoising steps")
+    add_run_flags(gen, "--backend", "--model", "--size", "--fps", "--frames", "--steps")
     gen.add_argument("--json", action="store_true", help="print each shot's generation record as JSON")
     gen.set_defaults(func=cmd_generate)
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from cli.common import EXIT_OK, EXIT_REFUSED, UsageError, import_flows, load_settings, print_outcome
+from cli.common import (
+    EXIT_OK, EXIT_REFUSED, UsageError, expire_overdue_reviews, import_flows, load_settings, print_outcome,
+)
 from reelgate.errors import InputError
 from reelgate.files import write_text
 from reelgate.records import EpisodeRequest
@@ -25,10 +27,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     server, runs, deployments = import_flows(settings)
     server.ensure_server(settings)
-    from flows.review import expire_overdue
-
-    for episode_id in expire_overdue(settings):  # a late decision must not find it waiting
-        print(f"{episode_id}: review expired (not decided in {settings.review_timeout_hours:g} h); not published")
+    expire_overdue_reviews(settings)
     if args.action == "list":
         return _review_list(settings)
     episode_id = _episode_id_of(args.id)
@@ -51,7 +50,7 @@ def cmd_review(args: argparse.Namespace) -> int:
         decision = ReviewDecision(
             decision=Decision(args.action), notes=args.notes or "", version=version,
             shots=_parse_shots(args.shots) if args.action == "regenerate" else [],
-            take=getattr(args, "take", None) or "",
+            take=(args.take or "") if args.action == "regenerate" else "",
         )
     except ValidationError as exc:  # the form's own rules, said as what to type
         raise UsageError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
@@ -113,7 +112,7 @@ def _parse_shots(text: str | None) -> list[int]:
 
 def _review_list(settings: Settings) -> int:
     """Every episode with its review status, version and age (since it reached the gate), newest first."""
-    from editorial.manifest import now_utc
+    from editorial.manifest import Status, now_utc
     from editorial.review import format_age, read_manifests
 
     manifests = sorted(read_manifests(settings.episodes_dir), key=lambda m: m.waiting_since or m.created_at,
@@ -123,7 +122,7 @@ def _review_list(settings: Settings) -> int:
         return EXIT_OK
     print(f"{'EPISODE':32s} {'STATUS':16s} {'ROUND':>5s} {'VERSION':16s} {'AGE':>10s}  EXPIRES / DECIDED")
     for m in manifests:
-        when = (m.review_due_at if m.status.value == "awaiting_review" else m.expired_at or
+        when = (m.review_due_at if m.status == Status.AWAITING_REVIEW else m.expired_at or
                 (m.review.decided_at if m.review else None))
         age = format_age(now_utc() - (m.waiting_since or m.created_at))
         print(f"{m.episode_id:32s} {m.status.value:16s} {m.review_round or '-':>5} "

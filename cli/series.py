@@ -7,21 +7,29 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from cli.common import EXIT_ERROR, EXIT_OK, UsageError, import_flows, load_settings
+from cli.common import EXIT_OK, UsageError, import_flows, load_settings
+from reelgate.errors import InputError
+from reelgate.settings import PlanningSettings
+
+
+def load_series_file(file: Path, planning: PlanningSettings, problems_to=None):
+    """The Series in `file`. When it has problems, each is printed with its line (on stderr unless
+    `problems_to` says where) and InputError (exit 2) counts them."""
+    from editorial.series import SeriesFileError, load_series
+
+    try:
+        return load_series(file, planning)
+    except SeriesFileError as exc:
+        for problem in exc.problems:
+            print(problem.format(exc.path), file=problems_to or sys.stderr)
+        raise InputError(f"{exc.path}: {len(exc.problems)} problem(s); fix them "
+                         f"(`reelgate series validate {exc.path}` lists them)") from None
 
 
 def cmd_series(args: argparse.Namespace) -> int:
     from datetime import timezone
 
-    from editorial.series import SeriesFileError, load_series
-
-    try:
-        series = load_series(Path(args.file), load_settings(args).planning)
-    except SeriesFileError as exc:
-        for problem in exc.problems:
-            print(problem.format(exc.path))
-        print(f"{exc.path}: {len(exc.problems)} problem(s); fix them and validate again", file=sys.stderr)
-        return EXIT_ERROR
+    series = load_series_file(Path(args.file), load_settings(args).planning, problems_to=sys.stdout)
     next_at = series.next_fire(datetime.now(timezone.utc))
     if args.action == "deploy":
         if not args.pool:

@@ -16,13 +16,14 @@ import json
 import time
 from pathlib import Path
 
-from cli.common import EXIT_ERROR, EXIT_OK, EXIT_REFUSED, UsageError, import_flows, load_settings, run_options
+from cli.common import (
+    EXIT_ERROR, EXIT_OK, EXIT_REFUSED, UsageError, add_run_flags, import_flows, load_settings, run_options,
+)
 from editorial.variants import (
     SweepStatus, TakeState, choose_take, knob_label, list_sweeps, load_sweep, parse_sweeps, plan_takes, sweep_dir,
     take_verdict,
 )
-from prompts.plan_file import _cell as cell
-from reelgate.console import StepBar
+from reelgate.console import StepBar, table_lines
 
 ACTIONS = ("list", "show", "mark")
 
@@ -91,8 +92,7 @@ def _follow(runs, run_id, data_dir: Path, sweep_id: str, total: int, bar, child)
     while True:
         run = runs.read_run(run_id)
         try:
-            done = sum(1 for t in load_sweep(data_dir, sweep_id).takes
-                       if t.video or t.error or t.safety_action is not None)
+            done = sum(1 for t in load_sweep(data_dir, sweep_id).takes if t.finished)
         except Exception:  # noqa: BLE001 - the record is being written; the next poll reads it
             done = None
         if done is not None:
@@ -161,14 +161,13 @@ _COLUMNS = (("take", 5), ("knobs", 44), ("quality", 12), ("safety", 26), ("state
 def _print_sweep(sweep, folder: Path) -> None:
     print(f"sweep {sweep.sweep_id}: shot {sweep.shot}, {sweep.status.value}"
           + (f", chosen {sweep.chosen}" if sweep.chosen else ""))
-    print("  ".join(cell(name, width) for name, width in _COLUMNS).rstrip())
-    print("  ".join("-" * width for _, width in _COLUMNS))
+    rows = []
     for t in sweep.takes:
         quality = "-" if t.quality_score is None else f"{t.quality_score:.2f} {'pass' if t.quality_passed else 'fail'}"
         safety = ("blocked: " + take_verdict(t)) if t.blocked else (t.safety_action.value if t.safety_action else "-")
         knobs = ("original · " if t.original else "") + knob_label(t, sweep)
-        cells = (t.id, knobs, quality, safety, t.state.value)
-        print("  ".join(cell(c, w) for c, (_, w) in zip(cells, _COLUMNS)).rstrip())
+        rows.append((t.id, knobs, quality, safety, t.state.value))
+    print("\n".join(table_lines(_COLUMNS, rows)))
     if sweep.contact_sheet:
         print(f"  grid image     {folder / sweep.contact_sheet}")
     if sweep.comparison:
@@ -202,10 +201,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     va.add_argument("--id", help="sweep id (default <episode>-s<shot>-<time>); the same id resumes a sweep")
     va.add_argument("--episode", help="list: only the sweeps of this episode")
     va.add_argument("--who", default="owner", help="who makes the sweep or the mark (recorded)")
-    va.add_argument("--backend", help="generator backend (default: animatic, offline)")
-    va.add_argument("--model", help="model id or local folder for diffusers backends")
-    va.add_argument("--size", help="frame size WIDTHxHEIGHT (default: the model's native size)")
-    va.add_argument("--fps", type=int, help="frames per second (default: the model's)")
-    va.add_argument("--steps", type=int, help="denoising steps")
+    add_run_flags(va, "--backend", "--model", "--size", "--fps", "--steps")
     va.add_argument("--json", action="store_true", help="print the sweep (or the list) as JSON")
     va.set_defaults(func=cmd_variants)

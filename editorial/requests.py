@@ -48,6 +48,13 @@ class Entry:
     def mark(self, outcome: str, *reasons: str) -> None:
         self.outcome, self.reasons = outcome, [r for r in reasons if r]
 
+    @classmethod
+    def bad(cls, line: int, reason: str) -> Entry:
+        """A line that cannot become a request, marked with why."""
+        entry = cls(line)
+        entry.mark(BAD, reason)
+        return entry
+
     @property
     def options(self) -> RunOptions | None:
         """The run options this line may choose: a preset name, nothing else."""
@@ -124,7 +131,7 @@ def check_entry(entry: Entry, settings: Settings) -> None:
     if screening.action == Action.BLOCK:
         entry.mark(BLOCKED, *screening.verdict().reasons)
         return
-    planning = settings.planning.model_copy(update={"preset": entry.preset}) if entry.preset else settings.planning
+    planning = settings.planning.with_preset(entry.preset)
     if planning.rewriter.kind != "rules":
         return  # a rewriter is a model call per line: the flow plans and checks the limits then
     try:

@@ -310,7 +310,7 @@ def apply_overrides(plan: ShotPlan, overrides: Iterable[ShotOverride], keyword_f
 def next_unproduced(series: Series, produced_ids: set[str]) -> Episode | None:
     """The first episode, in file order, whose pipeline id (`Series.episode_id`) is not in `produced_ids`.
 
-    produced_ids: ids of episodes already produced or under way (any state but failed),
+    produced_ids: ids of episodes already produced or under way (any with a manifest),
         as the pipeline records them, e.g. 'constellations-orion'.
     """
     return next((e for e in series.episodes if series.episode_id(e) not in produced_ids), None)

@@ -35,6 +35,8 @@ from reelgate.records import (
     ANGLES, CAMERA_MOVES, MOODS, SHOT_SIZES, TIMES_OF_DAY, WEATHERS, Action, GeneratedShot, ShotPlan, ShotSpec,
     weight_problem,
 )
+from reelgate.seeds import derive_seed
+from reelgate.settings import Settings
 
 SWEEPS_DIR = "variants"  # under the data folder
 SWEEP_FILE = "sweep.json"
@@ -83,6 +85,11 @@ class Take(BaseModel):
     state: TakeState = TakeState.UNMARKED
     marked_by: str | None = None
     marked_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more will happen to it: made, refused by the prompt screen, or failed with its reason."""
+        return self.video is not None or self.error is not None or self.safety_action is not None
 
     @property
     def blocked(self) -> bool:
@@ -262,8 +269,6 @@ def knob_value(spec: ShotSpec, name: str) -> str:
 
 def sweep_seeds(spec: ShotSpec, seeds: int) -> list[int]:
     """The plan's seed first, then seeds derived from it (the same in every process)."""
-    from prompts.plan import derive_seed
-
     return [spec.seed, *(derive_seed(spec.seed, "variant", k) for k in range(1, seeds))]
 
 
@@ -400,6 +405,44 @@ def new_sweep_id(episode_id: str, shot: int, when: datetime | None = None) -> st
     when = when or datetime.now(timezone.utc)
     base = re.sub(r"[^A-Za-z0-9._-]+", "-", episode_id).strip("-._")[:60] or "sweep"
     return f"{base}-s{shot}-{when:%Y%m%d-%H%M%S}"
+
+
+def open_sweep(settings: Settings, plan: ShotPlan, shot: int, knobs: dict[str, list[str]], seeds: int, *,
+               sweep_id: str | None = None, plan_file: str | None = None, episode_id: str | None = None,
+               episode_version: str | None = None, created_by: str = "owner") -> Sweep:
+    """The record of a sweep of shot `shot` (1-based) of `plan`, its takes planned and checked.
+
+    A new record, or the one already under `sweep_id` (queued by the client, or an earlier
+    run) with the marks and the choice kept on the takes that are the same. InputError for
+    bad knobs, too many takes, plan limits, or an id that holds a sweep with other knobs.
+    plan_file: given by the client that read the plan file (flows.runs.start_sweep), never by a
+    run: an existing record keeps its own, so a run made through the API names no file a
+    selection would rewrite.
+    """
+    sweep_id = sweep_id or new_sweep_id(episode_id or plan.episode_id, shot)
+    knobs = check_knobs(knobs) if knobs else {}
+    takes = plan_takes(plan, shot, knobs, seeds, settings.variants.max_takes, settings.planning.keyword_files,
+                       settings.planning.limits)
+    sweep = Sweep(
+        sweep_id=sweep_id, created_at=datetime.now(timezone.utc), created_by=created_by, shot=shot,
+        knobs={k: list(v) for k, v in knobs.items()}, seeds=seeds, plan_file=plan_file, episode_id=episode_id,
+        episode_version=episode_version, takes=takes,
+    )
+    if not (sweep_dir(settings.data_dir, sweep_id) / SWEEP_FILE).is_file():
+        return sweep
+    old = load_sweep(settings.data_dir, sweep_id)
+    if (old.shot, old.knobs, old.seeds) != (shot, sweep.knobs, seeds):
+        raise InputError(f"sweep {sweep_id} already exists with other knobs (shot {old.shot}, {old.knobs}, "
+                         f"{old.seeds} seed(s)); give another sweep id, or the same knobs to resume it")
+    marks = {t.id: t for t in old.takes}
+    for take in takes:
+        before = marks.get(take.id)
+        if before is not None and before.knobs == take.knobs:
+            take.state, take.marked_by, take.marked_at = before.state, before.marked_by, before.marked_at
+    sweep.created_at, sweep.created_by, sweep.plan_file = old.created_at, old.created_by, old.plan_file
+    sweep.chosen = old.chosen if old.chosen in {t.id for t in takes} else None
+    sweep.status = old.status
+    return sweep
 
 
 # ------------------------------------------------------------------ the director's marks

@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from editorial import i18n
-from editorial.manifest import Manifest, ReviewDecision
+from editorial.manifest import Manifest, ReviewDecision, Status
 from editorial.report import episode_flags
 from editorial.review import QueueItem, format_age, may_decide
 from editorial.reviewers import authenticate, is_reviewer
@@ -272,7 +272,7 @@ def create_app(desk: Desk, owner_token: str, media_root: Path, data_dir: Path,
         return page(
             "episode.html", request, m=manifest, outputs=outputs, findings=episode_findings(manifest),
             starts=[r.start_s or 0.0 for r in manifest.shots], decided=decided,
-            waiting=manifest.status.value == "awaiting_review",
+            waiting=manifest.status == Status.AWAITING_REVIEW,
             may_decide=may_decide(manifest, request.state.reviewer), fps=episode_fps(manifest),
             # Next and previous follow the queue as listed; from outside it, "next" is its first episode.
             prev_id=order[here - 1] if here else None,
@@ -522,10 +522,6 @@ def _request_entry(fields: dict[str, Any], allowed: tuple[str, ...]):
     return entry
 
 
-def _planning(settings: Settings, preset: str | None):
-    return settings.planning.model_copy(update={"preset": preset}) if preset else settings.planning
-
-
 def _screen_blocked(text: str, settings: Settings, what: str = "") -> None:
     from prompts.screen import screener_for
     from reelgate.records import Action
@@ -539,19 +535,14 @@ def plan_for_page(fields: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """`reelgate plan` for the page: the request screened, then planned; the plan in its file's fields."""
     import yaml
 
-    from prompts.plan import plan_shots
+    from prompts.plan import plan_shots, rewriter_screen
     from prompts.plan_file import dump_plan
 
     entry = _request_entry(fields, tuple(f for f in NEW_FIELDS if f != "plan"))
     request = entry.request
     _screen_blocked(request.screening_text(), settings)
-    planning = _planning(settings, entry.preset)
-    screen = None
-    if planning.rewriter.kind != "rules":  # the rewrite is screened with the flow's lists, as `reelgate plan` does
-        from prompts.screen import screener_for
-
-        screener = screener_for(settings.screening, settings.data_dir / "cache")
-        screen = lambda text: screener.screen(text).verdict()  # noqa: E731
+    planning = settings.planning.with_preset(entry.preset)
+    screen = rewriter_screen(planning, settings.screening, settings.data_dir / "cache")  # as `reelgate plan` does
     try:
         plan = plan_shots(request.prompt, request.episode_id, planning, language=request.language, screen=screen)
     except InputError as exc:
@@ -584,18 +575,18 @@ def check_new_episode(fields: dict[str, Any], settings: Settings, media_root: Pa
     that holds another request is a conflict, never replaced. Nothing is written.
     """
     from editorial.manifest import load_manifest, manifest_path
-    from editorial.requests import check_entry
+    from editorial.requests import BLOCKED, check_entry
     from editorial.review import check_same_request
 
     entry = _request_entry(fields, NEW_FIELDS)
     if fields.get("plan") is not None:
-        plan = _edited_plan(fields["plan"], entry.request.episode_id, _planning(settings, entry.preset))
+        plan = _edited_plan(fields["plan"], entry.request.episode_id, settings.planning.with_preset(entry.preset))
         entry.request = EpisodeRequest.model_validate({**entry.request.model_dump(), "plan": plan.model_dump()})
         _screen_blocked(entry.request.screening_text(), settings)
     else:
         check_entry(entry, settings)  # screens the request, plans it against the limits, screens the planned prompts
         if entry.outcome:
-            raise Refused(400, entry.reasons, blocked=entry.outcome == "blocked")
+            raise Refused(400, entry.reasons, blocked=entry.outcome == BLOCKED)
     folder = media_root / entry.request.episode_id
     if manifest_path(folder).is_file():
         check_same_request(load_manifest(folder), entry.request)  # EpisodeConflict: the CLI's message

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from editorial.manifest import Manifest
+from editorial.manifest import Manifest, Status
 from editorial.review import may_decide
 from editorial.variants import SWEEP_ID, TAKE_ID, Sweep, TakeState, list_sweeps, load_sweep, sweep_dir
 from reelgate.errors import InputError, NotAllowed, ReelgateError
@@ -99,13 +99,13 @@ def variant_routes(desk: SweepDesk, data_dir: Path, page: Callable[..., Response
         manifest = episode_of(sweep)
         reviewer = request.state.reviewer
         # The take can become the shot only while the episode waits at the version the sweep was opened on.
-        usable = bool(manifest and manifest.status.value == "awaiting_review" and manifest.version
+        usable = bool(manifest and manifest.status == Status.AWAITING_REVIEW and manifest.version
                       and manifest.version.id == sweep.episode_version and may_decide(manifest, reviewer))
         carried = bool(manifest and sweep.chosen and any(
             a.take == f"{sweep.sweep_id}/{sweep.chosen}" for shot in manifest.shots for a in shot.attempts))
         return page("sweep.html", request, s=sweep, m=manifest, usable=usable and not carried, carried=carried,
                     may_mark=may_mark(sweep, reviewer),
-                    made=sum(1 for t in sweep.takes if t.video or t.error or t.safety_action == "block"))
+                    made=sum(1 for t in sweep.takes if t.finished))
 
     @router.get("/variants/{sweep_id}/status")
     def sweep_status(sweep_id: str) -> Response:
@@ -114,7 +114,7 @@ def variant_routes(desk: SweepDesk, data_dir: Path, page: Callable[..., Response
             return sweep
         return JSONResponse({
             "sweep_id": sweep.sweep_id, "status": sweep.status.value, "chosen": sweep.chosen,
-            "takes": [{"id": t.id, "state": t.state.value, "made": bool(t.video or t.error),
+            "takes": [{"id": t.id, "state": t.state.value, "made": t.finished,
                        "blocked": t.blocked} for t in sweep.takes],
         })
 
@@ -168,7 +168,7 @@ def variant_routes(desk: SweepDesk, data_dir: Path, page: Callable[..., Response
             return PlainTextResponse(f"episode {episode_id} has shots 1 to {count}", status_code=404)
         return page("sweep_new.html", request, m=manifest, shot=manifest.plan.shots[shot - 1], number=shot,
                     choices=KNOB_CHOICES, max_seeds=MAX_SEEDS, max_takes=max_takes(),
-                    waiting=manifest.status.value == "awaiting_review", may_decide=may_decide(manifest, request.state.reviewer),
+                    waiting=manifest.status == Status.AWAITING_REVIEW, may_decide=may_decide(manifest, request.state.reviewer),
                     sweeps=list_sweeps(data_dir, episode_id))
 
     @router.post("/episodes/{episode_id}/variants")

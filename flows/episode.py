@@ -28,18 +28,19 @@ from postprocess.enhance.chain import check_for_generation, for_backend
 from postprocess.timeline import build_timeline
 from prompts.limits import check_plan_limits
 from prompts.screen import lists_fingerprint
-from prompts.plan import derive_seed
 from quality.score import QualityReport, pick_best
 from reelgate.records import Action, EpisodeRequest, GeneratedShot, Refusal, ShotPlan, ShotSpec, Verdict
 from reelgate.errors import InputError, ReelgateError
 from reelgate.files import copy_if_changed, file_sha256
 from reelgate.media import video_info
+from reelgate.seeds import derive_seed
 from reelgate.settings import RunOptions, Settings, refuse_run_settings
 from safety.gallery import check_gallery
 from safety.report import SafetyReport
 from quality.request import shot_request
 from tasks.checks import check_shot_safety, publish_attempts, score_shot_quality
-from tasks.common import artifact_key, fresh
+from tasks.artifacts import artifact_key
+from tasks.common import fresh
 from tasks.editorial import check_chosen_take, make_episode_contact_sheet, publish, record_decision, record_refusal
 from tasks.enhance import enhance_shot
 from tasks.generation import ensure_gpu_limit, generate_shot
@@ -51,8 +52,8 @@ from tasks.storage import pull_folder, pull_published, push_folder, push_publish
 def _tell_failed(flow, flow_run, state) -> None:
     """Prefect hook on a failed or crashed run: send a 'failed' event (never raises; says no more than the error's type)."""
     try:
-        params = flow_run.parameters or {}
-        request = params.get("request") or {}
+        params = flow_run.parameters
+        request = params["request"]
         request = request if isinstance(request, dict) else request.model_dump()
         options = params.get("options") or {}
         settings = RunOptions.model_validate(options if isinstance(options, dict) else options.model_dump()).settings()

@@ -222,7 +222,7 @@ class PrefectDesk:
         if not 1 <= shot <= len(manifest.plan.shots):
             raise InputError(f"episode {episode_id} has shots 1 to {len(manifest.plan.shots)}, not {shot}")
         run = read_run(uuid.UUID(manifest.flow_run_id))
-        options = RunOptions.model_validate((run.parameters or {}).get("options") or {})
+        options = RunOptions.model_validate(run.parameters.get("options") or {})
         asked = json.dumps([manifest.version.id, shot, knobs, seeds], sort_keys=True)
         sweep_id = f"{episode_id[:60]}-s{shot}-{hashlib.sha256(asked.encode()).hexdigest()[:10]}"
         if (sweep_dir(self.settings.data_dir, sweep_id) / SWEEP_FILE).is_file():
@@ -282,7 +282,7 @@ def expire_overdue(settings: Settings) -> list[str]:
 
     from editorial.audit import SYSTEM, decision_event
     from editorial.manifest import mark_expired, now_utc
-    from tasks.common import artifact_key
+    from tasks.artifacts import artifact_key
 
     now = now_utc()
     due: dict[Path, str | None] = {}  # episode folder -> flow run id

@@ -333,7 +333,7 @@ def find_run(run_or_episode: str) -> FlowRun:
 
 def episode_dir_of(run: FlowRun) -> Path:
     """Where a run's episode lives on this machine (this machine's data folder, not the run's word)."""
-    return Settings().episodes_dir / (run.parameters or {})["request"]["episode_id"]
+    return Settings().episodes_dir / run.parameters["request"]["episode_id"]
 
 
 def series_deployment_id(series_id: str) -> uuid.UUID:
@@ -381,23 +381,15 @@ def start_sweep(
     idempotency_key: with a key, at most one run is created per key (a double click).
     """
 
-    from editorial.variants import (
-        SWEEP_FILE, Sweep, check_knobs, load_sweep, new_sweep_id, plan_takes, save_sweep, sweep_dir,
-    )
+    from editorial.variants import SWEEP_FILE, open_sweep, save_sweep, sweep_dir
 
     settings = settings or Settings()
-    sweep_id = sweep_id or new_sweep_id(episode_id or plan.episode_id, shot)
-    knobs = check_knobs(knobs) if knobs else {}
-    takes = plan_takes(plan, shot, knobs, seeds, settings.variants.max_takes, settings.planning.keyword_files,
-                       settings.planning.limits)
     plan_file = str(Path(plan_file).resolve()) if plan_file else None
-    if (sweep_dir(settings.data_dir, sweep_id) / SWEEP_FILE).is_file():  # the same id resumes only the same sweep
-        old = load_sweep(settings.data_dir, sweep_id)
-        if (old.shot, old.knobs, old.seeds) != (shot, knobs, seeds):
-            raise InputError(f"sweep {sweep_id} already exists with other knobs (shot {old.shot}, {old.knobs}, "
-                             f"{old.seeds} seed(s)); give another sweep id, or the same knobs to resume it")
+    sweep = open_sweep(settings, plan, shot, knobs, seeds, sweep_id=sweep_id, plan_file=plan_file,
+                       episode_id=episode_id, episode_version=episode_version, created_by=created_by)
+    sweep_id = sweep.sweep_id
     parameters = {
-        "plan": plan.model_dump(mode="json"), "shot": shot, "knobs": {k: list(v) for k, v in knobs.items()},
+        "plan": plan.model_dump(mode="json"), "shot": shot, "knobs": sweep.knobs,
         "seeds": seeds, "sweep_id": sweep_id, "episode_id": episode_id, "episode_version": episode_version,
         "created_by": created_by,
     }
@@ -408,11 +400,7 @@ def start_sweep(
     record = sweep_dir(settings.data_dir, sweep_id) / SWEEP_FILE
     made_record = not record.is_file()  # a rerun keeps its record and marks
     if made_record:
-        save_sweep(settings.data_dir, Sweep(
-            sweep_id=sweep_id, created_at=datetime.now(timezone.utc), created_by=created_by, shot=shot,
-            knobs=parameters["knobs"], seeds=seeds, plan_file=plan_file, episode_id=episode_id,
-            episode_version=episode_version, takes=takes,
-        ))
+        save_sweep(settings.data_dir, sweep)
     try:
         run = _create_sweep_run(sweep_id, episode_id, parameters, idempotency_key)
     except BaseException:

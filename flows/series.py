@@ -22,7 +22,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.context import get_run_context
 
-from editorial.manifest import MANIFEST_NAME, load_manifest, manifest_path
+from editorial.manifest import MANIFEST_NAME, manifest_path
 from editorial.series import Series, load_series, next_unproduced
 from flows import runs, server
 from reelgate.errors import InputError
@@ -81,21 +81,10 @@ def episode_idempotency_key(episode_id: str, failed_runs: int = 0) -> str:
 
 
 def produced_episode_ids(series: Series, episodes_dir: Path) -> set[str]:
-    """Pipeline ids of the series' episodes that have a manifest in any state but failed."""
-    produced: set[str] = set()
-    for episode in series.episodes:
-        episode_id = series.episode_id(episode)
-        folder = episodes_dir / episode_id
-        if not manifest_path(folder).is_file():
-            continue
-        try:
-            status = load_manifest(folder).status.value
-        except (InputError, ValueError):
-            # An unreadable manifest is still an episode someone made: never produce it twice.
-            status = "unreadable"
-        if status != "failed":
-            produced.add(episode_id)
-    return produced
+    """Pipeline ids of the series' episodes that have a manifest, whatever it says (an unreadable
+    one is still an episode someone made: never produce it twice)."""
+    ids = (series.episode_id(episode) for episode in series.episodes)
+    return {episode_id for episode_id in ids if manifest_path(episodes_dir / episode_id).is_file()}
 
 
 def _missed(series: Series, expected_start: datetime | None) -> bool:

@@ -9,16 +9,12 @@ started again under the same id redoes only unfinished takes and keeps the marks
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.context import get_run_context
 
-from editorial.variants import (
-    SWEEP_FILE, Sweep, SweepStatus, Take, check_knobs, load_sweep, new_sweep_id, plan_takes, save_progress,
-    sweep_dir, take_screening_text,
-)
+from editorial.variants import SweepStatus, Take, open_sweep, save_progress, sweep_dir, take_screening_text
 from generation.base import check_backend, uses_gpu
 from postprocess.compare import write_thumbnail
 from postprocess.enhance.chain import check_for_generation
@@ -62,12 +58,9 @@ def sweep_shot(
         raise InputError(refuse_run_settings(settings))
     settings = (options or RunOptions()).settings()
     log = get_run_logger()
-    sweep_id = sweep_id or new_sweep_id(episode_id or plan.episode_id, shot)
-    knobs = check_knobs(knobs) if knobs else {}
-    takes = plan_takes(plan, shot, knobs, seeds, settings.variants.max_takes, settings.planning.keyword_files,
-                       settings.planning.limits)
-    folder = sweep_dir(settings.data_dir, sweep_id)
-    sweep = _opened(settings, sweep_id, folder, takes, shot, knobs, seeds, episode_id, episode_version, created_by)
+    sweep = open_sweep(settings, plan, shot, knobs, seeds, sweep_id=sweep_id, episode_id=episode_id,
+                       episode_version=episode_version, created_by=created_by)
+    sweep_id, folder = sweep.sweep_id, sweep_dir(settings.data_dir, sweep.sweep_id)
     sweep.flow_run_id, sweep.status = str(get_run_context().flow_run.id), SweepStatus.RUNNING
     save_progress(settings.data_dir, sweep)
     check_backend(settings.generation)  # a missing model fails here, before any take
@@ -91,36 +84,6 @@ def sweep_shot(
              len(sweep.takes) - made, folder / sheet)
     return {"sweep_id": sweep_id, "status": sweep.status.value, "folder": str(folder), "takes": len(sweep.takes),
             "blocked": len(sweep.takes) - made, "contact_sheet": str(folder / sheet), "comparison": str(folder / video)}
-
-
-def _opened(settings: Settings, sweep_id: str, folder: Path, takes: list[Take], shot: int, knobs: dict, seeds: int,
-            episode_id: str | None, episode_version: str | None, created_by: str) -> Sweep:
-    """The sweep record: a new one, or the one under this id (queued by start_sweep, or an earlier run),
-    keeping the marks and the choice made so far on the takes that are the same.
-
-    A plan-file sweep's file comes from that record only (start_sweep writes it on the side that
-    read the plan file): a run made through the API names no file a selection would rewrite."""
-    fresh_sweep = Sweep(
-        sweep_id=sweep_id, created_at=datetime.now(timezone.utc), created_by=created_by, shot=shot,
-        knobs={k: list(v) for k, v in knobs.items()}, seeds=seeds, episode_id=episode_id,
-        episode_version=episode_version, takes=takes,
-    )
-    if not (folder / SWEEP_FILE).is_file():
-        return fresh_sweep
-    old = load_sweep(settings.data_dir, sweep_id)
-    if (old.shot, old.knobs, old.seeds) != (shot, fresh_sweep.knobs, seeds):
-        raise InputError(f"sweep {sweep_id} already exists with other knobs (shot {old.shot}, {old.knobs}, "
-                         f"{old.seeds} seed(s)); give another sweep id")
-    marks = {t.id: t for t in old.takes}
-    for take in takes:
-        before = marks.get(take.id)
-        if before is not None and before.knobs == take.knobs:
-            take.state, take.marked_by, take.marked_at = before.state, before.marked_by, before.marked_at
-    fresh_sweep.created_at, fresh_sweep.created_by = old.created_at, old.created_by
-    fresh_sweep.plan_file = old.plan_file
-    fresh_sweep.chosen = old.chosen if old.chosen in {t.id for t in takes} else None
-    fresh_sweep.status = old.status
-    return fresh_sweep
 
 
 def _make(take: Take, plan: ShotPlan, settings: Settings, sweep_id: str, folder: Path) -> None:

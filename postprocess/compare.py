@@ -20,11 +20,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-from reelgate.errors import ConfigError, MediaError
+from reelgate.errors import MediaError
 from reelgate.files import atomic_path
-from reelgate.fonts import find_cjk_font
+from reelgate.fonts import label_font
 from reelgate.media import run_ffmpeg, video_info
 
 PAD = 8
@@ -51,12 +51,6 @@ class Cell:
     thumbnail: Path | None = None  # its middle frame (already blurred when blocked)
     selected: bool = False
 
-
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.truetype(str(find_cjk_font()), size)
-    except ConfigError:  # ASCII labels still read; only CJK would show boxes
-        return ImageFont.load_default(size)
 
 
 def blurred(image: np.ndarray) -> np.ndarray:
@@ -126,7 +120,7 @@ def label_image(cell: Cell, width: int) -> Image.Image:
     """The band under a cell: "t03  camera push · dusk · seed 2" over "q 0.71 pass · allow" (or "blocked")."""
     band = Image.new("RGB", (width, LABEL_HEIGHT), BACKGROUND)
     draw = ImageDraw.Draw(band)
-    big, small = _font(15), _font(12)
+    big, small = label_font(15), label_font(12)
     head = f"{cell.take_id}  {cell.knobs}"
     draw.text((4, 11), _fit(draw, head, big, width - 8), fill=TEXT, font=big, anchor="lm")
     colour = RED if cell.blocked else GREEN if cell.selected else DIM
@@ -139,7 +133,7 @@ def _stamp_blocked(image: np.ndarray) -> np.ndarray:
     """"blocked" written across the middle of a (blurred or blank) picture, so nobody takes it for a take."""
     picture = Image.fromarray(np.ascontiguousarray(image))
     draw = ImageDraw.Draw(picture)
-    font = _font(max(12, picture.height // 7))
+    font = label_font(max(12, picture.height // 7))
     draw.text((picture.width // 2, picture.height // 2), "blocked", fill=RED, font=font, anchor="mm",
               stroke_width=max(1, picture.height // 90), stroke_fill=(0, 0, 0))
     return np.asarray(picture)
@@ -182,7 +176,7 @@ def contact_sheet(cells: Sequence[Cell], out: Path, *, columns: int = 4, cell_wi
     sheet = Image.new("RGB", (PAD + cols * (w + PAD), top + PAD + rows * (h + LABEL_HEIGHT + PAD)), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     if title:
-        font = _font(TITLE_HEIGHT - 14)
+        font = label_font(TITLE_HEIGHT - 14)
         draw.text((PAD, TITLE_HEIGHT // 2 + 2), _fit(draw, title, font, sheet.width - 2 * PAD), fill=TEXT, font=font,
                   anchor="lm")
     for i, cell in enumerate(cells):

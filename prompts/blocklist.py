@@ -74,10 +74,11 @@ class Blocklist:
         return cls(terms, allow)
 
 
-def list_files(paths: list[Path] | tuple[Path, ...], use_defaults: bool = True) -> list[Path]:
-    """The list files `Blocklist.load` reads, in order: the shipped ones, then `paths`
-    (a folder stands for its *.txt files in name order)."""
-    files: list[Path] = sorted(DEFAULT_DIR.glob("*.txt")) if use_defaults else []
+def list_files(paths: list[Path] | tuple[Path, ...], use_defaults: bool = True,
+               default_dir: Path = DEFAULT_DIR) -> list[Path]:
+    """The list files `Blocklist.load` (or, with its default_dir, `load_concepts`) reads, in order:
+    the shipped ones, then `paths` (a folder stands for its *.txt files in name order)."""
+    files: list[Path] = sorted(default_dir.glob("*.txt")) if use_defaults else []
     for path in map(Path, paths):
         if path.is_dir():
             files.extend(sorted(path.glob("*.txt")))
@@ -86,18 +87,24 @@ def list_files(paths: list[Path] | tuple[Path, ...], use_defaults: bool = True) 
     return files
 
 
-def _read_file(path: Path) -> tuple[list[Term], list[str]]:
+def read_list_text(path: Path, what: str = "blocklist") -> str:
+    """The text of a list file (a UTF-8 byte-order mark dropped); ConfigError naming the file, and
+    the line of a byte that is not UTF-8."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read blocklist {path}: {exc}; give a readable UTF-8 text file or folder of *.txt files") from exc
+        raise ConfigError(f"cannot read {what} {path}: {exc}; give a readable UTF-8 text file or folder of *.txt files") from exc
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(
             f"{path}:{line}: not UTF-8 (byte {data[exc.start]:#04x}); save the list as UTF-8"
         ) from exc
+
+
+def _read_file(path: Path) -> tuple[list[Term], list[str]]:
+    text = read_list_text(path)
     category, action, allow_mode = "custom", Action.BLOCK, False
     terms: list[Term] = []
     allow: list[str] = []
@@ -105,7 +112,7 @@ def _read_file(path: Path) -> tuple[list[Term], list[str]]:
         where = f"{path}:{number}"
         line = raw.strip()
         if line.startswith("#!"):
-            category, action, allow_mode = _parse_directive(line[2:], where, category, action)
+            category, action, allow_mode = parse_directive(line[2:], where, category, action)
             continue
         line = line.split("#", 1)[0].strip()
         if not line:
@@ -120,18 +127,22 @@ def _read_file(path: Path) -> tuple[list[Term], list[str]]:
     return terms, allow
 
 
-def _parse_directive(body: str, where: str, category: str, action: Action) -> tuple[str, Action, bool]:
-    """Parse '#! ...': 'allow', or key=value pairs for category and action."""
+def parse_directive(body: str, where: str, category: str, action: Action,
+                    allow: bool = True) -> tuple[str, Action, bool]:
+    """Parse '#! ...': key=value pairs for category and action, or (where `allow`) 'allow';
+    (category, action, whether the entries below are allowed)."""
     words = body.split()
-    if words == ["allow"]:
+    if allow and words == ["allow"]:
         return category, action, True
+    also = " or '#! allow'" if allow else ""
     if not words:
-        raise ConfigError(f"{where}: empty directive; write e.g. '#! category=gore action=block' or '#! allow'")
+        raise ConfigError(f"{where}: empty directive; write e.g. '#! category=gore action=block'{also}")
     for word in words:
         key, sep, value = word.partition("=")
         if not sep:
             raise ConfigError(
-                f"{where}: unknown directive {word!r}; write 'category=NAME', 'action=warn|review|block' or 'allow'"
+                f"{where}: unknown directive {word!r}; write 'category=NAME', 'action=warn|review|block'"
+                + (" or 'allow'" if allow else "")
             )
         if key == "category":
             if not _CATEGORY.match(value):

@@ -1,7 +1,7 @@
 """Hard limits on one episode's plan: shot count, shot length, episode length.
 
 Every way a plan reaches generation passes here before anything is generated: a plan file
-(`plan_file.load_plan`), a story planned by `structure.plan_shots`, a series episode
+(`plan_file.load_plan`), a story planned by `plan.plan_shots`, a series episode
 (`editorial.series.load_series`), and a request that carries its own plan (the episode
 flow checks `request.plan`). A plan over a limit is refused, never cut: the message
 names the limit, the value, the setting and what to change.

@@ -19,7 +19,6 @@ and seed give the same plan in every process.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -44,7 +43,8 @@ from prompts.sentences import (
 )
 from reelgate.errors import InputError
 from reelgate.records import Expansion, ShotPlan, ShotSpec, Verdict
-from reelgate.settings import PlanningSettings
+from reelgate.seeds import derive_seed
+from reelgate.settings import PlanningSettings, ScreeningSettings
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +119,6 @@ class _Piece:
 
     narration: str
     directions: list[Direction] = field(default_factory=list)
-
-
-def derive_seed(*parts: str | int) -> int:
-    """A seed in [0, 2**31) from the parts; the same in every process (sha256, not hash())."""
-    digest = hashlib.sha256("\x1f".join(f"{type(p).__name__}:{p}" for p in parts).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % (2**31)
 
 
 def series_look(settings: PlanningSettings) -> tuple[str, str, str, StylePreset | None]:
@@ -463,6 +457,19 @@ def _rewritten_fields(
             expansions=expansions,
         ),
     }
+
+
+def rewriter_screen(
+    planning: PlanningSettings, screening: ScreeningSettings, cache_dir: Path | None = None
+) -> Callable[[str], Verdict] | None:
+    """The `screen` of plan_shots: verdicts of `screening`'s lists (the flow's) on a language-model
+    rewriter's fields; None under the rules, which have no fields to screen (no screener is loaded)."""
+    if planning.rewriter.kind == "rules":
+        return None
+    from prompts.screen import screener_for
+
+    screener = screener_for(screening, cache_dir)
+    return lambda text: screener.screen(text).verdict()
 
 
 def plan_shots(

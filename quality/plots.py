@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from quality.score import QualityReport
 from reelgate.contact_sheet import format_time, make_contact_sheet
-from reelgate.errors import ConfigError
 from reelgate.files import atomic_path
-from reelgate.fonts import find_cjk_font
+from reelgate.fonts import label_font
 from reelgate.media import read_frames, video_info
 from reelgate.settings import QualitySettings
 
@@ -58,39 +58,17 @@ SERIES_LABELS: dict[str, tuple[str, str]] = {
 _SERIES_SKIPPED = {"mean_dx", "mean_dy"}
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.truetype(str(find_cjk_font()), size)
-    except ConfigError:
-        # Numbers and metric names are ASCII: a missing CJK font must not stop a report.
-        return ImageFont.load_default(size)
 
-
-def _field(obj: Any, name: str, default: Any = None) -> Any:
-    # Curves are pydantic models on a live report and plain dicts in a report read from JSON.
-    return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
-
-
-def report_curves(report: Any) -> dict[str, dict[str, Any]]:
+def report_curves(report: QualityReport) -> dict[str, dict[str, Any]]:
     """The curves to plot, as dicts (times, values, limit, unit, description).
 
     `report.curves` when it has any; otherwise the per-pair `report.series`, pair i at time
     (i + 1) / fps with fps from report.metrics["fps"] (1 if unknown: times are then pair numbers).
     """
-    curves = getattr(report, "curves", None) or {}
-    if curves:
-        return {
-            name: {
-                "times": [float(t) for t in _field(c, "times", [])],
-                "values": [float(v) for v in _field(c, "values", [])],
-                "limit": _field(c, "limit"),
-                "unit": _field(c, "unit", "") or "",
-                "description": _field(c, "description", "") or "",
-            }
-            for name, c in curves.items()
-        }
-    series = getattr(report, "series", None) or {}
-    fps = float((getattr(report, "metrics", None) or {}).get("fps") or 1.0)
+    if report.curves:
+        return {name: c.model_dump() for name, c in report.curves.items()}
+    series = report.series
+    fps = report.metrics.get("fps") or 1.0
     names = [n for n in SERIES_LABELS if n in series] + [
         n for n in series if n not in SERIES_LABELS and n not in _SERIES_SKIPPED
     ]
@@ -136,15 +114,15 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: Any, width: float) -> str:
     return text
 
 
-def _default_title(report: Any) -> str:
-    index = getattr(report, "shot_index", None)
+def _default_title(report: QualityReport) -> str:
+    index = report.shot_index
     what = f"Shot {index + 1}" if index is not None else "Video"
     verdict = "PASS" if report.passed else "FAIL"
     failing = f": {', '.join(report.failing)}" if report.failing else ""
     return f"{what}, attempt {report.attempt + 1}: {verdict}, score {report.score:.2f}{failing}"
 
 
-def plot_scores(report: Any, out: Path, title: str | None = None) -> Path:
+def plot_scores(report: QualityReport, out: Path, title: str | None = None) -> Path:
     """Write a PNG (WIDTH px wide) of the report's per-frame scores to `out`, atomically.
 
     One panel per curve: values over time (seconds), the limit as a dashed labelled line,
@@ -154,9 +132,9 @@ def plot_scores(report: Any, out: Path, title: str | None = None) -> Path:
     curves = report_curves(report)
     if not curves:
         raise ValueError("the report has no per-frame curves or series to plot")
-    flagged = [float(t) for t in getattr(report, "flagged_times", []) or []]
-    fps = float((getattr(report, "metrics", None) or {}).get("fps") or 0.0)
-    frames = float((getattr(report, "metrics", None) or {}).get("frames") or 0.0)
+    flagged = report.flagged_times
+    fps = report.metrics.get("fps", 0.0)
+    frames = report.metrics.get("frames", 0.0)
     t_max = max(
         [max(c["times"], default=0.0) for c in curves.values()]
         + flagged
@@ -166,7 +144,7 @@ def plot_scores(report: Any, out: Path, title: str | None = None) -> Path:
 
     image = Image.new("RGB", (WIDTH, TITLE_HEIGHT + PANEL_HEIGHT * len(curves) + 8), _BACKGROUND)
     draw = ImageDraw.Draw(image)
-    title_font, head_font, tick_font = _font(18), _font(15), _font(13)
+    title_font, head_font, tick_font = label_font(18), label_font(15), label_font(13)
     left, right = MARGIN_LEFT, WIDTH - MARGIN_RIGHT
 
     def x_of(t: float) -> float:
@@ -264,21 +242,21 @@ _REASON_AT = re.compile(r"\bat (\d+(?:\.\d+)?) s\b")
 _REASON_KIND = (("cut", "cut"), ("frame jump", "jump"), ("flicker", "flicker"), ("motion stops", "hold"))
 
 
-def flag_kind(report: Any, time_s: float) -> str:
+def flag_kind(report: QualityReport, time_s: float) -> str:
     """The kind of the discontinuity flagged at `time_s` (cut, jump, flicker, hold), read from the reasons."""
-    for reason in getattr(report, "reasons", []) or []:
+    for reason in report.reasons:
         m = _REASON_AT.search(reason)
         if m and abs(float(m.group(1)) - time_s) < 0.006:
             return next((k for prefix, k in _REASON_KIND if reason.startswith(prefix)), reason.split()[0])
     return "flagged"
 
 
-def flag_labels(report: Any) -> dict[float, str]:
+def flag_labels(report: QualityReport) -> dict[float, str]:
     """flagged time -> short label "<kind> <time> s" (for contact sheet cells)."""
-    return {float(t): f"{flag_kind(report, t)} {t:.2f} s" for t in getattr(report, "flagged_times", []) or []}
+    return {float(t): f"{flag_kind(report, t)} {t:.2f} s" for t in report.flagged_times}
 
 
-def sheet_frames(report: Any, frame_count: int, fps: float, every_s: float | None = None) -> dict[int, str | None]:
+def sheet_frames(report: QualityReport, frame_count: int, fps: float, every_s: float | None = None) -> dict[int, str | None]:
     """Frame index -> mark for a quality contact sheet, in time order.
 
     Frames every `every_s` seconds (default: about 12 across the shot) and the last frame,
@@ -297,7 +275,7 @@ def sheet_frames(report: Any, frame_count: int, fps: float, every_s: float | Non
 
 
 def quality_contact_sheet(
-    video: Path, report: Any, out: Path, every_s: float | None = None, *, thumb_width: int = 240, columns: int = 6
+    video: Path, report: QualityReport, out: Path, every_s: float | None = None, *, thumb_width: int = 240, columns: int = 6
 ) -> Path:
     """Write a contact sheet PNG of `video` with the report's flagged frames outlined and labelled.
 
@@ -306,7 +284,7 @@ def quality_contact_sheet(
     """
     video = Path(video)
     width, height, fps, duration = video_info(video)
-    metrics = getattr(report, "metrics", None) or {}
+    metrics = report.metrics
     fps = fps or float(metrics.get("fps") or 0.0) or 24.0
     frame_count = int(metrics.get("frames") or 0) or max(1, round(duration * fps))
     wanted = sheet_frames(report, frame_count, fps, every_s)
@@ -341,7 +319,7 @@ def quality_contact_sheet(
     return make_contact_sheet(cells, Path(out), marks=marks, columns=columns, thumb_width=thumb_width, title=title)
 
 
-def metric_table(report: Any, settings: QualitySettings | None = None) -> list[dict[str, str]]:
+def metric_table(report: QualityReport, settings: QualitySettings | None = None) -> list[dict[str, str]]:
     """Rows (metric, value, threshold, result) for a table: the gated metrics first, then the rest.
 
     result is "pass" or "fail" for gated metrics and "" for those only shown for information.
@@ -349,7 +327,7 @@ def metric_table(report: Any, settings: QualitySettings | None = None) -> list[d
     from quality.metrics import FROZEN_TOP5_PX_PER_S
 
     settings = settings or QualitySettings()
-    metrics = dict(getattr(report, "metrics", None) or {})
+    metrics = dict(report.metrics)
     failing = set(report.failing)
     gated = [
         ("score", report.score, f">= {settings.min_score:.2f}", "score"),
@@ -387,7 +365,7 @@ def _fmt(value: float | None) -> str:
     return f"{value:.4g}" if isinstance(value, float) and not float(value).is_integer() else f"{value:g}"
 
 
-def format_flags(report: Any) -> Iterable[str]:
+def format_flags(report: QualityReport) -> Iterable[str]:
     """One line per flagged frame: "mm:ss.s   1.250 s  cut"."""
-    for t in getattr(report, "flagged_times", []) or []:
+    for t in report.flagged_times:
         yield f"{format_time(t)}  {t:7.3f} s  {flag_kind(report, t)}"

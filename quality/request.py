@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from types import SimpleNamespace
-from typing import Any
+
+from reelgate.records import ShotSpec
 
 # Layers the stability check can mask (textures) and events the flicker check can excuse.
 TEXTURES = ("rain", "snow", "fire", "surf", "smoke", "crowd", "stars")
@@ -90,15 +90,22 @@ class ShotRequest:
         return bool(self.asks)
 
 
-def shot_request(shot: Any) -> ShotRequest:
-    """What a ShotSpec (or anything with its fields) asked for: its weather, then the lexicon on its words."""
+def shot_request(shot: ShotSpec) -> ShotRequest:
+    """What a planned shot asked for: its weather, then the lexicon on its words."""
+    texts = [shot.text, shot.subject, shot.action, shot.environment, shot.prompt, *(e.text for e in shot.expansions)]
+    return _request(shot.weather, texts)
+
+
+def request_for(weather: str = "clear", text: str = "") -> ShotRequest:
+    """A ShotRequest from a weather word and free text (the CLI and tests, without a plan)."""
+    return _request(weather, [text])
+
+
+def _request(weather: str, texts: list[str]) -> ShotRequest:
     asks: dict[str, str] = {}
-    weather = str(getattr(shot, "weather", "clear") or "clear")
     for kind in WEATHER_ASKS.get(weather, ()):
         asks[kind] = f"weather: {weather}"
-    expansions = [getattr(e, "text", "") for e in getattr(shot, "expansions", []) or []]
-    texts = [getattr(shot, name, "") or "" for name in ("text", "subject", "action", "environment", "prompt")]
-    for text in [*texts, *expansions]:
+    for text in texts:
         for kind, pattern in _PATTERNS.items():
             if kind in asks:
                 continue
@@ -106,8 +113,3 @@ def shot_request(shot: Any) -> ShotRequest:
             if found:
                 asks[kind] = f"text: '{found.group(0)}'"
     return ShotRequest(asks)
-
-
-def request_for(weather: str = "clear", text: str = "") -> ShotRequest:
-    """A ShotRequest from a weather word and free text (the CLI and tests, without a plan)."""
-    return shot_request(SimpleNamespace(weather=weather, text=text))

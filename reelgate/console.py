@@ -1,9 +1,12 @@
-"""Progress bars on the terminal, shown only where someone is watching one."""
+"""What the terminal shows: progress bars (only where someone is watching one) and tables of
+fixed-width columns (CJK characters take two)."""
 
 from __future__ import annotations
 
 import os
 import sys
+import unicodedata
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 
@@ -39,3 +42,29 @@ class StepBar:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+def text_width(text: str) -> int:
+    """Terminal columns: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def cell(text: str, width: int) -> str:
+    """`text` on one line, cut to `width` columns (with …) and padded to exactly `width`."""
+    text = " ".join(text.split())
+    if text_width(text) > width:
+        out = ""
+        for ch in text:
+            if text_width(out + ch) > width - 1:
+                break
+            out += ch
+        text = out + "…"
+    return text + " " * (width - text_width(text))
+
+
+def table_lines(columns: Sequence[tuple[str, int]], rows: Iterable[Sequence[str]]) -> list[str]:
+    """A header of the column names, a rule, then one line per row; columns: (name, width)."""
+    lines = ["  ".join(cell(name, width) for name, width in columns).rstrip()]
+    lines.append("  ".join("-" * width for _, width in columns))
+    lines += ["  ".join(cell(c, w) for c, (_, w) in zip(row, columns)).rstrip() for row in rows]
+    return lines

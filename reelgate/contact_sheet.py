@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-from reelgate.errors import ConfigError
 from reelgate.files import atomic_path
-from reelgate.fonts import find_cjk_font
+from reelgate.fonts import label_font
 
 PAD = 8
 LABEL_HEIGHT = 22
@@ -31,14 +30,6 @@ def format_time(seconds: float) -> str:
     minutes, rest = divmod(tenths, 600)
     return f"{minutes:02d}:{rest / 10:04.1f}"
 
-
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.truetype(str(find_cjk_font()), size)
-    except ConfigError:
-        # Time stamps are ASCII; a missing CJK font must not stop a safety or quality
-        # report. Only a Chinese title or mark would then show boxes.
-        return ImageFont.load_default(size)
 
 
 def make_contact_sheet(
@@ -72,9 +63,9 @@ def make_contact_sheet(
     cell_w, cell_h = thumb_width + PAD, thumb_height + LABEL_HEIGHT + PAD
     sheet = Image.new("RGB", (PAD + cols * cell_w, top + PAD + rows * cell_h), _BACKGROUND)
     draw = ImageDraw.Draw(sheet)
-    label_font = _font(LABEL_HEIGHT - 8)
+    small = label_font(LABEL_HEIGHT - 8)
     if title:
-        draw.text((PAD, TITLE_HEIGHT // 2), title, fill=_TEXT, font=_font(TITLE_HEIGHT - 12), anchor="lm")
+        draw.text((PAD, TITLE_HEIGHT // 2), title, fill=_TEXT, font=label_font(TITLE_HEIGHT - 12), anchor="lm")
 
     for i, ((time_s, _), thumb) in enumerate(zip(frames, thumbs)):
         x = PAD + (i % cols) * cell_w
@@ -84,13 +75,13 @@ def make_contact_sheet(
         if i in marks:
             draw.rectangle((x, y, x + thumb.width - 1, y + thumb.height - 1), outline=MARK_RED, width=BORDER)
             label = f"{label}  {marks[i]}"
-        while len(label) > 1 and draw.textlength(label, font=label_font) > thumb_width:
+        while len(label) > 1 and draw.textlength(label, font=small) > thumb_width:
             label = label[:-2] + "…"  # keep the text inside its own cell
         draw.text(
             (x, y + thumb_height + LABEL_HEIGHT // 2),
             label,
             fill=MARK_RED if i in marks else _TEXT,
-            font=label_font,
+            font=small,
             anchor="lm",
         )
 

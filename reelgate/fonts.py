@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PIL import ImageFont
+
 from reelgate.errors import ConfigError
 
 # Debian's fonts-wqy-microhei and fonts-noto-cjk (installed by `make setup`), then others.
@@ -36,3 +38,13 @@ def find_cjk_font(explicit: Path | None = None) -> Path:
         "no CJK font found; install Debian's fonts-wqy-microhei (make setup does) "
         "or set REELGATE_POST__FONT to a font file with Chinese glyphs"
     )
+
+
+def label_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """The font for labels drawn on report images (contact sheets, plots, comparisons): the CJK one,
+    else Pillow's own, since labels are mostly ASCII and a missing CJK font must not stop a report
+    (only Chinese text would then show boxes)."""
+    try:
+        return ImageFont.truetype(str(find_cjk_font()), size)
+    except ConfigError:
+        return ImageFont.load_default(size)

@@ -16,8 +16,9 @@ import io
 import logging
 import re
 import subprocess
+import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -79,12 +80,27 @@ def _ffmpeg_failure(stderr: str, what: str, source: Path | str | None = None) ->
     return MediaError(f"ffmpeg failed while {what}:\n{tail}")
 
 
-def run_ffmpeg(args: list[str], what: str) -> None:
-    """Run ffmpeg with `args` (inputs restricted to local files); raise MediaError with ffmpeg's last lines if it fails."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *local_inputs(args)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise _ffmpeg_failure(proc.stderr, what)
+def run_ffmpeg(args: list[str], what: str, frames_done: Callable[[int], None] | None = None) -> None:
+    """Run ffmpeg with `args` (inputs restricted to local files); raise MediaError with ffmpeg's last lines if it fails.
+
+    frames_done: called with the count of frames written so far, as ffmpeg reports them.
+    """
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+    if frames_done is None:
+        proc = subprocess.run([*cmd, *local_inputs(args)], capture_output=True, text=True)
+        code, stderr = proc.returncode, proc.stderr
+    else:
+        with tempfile.TemporaryFile("w+") as err:  # a file, not a pipe: a chatty ffmpeg cannot block on it
+            with subprocess.Popen([*cmd, "-progress", "pipe:1", "-nostats", *local_inputs(args)],
+                                  stdout=subprocess.PIPE, stderr=err, text=True) as live:
+                for line in live.stdout:
+                    if line.startswith("frame="):
+                        frames_done(int(line.split("=", 1)[1].strip() or 0))
+            code = live.returncode
+            err.seek(0)
+            stderr = err.read()
+    if code != 0:
+        raise _ffmpeg_failure(stderr, what)
 
 
 @dataclass

@@ -189,6 +189,10 @@ class PlanningSettings(BaseModel):
             )
         return self
 
+    def with_preset(self, preset: str | None) -> "PlanningSettings":
+        """These settings under the style preset `preset` (themselves when it is None or empty)."""
+        return self.model_copy(update={"preset": preset}) if preset else self
+
 
 class CloudSettings(BaseModel):
     """The Alibaba Cloud Model Studio (DashScope) video-synthesis API, for users without GPUs."""

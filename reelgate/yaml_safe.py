@@ -20,6 +20,8 @@ names the file, the line, the budget and what to change.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -180,15 +182,8 @@ def compose_yaml(text: str, where: str) -> yaml.Node | None:
     where: the file (or "the plan") named in errors.
     Raises yaml.YAMLError on a syntax error and YamlBudgetError over the budget.
     """
-    _check_size(text, where)
-    loader = _BudgetLoader(text, where)
-    try:
-        root = loader.get_single_node()
-    finally:
-        loader.dispose()
-    if root is not None:
-        _check_expanded(root, where)
-    return root
+    with _budget_loader(text, where) as loader:
+        return _budget_root(loader, where)
 
 
 def load_yaml_nodes(text: str, where: str) -> tuple[Any, yaml.Node | None]:
@@ -196,16 +191,26 @@ def load_yaml_nodes(text: str, where: str) -> tuple[Any, yaml.Node | None]:
 
     The node graph keeps line numbers for error messages.
     """
+    with _budget_loader(text, where) as loader:
+        root = _budget_root(loader, where)
+        return (None, None) if root is None else (loader.construct_document(root), root)
+
+
+@contextmanager
+def _budget_loader(text: str, where: str) -> Iterator[_BudgetLoader]:
     _check_size(text, where)
     loader = _BudgetLoader(text, where)
     try:
-        root = loader.get_single_node()
-        if root is None:
-            return None, None
-        _check_expanded(root, where)
-        return loader.construct_document(root), root
+        yield loader
     finally:
         loader.dispose()
+
+
+def _budget_root(loader: _BudgetLoader, where: str) -> yaml.Node | None:
+    root = loader.get_single_node()
+    if root is not None:
+        _check_expanded(root, where)
+    return root
 
 
 def load_yaml(text: str, where: str) -> Any:

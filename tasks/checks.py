@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import logging
-from collections.abc import Callable
-from pathlib import Path
-
-import cv2
-from prefect import get_run_logger
 from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
 
 from editorial.manifest import AttemptRecord
@@ -19,10 +12,11 @@ from reelgate.records import GeneratedShot
 from reelgate.settings import QualitySettings, SafetySettings
 from safety.check import check_video
 from safety.report import SafetyReport
-from tasks.common import artifact_key, stage_task
+from tasks.artifacts import artifact_key, image_data_url, quietly
+from tasks.common import stage_task
 
 
-@stage_task("check_safety", ("safety",), file_inputs=("shot",))
+@stage_task(("safety",), file_inputs=("shot",))
 def check_shot_safety(shot: GeneratedShot, settings: SafetySettings, episode_id: str) -> SafetyReport:
     sheet = shot.path.with_name(shot.path.stem + "_safety.png")
     report = check_video(shot.path, settings, shot_index=shot.index, contact_sheet=sheet)
@@ -41,24 +35,15 @@ def check_shot_safety(shot: GeneratedShot, settings: SafetySettings, episode_id:
     picture = report.findings_sheet or report.contact_sheet
     if picture is not None:
         create_image_artifact(
-            _data_url(picture), key=artifact_key(episode_id, "safety-image", f"shot{shot.index + 1}"),
+            image_data_url(picture), key=artifact_key(episode_id, "safety-image", f"shot{shot.index + 1}"),
             description=f"Safety, {what}: " + ("the findings (blocked nudity blurred)" if report.findings_sheet
                                                else "the sampled frames"),
         )
     return report
 
 
-def _data_url(image: Path, max_width: int = 960) -> str:
-    """The image as a small inline JPEG: the Prefect UI shows it with no file server."""
-    picture = cv2.imread(str(image))
-    h, w = picture.shape[:2]
-    if w > max_width:
-        picture = cv2.resize(picture, (max_width, round(h * max_width / w)), interpolation=cv2.INTER_AREA)
-    ok, data = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, 80])
-    return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode("ascii")
 
-
-@stage_task("score_quality", ("quality",), file_inputs=("shot",))
+@stage_task(("quality",), file_inputs=("shot",))
 def score_shot_quality(
     shot: GeneratedShot, wants_motion: bool, settings: QualitySettings, episode_id: str,
     asks: dict[str, str] | None = None,
@@ -72,41 +57,30 @@ def score_shot_quality(
     what = f"shot {shot.index + 1}, attempt {shot.attempt + 1}"
     name = f"shot{shot.index + 1}"
     verdict = "pass" if report.passed else "fail"
-    _quietly("quality summary", lambda: create_markdown_artifact(
+    quietly("quality summary", lambda: create_markdown_artifact(
         f"### Shot {shot.index + 1}, attempt {shot.attempt + 1}: quality "
         f"**{verdict}** ({report.score:.2f})\n\n" + report.to_markdown(),
         key=artifact_key(episode_id, "quality", name),
         description="Automatic quality scores",
     ))
-    _quietly("quality table", lambda: create_table_artifact(
+    quietly("quality table", lambda: create_table_artifact(
         metric_table(report, settings), key=artifact_key(episode_id, "quality-table", name),
         description=f"Quality, {what}: {verdict}; metric, value, threshold, pass/fail",
     ))
-    _quietly("quality plot", lambda: create_image_artifact(
-        _data_url(plot_scores(report, shot.path.with_name(shot.path.stem + "_quality.png"),
+    quietly("quality plot", lambda: create_image_artifact(
+        image_data_url(plot_scores(report, shot.path.with_name(shot.path.stem + "_quality.png"),
                               title=f"Shot {shot.index + 1}, attempt {shot.attempt + 1}: quality {verdict} "
                                     f"(score {report.score:.2f})")),
         key=artifact_key(episode_id, "quality-plot", name),
         description=f"Quality, {what}: per-frame scores with threshold lines and flagged frames",
     ))
-    _quietly("quality contact sheet", lambda: create_image_artifact(
-        _data_url(quality_contact_sheet(shot.path, report, shot.path.with_name(shot.path.stem + "_quality_sheet.png"))),
+    quietly("quality contact sheet", lambda: create_image_artifact(
+        image_data_url(quality_contact_sheet(shot.path, report, shot.path.with_name(shot.path.stem + "_quality_sheet.png"))),
         key=artifact_key(episode_id, "quality-sheet", name),
         description=f"Quality, {what}: sampled frames, flagged frames outlined in red",
     ))
     return report
 
-
-def _quietly(what: str, make: Callable[[], object]) -> None:
-    """Make one artifact; a failure is logged, never raised: the scores are the task's result."""
-    try:
-        make()
-    except Exception as exc:  # noqa: BLE001 - a picture for editors must never fail the shot
-        try:
-            log = get_run_logger()
-        except Exception:  # outside a Prefect run (a plain call)
-            log = logging.getLogger(__name__)
-        log.warning("could not make the %s artifact: %s: %s", what, type(exc).__name__, exc)
 
 
 def _enhanced_cell(done: dict) -> str:
@@ -136,7 +110,7 @@ def publish_attempts(episode_id: str, shot_index: int, attempts: list[AttemptRec
             "retry reason": entry.retry_reason or "",
             "kept": "yes" if i == kept else "",
         })
-    _quietly("attempts table", lambda: create_table_artifact(
+    quietly("attempts table", lambda: create_table_artifact(
         rows, key=artifact_key(episode_id, "attempts", f"shot{shot_index + 1}"),
         description=f"Shot {shot_index + 1}: every generation attempt, its scores and why it was retried",
     ))

@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import importlib
 import os
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -115,15 +114,13 @@ def retry_transient(task_obj: Any, task_run: Any, state: Any) -> bool:
     return isinstance(exc, BaseException) and is_retryable(exc)
 
 
-def stage_task(
-    name: str, packages: tuple[str, ...], retries: int = 2, file_inputs: tuple[str, ...] = (), **kwargs: Any
-):
+def stage_task(packages: tuple[str, ...], retries: int = 2, file_inputs: tuple[str, ...] = (), **kwargs: Any):
     """A reelgate stage task: persisted, cached on inputs + code, retried on transient faults.
 
+    Named after its function, so the Prefect UI and the code use one word for a stage.
     file_inputs: the parameters naming files the task reads; their bytes join the cache key.
     """
     return task(
-        name=name,
         cache_policy=INPUTS + TASK_SOURCE + StageCode(packages=packages) + FileContents(params=file_inputs),
         persist_result=True,
         result_storage=RESULTS,  # signed JSON: a result file someone else wrote is never decoded
@@ -133,9 +130,3 @@ def stage_task(
         retry_condition_fn=retry_transient,
         **kwargs,
     )
-
-
-def artifact_key(*parts: object) -> str:
-    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
-    raw = "-".join(str(p) for p in parts).lower()
-    return re.sub(r"[^a-z0-9-]+", "-", raw).strip("-")[:120]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
 from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact
@@ -13,32 +11,23 @@ from editorial.manifest import EpisodeVersion, ReviewDecision, ReviewRecord, now
 from editorial.publish import publish_episode
 from editorial.report import episode_contact_sheet
 from editorial.variants import TakeCheck, check_take
-from tasks.common import artifact_key, stage_task
+from tasks.artifacts import artifact_key, image_data_url
+from tasks.common import stage_task
 
 
-def _thumbnail_data_uri(png: Path, width: int = 960) -> str:
-    from PIL import Image
-
-    with Image.open(png) as im:
-        im.thumbnail((width, width * 4))
-        buf = io.BytesIO()
-        im.convert("RGB").save(buf, format="JPEG", quality=70)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-@stage_task("contact_sheet", ("editorial", "reelgate"), file_inputs=("video",))
+@stage_task(("editorial", "reelgate"), file_inputs=("video",))
 def make_episode_contact_sheet(video: Path, out: Path, flags: list[tuple[float, str]], episode_id: str) -> Path:
     """Evenly spaced frames of the final video, flagged frames outlined, as a file and an artifact."""
     sheet = episode_contact_sheet(video, out, flags, title=episode_id)
     create_markdown_artifact(
-        f"### Contact sheet\n\n`{sheet}`\n\n![contact sheet]({_thumbnail_data_uri(sheet)})",
+        f"### Contact sheet\n\n`{sheet}`\n\n![contact sheet]({image_data_url(sheet)})",
         key=artifact_key(episode_id, "contact-sheet"),
         description="Evenly spaced frames of the final video; flagged frames outlined in red",
     )
     return sheet
 
 
-@stage_task("check_take", ("editorial",), retries=0)
+@stage_task(("editorial",), retries=0)
 def check_chosen_take(data_dir: Path, ref: str, episode_id: str, version_id: str, shot: int, gate: int) -> TakeCheck:
     """Whether a take chosen in a variants sweep may become shot `shot` at review gate `gate`.
 
@@ -48,7 +37,7 @@ def check_chosen_take(data_dir: Path, ref: str, episode_id: str, version_id: str
     return check_take(data_dir, ref, episode_id, version_id, shot)
 
 
-@stage_task("record_decision", ("editorial",), retries=0)
+@stage_task(("editorial",), retries=0)
 def record_decision(
     decision: ReviewDecision, version: EpisodeVersion, authenticated: bool, episode_id: str, refused: str | None,
     audit_log: Path,
@@ -71,7 +60,7 @@ def record_decision(
     return record
 
 
-@stage_task("record_refusal", ("editorial",), retries=0)
+@stage_task(("editorial",), retries=0)
 def record_refusal(
     decision: ReviewDecision, version: EpisodeVersion, episode_id: str, reason: str, attempt: int, audit_log: Path
 ) -> None:
@@ -86,6 +75,6 @@ def record_refusal(
     ))
 
 
-@stage_task("publish", ("editorial",), refresh_cache=True)  # idempotent; always checks the approval again
+@stage_task(("editorial",), refresh_cache=True)  # idempotent; always checks the approval again
 def publish(episode_dir: Path, publish_dir: Path, base_url: str | None = None) -> Path:
     return publish_episode(episode_dir, publish_dir, base_url)

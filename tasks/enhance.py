@@ -20,7 +20,7 @@ from reelgate.settings import EnhanceSettings
 from tasks.common import stage_task
 
 
-@stage_task("enhance_shot", ("postprocess",), retries=1, file_inputs=("shot", "reference"))
+@stage_task(("postprocess",), retries=1, file_inputs=("shot", "reference"))
 def enhance_shot(
     shot: GeneratedShot, settings: EnhanceSettings, reference: Path | None = None, preset: str | None = None
 ) -> tuple[GeneratedShot, dict]:

@@ -17,7 +17,8 @@ from reelgate.console import StepBar
 from reelgate.files import file_sha256
 from reelgate.records import GeneratedShot, Refusal, ShotSpec
 from reelgate.settings import GenerationSettings
-from tasks.common import artifact_key, stage_task
+from tasks.artifacts import artifact_key
+from tasks.common import stage_task
 
 GPU_LIMIT = "reelgate-gpu"
 """The Prefect global concurrency limit every GPU shot holds a slot of, across all runs and workers."""
@@ -70,7 +71,7 @@ class ShotProgress:
         self.bar.close()
 
 
-@stage_task("generate_shot", ("generation",))
+@stage_task(("generation",))
 def generate_shot(
     spec: ShotSpec, seed: int, attempt: int, settings: GenerationSettings, out_dir: Path
 ) -> GeneratedShot | Refusal:

@@ -13,7 +13,7 @@ from reelgate.settings import PostSettings
 from tasks.common import stage_task
 
 
-@stage_task("narrate", ("postprocess",))
+@stage_task(("postprocess",))
 def narrate_shot(
     text: str, language: str, out_wav: Path, settings: PostSettings, width: int, height: int,
     voice: str | None = None, rate: float | None = None,
@@ -25,7 +25,7 @@ def narrate_shot(
     return narrate_segments(text, language, out_wav, settings, max_chars, voice=voice, rate=rate)
 
 
-@stage_task("mix_audio", ("postprocess",), file_inputs=("voice_clips",))
+@stage_task(("postprocess",), file_inputs=("voice_clips",))
 def mix_soundtrack(
     voice_clips: list[tuple[float, Path]], total_s: float, out_dir: Path, mood: str, seed: int, settings: PostSettings
 ) -> MixReport:
@@ -33,7 +33,7 @@ def mix_soundtrack(
 
 
 # Always written (it takes milliseconds): a cached run would return the cues without the files.
-@stage_task("write_subtitles", ("postprocess",), retries=0, refresh_cache=True)
+@stage_task(("postprocess",), retries=0, refresh_cache=True)
 def write_subtitles(
     segments_per_shot: list[list[SpokenSegment]], slots: list[Slot], out_dir: Path
 ) -> list[Cue]:
@@ -44,7 +44,7 @@ def write_subtitles(
     return cues
 
 
-@stage_task("mux_episode", ("postprocess",), file_inputs=("shot_videos", "audio_wav"))
+@stage_task(("postprocess",), file_inputs=("shot_videos", "audio_wav"))
 def mux_episode(
     slots: list[Slot],
     shot_videos: list[Path],

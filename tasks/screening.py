@@ -8,13 +8,14 @@ from pathlib import Path
 
 from prompts.screen import ScreenResult, screener_for
 from prompts.plan_file import render_plan_table
-from prompts.plan import plan_shots
+from prompts.plan import plan_shots, rewriter_screen
 from reelgate.records import EpisodeRequest, ShotPlan
 from reelgate.settings import PlanningSettings, ScreeningSettings
-from tasks.common import artifact_key, stage_task
+from tasks.artifacts import artifact_key
+from tasks.common import stage_task
 
 
-@stage_task("screen_prompt", ("prompts",), retries=0)
+@stage_task(("prompts",), retries=0)
 def screen_prompt(
     text: str, episode_id: str, settings: ScreeningSettings, lists_fingerprint: str, cache_dir: Path
 ) -> ScreenResult:
@@ -30,22 +31,15 @@ def screen_prompt(
     return result
 
 
-@stage_task("plan_shots", ("prompts",), retries=0)
-def plan_episode(
-    request: EpisodeRequest, settings: PlanningSettings, screening: ScreeningSettings | None = None
-) -> ShotPlan:
+@stage_task(("prompts",), retries=0)
+def plan_episode(request: EpisodeRequest, settings: PlanningSettings, screening: ScreeningSettings) -> ShotPlan:
     """screening: the flow's screening settings; a language-model rewriter's fields are
     screened with them (the plan itself is screened again by the flow)."""
     if request.plan is not None:  # an editor's plan file: used as written, ids made to match
         plan = request.plan.model_copy(update={"episode_id": request.episode_id})
     else:
-        screen = None
-        if screening is not None and settings.rewriter.kind != "rules":
-            screener = screener_for(screening)
-            screen = lambda text: screener.screen(text).verdict()  # noqa: E731
-        plan = plan_shots(
-            request.prompt, request.episode_id, settings, language=request.language, seed=request.seed, screen=screen
-        )
+        plan = plan_shots(request.prompt, request.episode_id, settings, language=request.language, seed=request.seed,
+                          screen=rewriter_screen(settings, screening))
     planner = f"Planned by the {plan.planned_by} rewriter." if plan.planned_by != "rules" else (
         f"Planned by the rules: the rewriter was not used ({plan.planner_note})." if plan.planner_note else ""
     )

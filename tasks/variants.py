@@ -16,7 +16,7 @@ from prefect.artifacts import create_image_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
-from editorial.variants import Sweep, knob_label, take_verdict
+from editorial.variants import Sweep, TakeState, knob_label, take_verdict
 from postprocess.compare import Cell, contact_sheet, side_by_side, write_thumbnail
 from postprocess.enhance.chain import for_backend
 from quality.request import shot_request
@@ -24,8 +24,9 @@ from reelgate.errors import ReelgateError
 from reelgate.files import file_sha256
 from reelgate.records import Action, GeneratedShot, Refusal, ShotSpec
 from reelgate.settings import EnhanceSettings, GenerationSettings, QualitySettings, SafetySettings
-from tasks.checks import _data_url, _quietly, check_shot_safety, score_shot_quality
-from tasks.common import artifact_key, fresh, stage_task
+from tasks.artifacts import artifact_key, image_data_url, quietly
+from tasks.checks import check_shot_safety, score_shot_quality
+from tasks.common import fresh, stage_task
 from tasks.enhance import enhance_shot
 from tasks.generation import generate_shot
 
@@ -48,7 +49,7 @@ class TakeOutcome(BaseModel):
     made_with: GeneratedShot | None = Field(None, description="How it was made: backend, model, seed, steps, size, rate.")
 
 
-@stage_task("make_take", ("generation", "postprocess", "safety", "quality"), retries=0)
+@stage_task(("generation", "postprocess", "safety", "quality"), retries=0)
 def make_take(
     spec: ShotSpec, seed: int, label: str, take_dir: Path, generation: GenerationSettings, enhance: EnhanceSettings,
     safety: SafetySettings, quality: QualitySettings, preset: str | None = None,
@@ -96,12 +97,12 @@ def _cells(sweep: Sweep, folder: Path) -> list[Cell]:
         Cell(take_id=t.id, knobs=("original · " if t.original else "") + knob_label(t, sweep),
              verdict=take_verdict(t), blocked=t.blocked,
              video=folder / t.video if t.video else None, thumbnail=folder / t.thumbnail if t.thumbnail else None,
-             selected=t.state.value == "selected")
+             selected=t.state == TakeState.SELECTED)
         for t in sweep.takes
     ]
 
 
-@task(name="compare_takes", cache_policy=NO_CACHE, persist_result=False, retries=0)
+@task(cache_policy=NO_CACHE, persist_result=False, retries=0)
 def compare_takes(sweep: Sweep, folder: Path, columns: int = 4, cell_width: int = 320) -> tuple[str, str]:
     """Write the comparison (grid image and side-by-side video) into `folder`/compare and publish it
     as an artifact; return their paths relative to the sweep folder."""
@@ -111,12 +112,12 @@ def compare_takes(sweep: Sweep, folder: Path, columns: int = 4, cell_width: int 
              + " x ".join([*sweep.knobs, *(["seed"] if sweep.seeds > 1 else [])]))
     sheet = contact_sheet(cells, folder / "compare" / "grid.png", columns=columns, cell_width=cell_width, title=title)
     video = side_by_side(cells, folder / "compare" / "grid.mp4", columns=columns, cell_width=cell_width)
-    _quietly("sweep table", lambda: create_markdown_artifact(
+    quietly("sweep table", lambda: create_markdown_artifact(
         comparison_markdown(sweep, sheet, video), key=artifact_key("sweep", sweep.sweep_id),
         description=f"Variants of shot {sweep.shot}: every take, its knobs, quality and safety",
     ))
-    _quietly("sweep grid", lambda: create_image_artifact(
-        _data_url(sheet, max_width=1280), key=artifact_key("sweep-grid", sweep.sweep_id),
+    quietly("sweep grid", lambda: create_image_artifact(
+        image_data_url(sheet, max_width=1280), key=artifact_key("sweep-grid", sweep.sweep_id),
         description=f"Variants of shot {sweep.shot} side by side (blocked takes blurred)",
     ))
     return str(sheet.relative_to(folder)), str(video.relative_to(folder))

@@ -62,7 +62,7 @@ def test_a_result_file_someone_else_wrote_is_never_decoded_and_the_task_runs_aga
     calls = tmp_path / "calls"
     marker = tmp_path / "pwned"
 
-    @stage_task("count_calls", ("reelgate",))
+    @stage_task(("reelgate",))
     def count_calls(token: str) -> str:
         with open(calls, "a") as handle:
             handle.write("call\n")

@@ -11,7 +11,8 @@ import pytest
 
 from prompts.plan_file import dump_plan, load_plan, render_plan_table
 from prompts.keywords import keyword_tables, load_keywords
-from prompts.plan import derive_seed, plan_shots
+from prompts.plan import plan_shots
+from reelgate.seeds import derive_seed
 from prompts.presets import load_presets
 from prompts.sentences import MAX_SHOT_S, detect_language, estimate_narration_s, split_sentences
 from reelgate.errors import ConfigError, InputError
@@ -34,7 +35,7 @@ def test_detect_language_and_split() -> None:
 
 def test_derive_seed_is_stable_across_processes() -> None:
     here = derive_seed("episode-7", 3)
-    code = "from prompts.plan import derive_seed; print(derive_seed('episode-7', 3))"
+    code = "from reelgate.seeds import derive_seed; print(derive_seed('episode-7', 3))"
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
     assert int(there.stdout) == here
     assert 0 <= here < 2**31
@@ -402,7 +403,7 @@ def test_bad_plan_file_names_shot_and_field(number: int, key: str, line: str, me
 
 
 def test_plan_table_is_aligned_with_cjk_text() -> None:
-    from prompts.plan_file import _width
+    from reelgate.console import text_width
 
     plan = plan_shots(ZH_MYTH + " The owl flies over the quiet lake at night.", "ep-1", PlanningSettings())
     table = render_plan_table(plan)
@@ -411,8 +412,8 @@ def test_plan_table_is_aligned_with_cjk_text() -> None:
     rows = lines[2:-1]
     cameras = [s.camera for s in plan.shots]
     # The camera column starts at the same terminal column in every row, CJK or not.
-    starts = {_width(row[: row.index(cam)]) for row, cam in zip(rows, cameras)}
-    assert starts == {_width(lines[0][: lines[0].index("camera")])}
+    starts = {text_width(row[: row.index(cam)]) for row, cam in zip(rows, cameras)}
+    assert starts == {text_width(lines[0][: lines[0].index("camera")])}
     assert rows[0].startswith("1 ") and "一只小狐狸" in rows[0] and "night" in rows[0]
     assert f"{len(plan.shots)} shots" in lines[-1]
 

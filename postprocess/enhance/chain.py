@@ -29,7 +29,7 @@ from pathlib import Path
 
 from postprocess.enhance.base import ProgressFn, StepContext, StepPlan, VideoShape
 from reelgate.errors import ConfigError, MediaError
-from reelgate.media import ffmpeg_exe, local_inputs, video_info
+from reelgate.media import run_ffmpeg, video_info
 from reelgate.registry import ENHANCERS
 from reelgate.settings import EnhanceSettings, GenerationSettings
 
@@ -168,22 +168,12 @@ def _passes(plans: list[StepPlan], shape: VideoShape) -> list[_Pass]:
 def _filter_pass(src: Path, dst: Path, plans: list[StepPlan], frames: int, crf: int,
                  progress: ProgressFn | None) -> None:
     """One ffmpeg pass of the joined filters, reporting frames done as ffmpeg writes them."""
-    import subprocess
-
     graph = ",".join(f for p in plans for f in p.filters) or "null"
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-           *local_inputs(["-i", str(src)]), "-an", "-vf", graph,
-           "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p",
-           "-movflags", "+faststart", "-progress", "pipe:1", "-nostats", str(dst)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stderr is not None
-    for line in proc.stdout:
-        if progress is not None and line.startswith("frame="):
-            progress(min(int(line.split("=", 1)[1] or 0), frames), frames)
-    err = proc.stderr.read()
-    if proc.wait() != 0:
-        last = [ln for ln in err.strip().splitlines() if ln.strip()][-3:]
-        raise MediaError(f"enhancing {Path(src).name} failed ({', '.join(p.step for p in plans)}): {' | '.join(last)}")
+    run_ffmpeg(["-i", str(src), "-an", "-vf", graph,
+                "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p",
+                "-movflags", "+faststart", str(dst)],
+               f"enhancing {Path(src).name} ({', '.join(p.step for p in plans)})",
+               None if progress is None else lambda done: progress(min(done, frames), frames))
 
 
 def enhance_video(src: Path, dst: Path, settings: EnhanceSettings, context: StepContext,
