@@ -106,6 +106,7 @@ def test_other_person_and_empty_clip_give_no_likeness_finding(tmp_path, models, 
     assert faces == [] and findings == []
 
 
+@pytest.mark.integration  # loads the real MTCNN and dlib models
 def test_same_photo_matches_itself_and_threshold_and_action_are_honoured(models, gallery, astronaut_face):
     from safety.frames import SampledFrame
 
@@ -118,6 +119,7 @@ def test_same_photo_matches_itself_and_threshold_and_action_are_honoured(models,
     assert match_faces(frames, faces, gallery, embedder, threshold=found.score + 1e-3) == []
 
 
+@pytest.mark.integration  # loads the real MTCNN and dlib models
 def test_gallery_round_trip_on_disk(tmp_path, models, astronaut_face):
     photo = _png(tmp_path / "a.png", astronaut_face)
     flipped = _png(tmp_path / "b.png", astronaut_face[:, ::-1])
@@ -139,6 +141,7 @@ def test_gallery_round_trip_on_disk(tmp_path, models, astronaut_face):
     assert Gallery(folder).list() == []
 
 
+@pytest.mark.integration  # loads the real MTCNN and dlib models
 def test_gallery_refuses_bad_photos_with_what_to_do(tmp_path, models, astronaut_face):
     from skimage.data import coffee
 
@@ -159,6 +162,7 @@ def test_gallery_refuses_bad_photos_with_what_to_do(tmp_path, models, astronaut_
     assert not (tmp_path / "g").exists()  # nothing was written
 
 
+@pytest.mark.integration  # loads the real MTCNN and dlib models
 def test_missing_gallery_folder_and_foreign_embedder_are_refused(tmp_path, models, gallery):
     missing = Gallery(tmp_path / "nope")
     for call in (missing.list, lambda: missing.remove("x"), lambda: match_faces([], [], missing, models[1], None)):
@@ -180,6 +184,7 @@ def test_facenet_without_weights_names_the_setting(tmp_path):
     assert make_embedder(SafetySettings()).threshold == DLIB_THRESHOLD
 
 
+@pytest.mark.integration  # loads the real MTCNN and dlib models
 def test_facenet_loads_a_local_state_dict(tmp_path):
     import torch
     from facenet_pytorch import InceptionResnetV1
