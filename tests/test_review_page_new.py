@@ -17,7 +17,7 @@ from editorial.reviewers import add_reviewer
 from editorial.web import Started, create_app
 from reelgate.records import EpisodeRequest
 from reelgate.settings import RunOptions, Settings
-from tests.test_review_page import BASE, TOKEN, FakeDesk, _manifest, _signed_in
+from tests.test_review_page import BASE, TOKEN, FakeDesk, make_manifest, signed_in
 
 STORY = "A small fox runs across the hills. The moon rises over the lake."
 GORE = "A knight beheads the king in the hall."
@@ -40,7 +40,7 @@ class StartingDesk(FakeDesk):
 def new(tmp_path):
     root = tmp_path / "episodes"
     root.mkdir()
-    taken = _manifest("taken", "An old story about a heron.", "Old")
+    taken = make_manifest("taken", "An old story about a heron.", "Old")
     (root / "taken").mkdir()
     save_manifest(root / "taken", taken)
     desk = StartingDesk(root)
@@ -203,7 +203,7 @@ def test_only_json_from_this_page_by_a_signed_in_reviewer_starts_anything(new, t
     assert huge.status_code == 413
     _nothing_started(desk, root)
     # A named reviewer may start one, in their own name.
-    ana = _signed_in(client, add_reviewer(tmp_path, "ana"))
+    ana = signed_in(client, add_reviewer(tmp_path, "ana"))
     assert ana.post("/new/start", json={"story": STORY, "id": "fox-ana"}).status_code == 200
     assert [(r.episode_id, who) for r, _, who, _ in desk.started] == [("fox-ana", "ana")]
 
