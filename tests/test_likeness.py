@@ -181,6 +181,10 @@ def test_facenet_without_weights_names_the_setting(tmp_path):
         FacenetEmbedder(tmp_path / "missing.pt")
     with pytest.raises(ModelNotFoundError, match="safety.facenet_weights"):
         make_embedder(SafetySettings(face_embedder="facenet"))
+
+
+@pytest.mark.integration  # builds the default (dlib) embedder
+def test_the_default_embedder_is_dlib_at_its_threshold():
     assert make_embedder(SafetySettings()).threshold == DLIB_THRESHOLD
 
 

@@ -315,6 +315,7 @@ def test_dynamic_degree_uses_vbench_threshold() -> None:
     assert dynamic_degree(series, 640, 360, 48) == 1.0
 
 
+@pytest.mark.integration  # score_video loads the real face models first
 def test_too_short_video_is_a_media_error(tmp_path: Path) -> None:
     path = tmp_path / "one.mp4"
     with VideoWriter(path, W, H, FPS) as writer:

@@ -198,7 +198,7 @@ def test_qc_still_shot_is_frozen_only_when_motion_is_asked(tmp_path: Path, capsy
     assert main(["qc", str(tmp_path / "still.mp4"), "--no-motion"]) == 0
 
 
-def test_qc_bad_input_exits_2_naming_the_file(clips: dict[str, Path], tmp_path: Path, capsys) -> None:
+def test_qc_bad_input_exits_2_naming_the_file(tmp_path: Path, capsys) -> None:
     missing = tmp_path / "nowhere.mp4"
     assert main(["qc", str(missing)]) == 2
     assert "nowhere.mp4" in capsys.readouterr().err
@@ -206,6 +206,10 @@ def test_qc_bad_input_exits_2_naming_the_file(clips: dict[str, Path], tmp_path: 
     text.write_text("this is not a video\n")
     assert main(["qc", str(text)]) == 2
     assert "notes.mp4" in capsys.readouterr().err
+
+
+@pytest.mark.integration  # qc loads the real face models before it reads the frames
+def test_qc_one_frame_exits_2_naming_the_file(clips: dict[str, Path], capsys) -> None:
     assert main(["qc", str(clips["one_frame"])]) == 2
     err = capsys.readouterr().err
     assert "one_frame.mp4" in err and "2 frames" in err

@@ -157,6 +157,7 @@ def test_cogvideox_tiles_by_16_and_its_text_window_matches_the_pipeline_default(
         generate(pipe, seed=1, height=72, width=64)
 
 
+@pytest.mark.integration  # imports diffusers and torch before it checks the name
 def test_unknown_wan_variant_names_the_known_ones(tmp_path):
     with pytest.raises(InputError, match="'t2v', 'a14b' or 'ti2v'"):
         build_tiny_wan(tmp_path, "a5b")  # type: ignore[arg-type]
