@@ -402,14 +402,9 @@ def test_bad_plan_file_names_shot_and_field(number: int, key: str, line: str, me
         load_plan(_edit_shot(text, number, key, line))
 
 
-def _columns(text: str) -> int:
-    """Terminal columns of `text`: wide and full-width characters take two."""
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def test_plan_table_is_aligned_with_cjk_text() -> None:
+    from prompts.plan_file import _width
+
     plan = plan_shots(ZH_MYTH + " The owl flies over the quiet lake at night.", "ep-1", PlanningSettings())
     table = render_plan_table(plan)
     lines = table.splitlines()
@@ -417,8 +412,8 @@ def test_plan_table_is_aligned_with_cjk_text() -> None:
     rows = lines[2:-1]
     cameras = [s.camera for s in plan.shots]
     # The camera column starts at the same terminal column in every row, CJK or not.
-    starts = {_columns(row[: row.index(cam)]) for row, cam in zip(rows, cameras)}
-    assert starts == {_columns(lines[0][: lines[0].index("camera")])}
+    starts = {_width(row[: row.index(cam)]) for row, cam in zip(rows, cameras)}
+    assert starts == {_width(lines[0][: lines[0].index("camera")])}
     assert rows[0].startswith("1 ") and "一只小狐狸" in rows[0] and "night" in rows[0]
     assert f"{len(plan.shots)} shots" in lines[-1]
 
