@@ -6,6 +6,7 @@ The environment is set here, at import, because Prefect reads it when first impo
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import socket
@@ -42,18 +43,20 @@ from reelgate.settings import Settings  # noqa: E402
 configure_prefect(Settings())
 
 
-def pytest_collection_modifyitems(config, items):
+@functools.cache
+def _cuda() -> bool:
     try:
         import torch
 
-        cuda = torch.cuda.is_available()
+        return torch.cuda.is_available()
     except Exception:
-        cuda = False
-    if not cuda:
-        skip = pytest.mark.skip(reason="needs CUDA")
-        for item in items:
-            if "gpu" in item.keywords:
-                item.add_marker(skip)
+        return False
+
+
+def pytest_runtest_setup(item):
+    # Asked at the first GPU test, not at collection: importing torch costs the fast tier seconds.
+    if "gpu" in item.keywords and not _cuda():
+        pytest.skip("needs CUDA")
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,8 @@
-"""Subtitles, timeline and the final mux: what a viewer and a publisher rely on."""
+"""The timeline and the final mux: what a viewer and a publisher rely on (subtitle cues: tests/test_subtitles.py)."""
 
 from __future__ import annotations
 
 import json
-import random
 import struct
 import subprocess
 import time
@@ -12,105 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import srt
 
 from postprocess.assemble import AssemblyReport, assemble, language_tag
-from postprocess.subtitles import (
-    CLOSING,
-    Cue,
-    clamp_cues,
-    episode_cues,
-    max_chars_per_line,
-    segment_text,
-    subtitle_font_size,
-    write_srt,
-    write_vtt,
-)
+from postprocess.subtitles import episode_cues, max_chars_per_line, segment_text, subtitle_font_size
 from postprocess.timeline import Slot, SpokenSegment, build_timeline
 from reelgate.errors import ConfigError, InputError, MediaError
 from reelgate.fonts import find_cjk_font
 from reelgate.media import VideoWriter, ffmpeg_exe, probe
 from reelgate.settings import PostSettings
-
-ZH_PARAGRAPH = (
-    "在遥远的星空下，一只小狐狸独自走过寂静的雪原，"
-    "它抬头望着闪烁的星星，心里想着远方的家人和朋友们。"
-    "第二天早上，太阳升起来了，雪原上一片金黄，"
-    "小狐狸终于找到了回家的路！你相信吗？"
-)
-EN_PARAGRAPH = (
-    "The little fox walked alone across the silent snowfield, looking up at the twinkling stars "
-    "and thinking of its family far away. The next morning, the sun rose over the hills."
-)
-
-
-def _han(text: str) -> str:
-    return "".join(ch for ch in text if "\u4e00" <= ch <= "\u9fff")
-
-
-# --- segmentation -----------------------------------------------------------------------
-
-
-def test_max_chars_per_line_counts_cjk_as_one_em_and_latin_as_narrower():
-    assert max_chars_per_line(640, 36, "zh") == 16  # 0.9 * 640 / 36
-    assert max_chars_per_line(640, 36, "en") == 29  # 0.9 * 640 / (0.55 * 36)
-    assert max_chars_per_line(1920, 60, "zh") == 28
-
-
-def test_chinese_paragraph_without_spaces_becomes_several_short_cues():
-    max_chars = 14
-    segments = segment_text(ZH_PARAGRAPH, "zh", max_chars)
-    assert len(ZH_PARAGRAPH) > 60 and " " not in ZH_PARAGRAPH
-    assert len(segments) >= 4, segments
-    for seg in segments:
-        lines = seg.split("\n")
-        assert 1 <= len(lines) <= 2
-        for line in lines:
-            assert len(line) <= max_chars, line
-            assert line[0] not in CLOSING, line
-            assert line[-1] not in "，、；：。", line  # trailing commas/stops dropped
-    # nothing lost, nothing reordered
-    assert _han("".join(segments)) == _han(ZH_PARAGRAPH)
-    # ？ and ！ are kept at the end of a cue
-    assert segments[-1].endswith("？") and any(s.endswith("！") for s in segments)
-
-
-def test_chinese_lines_never_start_with_closing_punctuation_random_text():
-    rng = random.Random(7)
-    alphabet = "星空小狐狸雪原太阳家人朋友回路" * 3 + "，。！？、；：」）”…"
-    for _ in range(300):
-        # (a text that itself starts with a closing mark has nowhere to move it)
-        text = "星" + "".join(rng.choice(alphabet) for _ in range(rng.randint(5, 90)))
-        max_chars = rng.randint(4, 20)
-        for seg in segment_text(text, "zh", max_chars):
-            assert seg.count("\n") <= 1
-            for line in seg.split("\n"):
-                assert line and line[0] not in CLOSING, (text, max_chars, seg)
-                # closing marks stay glued to their character even when that overflows
-                assert len(line.rstrip("".join(CLOSING))) <= max_chars, (text, max_chars, seg)
-
-
-def test_english_wraps_on_word_boundaries():
-    max_chars = 30
-    segments = segment_text(EN_PARAGRAPH, "en", max_chars)
-    assert len(segments) >= 3
-    words = EN_PARAGRAPH.split()
-    shown: list[str] = []
-    for seg in segments:
-        assert seg.count("\n") <= 1
-        for line in seg.split("\n"):
-            assert len(line) <= max_chars, line
-            shown += line.split()
-    # every shown token is a whole source word (a trailing comma may be dropped), in order
-    assert [w.rstrip(",") for w in shown] == [w.rstrip(",") for w in words]
-
-
-def test_mixed_chinese_keeps_latin_words_whole():
-    segments = segment_text("我喜欢Python语言和machine learning技术，真的很有趣。", "zh", 8)
-    lines = [line for s in segments for line in s.split("\n")]
-    assert any("Python" in line for line in lines)
-    assert not any(line.startswith(("ython", "achine", "earning")) for line in lines)
-
+from tests.test_subtitles import ZH_PARAGRAPH, han
 
 # --- timeline and cue timing ---------------------------------------------------------------
 
@@ -124,23 +33,6 @@ def test_timeline_slots_fit_voice_and_are_contiguous():
         assert slot.voice_start_s + slot.voice_s <= slot.start_s + slot.duration_s + 1e-9
     with pytest.raises(InputError):
         build_timeline([1.0], [1.0, 2.0])
-
-
-def test_clamp_keeps_cues_inside_the_video_and_srt_round_trips(tmp_path):
-    cues = [Cue(0.0, 1.5, "一"), Cue(1.2, 3.0, "二\n三"), Cue(3.0, 5.0, "四"), Cue(4.95, 6.0, "五")]
-    clamped = clamp_cues(cues, video_s=4.0)
-    assert [c.text for c in clamped] == ["一", "二\n三", "四"]
-    for a, b in zip(clamped, clamped[1:]):
-        assert a.end <= b.start
-    assert clamped[-1].end < 4.0
-    path = write_srt(clamped, tmp_path / "subs.srt")
-    parsed = list(srt.parse(path.read_text(encoding="utf-8")))
-    assert [p.content for p in parsed] == [c.text for c in clamped]
-    for p, c in zip(parsed, clamped):
-        assert p.start.total_seconds() == pytest.approx(c.start, abs=1e-3)
-        assert p.end.total_seconds() == pytest.approx(c.end, abs=1e-3)
-    vtt = write_vtt([Cue(0, 1, "<script>a & b</script>")], tmp_path / "subs.vtt").read_text(encoding="utf-8")
-    assert vtt.startswith("WEBVTT") and "&lt;script&gt;a &amp; b" in vtt and "00:00:00.000 --> 00:00:01.000" in vtt
 
 
 # --- the mux ------------------------------------------------------------------------------
@@ -437,7 +329,7 @@ def test_burned_chinese_subtitles_and_label_are_visible(episode):
 
     font = ImageFont.truetype(str(find_cjk_font(None)), 32)
     notdef = bytes(font.getmask("\U000f0000"))
-    for ch in _han(cues[0].text):
+    for ch in han(cues[0].text):
         assert bytes(font.getmask(ch)) != notdef, ch
     assert bytes(font.getmask("星")) != notdef
 

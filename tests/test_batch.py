@@ -26,6 +26,12 @@ STORY = "At dusk a fox runs across the snowy hills. Then the moon rises over the
 GORE = "A close-up of a bloody beheading in the market."
 
 
+@pytest.fixture
+def lists_only(monkeypatch):
+    """Screen with the shipped lists alone: the semantic model loads in the integration tier's batches."""
+    monkeypatch.setenv("REELGATE_SCREENING__SEMANTIC", "false")
+
+
 def _jsonl(path: Path, rows: list) -> Path:
     path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows) + "\n",
                     encoding="utf-8")
@@ -147,7 +153,7 @@ def test_a_story_just_over_the_prompt_limit_is_refused_by_the_request_itself(tmp
 
 # ---- dry run ---------------------------------------------------------------------------------
 
-def test_dry_run_reports_every_problem_and_queues_nothing(tmp_path, capsys, monkeypatch):
+def test_dry_run_reports_every_problem_and_queues_nothing(tmp_path, capsys, monkeypatch, lists_only):
     import cli.batch
 
     monkeypatch.setattr(cli.batch, "import_flows", lambda *_: pytest.fail("a dry run touched Prefect"))
@@ -167,7 +173,7 @@ def test_dry_run_reports_every_problem_and_queues_nothing(tmp_path, capsys, monk
     assert not (tmp_path / "data" / "episodes").exists() or not any((tmp_path / "data" / "episodes").iterdir())
 
 
-def test_dry_run_of_a_clean_file_exits_0_and_a_blocked_story_exits_1(tmp_path, capsys):
+def test_dry_run_of_a_clean_file_exits_0_and_a_blocked_story_exits_1(tmp_path, capsys, lists_only):
     clean = _jsonl(tmp_path / "clean.jsonl", [{"id": "a", "story": STORY}, {"id": "b", "story": "一只狐狸在雪地里奔跑。"}])
     assert main(["--data-dir", str(tmp_path / "data"), "batch", str(clean), "--dry-run"]) == 0
     blocked = _jsonl(tmp_path / "blocked.jsonl", [{"id": "a", "story": STORY}, {"id": "g", "story": GORE}])
@@ -176,7 +182,7 @@ def test_dry_run_of_a_clean_file_exits_0_and_a_blocked_story_exits_1(tmp_path, c
     assert BLOCKED in out and "behead" in out
 
 
-def test_dry_run_reports_a_story_over_the_plan_limits(tmp_path, capsys, monkeypatch):
+def test_dry_run_reports_a_story_over_the_plan_limits(tmp_path, capsys, monkeypatch, lists_only):
     monkeypatch.setenv("REELGATE_PLANNING__LIMITS__MAX_EPISODE_S", "20")
     story = " ".join(f"The fox crosses hill number {k} at dusk and keeps running." for k in range(12))
     path = _jsonl(tmp_path / "b.jsonl", [{"id": "long", "story": story}, {"id": "short", "story": "A fox runs."}])

@@ -1,7 +1,8 @@
 """Hostile media in bounded time and memory: long videos, network playlists, pixel bombs, missing galleries.
 
 Memory is measured in a fresh process (peak RSS growth from resource.getrusage), so one
-test's allocations cannot hide or inflate another's; time is measured around the call.
+test's allocations cannot hide or inflate another's; time is measured around the call. Those measurements, and everything that encodes the long
+clips, are in the integration tier; the refusals that need no long clip stay fast.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def peak_mb():
 
 # ---------- long videos ----------
 
+@pytest.mark.integration
 def test_a_ten_hour_video_given_to_moderate_is_refused_in_seconds_with_bounded_memory(ten_hours):
     result = _measured(_MEASURE + f"""
 from cli import main
@@ -124,6 +126,7 @@ print(json.dumps({"frames": report.frames_checked, "action": report.action.value
 """
 
 
+@pytest.mark.integration
 def test_checking_a_long_video_streams_in_bounded_memory(twenty_minutes, tmp_path):
     warm = _lavfi_clip(tmp_path / "warm.mp4", "testsrc=size=320x180:rate=1", 40)
     code = _STREAMING.replace("OUT", repr(str(tmp_path))).replace("WARM", repr(str(warm))).replace(
@@ -140,6 +143,7 @@ def test_checking_a_long_video_streams_in_bounded_memory(twenty_minutes, tmp_pat
     assert rows * 6 <= check_module.SHEET_FRAMES + 1 + 12 + 6  # bounded, whatever the length
 
 
+@pytest.mark.integration
 def test_the_checks_never_see_more_than_one_window_of_frames(twenty_minutes):
     seen: list[int] = []
 
@@ -154,6 +158,7 @@ def test_the_checks_never_see_more_than_one_window_of_frames(twenty_minutes):
     assert max(seen) == check_module.WINDOW_FRAMES
 
 
+@pytest.mark.integration
 def test_sampling_runs_under_the_check_timeout(ten_hours):
     settings = SafetySettings(concepts=False, likeness=False, max_video_s=36_000, check_timeout_s=1.0)
     started = time.perf_counter()
@@ -171,6 +176,7 @@ class _Nothing:
         return []
 
 
+@pytest.mark.integration
 def test_a_video_longer_than_its_header_says_is_stopped_while_decoding(ten_hours, monkeypatch):
     monkeypatch.setattr(frames_module, "video_info", lambda path: (64, 36, 1.0, 10.0))  # the header lies
     settings = SafetySettings(concepts=False, likeness=False, max_video_s=60)
@@ -220,6 +226,14 @@ def _playlist(path: Path, url: str) -> Path:
     return path
 
 
+def test_an_m3u8_naming_an_http_url_given_to_moderate_gets_a_clear_error(tmp_path, capsys):
+    playlist = _playlist(tmp_path / "clip.m3u8", "http://127.0.0.1:9/x.ts")
+    assert main(["moderate", str(playlist)]) == 2
+    err = capsys.readouterr().err
+    assert f"{playlist} refers to http://127.0.0.1:9/x.ts" in err and "only local media files" in err
+
+
+@pytest.mark.integration  # wall-clock: the fast tier asserts the error above, not its time
 def test_an_m3u8_naming_an_http_url_given_to_moderate_gets_a_clear_error_in_seconds(tmp_path, capsys):
     playlist = _playlist(tmp_path / "clip.m3u8", "http://127.0.0.1:9/x.ts")
     started = time.perf_counter()
@@ -269,6 +283,7 @@ def forged_png(path: Path, width: int, height: int) -> Path:
     return path
 
 
+@pytest.mark.integration
 def test_a_30000_pixel_square_png_for_the_gallery_is_refused_in_seconds(tmp_path, capsys):
     png = forged_png(tmp_path / "face.png", 30_000, 30_000)
     gallery = tmp_path / "gallery"
@@ -280,6 +295,7 @@ def test_a_30000_pixel_square_png_for_the_gallery_is_refused_in_seconds(tmp_path
     assert elapsed < 30 and not gallery.exists()  # nothing enrolled, nothing written
 
 
+@pytest.mark.integration
 def test_the_pixel_cap_holds_in_bounded_memory(tmp_path):
     png = forged_png(tmp_path / "face.png", 30_000, 30_000)
     result = _measured(_MEASURE + f"""

@@ -116,6 +116,7 @@ def test_no_weights_raises_concepts_unavailable_saying_how_to_provide_them(tmp_p
         concept_screen_from_settings(SafetySettings())
 
 
+@pytest.mark.integration  # builds a (tiny) open_clip model in torch
 def test_chinese_concept_without_gloss_is_refused_under_english_only_clip(tiny_model, tmp_path):
     path = tmp_path / "zh.txt"
     path.write_text("gore: 血肉模糊\n")
@@ -126,6 +127,7 @@ def test_chinese_concept_without_gloss_is_refused_under_english_only_clip(tiny_m
 
 # ---------- screening (random weights: plumbing, not accuracy) ----------
 
+@pytest.mark.integration  # builds a (tiny) open_clip model in torch
 def test_screen_reports_best_concept_per_category_per_frame(screen):
     shots = frames(5)
     findings = screen.screen(shots, only("gore", threshold=-1.0))
@@ -141,11 +143,13 @@ def test_screen_reports_best_concept_per_category_per_frame(screen):
         assert f.label == f"gore ({best.text})"
 
 
+@pytest.mark.integration  # builds a (tiny) open_clip model in torch
 def test_screen_emits_nothing_below_threshold_and_nothing_for_no_frames(screen):
     assert screen.screen(frames(3), only("gore", threshold=1.0)) == []
     assert screen.screen([], only("gore", threshold=-1.0)) == []
 
 
+@pytest.mark.integration  # builds a (tiny) open_clip model in torch
 def test_scores_do_not_depend_on_batching(screen):
     shots = frames(5)
     screen.batch_size = 2
@@ -157,6 +161,7 @@ def test_scores_do_not_depend_on_batching(screen):
     np.testing.assert_allclose(small, screen.scores(shots), atol=1e-5)
 
 
+@pytest.mark.integration  # builds a (tiny) open_clip model in torch
 def test_concept_category_missing_from_policy_is_a_config_error(tiny_model, tmp_path):
     path = tmp_path / "mine.txt"
     path.write_text("smoking: a person smoking\n")
@@ -165,6 +170,7 @@ def test_concept_category_missing_from_policy_is_a_config_error(tiny_model, tmp_
         s.screen(frames(1), load_policy(None))
 
 
+@pytest.mark.integration  # builds a (tiny) open_clip model in torch
 def test_local_checkpoint_path_is_loaded(tiny_model, screen, tmp_path):
     import open_clip
     import torch

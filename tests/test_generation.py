@@ -327,6 +327,16 @@ def test_camera_moves_keep_working_in_every_framing(tmp_path, shot_size):
         assert changes.max() < 2.0 * np.median(changes) + 0.5, f"{camera} {shot_size} jumps"
 
 
+def test_animatic_reports_progress_up_to_its_last_frame(tmp_path):
+    gen = AnimaticGenerator(GenerationSettings(width=160, height=90, fps=12))
+    calls: list[tuple[int, int]] = []
+    record = gen.generate(make_shot(duration_s=1.5, camera="pan_right"), seed=3, attempt=2,
+                          out_path=tmp_path / "progress.mp4", progress=lambda d, t: calls.append((d, t)))
+    assert record.frames == 18 and record.attempt == 2
+    assert calls[-1] == (18, 18) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+@pytest.mark.integration  # wall-clock (bench/animatic.py measures per weather and camera move)
 def test_animatic_speed_and_progress(tmp_path):
     gen = AnimaticGenerator(GenerationSettings(width=640, height=360, fps=24))
     calls: list[tuple[int, int]] = []

@@ -40,7 +40,7 @@ def other_face() -> np.ndarray:
     return cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
 
 
-def _png(path: Path, image: np.ndarray) -> Path:
+def write_png(path: Path, image: np.ndarray) -> Path:
     cv2.imwrite(str(path), image[:, :, ::-1])
     return path
 
@@ -48,7 +48,7 @@ def _png(path: Path, image: np.ndarray) -> Path:
 @pytest.fixture(scope="module")
 def gallery(tmp_path_factory, models, astronaut_face) -> Gallery:
     folder = tmp_path_factory.mktemp("gallery")
-    photo = _png(folder.parent / "astronaut.png", astronaut_face)
+    photo = write_png(folder.parent / "astronaut.png", astronaut_face)
     g = Gallery(folder)
     g.add("Eileen Collins", [photo], *models)
     return g
@@ -59,7 +59,7 @@ def _background(rng: np.random.Generator) -> np.ndarray:
     return cv2.resize(noise, (W, H), interpolation=cv2.INTER_CUBIC)
 
 
-def _clip(path: Path, face: np.ndarray | None, seconds_with_face: float) -> Path:
+def face_clip(path: Path, face: np.ndarray | None, seconds_with_face: float) -> Path:
     """2 s at 12 fps; `face` composited scaled (0.8 -> 1.2), moving, brightened 25 % and JPEG q40."""
     rng = np.random.default_rng(1)
     background = _background(rng)
@@ -87,7 +87,7 @@ def _check(video: Path, models, gallery: Gallery):
 
 @pytest.mark.integration
 def test_protected_face_in_a_clip_is_found_at_the_frames_where_it_is(tmp_path, models, gallery, astronaut_face):
-    video = _clip(tmp_path / "her.mp4", astronaut_face, seconds_with_face=1.2)
+    video = face_clip(tmp_path / "her.mp4", astronaut_face, seconds_with_face=1.2)
     faces, findings = _check(video, models, gallery)
     assert findings, f"no likeness finding; faces: {faces}"
     assert {f.label for f in findings} == {"Eileen Collins"}
@@ -99,13 +99,14 @@ def test_protected_face_in_a_clip_is_found_at_the_frames_where_it_is(tmp_path, m
 
 @pytest.mark.integration
 def test_other_person_and_empty_clip_give_no_likeness_finding(tmp_path, models, gallery, other_face):
-    faces, findings = _check(_clip(tmp_path / "other.mp4", other_face, seconds_with_face=2.0), models, gallery)
+    faces, findings = _check(face_clip(tmp_path / "other.mp4", other_face, seconds_with_face=2.0), models, gallery)
     assert faces, "the other face must be detected for this test to mean anything"
     assert findings == []
-    faces, findings = _check(_clip(tmp_path / "empty.mp4", None, 0.0), models, gallery)
+    faces, findings = _check(face_clip(tmp_path / "empty.mp4", None, 0.0), models, gallery)
     assert faces == [] and findings == []
 
 
+@pytest.mark.integration  # loads the real MTCNN and dlib models
 def test_same_photo_matches_itself_and_threshold_and_action_are_honoured(models, gallery, astronaut_face):
     from safety.frames import SampledFrame
 
@@ -118,9 +119,10 @@ def test_same_photo_matches_itself_and_threshold_and_action_are_honoured(models,
     assert match_faces(frames, faces, gallery, embedder, threshold=found.score + 1e-3) == []
 
 
+@pytest.mark.integration  # loads the real MTCNN and dlib models
 def test_gallery_round_trip_on_disk(tmp_path, models, astronaut_face):
-    photo = _png(tmp_path / "a.png", astronaut_face)
-    flipped = _png(tmp_path / "b.png", astronaut_face[:, ::-1])
+    photo = write_png(tmp_path / "a.png", astronaut_face)
+    flipped = write_png(tmp_path / "b.png", astronaut_face[:, ::-1])
     folder = tmp_path / "new" / "gallery"  # add creates it
     person = Gallery(folder).add("宇航员", [photo, flipped], *models)
     assert person.embedder == "dlib" and person.dim == 128 and len(person.embeddings) == 2
@@ -139,15 +141,16 @@ def test_gallery_round_trip_on_disk(tmp_path, models, astronaut_face):
     assert Gallery(folder).list() == []
 
 
+@pytest.mark.integration  # loads the real MTCNN and dlib models
 def test_gallery_refuses_bad_photos_with_what_to_do(tmp_path, models, astronaut_face):
     from skimage.data import coffee
 
     g = Gallery(tmp_path / "g")
     with pytest.raises(InputError, match=r"no face found in .*coffee.png; use a photo"):
-        g.add("x", [_png(tmp_path / "coffee.png", coffee())], *models)
+        g.add("x", [write_png(tmp_path / "coffee.png", coffee())], *models)
     pair = np.concatenate([astronaut_face, astronaut_face], axis=1)
     with pytest.raises(InputError, match=r"2 faces in .*pair.png; crop it to the person"):
-        g.add("x", [_png(tmp_path / "pair.png", pair)], *models)
+        g.add("x", [write_png(tmp_path / "pair.png", pair)], *models)
     text = tmp_path / "notes.png"
     text.write_text("not a picture")
     with pytest.raises(MediaError, match="not an image"):
@@ -159,6 +162,7 @@ def test_gallery_refuses_bad_photos_with_what_to_do(tmp_path, models, astronaut_
     assert not (tmp_path / "g").exists()  # nothing was written
 
 
+@pytest.mark.integration  # loads the real MTCNN and dlib models
 def test_missing_gallery_folder_and_foreign_embedder_are_refused(tmp_path, models, gallery):
     missing = Gallery(tmp_path / "nope")
     for call in (missing.list, lambda: missing.remove("x"), lambda: match_faces([], [], missing, models[1], None)):
@@ -177,9 +181,14 @@ def test_facenet_without_weights_names_the_setting(tmp_path):
         FacenetEmbedder(tmp_path / "missing.pt")
     with pytest.raises(ModelNotFoundError, match="safety.facenet_weights"):
         make_embedder(SafetySettings(face_embedder="facenet"))
+
+
+@pytest.mark.integration  # builds the default (dlib) embedder
+def test_the_default_embedder_is_dlib_at_its_threshold():
     assert make_embedder(SafetySettings()).threshold == DLIB_THRESHOLD
 
 
+@pytest.mark.integration  # loads the real MTCNN and dlib models
 def test_facenet_loads_a_local_state_dict(tmp_path):
     import torch
     from facenet_pytorch import InceptionResnetV1

@@ -60,6 +60,7 @@ def test_the_screening_text_holds_every_model_and_public_text(tmp_path):
     assert plan.shots[0].negative_prompt and plan.shots[0].negative_prompt in plan.screening_text()
 
 
+@pytest.mark.integration  # loads the semantic screen's sentence model
 @pytest.mark.parametrize("preset", sorted(load_presets()))
 def test_no_shipped_preset_trips_the_full_default_screen(preset, tmp_path):
     """A preset's words reach the model in every episode: a blocked word would block them all."""

@@ -218,6 +218,7 @@ def test_reelgate_episode_starts_its_run_high_unless_told(monkeypatch):
 
 
 def test_reelgate_batch_starts_its_runs_normal_unless_told(monkeypatch, tmp_path):
+    monkeypatch.setenv("REELGATE_SCREENING__SEMANTIC", "false")  # the lists; the semantic model is integration's
     flows = FakeFlows()
     monkeypatch.setattr(cli.batch, "import_flows", flows)
     batch = tmp_path / "b.jsonl"

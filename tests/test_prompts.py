@@ -216,6 +216,7 @@ def test_default_lists_cover_every_category(defaults: Blocklist) -> None:
     assert actions == {"minors": Action.BLOCK, "political": Action.REVIEW, "ip": Action.REVIEW}
 
 
+@pytest.mark.integration  # wall-clock per call (bench/screening.py measures it on 10,000 terms)
 def test_screening_speed(defaults: Blocklist) -> None:
     story_zh = "夜晚，一只小狐狸在森林里奔跑，月光洒在湖面上。它遇到了一只猫头鹰，两个朋友一起看星星。" * 5
     story_en = "A little fox runs through the dark forest at night, looking for the moon. It meets an old owl. " * 3

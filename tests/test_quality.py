@@ -7,6 +7,9 @@ lightning flash pass when the shot asked for them (and the report says which che
 relaxed) and fail when it did not; shake and a held flicker still fail under asked weather. The detection table is
 printed at the end of the pytest run (tests/conftest.py); face defects are in
 tests/test_quality_faces.py.
+
+The calibration clips are real H.264 encodes scored with the real face models, so the tests
+that read them are in the integration tier; the rules that need no clip stay fast.
 """
 
 from __future__ import annotations
@@ -148,6 +151,7 @@ def test_dense_flow_recovers_a_known_shift() -> None:
     assert np.median(inner[..., 1]) == pytest.approx(0.0, abs=0.2)
 
 
+@pytest.mark.integration
 def test_flow_series_streams_pairs_and_reports_camera_motion(clips: dict[str, Path]) -> None:
     series = flow_series(read_frames(clips["pan_astronaut"]))
     assert series.pairs == N - 1
@@ -158,6 +162,7 @@ def test_flow_series_streams_pairs_and_reports_camera_motion(clips: dict[str, Pa
     assert max(series.warp_error) < 0.02  # the flow explains a smooth pan
 
 
+@pytest.mark.integration
 def test_smooth_pans_and_zooms_pass(reports: dict[str, QualityReport]) -> None:
     for name in SMOOTH:
         r = reports[name]
@@ -168,6 +173,7 @@ def test_smooth_pans_and_zooms_pass(reports: dict[str, QualityReport]) -> None:
         assert r.metrics["faces"] == 0 and r.metrics["term_faces"] == 1.0
 
 
+@pytest.mark.integration
 def test_fast_smooth_pan_is_not_a_jump(reports: dict[str, QualityReport]) -> None:
     r = reports["fast_pan_astronaut"]
     assert r.metrics["motion_px"] == pytest.approx(8.0, abs=0.5)
@@ -175,6 +181,7 @@ def test_fast_smooth_pan_is_not_a_jump(reports: dict[str, QualityReport]) -> Non
     assert r.metrics["dynamic_degree"] == 1.0
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", ["cut", "teleport"])
 def test_cut_and_teleport_are_jumps_at_the_right_time(reports: dict[str, QualityReport], name: str) -> None:
     r = reports[name]
@@ -187,6 +194,7 @@ def test_cut_and_teleport_are_jumps_at_the_right_time(reports: dict[str, Quality
     assert any("1.25 s" in reason for reason in r.reasons), r.reasons
 
 
+@pytest.mark.integration
 def test_teleport_at_640x360_is_a_jump(tmp_path: Path) -> None:
     path = write(tmp_path / "t.mp4", photo("astronaut", 1024), pan(2.0), teleport(photo("astronaut", 1024), 60),
                   size=(640, 360))
@@ -194,6 +202,7 @@ def test_teleport_at_640x360_is_a_jump(tmp_path: Path) -> None:
     assert "jumps" in r.failing and _near(r.flagged_times, DEFECT_FRAME / FPS), (r.flagged_times, r.reasons)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", ["flicker", "flicker_coffee"])
 def test_flicker_fails_and_is_named(reports: dict[str, QualityReport], name: str) -> None:
     r = reports[name]
@@ -204,6 +213,7 @@ def test_flicker_fails_and_is_named(reports: dict[str, QualityReport], name: str
     assert any(reason.startswith("flicker at 1.25 s") for reason in r.reasons), r.reasons
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", ["colour_flicker", "colour_flicker_coffee"])
 def test_colour_flicker_at_constant_brightness_fails(reports: dict[str, QualityReport], name: str) -> None:
     r = reports[name]
@@ -215,18 +225,21 @@ def test_colour_flicker_at_constant_brightness_fails(reports: dict[str, QualityR
     assert max(abs(b) for b in r.series["brightness_change"]) < 0.01
 
 
+@pytest.mark.integration
 def test_colour_signal_is_quiet_on_smooth_shots(reports: dict[str, QualityReport]) -> None:
     for name in SMOOTH:
         assert reports[name].metrics["colour_shift_max"] < 0.004, (name, reports[name].metrics["colour_shift_max"])
         assert reports[name].metrics["colour_flicker_count"] == 0
 
 
+@pytest.mark.integration
 def test_hold_inside_a_moving_shot_fails(reports: dict[str, QualityReport]) -> None:
     r = reports["hold"]
     assert not r.passed and "holds" in r.failing
     assert _near(r.flagged_times, (DEFECT_FRAME + 1) / FPS), r.flagged_times
 
 
+@pytest.mark.integration
 def test_still_shot_is_frozen_only_when_motion_was_asked_for(
     clips: dict[str, Path], reports: dict[str, QualityReport]
 ) -> None:
@@ -240,6 +253,7 @@ def test_still_shot_is_frozen_only_when_motion_was_asked_for(
     assert score_video(clips["still"], QualitySettings(require_motion=False)).passed
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", ["jitter", "jitter_second_half"])
 def test_camera_shake_fails_stability_at_its_time(reports: dict[str, QualityReport], name: str) -> None:
     r = reports[name]
@@ -251,6 +265,7 @@ def test_camera_shake_fails_stability_at_its_time(reports: dict[str, QualityRepo
     assert worst >= (0 if name == "jitter" else DEFECT_FRAME / FPS), reason
 
 
+@pytest.mark.integration
 def test_stability_includes_flow_field_variance(reports: dict[str, QualityReport]) -> None:
     """Shake shows as temporal variance of the dense flow field; smooth moves keep it near zero."""
     smooth = max(reports[n].metrics["flow_field_var"] for n in SMOOTH)
@@ -259,6 +274,7 @@ def test_stability_includes_flow_field_variance(reports: dict[str, QualityReport
     assert reports["still"].metrics["flow_field_var"] < 0.01
 
 
+@pytest.mark.integration
 def test_subject_that_starts_moving_is_not_a_jump(tmp_path: Path) -> None:
     """A still scene where something starts moving fast and keeps going: its own motion, not a jump."""
     background = view(photo("astronaut"), 384, 384, 1.0, W, H)
@@ -275,16 +291,21 @@ def test_subject_that_starts_moving_is_not_a_jump(tmp_path: Path) -> None:
     assert r.metrics["frozen"] == 0.0  # a third of the shot moves: not frozen
 
 
+@pytest.mark.integration
 def test_jump_threshold_follows_settings(clips: dict[str, Path]) -> None:
     series = flow_series(read_frames(clips["cut"]))
     assert frame_jumps(series, FPS, 6.0)
     assert not frame_jumps(series, FPS, 1e6)  # an absurd z lets everything through
 
 
-def test_dynamic_degree_uses_vbench_threshold(clips: dict[str, Path]) -> None:
+@pytest.mark.integration
+def test_dynamic_degree_of_a_fast_pan_is_one(clips: dict[str, Path]) -> None:
     # 8 px/frame at 24 fps is 24 px per VBench pair (~1/8 s): far above 6 * 180/256 = 4.2 px.
     fast = flow_series(read_frames(clips["fast_pan_astronaut"]))
     assert dynamic_degree(fast, W, H, FPS) == 1.0
+
+
+def test_dynamic_degree_uses_vbench_threshold() -> None:
     # 640x360 source analysed at 320x180: threshold 6 * 360/256 = 8.4 source px = 4.2 analysed px;
     # at 24 fps each per-frame magnitude counts 3 times (VBench samples every 3rd frame).
     series = FlowSeries(top5_mag=[1.0] * 10 + [2.0] * 10, width=320, height=180, scale=0.5)
@@ -294,6 +315,7 @@ def test_dynamic_degree_uses_vbench_threshold(clips: dict[str, Path]) -> None:
     assert dynamic_degree(series, 640, 360, 48) == 1.0
 
 
+@pytest.mark.integration  # score_video loads the real face models first
 def test_too_short_video_is_a_media_error(tmp_path: Path) -> None:
     path = tmp_path / "one.mp4"
     with VideoWriter(path, W, H, FPS) as writer:
@@ -307,6 +329,7 @@ def test_composite_weights_sum_to_one() -> None:
     assert set(WEIGHTS) == {"stability", "continuity", "motion", "faces"}
 
 
+@pytest.mark.integration
 def test_pick_best_prefers_passing_then_score(reports: dict[str, QualityReport]) -> None:
     cut, pan, still = reports["cut"], reports["pan_astronaut"], reports["still"]
     assert pick_best([cut, pan, still]) is pan
@@ -316,6 +339,7 @@ def test_pick_best_prefers_passing_then_score(reports: dict[str, QualityReport])
         pick_best([])
 
 
+@pytest.mark.integration
 def test_report_round_trips_and_renders_markdown(reports: dict[str, QualityReport]) -> None:
     r = reports["cut"].model_copy(update={"shot_index": 3, "attempt": 1})
     again = QualityReport.model_validate_json(r.model_dump_json())
@@ -326,6 +350,7 @@ def test_report_round_trips_and_renders_markdown(reports: dict[str, QualityRepor
     assert "| stability |" in md and "1.25 s" in md
 
 
+@pytest.mark.integration
 def test_calibration_table(reports: dict[str, QualityReport]) -> None:
     """Every defect caught at its time, no false alarm; the table is printed after the run."""
     for name, (defect, failing_name, frame) in DEFECTS.items():
@@ -344,6 +369,7 @@ def test_calibration_table(reports: dict[str, QualityReport]) -> None:
     assert all(DEFECTS[n][1] in reports[n].failing for n in DEFECTS)
 
 
+@pytest.mark.integration
 def test_curves_carry_the_threshold_lines(reports: dict[str, QualityReport]) -> None:
     settings = QualitySettings()
     r = reports["colour_flicker"]
@@ -359,6 +385,7 @@ def test_curves_carry_the_threshold_lines(reports: dict[str, QualityReport]) -> 
     assert "face_identity" not in r.curves  # no faces in these clips
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", ["rain", "rain_coffee", "snow", "snow_chelsea", "fire", "fire_rocket"])
 def test_texture_not_asked_for_is_shaky_motion(reports: dict[str, QualityReport], name: str) -> None:
     r = reports[name]
@@ -366,6 +393,7 @@ def test_texture_not_asked_for_is_shaky_motion(reports: dict[str, QualityReport]
     assert r.relaxed == [] and "judged without" not in " ".join(r.reasons)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", ["rain", "rain_coffee", "snow", "snow_chelsea", "fire", "fire_rocket"])
 def test_texture_asked_for_is_judged_without_its_layer(
     reports: dict[str, QualityReport], asked_reports: dict[str, QualityReport], name: str
@@ -383,6 +411,7 @@ def test_texture_asked_for_is_judged_without_its_layer(
     assert 0.0 < r.metrics["layer_share"] < 0.8
 
 
+@pytest.mark.integration
 def test_lightning_flash_is_flicker_only_when_not_asked_for(
     reports: dict[str, QualityReport], asked_reports: dict[str, QualityReport]
 ) -> None:
@@ -396,6 +425,7 @@ def test_lightning_flash_is_flicker_only_when_not_asked_for(
     assert not reports["storm"].passed  # rain and a flash nobody asked for
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", list(STILL_DEFECTS))
 def test_defects_still_fail_under_asked_weather(asked_reports: dict[str, QualityReport], name: str) -> None:
     """Shake under asked rain or fire, a held brightness step in a storm: still defects."""
@@ -406,11 +436,13 @@ def test_defects_still_fail_under_asked_weather(asked_reports: dict[str, Quality
         assert any("judged without the" in reason for reason in r.reasons), r.reasons
 
 
+@pytest.mark.integration
 def test_smooth_pan_asked_for_storm_still_passes(asked_reports: dict[str, QualityReport]) -> None:
     r = asked_reports["pan_astronaut (storm asked)"]
     assert r.passed and r.flagged_times == [], r.reasons
 
 
+@pytest.mark.integration
 def test_texture_calibration_table(reports: dict[str, QualityReport], asked_reports: dict[str, QualityReport]) -> None:
     """Asked-for texture passes, the same texture unasked is caught; rows join the printed table."""
     for name in ASKED:

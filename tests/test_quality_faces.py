@@ -42,6 +42,7 @@ from tests.quality_clips import (
 SMOOTH_FACES = ["face_pan", "face_zoom", "face_diagonal"]
 
 
+# Real encodes scored with the real MTCNN and dlib models: the tests that read them are integration.
 @pytest.fixture(scope="module")
 def face_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, QualityReport]:
     d = tmp_path_factory.mktemp("faces")
@@ -64,6 +65,7 @@ def _box(t: float, x: int, y: int = 60, size: int = 80, conf: float = 0.999) -> 
     return FaceBox(t, (x, y, x + size, y + size), conf, tuple((x + u * size, y + v * size) for u, v in marks))
 
 
+@pytest.mark.integration
 def test_smooth_shots_with_a_face_pass(face_reports: dict[str, QualityReport]) -> None:
     for name in SMOOTH_FACES:
         r = face_reports[name]
@@ -74,6 +76,7 @@ def test_smooth_shots_with_a_face_pass(face_reports: dict[str, QualityReport]) -
         assert curve.limit == QualitySettings().face_identity_min and min(curve.values) > curve.limit
 
 
+@pytest.mark.integration
 def test_swapped_face_fails_identity_at_the_swap(face_reports: dict[str, QualityReport]) -> None:
     r = face_reports["face_swap"]
     assert not r.passed and "face_identity" in r.failing, r.reasons
@@ -84,6 +87,7 @@ def test_swapped_face_fails_identity_at_the_swap(face_reports: dict[str, Quality
     assert below and below[0] == pytest.approx(DEFECT_FRAME / FPS)
 
 
+@pytest.mark.integration
 def test_vanishing_face_fails_count_at_its_time(face_reports: dict[str, QualityReport]) -> None:
     r = face_reports["face_vanish"]
     assert not r.passed and "face_count" in r.failing, r.reasons
@@ -134,6 +138,7 @@ def test_implausible_landmark_geometry() -> None:
     assert "eye distance" in (implausible_geometry(eyes_together) or "")
 
 
+@pytest.mark.integration
 def test_face_calibration_table(face_reports: dict[str, QualityReport]) -> None:
     """Face defects caught at their time, smooth face shots clean; printed after the run."""
     for name in SMOOTH_FACES:

@@ -164,6 +164,7 @@ def test_contact_sheet_outlines_the_flagged_frame_with_its_reason(clips: dict[st
     assert np.abs(shown - cat).mean() < np.abs(shown - astronaut).mean() / 2
 
 
+@pytest.mark.integration  # scores with the real face models
 def test_qc_passes_a_smooth_pan_and_fails_a_cut_naming_its_time(clips: dict[str, Path], tmp_path: Path, capsys) -> None:
     assert main(["qc", str(clips["pan"])]) == 0
     out = capsys.readouterr().out
@@ -186,6 +187,7 @@ def test_qc_passes_a_smooth_pan_and_fails_a_cut_naming_its_time(clips: dict[str,
     assert len(json.loads(capsys.readouterr().out)["series"]["warp_error"]) == N - 1
 
 
+@pytest.mark.integration  # scores with the real face models
 def test_qc_still_shot_is_frozen_only_when_motion_is_asked(tmp_path: Path, capsys) -> None:
     photo = _photo("astronaut")
     with VideoWriter(tmp_path / "still.mp4", W, H, FPS) as writer:
@@ -196,7 +198,7 @@ def test_qc_still_shot_is_frozen_only_when_motion_is_asked(tmp_path: Path, capsy
     assert main(["qc", str(tmp_path / "still.mp4"), "--no-motion"]) == 0
 
 
-def test_qc_bad_input_exits_2_naming_the_file(clips: dict[str, Path], tmp_path: Path, capsys) -> None:
+def test_qc_bad_input_exits_2_naming_the_file(tmp_path: Path, capsys) -> None:
     missing = tmp_path / "nowhere.mp4"
     assert main(["qc", str(missing)]) == 2
     assert "nowhere.mp4" in capsys.readouterr().err
@@ -204,11 +206,16 @@ def test_qc_bad_input_exits_2_naming_the_file(clips: dict[str, Path], tmp_path: 
     text.write_text("this is not a video\n")
     assert main(["qc", str(text)]) == 2
     assert "notes.mp4" in capsys.readouterr().err
+
+
+@pytest.mark.integration  # qc loads the real face models before it reads the frames
+def test_qc_one_frame_exits_2_naming_the_file(clips: dict[str, Path], capsys) -> None:
     assert main(["qc", str(clips["one_frame"])]) == 2
     err = capsys.readouterr().err
     assert "one_frame.mp4" in err and "2 frames" in err
 
 
+@pytest.mark.integration  # scores with the real face models
 def test_scoring_task_writes_plot_sheet_and_table_and_survives_artifact_failures(
     clips: dict[str, Path], tmp_path: Path, monkeypatch
 ) -> None:
@@ -244,6 +251,7 @@ def test_scoring_task_writes_plot_sheet_and_table_and_survives_artifact_failures
     assert again.failing == report.failing
 
 
+@pytest.mark.integration  # scores with the real face models
 def test_qc_asks_judges_requested_rain_as_texture_and_refuses_unknown_kinds(tmp_path: Path, capsys) -> None:
     from tests.quality_clips import pan as pan_camera
     from tests.quality_clips import photo, rain, write

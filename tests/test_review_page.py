@@ -66,7 +66,7 @@ def _version(episode_id: str) -> EpisodeVersion:
     return EpisodeVersion(id=f"r1-{episode_id}", flow_run_id="0123456789abcdef", round=1, video_sha256="ab" * 32)
 
 
-def _manifest(episode_id: str, prompt: str, title: str, status: Status = Status.AWAITING_REVIEW,
+def make_manifest(episode_id: str, prompt: str, title: str, status: Status = Status.AWAITING_REVIEW,
               reviewers: list[str] | None = None) -> Manifest:
     specs = [_spec(0, "A fox runs."), _spec(1, prompt)]
     shots = [
@@ -103,7 +103,7 @@ def page(tmp_path):
     for episode_id, status, reviewers in episodes:
         folder = root / episode_id
         folder.mkdir(parents=True)
-        manifest = _manifest(episode_id, f"The fox sings {SCRIPT} at night.", f"Fox <b>{episode_id}</b>", status,
+        manifest = make_manifest(episode_id, f"The fox sings {SCRIPT} at night.", f"Fox <b>{episode_id}</b>", status,
                              reviewers)
         if status == Status.REJECTED:
             manifest.review = ReviewRecord(decision=Decision.REJECT, notes=NOTES_HTML, reviewer="ana")
@@ -130,7 +130,7 @@ def page(tmp_path):
     return client, desk
 
 
-def _signed_in(client: TestClient, token: str) -> TestClient:
+def signed_in(client: TestClient, token: str) -> TestClient:
     """A browser that opened the page with `token` in its URL (and so holds a session cookie)."""
     browser = TestClient(client.app, base_url=BASE)
     assert browser.get(f"/?token={token}").status_code == 200
@@ -191,7 +191,7 @@ def test_a_short_owner_token_is_refused(tmp_path):
 def test_a_named_reviewer_signs_in_with_their_own_token_and_decides_in_their_name(page, tmp_path):
     client, desk = page
     ana_token = add_reviewer(tmp_path, "ana")
-    ana = _signed_in(client, ana_token)
+    ana = signed_in(client, ana_token)
     assert "signed in as ana" in ana.get("/").text
     # A posted reviewer name is ignored: the decision is in the signed-in name.
     response = ana.post("/episodes/ep1/decision",
@@ -311,7 +311,7 @@ def test_a_decision_on_a_stale_version_is_refused_with_409_and_records_nothing(p
 
 def test_a_reviewer_outside_the_series_list_sees_no_form_and_is_refused_with_403(page, tmp_path):
     client, desk = page
-    bob = _signed_in(client, add_reviewer(tmp_path, "bob"))
+    bob = signed_in(client, add_reviewer(tmp_path, "bob"))
     html = bob.get("/episodes/guarded").text
     note = " ".join(re.search(r'<p class="note" id="not-yours">(.*?)</p>', html, re.S)[1].split())
     assert "<form" not in html and "signed in as bob" in note and "only ana may decide" in note
@@ -319,7 +319,7 @@ def test_a_reviewer_outside_the_series_list_sees_no_form_and_is_refused_with_403
     refused = bob.post("/episodes/guarded/decision", json={"decision": "approve", "version": "r1-guarded"})
     assert refused.status_code == 403 and "bob may view" in refused.json()["error"]
     assert desk.decisions == []
-    ana = _signed_in(client, add_reviewer(tmp_path, "ana"))
+    ana = signed_in(client, add_reviewer(tmp_path, "ana"))
     assert Elements(ana.get("/episodes/guarded").text).find("form", id="decision")
     decided = ana.post("/episodes/guarded/decision", json={"decision": "approve", "version": "r1-guarded"})
     assert decided.status_code == 200

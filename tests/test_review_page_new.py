@@ -17,7 +17,7 @@ from editorial.reviewers import add_reviewer
 from editorial.web import Started, create_app
 from reelgate.records import EpisodeRequest
 from reelgate.settings import RunOptions, Settings
-from tests.test_review_page import BASE, TOKEN, FakeDesk, _manifest, _signed_in
+from tests.test_review_page import BASE, TOKEN, FakeDesk, make_manifest, signed_in
 
 STORY = "A small fox runs across the hills. The moon rises over the lake."
 GORE = "A knight beheads the king in the hall."
@@ -36,17 +36,22 @@ class StartingDesk(FakeDesk):
         return Started(episode_id=request.episode_id, flow_run_id="run-1")
 
 
-@pytest.fixture()
-def new(tmp_path):
+def _page(tmp_path: Path, settings: Settings) -> tuple[TestClient, StartingDesk, Path]:
     root = tmp_path / "episodes"
     root.mkdir()
-    taken = _manifest("taken", "An old story about a heron.", "Old")
+    taken = make_manifest("taken", "An old story about a heron.", "Old")
     (root / "taken").mkdir()
     save_manifest(root / "taken", taken)
     desk = StartingDesk(root)
-    client = TestClient(create_app(desk, TOKEN, root, tmp_path, Settings(data_dir=tmp_path)), base_url=BASE)
+    client = TestClient(create_app(desk, TOKEN, root, tmp_path, settings), base_url=BASE)
     client.headers["X-Review-Token"] = TOKEN
     return client, desk, root
+
+
+@pytest.fixture()
+def new(tmp_path):
+    """The page screening with the shipped lists: the semantic model is the integration tier's (below)."""
+    return _page(tmp_path, Settings(data_dir=tmp_path, screening={"semantic": False}))
 
 
 def _nothing_started(desk: StartingDesk, root: Path) -> None:
@@ -83,6 +88,16 @@ def test_a_blocked_story_is_refused_with_its_reasons_and_nothing_starts(new):
     assert body["blocked"] is True and any("behead" in r for r in body["reasons"])
     blocked_title = client.post("/new/start", json={"story": STORY, "title": "血腥 night", "id": "gore-title"})
     assert blocked_title.status_code == 400 and blocked_title.json()["blocked"]
+    _nothing_started(desk, root)
+
+
+@pytest.mark.integration  # the default screen loads the semantic sentence model
+def test_a_blocked_story_is_refused_by_the_default_screen_and_nothing_starts(tmp_path):
+    client, desk, root = _page(tmp_path, Settings(data_dir=tmp_path))
+    response = client.post("/new/start", json={"story": GORE, "id": "gore"})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["blocked"] is True and any("behead" in r for r in body["reasons"])
     _nothing_started(desk, root)
 
 
@@ -203,7 +218,7 @@ def test_only_json_from_this_page_by_a_signed_in_reviewer_starts_anything(new, t
     assert huge.status_code == 413
     _nothing_started(desk, root)
     # A named reviewer may start one, in their own name.
-    ana = _signed_in(client, add_reviewer(tmp_path, "ana"))
+    ana = signed_in(client, add_reviewer(tmp_path, "ana"))
     assert ana.post("/new/start", json={"story": STORY, "id": "fox-ana"}).status_code == 200
     assert [(r.episode_id, who) for r, _, who, _ in desk.started] == [("fox-ana", "ana")]
 

@@ -17,7 +17,7 @@ from editorial.web import create_app
 from reelgate.errors import InputError
 from reelgate.files import file_sha256
 from reelgate.records import Action, ShotSpec
-from tests.test_review_page import BASE, SCRIPT, TOKEN, FakeDesk, _manifest
+from tests.test_review_page import BASE, SCRIPT, TOKEN, FakeDesk, make_manifest
 
 SPEC = ShotSpec(index=1, text="The fox sings.", subject="fox", prompt="a fox sings, storybook", duration_s=2.0, seed=11)
 
@@ -60,7 +60,7 @@ def page(tmp_path):
     root, data = tmp_path / "episodes", tmp_path / "data"
     for episode_id, reviewers in (("ep1", None), ("guarded", ["ana"])):
         (root / episode_id).mkdir(parents=True)
-        save_manifest(root / episode_id, _manifest(episode_id, "The fox sings.", "Fox", reviewers=reviewers))
+        save_manifest(root / episode_id, make_manifest(episode_id, "The fox sings.", "Fox", reviewers=reviewers))
     for sweep_id, episode_id in (("sw1", "ep1"), ("sw-guarded", "guarded")):
         folder = sweep_dir(data, sweep_id)
         (folder / "takes").mkdir(parents=True)

@@ -346,6 +346,7 @@ def test_an_unreachable_endpoint_fails_with_the_address():
 # --- screening of what the model wrote ---------------------------------------------------------
 
 
+@pytest.mark.integration  # the default screen loads the semantic sentence model
 def test_a_blocked_term_in_a_field_fails_with_the_shipped_lists(fake):
     # No screen given: the default is the shipped lists, the semantic layer included.
     fake.replies.append(Reply(content=shots_json([shot(GOOD[0]["text"], style="gore splatter, hyperreal")])))

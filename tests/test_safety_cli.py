@@ -15,7 +15,7 @@ from reelgate.records import Action
 from reelgate.settings import SafetySettings
 from safety.check import check_video
 from safety.report import Finding
-from tests.test_likeness import _clip, _png
+from tests.test_likeness import face_clip, write_png
 
 pytestmark = pytest.mark.integration
 
@@ -24,19 +24,19 @@ pytestmark = pytest.mark.integration
 def astronaut_png(tmp_path_factory) -> Path:
     from skimage.data import astronaut
 
-    return _png(tmp_path_factory.mktemp("photos") / "astronaut.png", np.ascontiguousarray(astronaut()[20:220, 140:310]))
+    return write_png(tmp_path_factory.mktemp("photos") / "astronaut.png", np.ascontiguousarray(astronaut()[20:220, 140:310]))
 
 
 @pytest.fixture(scope="module")
 def her_clip(tmp_path_factory) -> Path:
     from skimage.data import astronaut
 
-    return _clip(tmp_path_factory.mktemp("clips") / "her.mp4", np.ascontiguousarray(astronaut()[20:220, 140:310]), 1.2)
+    return face_clip(tmp_path_factory.mktemp("clips") / "her.mp4", np.ascontiguousarray(astronaut()[20:220, 140:310]), 1.2)
 
 
 @pytest.fixture(scope="module")
 def empty_clip(tmp_path_factory) -> Path:
-    return _clip(tmp_path_factory.mktemp("clips") / "empty.mp4", None, 0.0)
+    return face_clip(tmp_path_factory.mktemp("clips") / "empty.mp4", None, 0.0)
 
 
 def test_gallery_commands_enrol_list_refuse_and_remove(tmp_path, astronaut_png, capsys):
@@ -49,7 +49,7 @@ def test_gallery_commands_enrol_list_refuse_and_remove(tmp_path, astronaut_png, 
 
     from skimage.data import coffee
 
-    cup = _png(tmp_path / "coffee.png", coffee())
+    cup = write_png(tmp_path / "coffee.png", coffee())
     assert main(["gallery", "add", "Nobody", str(cup), "--gallery", str(gallery)]) == 2
     assert "no face" in capsys.readouterr().err
     (tmp_path / "note.png").write_text("not an image")

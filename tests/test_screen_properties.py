@@ -340,6 +340,7 @@ def test_empty_prompt_is_allowed() -> None:
         assert result.action is Action.ALLOW and result.matches == ()
 
 
+@pytest.mark.integration  # wall-clock on a 1 MB prompt (bench/screening.py)
 def test_one_megabyte_prompt_is_screened_in_time_with_the_right_span() -> None:
     benign = "夜晚，一只小狐狸在森林里奔跑，月光洒在湖面上。" + "A little fox runs through the dark forest at night. "
     text = (benign * (1_000_000 // len(benign) + 1))[: 1_000_000 - 4] + "血@@腥"

@@ -79,6 +79,7 @@ def layer() -> SemanticLayer:
     return SemanticLayer.load()
 
 
+@pytest.mark.integration  # loads the real sentence-embedding model
 def test_calibration_paraphrases_are_caught_with_their_category_and_span(layer):
     rows = [(cat, text) for expect, cat, text in read_calibration(CALIBRATION) if expect == "hit"]
     concepts = set()
@@ -97,11 +98,13 @@ def test_calibration_paraphrases_are_caught_with_their_category_and_span(layer):
     assert len(rows) >= 40 and len(concepts) >= 25
 
 
+@pytest.mark.integration  # loads the real sentence-embedding model
 def test_studio_prompts_pass(layer):
     over = {text: layer.find(text) for text in STUDIO}
     assert {t: h for t, h in over.items() if h} == {}
 
 
+@pytest.mark.integration  # loads the real sentence-embedding model
 def test_film_grammar_shots_are_no_shooting_and_a_shooting_still_is(layer):
     """Every planned track or medium shot went to review as 'a school shooting' (0.429, 0.442):
     the planner's own camera, size and angle words, alone and in a planned prompt, stay under
@@ -115,6 +118,7 @@ def test_film_grammar_shots_are_no_shooting_and_a_shooting_still_is(layer):
     assert layer.find("he was shot in the classroom") and layer.find("a gunman opens fire in a school hallway")
 
 
+@pytest.mark.integration  # loads the real sentence-embedding model
 def test_held_out_quality(layer):
     caught = [text for cat, text in HELD_OUT_HITS if any(h.category == cat for h in layer.find(text))]
     false = [text for text in HELD_OUT_BENIGN if layer.find(text)]
@@ -122,6 +126,7 @@ def test_held_out_quality(layer):
     assert len(false) <= 3, false  # measured 2 of 15
 
 
+@pytest.mark.integration  # loads the real sentence-embedding model
 def test_long_sentence_is_windowed_and_span_is_the_clause(layer):
     prompt = (
         "Once upon a time in a quiet village by the sea, where every spring the children dance "
@@ -135,6 +140,7 @@ def test_long_sentence_is_windowed_and_span_is_the_clause(layer):
     assert prompt[hit.start : hit.end] == hit.text
 
 
+@pytest.mark.integration  # loads the real sentence-embedding model
 def test_chinese_is_skipped_and_mixed_text_reports_the_english_span(layer):
     assert layer.find("他在浴室里割腕自杀。一个人被折磨，到处是血。") == []
     assert windows("他在浴室里割腕自杀") == []
@@ -143,11 +149,13 @@ def test_chinese_is_skipped_and_mixed_text_reports_the_english_span(layer):
     assert hit.category == "self_harm" and hit.start == prompt.index("He")
 
 
+@pytest.mark.integration  # loads the real sentence-embedding model
 @pytest.mark.parametrize("text", ["", "   ", "...!!!", "\n\n"])
 def test_empty_text_yields_nothing(layer, text):
     assert layer.find(text) == []
 
 
+@pytest.mark.integration  # loads the real sentence-embedding model
 def test_hits_cap_at_review_and_keep_milder_actions(tmp_path):
     concepts = tmp_path / "mine.txt"
     concepts.write_text(
@@ -166,6 +174,7 @@ def test_hits_cap_at_review_and_keep_milder_actions(tmp_path):
     assert again.find("Blood pours from deep gashes all over his body.") == [gore]
 
 
+@pytest.mark.integration  # loads the real sentence-embedding model
 def test_find_leaves_torch_threads_as_they_were(layer):
     import torch
 

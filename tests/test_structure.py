@@ -248,6 +248,7 @@ def test_preset_from_a_file(tmp_path: Path) -> None:
         plan_shots(STORY, "ep", PlanningSettings(preset=str(path.with_name("broken.yaml"))))
 
 
+@pytest.mark.integration  # runs the Wan generator's torch code
 def test_preset_negative_prompt_reaches_the_wan_pipeline(tmp_path: Path) -> None:
     import threading
 

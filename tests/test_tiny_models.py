@@ -61,6 +61,7 @@ def built(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
+@pytest.mark.integration  # builds and runs real (tiny) diffusers pipelines in torch
 @pytest.mark.parametrize("name", BUILDERS)
 def test_loads_back_and_generates_deterministic_frames(built, name):
     assert folder_size(built[name]) < 5e6
@@ -79,11 +80,13 @@ def test_loads_back_and_generates_deterministic_frames(built, name):
     assert np.abs(first - other).mean() > 0.02
 
 
+@pytest.mark.integration  # builds and runs real (tiny) diffusers pipelines in torch
 @pytest.mark.parametrize("name", BUILDERS)
 def test_building_twice_gives_identical_files(built, name, tmp_path):
     assert digests(BUILDERS[name](tmp_path / "again")) == digests(built[name])
 
 
+@pytest.mark.integration  # builds and runs real (tiny) diffusers pipelines in torch
 def test_wan_t2v_tiles_by_16_and_reaches_256px_and_33_frames(built):
     pipe = load(built["wan-t2v"])
     assert pipe.vae_scale_factor_spatial * pipe.transformer.config.patch_size[1] == 16
@@ -97,6 +100,7 @@ def test_wan_t2v_tiles_by_16_and_reaches_256px_and_33_frames(built):
     assert pipe.tokenizer.decode(pipe.tokenizer(text).input_ids, skip_special_tokens=True) == text
 
 
+@pytest.mark.integration  # builds and runs real (tiny) diffusers pipelines in torch
 def test_wan_a14b_switches_from_high_to_low_noise_expert_at_the_boundary(built):
     import torch
 
@@ -120,6 +124,7 @@ def test_wan_a14b_switches_from_high_to_low_noise_expert_at_the_boundary(built):
     assert [name for name, _ in calls[::2]] == ["transformer"] * 4 + ["transformer_2"] * 4
 
 
+@pytest.mark.integration  # builds and runs real (tiny) diffusers pipelines in torch
 def test_wan_ti2v_has_the_16x_vae_so_sizes_tile_by_32(built):
     pipe = load(built["wan-ti2v"])
     assert pipe.config.expand_timesteps is True
@@ -138,6 +143,7 @@ def test_wan_ti2v_has_the_16x_vae_so_sizes_tile_by_32(built):
     assert generate(pipe, seed=1, height=64, width=80).shape == (9, 64, 64, 3)
 
 
+@pytest.mark.integration  # builds and runs real (tiny) diffusers pipelines in torch
 def test_cogvideox_tiles_by_16_and_its_text_window_matches_the_pipeline_default(built):
     import inspect
 
@@ -151,6 +157,7 @@ def test_cogvideox_tiles_by_16_and_its_text_window_matches_the_pipeline_default(
         generate(pipe, seed=1, height=72, width=64)
 
 
+@pytest.mark.integration  # imports diffusers and torch before it checks the name
 def test_unknown_wan_variant_names_the_known_ones(tmp_path):
     with pytest.raises(InputError, match="'t2v', 'a14b' or 'ti2v'"):
         build_tiny_wan(tmp_path, "a5b")  # type: ignore[arg-type]

@@ -15,16 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_workers import alive
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
 POOL = "test-workers-up"
-
-
-def _alive(pid: int) -> bool:
-    from flows.workers import _alive
-
-    return _alive(pid)
 
 
 def _forget(run_id: str | None) -> None:
@@ -66,7 +62,7 @@ def test_up_with_two_workers_reaches_the_review_gate_and_leaves_no_worker(prefec
         assert re.search(r"episode weaver-and-herdsman-\S+: awaiting_review", out), out
         assert f"stopped 2 worker(s): pid {pids[0]}, {pids[1]}" in out
         for pid in pids:
-            assert not _alive(pid), f"worker pid {pid} outlived `up`"
+            assert not alive(pid), f"worker pid {pid} outlived `up`"
         leftovers = [p.pid for p in psutil.process_iter(["cmdline"])
                      if POOL in " ".join(p.info["cmdline"] or [])]
         assert leftovers == [], f"processes of the pool {POOL} left behind: {leftovers}"
