@@ -39,7 +39,8 @@ def ensure_server(settings: Settings, wait_s: float = 120.0) -> str:
         return api_url
     if api_url.rstrip("/") != settings.local_api_url:
         raise BackendUnavailable(f"the Prefect server at {api_url} does not answer; start it or unset PREFECT_API_URL")
-    check_database(database_url())  # else the server exits with a traceback, or waits on a database that never answers
+    # Else the server exits with a traceback (blamed on the port below), or waits on a database that never answers.
+    check_database(database_url(), login=not _database_tls())
     log_path = settings.prefect_home / "server.log"
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
@@ -74,6 +75,13 @@ def database_url() -> str:
     return url.get_secret_value() if url is not None else ""
 
 
+def _database_tls() -> bool:
+    """Whether Prefect connects to its database with its own TLS settings (which this check does not repeat)."""
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().server.database.sqlalchemy.connect_args.tls.enabled)
+
+
 def masked_url(url: str) -> str:
     """The database URL with its password hidden (***), as it may be printed."""
     from sqlalchemy.engine import make_url
@@ -84,10 +92,14 @@ def masked_url(url: str) -> str:
         return "(not a database URL)"
 
 
-def check_database(url: str, timeout: float = 5.0) -> None:
+def check_database(url: str, timeout: float = 5.0, login: bool = True) -> None:
     """A PostgreSQL database URL the server is given must answer and let it in; else the URL (password masked),
-    the reason, and what to change. Other databases (SQLite, the default) are not checked."""
+    the reason, and what to change. Other databases (SQLite, the default) are not checked.
+
+    login: sign in as the server will; False: only reach the host and port (when Prefect adds its TLS settings).
+    """
     import asyncio
+    import socket
 
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
@@ -115,7 +127,10 @@ def check_database(url: str, timeout: float = 5.0) -> None:
             await engine.dispose()
 
     try:
-        asyncio.run(asyncio.wait_for(connect(), timeout + 1.0))
+        if login:
+            asyncio.run(asyncio.wait_for(connect(), timeout + 1.0))
+        elif parsed.host:
+            socket.create_connection((parsed.host, parsed.port or 5432), timeout=timeout).close()
     except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
         reason = str(exc) or f"no answer in {timeout:.0f} s"
         raise BackendUnavailable(f"the Prefect server's database at {shown} cannot be reached: {reason}; start "

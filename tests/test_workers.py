@@ -177,6 +177,11 @@ def test_a_database_url_s_password_is_never_printed():
         "postgresql+asyncpg://u:***@db.example:5432/prefect"
     assert "secret" not in masked_url("postgres ql://u:secret@")  # not a URL: nothing of it
     check_database("sqlite+aiosqlite:////tmp/prefect.db")  # SQLite (the default) is not checked
+    closed = f"postgresql+asyncpg://u:secret@127.0.0.1:{_free_port()}/prefect"
+    with pytest.raises(BackendUnavailable, match=r"database at postgresql\+asyncpg://u:\*\*\*@127.0.0.1:\d+/prefect "
+                                                 "cannot be reached") as unreached:
+        check_database(closed, login=False)  # with Prefect's own TLS settings: the host and port only
+    assert "secret" not in str(unreached.value)
     with pytest.raises(ConfigError, match="is not a database URL") as refused:
         check_database("not a url with secret")
     assert "secret" not in str(refused.value)
