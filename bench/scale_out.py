@@ -22,8 +22,10 @@ Figures, per scenario, then the ratio Postgres-2 / SQLite-1 from the same run:
   (slot held: load and render; both from the line each shot logs, tasks.generation.SHOT_TIMING),
   and the rest of the task; and how much of the scenario's wall time the slots were held.
 
-Issue 20 sets no target for these figures: the ratios are reported, no PASS/FAIL. Exit 0 when every
-episode of both scenarios reached review, 1 when one did not, 2 when a set-up failed.
+Issue 20 sets no target for these figures: the ratios are reported, no PASS/FAIL. An episode that
+moderation blocks ends (Completed) without reaching review: it is listed, not counted. Exit 0 when
+every episode of both scenarios reached review or was blocked, 1 when a run failed, crashed or was
+cancelled, 2 when a set-up failed or a scenario ran past --timeout.
 """
 
 from __future__ import annotations
@@ -140,11 +142,11 @@ def run_scenario(label: str, database: str, workers: int, args, root: Path) -> d
                 run, _ = runs.start_episode(deployment_id, request, settings,
                                             priority=("high", "normal", "low")[i % 3])
                 queued[request.episode_id] = run.id
-            settled, bad = wait_for_review(label, queued, args.timeout, scale, names[0])
+            settled, bad, ended = wait_for_review(label, queued, args.timeout, scale, names[0])
         probe.stop()
         with scale.client_settings():
             figures = collect(label, queued, settled, first_queued, args)
-        figures.update(database=database, workers=workers, failed=bad, api=probe.latencies,
+        figures.update(database=database, workers=workers, failed=bad, ended=ended, api=probe.latencies,
                        api_errors=probe.errors)
         return figures
     finally:
@@ -153,8 +155,9 @@ def run_scenario(label: str, database: str, workers: int, args, root: Path) -> d
         scale.close()
 
 
-def wait_for_review(label: str, queued: dict, timeout_s: float, scale, worker: str) -> tuple[dict, dict]:
-    """Wait until every run is suspended at the review gate (PAUSED) or ended badly; (settled runs, bad ones)."""
+def wait_for_review(label: str, queued: dict, timeout_s: float, scale, worker: str) -> tuple[dict, dict, list]:
+    """Wait until every run is suspended at the review gate (PAUSED) or has ended; (at review, failed, ended
+    without review: Completed, e.g. an episode moderation blocked, which never reaches the gate)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -168,8 +171,9 @@ def wait_for_review(label: str, queued: dict, timeout_s: float, scale, worker: s
             at_review = {r.id: r for r in found if r.state and r.state.type.value == "PAUSED"}
             bad = {r.name: f"{r.state_name}: {(r.state.message or '')[:200]}" for r in found
                    if r.state and r.state.type.value in ("FAILED", "CRASHED", "CANCELLED")}
-            if len(at_review) + len(bad) == len(ids):
-                return at_review, bad
+            ended = [r.name for r in found if r.state and r.state.type.value == "COMPLETED"]
+            if len(at_review) + len(bad) + len(ended) == len(ids):
+                return at_review, bad, ended
             if len(at_review) >= last_said + max(1, len(ids) // 6):
                 last_said = len(at_review)
                 print(f"{label}: {len(at_review)}/{len(ids)} at review", flush=True)
@@ -290,10 +294,13 @@ def main() -> int:
         shutil.rmtree(root, ignore_errors=True)
     report(results, args)
     for r in results:
+        if r["ended"]:
+            print(f"{r['label']}: {len(r['ended'])} ended without review (Completed: blocked by moderation, see "
+                  f"their manifests; not counted as reaching review): {', '.join(sorted(r['ended']))}")
         for name, why in r["failed"].items():
             print(f"{r['label']}: {name} ended {why}")
     print(f"bench wall time {time.monotonic() - t0:.0f} s")
-    return 0 if all(r["at_review"] == r["episodes"] for r in results) else 1
+    return 0 if not any(r["failed"] for r in results) else 1
 
 
 if __name__ == "__main__":
