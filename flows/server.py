@@ -39,6 +39,8 @@ def ensure_server(settings: Settings, wait_s: float = 120.0) -> str:
         return api_url
     if api_url.rstrip("/") != settings.local_api_url:
         raise BackendUnavailable(f"the Prefect server at {api_url} does not answer; start it or unset PREFECT_API_URL")
+    # Else the server exits with a traceback (blamed on the port below), or waits on a database that never answers.
+    check_database(database_url(), login=not _database_tls())
     log_path = settings.prefect_home / "server.log"
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
@@ -62,6 +64,81 @@ def ensure_server(settings: Settings, wait_s: float = 120.0) -> str:
             )
         time.sleep(0.5)
     raise BackendUnavailable(f"the local Prefect server did not become healthy in {wait_s:.0f} s; see {log_path}")
+
+
+def database_url() -> str:
+    """The database the local server will use: PREFECT_SERVER_DATABASE_CONNECTION_URL (or Prefect's profile),
+    by default SQLite under PREFECT_HOME."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().server.database.connection_url
+    return url.get_secret_value() if url is not None else ""
+
+
+def _database_tls() -> bool:
+    """Whether Prefect connects to its database with its own TLS settings (which this check does not repeat)."""
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().server.database.sqlalchemy.connect_args.tls.enabled)
+
+
+def masked_url(url: str) -> str:
+    """The database URL with its password hidden (***), as it may be printed."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL: nothing of it is printed, it may hold a password
+        return "(not a database URL)"
+
+
+def check_database(url: str, timeout: float = 5.0, login: bool = True) -> None:
+    """A PostgreSQL database URL the server is given must answer and let it in; else the URL (password masked),
+    the reason, and what to change. Other databases (SQLite, the default) are not checked.
+
+    login: sign in as the server will; False: only reach the host and port (when Prefect adds its TLS settings).
+    """
+    import asyncio
+    import socket
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    setting = "PREFECT_SERVER_DATABASE_CONNECTION_URL"
+    if not url or url.startswith("sqlite"):
+        return
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"{setting} is not a database URL (e.g. postgresql+asyncpg://user:password@host:5432/prefect): "
+                          "set it to the server's database, or unset it for SQLite in the data folder") from None
+    if not parsed.drivername.startswith("postgresql"):
+        return
+    shown = masked_url(url)
+
+    async def connect() -> None:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        engine = create_async_engine(parsed, connect_args={"timeout": timeout})
+        try:
+            async with engine.connect():
+                pass
+        finally:
+            await engine.dispose()
+
+    try:
+        if login:
+            asyncio.run(asyncio.wait_for(connect(), timeout + 1.0))
+        elif parsed.host:
+            socket.create_connection((parsed.host, parsed.port or 5432), timeout=timeout).close()
+    except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
+        reason = str(exc) or f"no answer in {timeout:.0f} s"
+        raise BackendUnavailable(f"the Prefect server's database at {shown} cannot be reached: {reason}; start "
+                                 f"PostgreSQL there, or set {setting} to where it runs") from None
+    except Exception as exc:  # the database answered and refused: a wrong password, user or database name
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] or type(exc).__name__
+        raise ConfigError(f"the Prefect server's database at {shown} refused the connection: {reason}; fix the "
+                          f"user, password or database name in {setting}") from None
 
 
 def check_server_auth(api_url: str, settings: Settings) -> None:

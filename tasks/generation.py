@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import get_run_logger
@@ -22,6 +24,8 @@ from tasks.common import stage_task
 
 GPU_LIMIT = "reelgate-gpu"
 """The Prefect global concurrency limit every GPU shot holds a slot of, across all runs and workers."""
+SHOT_TIMING = re.compile(r"waited (?P<wait>\d+\.\d+) s for a GPU slot, then (?P<held>\d+\.\d+) s generating")
+"""The line each shot logs (generate_shot): where its time went when GPU slots are scarce (bench/scale_out.py)."""
 
 
 def ensure_gpu_limit(slots: int) -> None:
@@ -30,16 +34,26 @@ def ensure_gpu_limit(slots: int) -> None:
         client.upsert_global_concurrency_limit_by_name(GPU_LIMIT, slots)
 
 
+@dataclass
+class SlotWait:
+    """How long a shot queued for its GPU slot (0 for a backend that needs none)."""
+
+    waited_s: float = 0.0
+
+
 @contextmanager
-def gpu_slot(settings: GenerationSettings) -> Iterator[None]:
+def gpu_slot(settings: GenerationSettings) -> Iterator[SlotWait]:
     """Hold one slot of the GPU limit while a GPU backend loads and renders; other backends pass."""
+    wait = SlotWait()
     if not uses_gpu(settings):
-        yield
+        yield wait
         return
+    asked = time.monotonic()
     # strict: a missing limit is an error, never an unlimited GPU. The lease is renewed while the shot
     # renders; a dead worker's slot comes back when it runs out (settings.gpu_lease_s).
     with concurrency(GPU_LIMIT, occupy=1, strict=True, lease_duration=settings.gpu_lease_s):
-        yield
+        wait.waited_s = time.monotonic() - asked
+        yield wait
 
 
 class ShotProgress:
@@ -78,9 +92,13 @@ def generate_shot(
     out = Path(out_dir) / f"shot{spec.index + 1:02d}_try{attempt + 1}.mp4"
     progress = ShotProgress(spec, attempt, Path(out_dir).name)
     try:
-        with gpu_slot(settings):
+        with gpu_slot(settings) as slot:
+            held = time.monotonic()
             generator = get_generator(settings)  # loaded once per worker process, reused across shots
             made = generator.generate(spec, seed=seed, attempt=attempt, out_path=out, progress=progress)
+            held = time.monotonic() - held
+        progress.log.info("%s: waited %.3f s for a GPU slot, then %.3f s generating",
+                          progress.label, slot.waited_s, held)
     finally:
         progress.close()
     if isinstance(made, GeneratedShot):

@@ -1,7 +1,7 @@
-"""Scale-out test harness: a throwaway PostgreSQL cluster, a Prefect server on it, a process
-work pool with reelgate's priority queues, and `prefect worker start` processes.
+"""Scale-out harness: a throwaway PostgreSQL cluster, a Prefect server on it (or on SQLite), a
+process work pool with reelgate's priority queues, and `prefect worker start` processes.
 
-Plain helpers, no tests (tests/test_scale_out.py uses them). Everything runs in child
+Plain helpers, no tests (tests/test_scale_out.py and bench/scale_out.py use them). Everything runs in child
 processes with their own environment (this checkout on PYTHONPATH), so the pytest session's
 own Prefect server and settings are untouched; in-process Prefect calls go through
 `ScaleOut.client_settings()`. `ScaleOut.close()` kills every process group it started, stops
@@ -137,9 +137,15 @@ class ScaleOut:
         env: REELGATE_* (and test) variables for the server and every worker, on top of a clean
             copy of this process's environment (no PREFECT_* or REELGATE_* of the session).
         prefect: extra PREFECT_* variables for the server and the workers.
+        database: "postgres" (a temporary cluster) or "sqlite" (Prefect's default file under the
+            data folder, as `reelgate up` runs it).
     """
 
-    def __init__(self, env: dict[str, str] | None = None, prefect: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, prefect: dict[str, str] | None = None,
+                 database: str = "postgres") -> None:
+        if database not in ("postgres", "sqlite"):
+            raise ValueError(f"database must be 'postgres' or 'sqlite', got {database!r}")
+        self.database = database
         self.root = Path(tempfile.mkdtemp(prefix="reelgate-scaleout-"))
         os.chmod(self.root, 0o755)  # the postgres user walks into its own folder below
         self.data_dir = self.root / "data"
@@ -164,10 +170,12 @@ class ScaleOut:
         return f"http://127.0.0.1:{self.port}/api"
 
     def start_server(self, wait_s: float = 120.0) -> None:
-        """Start Postgres and `prefect server start` on it, with the env flows.environment sets for a local server."""
+        """Start Postgres (unless on SQLite) and `prefect server start` on it, with the env flows.environment
+        sets for a local server."""
         from flows.environment import prefect_env
 
-        self.database_url = self.postgres.start()
+        if self.database == "postgres":
+            self.database_url = self.postgres.start()
         settings = self.settings()
         for folder in (settings.data_dir, settings.prefect_home, settings.data_dir / "results"):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -177,7 +185,9 @@ class ScaleOut:
             "REELGATE_DATA_DIR": str(self.data_dir), "REELGATE_SERVER_PORT": str(self.port),
             "REELGATE_SERVER_HOST": "127.0.0.1", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
         }
-        server_env = {**self.env, "PREFECT_SERVER_DATABASE_CONNECTION_URL": self.database_url}
+        server_env = dict(self.env)
+        if self.database_url:
+            server_env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = self.database_url
         self._spawn("server", [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                                "--port", str(self.port)], server_env)
         deadline = time.monotonic() + wait_s
@@ -215,6 +225,22 @@ class ScaleOut:
         check_server(worker_env["PREFECT_API_URL"], worker_env.get("PREFECT_API_AUTH_STRING", ""))
         return self._spawn(name, [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool,
                                   "--type", "process", "--limit", str(limit), "--name", name], worker_env)
+
+    def wait_started(self, names: list[str], wait_s: float = 120.0) -> None:
+        """Wait until each worker polls (Prefect's worker logs "Worker '...' started!")."""
+        from flows.workers import STARTED
+
+        deadline = time.monotonic() + wait_s
+        pending = list(names)
+        while pending:
+            for name in list(pending):
+                if STARTED in self.tail(name, chars=100_000):
+                    pending.remove(name)
+                elif self.procs[name].poll() is not None:
+                    raise RuntimeError(f"worker {name} exited at start:\n" + self.tail(name))
+            if pending and time.monotonic() > deadline:
+                raise TimeoutError(f"workers {pending} did not poll in {wait_s:.0f} s:\n" + self.tail(pending[0]))
+            time.sleep(0.3)
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
         self.logs[name] = self.root / f"{name}.log"

@@ -80,6 +80,38 @@ def test_backends_without_a_gpu_never_wait_for_a_slot(prefect_server):
         holder.join(30)
 
 
+def test_a_shot_reports_how_long_it_queued_for_its_slot(prefect_server):
+    """What each shot logs (and bench/scale_out.py adds up): its wait for the slot, apart from its rendering."""
+    from tasks.generation import ensure_gpu_limit, gpu_slot
+
+    ensure_gpu_limit(1)
+    seen: list[tuple[float, float]] = []  # (measured here from asking to holding, reported by gpu_slot)
+    errors: list[BaseException] = []
+
+    def shot() -> None:
+        try:
+            asked = time.monotonic()
+            with gpu_slot(FAKE_GPU) as slot:
+                seen.append((time.monotonic() - asked, slot.waited_s))
+                time.sleep(0.6)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=shot) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert len(seen) == 3
+    for measured, reported in seen:
+        assert reported <= measured < reported + 0.1
+    waits = sorted(reported for _, reported in seen)
+    assert waits[-1] >= 1.0  # the last of three waited out two holds (0.6 s each) of the only slot
+    with gpu_slot(GenerationSettings(backend="animatic")) as slot:
+        assert slot.waited_s == 0.0
+
+
 def test_a_shot_longer_than_its_lease_keeps_its_slot(prefect_server):
     """The lease (generation.gpu_lease_s) bounds how long a dead worker keeps the GPU, not how long a
     live shot may render: a live one renews it, and nobody else gets the slot meanwhile."""

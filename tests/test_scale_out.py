@@ -181,6 +181,38 @@ def test_two_workers_on_postgres_survive_a_worker_killed_mid_shot(cluster):
     assert held <= LEASE_S + REPOSSESS_S + 45  # the lease, the repossessor's loop, the waiting shot's next try
 
 
+def test_the_server_s_database_check_lets_a_real_postgres_in_and_names_what_it_refused():
+    """flows.server.check_database, which `reelgate up` and `reelgate server start` run before a local server
+    starts, against a real PostgreSQL: its database passes; a missing one is refused with the reason."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from flows.server import check_database
+    from reelgate.errors import ConfigError
+    from tests.scaleout import PostgresCluster
+
+    reason = why_no_postgres()
+    if reason:
+        pytest.skip(reason)
+    root = Path(tempfile.mkdtemp(prefix="reelgate-db-check-"))  # not under pytest's 0700 folders: postgres walks in
+    os.chmod(root, 0o755)
+    cluster = PostgresCluster(root)
+    try:
+        url = cluster.start()
+        check_database(url)
+        missing = url.rsplit("/", 1)[0] + "/no_such_db"
+        with pytest.raises(ConfigError) as refused:
+            check_database(missing)
+        message = str(refused.value)
+        assert f"database at {missing} refused the connection" in message
+        assert 'database "no_such_db" does not exist' in message and "PREFECT_SERVER_DATABASE_CONNECTION_URL" in message
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def test_a_wrong_auth_string_is_a_401_naming_the_setting(prefect_server):
     """Against a real server (tests/test_workers.py covers an unreachable one and the data folder)."""
     import os

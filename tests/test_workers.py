@@ -157,6 +157,51 @@ def test_a_server_that_is_not_prefects_api_is_named():
             workers.check_server(url, None)
 
 
+# ------------------------------------------------------------------ the server's database
+
+
+def test_a_server_on_an_unreachable_database_fails_at_start_with_the_url_masked(tmp_path):
+    """`reelgate server start` with PREFECT_SERVER_DATABASE_CONNECTION_URL on a closed port: exit 2 at once with the
+    URL (its password hidden) and the reason, no traceback, and no server left starting."""
+    import subprocess
+    import time
+
+    db_port = _free_port()
+    url = f"postgresql+asyncpg://reelgate:pw-not-to-print@127.0.0.1:{db_port}/prefect"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "REELGATE_"))}
+    env.update(REELGATE_DATA_DIR=str(tmp_path), REELGATE_SERVER_PORT=str(_free_port()),
+               PREFECT_SERVER_DATABASE_CONNECTION_URL=url, PYTHONPATH=str(workers.ROOT))
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "cli", "server", "start"], env=env, cwd=workers.ROOT,
+                          capture_output=True, text=True, timeout=120)
+    took = time.monotonic() - began
+    assert done.returncode == 2, done.stdout + done.stderr
+    said = done.stderr
+    assert f"the Prefect server's database at postgresql+asyncpg://reelgate:***@127.0.0.1:{db_port}/prefect " \
+           "cannot be reached" in said
+    assert "Connect call failed" in said and "PREFECT_SERVER_DATABASE_CONNECTION_URL" in said
+    assert "pw-not-to-print" not in done.stdout + said and "Traceback" not in said
+    assert not (tmp_path / "prefect" / "server.pid").exists()  # no server was started
+    assert took < 60  # at start: before a server process, not after its start-up and its traceback
+
+
+def test_a_database_url_s_password_is_never_printed():
+    from flows.server import check_database, masked_url
+
+    assert masked_url("postgresql+asyncpg://u:secret@db.example:5432/prefect") == \
+        "postgresql+asyncpg://u:***@db.example:5432/prefect"
+    assert "secret" not in masked_url("postgres ql://u:secret@")  # not a URL: nothing of it
+    check_database("sqlite+aiosqlite:////tmp/prefect.db")  # SQLite (the default) is not checked
+    closed = f"postgresql+asyncpg://u:secret@127.0.0.1:{_free_port()}/prefect"
+    with pytest.raises(BackendUnavailable, match=r"database at postgresql\+asyncpg://u:\*\*\*@127.0.0.1:\d+/prefect "
+                                                 "cannot be reached") as unreached:
+        check_database(closed, login=False)  # with Prefect's own TLS settings: the host and port only
+    assert "secret" not in str(unreached.value)
+    with pytest.raises(ConfigError, match="is not a database URL") as refused:
+        check_database("not a url with secret")
+    assert "secret" not in str(refused.value)
+
+
 # ------------------------------------------------------------------ the same data folder as the server side
 
 

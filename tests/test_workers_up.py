@@ -2,7 +2,9 @@
 `prefect worker start` processes on the work pool, and no worker process outlives the command.
 
 Integration tier: the session's Prefect server (tests/conftest.py); `up` runs as a subprocess of
-this checkout, as a user runs it, on its own pool so the other tests' pools are untouched.
+this checkout, as a user runs it, on a pool of its own: its name is this session's alone, so neither
+another test's deployments nor another session's workers on this machine (the leftover check looks
+at every process) carry it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -20,7 +23,7 @@ from tests.test_workers import alive
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
-POOL = "test-workers-up"
+POOL = f"test-workers-up-{uuid.uuid4().hex[:8]}"
 
 
 def _forget(run_id: str | None) -> None:
@@ -57,7 +60,7 @@ def test_up_with_two_workers_reaches_the_review_gate_and_leaves_no_worker(prefec
         assert done.returncode == 0, out
         pids = [int(p) for p in re.findall(r"^worker \d\s+pid (\d+), log ", out, re.M)]
         assert len(pids) == 2, out
-        assert "2 worker(s) polling the pool test-workers-up" in out
+        assert f"2 worker(s) polling the pool {POOL}" in out
         assert "(queue high)" in out
         assert re.search(r"episode weaver-and-herdsman-\S+: awaiting_review", out), out
         assert f"stopped 2 worker(s): pid {pids[0]}, {pids[1]}" in out
@@ -71,6 +74,7 @@ def test_up_with_two_workers_reaches_the_review_gate_and_leaves_no_worker(prefec
 
         run = runs.read_run(run_id)
         assert run.state.type.value == "PAUSED" and run.work_queue_name == "high"
+        assert run.work_pool_name == POOL  # the run itself was taken from the pool
         assert runs.deployment_pool(run.deployment_id) == POOL  # the runs went through the pool
     finally:
         _forget(run_id)
