@@ -64,6 +64,7 @@ def test_moods_and_seeds_change_the_music(tmp_path: Path) -> None:
 
 # --- mix -------------------------------------------------------------------------------
 
+@pytest.mark.integration  # real ffmpeg encodes and filters whole clips: 0.5-4 s each
 def test_mix_is_on_length_on_loudness_target_and_ducks_music(tmp_path: Path) -> None:
     voice_a = write_wav(tmp_path / "a.wav", _tone(2.0))
     voice_b = write_wav(tmp_path / "b.wav", _tone(1.5, hz=330))
