@@ -228,6 +228,7 @@ def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], b
 def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall each
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

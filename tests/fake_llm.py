@@ -120,6 +120,7 @@ class FakeLLM:
 def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall each
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

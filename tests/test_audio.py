@@ -64,6 +64,7 @@ def test_moods_and_seeds_change_the_music(tmp_path: Path) -> None:
 
 # --- mix -------------------------------------------------------------------------------
 
+@pytest.mark.integration  # real ffmpeg encodes and filters whole clips: 0.5-4 s each
 def test_mix_is_on_length_on_loudness_target_and_ducks_music(tmp_path: Path) -> None:
     voice_a = write_wav(tmp_path / "a.wav", _tone(2.0))
     voice_b = write_wav(tmp_path / "b.wav", _tone(1.5, hz=330))
@@ -97,6 +98,7 @@ def test_mix_is_on_length_on_loudness_target_and_ducks_music(tmp_path: Path) -> 
     assert report.voice_over_music_db is not None and report.voice_over_music_db >= 10.0
 
 
+@pytest.mark.integration  # real ffmpeg encodes and mixes whole clips: 0.5-1.5 s
 def test_mix_without_music_and_clip_overrun(tmp_path: Path) -> None:
     voice = write_wav(tmp_path / "a.wav", _tone(2.0))
     report = mix_audio([(0.5, voice)], 3.0, tmp_path / "mix.wav", music=None)

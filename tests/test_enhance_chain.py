@@ -179,6 +179,7 @@ def test_shots_are_matched_within_their_planned_light_never_night_to_dusk():
     assert [_lighting_reference(s, specs) for s in specs] == [0, 1, 1, 0, 4]
 
 
+@pytest.mark.integration  # real ffmpeg encodes and filters whole clips: 0.5-4 s each
 def test_match_leaves_shots_that_differ_by_design_alone(tmp_path):
     """Dusk to night is ΔE ~40 apart: a design, not a drift; a drift of ~8 is matched."""
     from postprocess.enhance import match

@@ -25,6 +25,7 @@ def wan_like(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.integration  # real ffmpeg encodes and filters whole clips: 0.5-4 s each
 def test_a_look_a_size_and_a_rate_are_made_and_reported(wan_like, tmp_path, capsys):
     out = tmp_path / "out.mp4"
     code = main(["enhance", str(wan_like), "--out", str(out), "--look", "night-blue", "--size", "320x192",

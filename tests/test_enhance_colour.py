@@ -97,6 +97,7 @@ def _channels(rgb: np.ndarray) -> dict[str, float]:
             "chroma": np.hypot(lab[..., 1], lab[..., 2]).mean()}
 
 
+@pytest.mark.integration  # real ffmpeg encodes and filters whole clips: 0.5-4 s each
 def test_each_look_moves_colour_its_way(clips, tmp_path):
     before = clips["plain"]
     lab = rgb_to_lab(np.clip(before / 255.0, 0, 1))
@@ -241,6 +242,7 @@ def test_grade_does_nothing_when_off_or_without_a_look(tmp_path):
 # --- shot-to-shot matching -------------------------------------------------------------------
 
 
+@pytest.mark.integration  # real ffmpeg encodes and filters whole clips: 0.5-4 s each
 def test_matching_pulls_drifted_shots_to_the_reference_and_keeps_contrast(tmp_path):
     shots = drifted_episode(tmp_path)
     matched = [shots[0]]
@@ -269,6 +271,7 @@ def test_matching_pulls_drifted_shots_to_the_reference_and_keeps_contrast(tmp_pa
         assert abs(kept / spread - 1) < 0.10
 
 
+@pytest.mark.integration  # real ffmpeg encodes and filters whole clips: 0.5-4 s each
 def test_matching_does_nothing_without_a_reference_or_on_the_reference(tmp_path):
     shot = colour_pan(tmp_path / "shot.mp4")
     assert match.plan(MatchSettings(), SHAPE, StepContext(work_dir=tmp_path, source=shot)) is None
@@ -287,6 +290,7 @@ def test_transfer_caps_the_lightness_ratio():
     assert match.transfer_ratios(flat, crisp)[0] == match.LIGHTNESS_RATIO[1]
 
 
+@pytest.mark.integration  # real ffmpeg encodes and filters whole clips: 0.5-4 s each
 def test_fused_match_and_grade_equal_the_two_in_a_row(tmp_path):
     shots = drifted_episode(tmp_path)
     ctx = StepContext(work_dir=tmp_path, reference=shots[0], source=shots[1])

@@ -31,6 +31,7 @@ def _ctx(tmp_path: Path) -> StepContext:
 # ------------------------------------------------------------------------------ clean
 
 
+@pytest.mark.integration  # real ffmpeg encodes and filters whole clips: 0.5-4 s each
 def test_clean_defaults_improve_psnr_and_ssim_and_keep_halo_bounded(tmp_path: Path) -> None:
     step = clean.plan(CleanSettings(), SHAPE, _ctx(tmp_path))
     assert step is not None and step.shape == SHAPE
@@ -50,6 +51,7 @@ def test_clean_defaults_improve_psnr_and_ssim_and_keep_halo_bounded(tmp_path: Pa
     assert np.mean(gains) > 0.1
 
 
+@pytest.mark.integration  # real ffmpeg encodes and filters whole clips: 0.5-4 s each
 def test_denoise_does_not_ghost_a_clean_pan(tmp_path: Path) -> None:
     """Temporal averaging on motion leaves trails. On a pan with nothing to remove, the
     default denoiser may cost only a little (measured 1.0-1.5 dB, mostly its spatial part);
@@ -120,6 +122,7 @@ def _small_clip(tmp_path: Path, name: str, frames: int = 8) -> tuple[list[np.nda
     return source, write_clip(tmp_path / f"{name}-small.mp4", small, FPS)
 
 
+@pytest.mark.integration  # real ffmpeg encodes and filters whole clips: 0.5-4 s each
 def test_upscale_reaches_the_exact_size_and_beats_bilinear(tmp_path: Path) -> None:
     shape = VideoShape(W // 2, H // 2, FPS, 0.5)
     step = upscale.plan(UpscaleSettings(size=f"{W}x{H}"), shape, _ctx(tmp_path))

@@ -52,6 +52,7 @@ def test_interpolation_reaches_the_exact_rate_and_frame_count(tmp_path, fps):
     assert step.record["backend"] == "mci" and step.record["frames"] == fps
 
 
+@pytest.mark.integration  # real ffmpeg encodes and filters whole clips: 0.5-4 s each
 def test_mci_restores_dropped_frames_better_than_duplication_and_blend(tmp_path):
     scores = {s.method: s for s in interpolate.measure_pan(tmp_path, fps=32, src_fps=16, seconds=1.0, size=(256, 144))}
     for s in scores.values():
@@ -285,6 +286,7 @@ def test_flow_backend_is_a_runner_reaching_the_exact_rate_and_frame_count(tmp_pa
     assert seen[-1] == (fps, fps)
 
 
+@pytest.mark.integration  # real ffmpeg encodes and filters whole clips: 0.5-4 s each
 @pytest.mark.parametrize("scene, size", [("pan", (256, 144)), ("objects", (416, 240))])
 def test_flow_restores_dropped_frames_better_than_blend(tmp_path, scene, size):
     # objects: a zoom with two boxes moving across it and each other, not one global motion;
@@ -299,6 +301,7 @@ def test_flow_restores_dropped_frames_better_than_blend(tmp_path, scene, size):
     assert scores["flow"].psnr_kept_db > 34  # the frames it was given pass through unharmed
 
 
+@pytest.mark.integration  # real ffmpeg encodes and filters whole clips: 0.5-4 s each
 @pytest.mark.parametrize("declared", [False, True], ids=["undeclared-cut", "declared-cut"])
 def test_flow_never_mixes_the_two_sides_of_a_hard_cut(tmp_path, declared):
     src, truth = motion_cut_clip(tmp_path / "cut.mp4", cut_s=0.5, seconds=1.0, film_fps=32)

@@ -330,6 +330,7 @@ def test_the_grid_lays_out_the_takes_and_blurs_and_labels_the_blocked_one(tmp_pa
     assert (sheet[-PAD - LABEL_HEIGHT + 2:-PAD, 2 * (w + PAD):] == sheet[-1, -1]).all()  # the empty sixth cell
 
 
+@pytest.mark.integration  # real ffmpeg encodes and mixes whole clips: 0.5-1.5 s
 def test_the_side_by_side_video_has_the_grid_size_and_the_longest_takes_length(tmp_path, cells):
     out = side_by_side(cells, tmp_path / "grid.mp4", columns=3, cell_width=160)
     width, height, fps, duration = video_info(out)
