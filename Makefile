@@ -26,9 +26,10 @@ demo: setup
 test: setup
 	$(PYTHON) -m pytest -q
 
-## The fast tier only.
+## The fast tier only (under a minute on 2 cores): no model, no server, no long encode; property
+## tests try a fifth of their examples (tests/examples.py), `make test` tries them all.
 test-fast: setup
-	$(PYTHON) -m pytest -q -m "not integration and not gpu"
+	REELGATE_TEST_TIER=fast $(PYTHON) -m pytest -q -m "not integration and not gpu"
 
 ## The review page's and the Prefect run's screenshots in docs/img (the README shows them).
 screenshots: setup

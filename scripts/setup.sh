@@ -52,6 +52,15 @@ fi
 # The checks run from / so that this folder on the path does not pass for an install: reelgate
 # must be installed from here, into this environment, with its `reelgate` command beside it.
 case $PYTHON in /*) ;; */*) PYTHON=$PWD/$PYTHON ;; esac
+# After a good check or install the checkout's environment gets a stamp; while it is newer than
+# pyproject.toml and this script, nothing changed that needs checking again (the checks import
+# torch: 5 s on every `make` command). Delete it, or .venv, to check and install again.
+STAMP=$VENV/.reelgate-setup
+if [ "$PYTHON" = "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$STAMP" -nt pyproject.toml ] \
+   && [ "$STAMP" -nt scripts/setup.sh ] && [ -x "$PYTHON" ]; then
+  echo "setup: ok (no change since the last set-up)"
+  exit 0
+fi
 if ! (cd / && "$PYTHON" -c "import reelgate, cli, prefect, torch, torchvision, nudenet, facenet_pytorch, piper, pytest, srt, selenium") >/dev/null 2>&1 \
    || ! "$PYTHON" -c "import dlib, sys; sys.exit(not dlib.DLIB_USE_BLAS)" >/dev/null 2>&1 \
    || [ "$(cd / && "$PYTHON" -c 'import reelgate, os, sysconfig; print(os.path.dirname(os.path.dirname(reelgate.__file__)) if os.path.exists(os.path.join(sysconfig.get_path("scripts"), "reelgate")) else "")' 2>/dev/null)" != "$PWD" ]; then
@@ -60,4 +69,5 @@ if ! (cd / && "$PYTHON" -c "import reelgate, cli, prefect, torch, torchvision, n
   "$PYTHON" -m pip uninstall -y -q dlib-bin >/dev/null 2>&1 || true
   "$PYTHON" -m pip install -q --disable-pip-version-check -e ".[dev]"
 fi
+if [ "$PYTHON" = "$VENV/bin/python" ]; then : > "$STAMP"; fi
 echo "setup: ok"

@@ -506,11 +506,20 @@ def test_setup_script_installs_into_the_checkouts_virtual_environment(tmp_path):
     assert f"base-python -m venv --system-site-packages {venv}" in calls
     assert "venv-python -m pip install -q --disable-pip-version-check -e .[dev]" in calls
     assert not any(c.startswith("base-python -m pip") for c in calls), calls
-    # A second run finds the environment and does not make it again.
+    # A second run finds the environment and does not make it again; with nothing changed since (its
+    # stamp is newer than pyproject.toml and the script) it runs no Python at all.
+    assert (venv / ".reelgate-setup").is_file()
     log.unlink()
+    again = subprocess.run(["/bin/bash", str(ROOT / "scripts" / "setup.sh")], check=True, capture_output=True,
+                           text=True, env=env, timeout=60)
+    assert "no change since the last set-up" in again.stdout
+    assert not log.exists() or not any("-m venv" in c for c in log.read_text().splitlines())
+    # Without the stamp it checks (and installs) again, still without making the environment again.
+    (venv / ".reelgate-setup").unlink()
     subprocess.run(["/bin/bash", str(ROOT / "scripts" / "setup.sh")], check=True, capture_output=True, env=env,
                    timeout=60)
-    assert not any("-m venv" in c for c in log.read_text().splitlines())
+    calls = log.read_text().splitlines()
+    assert not any("-m venv" in c for c in calls) and any(c.startswith("venv-python") for c in calls), calls
 
 
 def test_make_runs_every_command_with_the_checkouts_virtual_environment():

@@ -33,6 +33,7 @@ from reelgate.settings import (
     Settings,
     refuse_run_settings,
 )
+from tests.examples import examples
 from tests.fake_llm import FakeLLM, Reply, completion, shots_json
 
 KEY = "sk-rw-5f1e-secret-test-key-a07c"
@@ -505,7 +506,7 @@ _CONTENT = st.one_of(
 )
 
 
-@hypothesis_settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=_CONTENT)
 def test_any_reply_gives_shots_or_a_reason_never_a_crash_or_the_key(lists_only, content):
     def answer(request: httpx.Request) -> httpx.Response:

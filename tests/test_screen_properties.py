@@ -27,11 +27,12 @@ from prompts.normalize import fold, normalize, normalize_with_flags
 from prompts.screen import Layers, Screener, ScreenResult, _index_for, _screen_reading, screen
 from reelgate.errors import ConfigError
 from reelgate.records import Action
+from tests.examples import examples as tier_examples
 
 
 def _settings(examples: int) -> settings:
     return settings(
-        max_examples=examples,
+        max_examples=tier_examples(examples),
         deadline=None,
         derandomize=True,
         database=None,

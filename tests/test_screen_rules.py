@@ -15,13 +15,14 @@ from prompts.blocklist import Blocklist, Term
 from prompts.normalize import fold, normalize
 from prompts.screen import Layers, _index_for, _is_english, _screen_reading, screen
 from reelgate.records import Action
+from tests.examples import examples as tier_examples
 
 ENGLISH_ONLY = Layers(pinyin=False, homophones=False)
 
 
 def _settings(examples: int) -> settings:
     return settings(
-        max_examples=examples,
+        max_examples=tier_examples(examples),
         deadline=None,
         derandomize=True,
         database=None,

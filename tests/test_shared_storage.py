@@ -230,6 +230,11 @@ def test_a_store_that_cannot_be_used_fails_at_worker_start_with_the_url_and_the_
     with pytest.raises(BackendUnavailable, match=r"the store file:///proc/reelgate could not write"):
         check_storage("file:///proc/reelgate", tmp_path)
 
+
+@pytest.mark.integration  # botocore's client, and a bound on the time it takes to give up
+def test_an_s3_store_that_does_not_answer_fails_at_worker_start_within_a_minute(tmp_path, monkeypatch):
+    from flows.workers import check_storage
+
     # A closed port where the S3 endpoint should be.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -160,6 +160,7 @@ def test_a_server_that_is_not_prefects_api_is_named():
 # ------------------------------------------------------------------ the server's database
 
 
+@pytest.mark.integration  # the real CLI in a child process, and a bound on its time
 def test_a_server_on_an_unreachable_database_fails_at_start_with_the_url_masked(tmp_path):
     """`reelgate server start` with PREFECT_SERVER_DATABASE_CONNECTION_URL on a closed port: exit 2 at once with the
     URL (its password hidden) and the reason, no traceback, and no server left starting."""
