@@ -24,6 +24,7 @@ import os
 import posixpath
 import secrets
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -73,29 +74,23 @@ class Store:
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         """Write `data` at `rel` so that a reader sees the old bytes or the new, never a part."""
+        self._write(rel, lambda target: self.fs.pipe_file(target, data))
+
+    def upload(self, local: Path, rel: str) -> None:
+        """Copy the local file `local` to `rel`, as write_bytes writes."""
+        self._write(rel, lambda target: self.fs.put_file(str(local), target))
+
+    def _write(self, rel: str, put: Callable[[str], object]) -> None:
         target = self.path(rel)
         try:
             if _is_folder(self.fs):
                 # A plain folder: write beside, then rename (one object PUT is already all-or-nothing).
                 self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
                 tmp = f"{posixpath.dirname(target)}/.{posixpath.basename(target)}.{secrets.token_hex(4)}.partial"
-                self.fs.pipe_file(tmp, data)
+                put(tmp)
                 self.fs.mv(tmp, target)
             else:
-                self.fs.pipe_file(target, data)
-        except Exception as exc:
-            raise self._fail(f"write {rel}", exc) from None
-
-    def upload(self, local: Path, rel: str) -> None:
-        target = self.path(rel)
-        try:
-            if _is_folder(self.fs):
-                self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
-                tmp = f"{posixpath.dirname(target)}/.{posixpath.basename(target)}.{secrets.token_hex(4)}.partial"
-                self.fs.put_file(str(local), tmp)
-                self.fs.mv(tmp, target)
-            else:
-                self.fs.put_file(str(local), target)
+                put(target)
         except Exception as exc:
             raise self._fail(f"write {rel}", exc) from None
 
