@@ -271,7 +271,7 @@ def _english_words() -> frozenset[str]:
     return frozenset(words)
 
 
-def _is_english(word: str, inflected: bool = True) -> bool:
+def is_english(word: str, inflected: bool = True) -> bool:
     """Whether `word` is in `_english_words`, or (with `inflected`) an inflection of one by
     `_word_forms` (rapper is rap with its p doubled before -er, which the lists leave out)."""
     words = _english_words()
@@ -519,7 +519,7 @@ class _Index:
         unless it is an English word in its own right."""
         readings = [(word, False)]
         forms = self.elongated.get(word)
-        if forms and not _is_english(word):
+        if forms and not is_english(word):
             readings.extend((form, True) for form in forms)
         return readings
 
@@ -645,10 +645,10 @@ def _pinyin_fits(tokens: list[str], ends: list[int], start: int, end: int) -> bo
     last = bisect_left(ends, end)  # the token ending at `end`, if one does
     if last == len(ends) or ends[last] != end or (start and ends[first - 1] != start):
         return False
-    return not (first == last and _is_english(tokens[last], inflected=False))
+    return not (first == last and is_english(tokens[last], inflected=False))
 
 
-def _index_for(blocklist: Blocklist, layers: Layers) -> _Index:
+def index_for(blocklist: Blocklist, layers: Layers) -> _Index:
     """The blocklist's index for these layers, built on first use and kept on the blocklist."""
     index = blocklist.indexes.get(layers)
     if index is None:
@@ -928,7 +928,7 @@ def _without_lone_words(text: str, run: list[re.Match]) -> list[list[re.Match]]:
         for other, before in ((k - 1, True), (k + 1, False)):
             if 0 <= other < len(run):
                 a, b = (run[other], token) if before else (token, run[other])
-                if text[a.end() : b.start()].isspace() and _is_english(run[other].group(), inflected=False):
+                if text[a.end() : b.start()].isspace() and is_english(run[other].group(), inflected=False):
                     cut_after.add(other if before else k)
     out: list[list[re.Match]] = []
     current: list[re.Match] = []
@@ -972,7 +972,7 @@ def _pinyin_hits(run: list[re.Match], index: _Index) -> list[_Hit]:
     for entries, start, end in index.pinyin.find(joined):
         if start in starts and end in ends:
             first, last = run[starts[start]], run[ends[end]]
-            if first is last and _is_english(first.group(), inflected=False):
+            if first is last and is_english(first.group(), inflected=False):
                 continue
             hits.extend(_Hit(term, "pinyin", first.start(), last.end()) for _, term in entries)
     return hits
@@ -999,7 +999,7 @@ def _allow_spans(readings: list[tuple[str, list[int], str]], index: "_Index") ->
     return spans
 
 
-def _screen_reading(
+def screen_reading(
     norm: Normalized, index: _Index, original: str | None = None
 ) -> list[tuple[_Hit, tuple[int, int]]]:
     """Every match in one normalized reading, with its original-text span.
@@ -1048,17 +1048,17 @@ def screen(
     layers: the optional Chinese layers to run (pinyin, initials, homophones).
     semantic: an English paraphrase finder (prompts.semantic.SemanticLayer), or None.
     """
-    index = _index_for(blocklist, layers)
+    index = index_for(blocklist, layers)
     folded, used_one = fold(text, one_as="l")
     candidate = index.gate(folded)
     if not (candidate or used_one) and semantic is None:
         return PASS  # the common case, kept short: every prompt, script and note passes here
     found = []
     if candidate:
-        found += _screen_reading(normalize_with_flags(text, one_as="l")[0], index, text)
+        found += screen_reading(normalize_with_flags(text, one_as="l")[0], index, text)
     # b1ood reads as blood, k1ll as kill: screen the other reading of "1" too.
     if used_one and index.gate(fold(text, one_as="i")[0]):
-        found += _screen_reading(normalize_with_flags(text, one_as="i")[0], index, text)
+        found += screen_reading(normalize_with_flags(text, one_as="i")[0], index, text)
 
     best: dict[tuple[str, str, int, int], TermMatch] = {}
     for hit, (start, end) in found:
@@ -1119,7 +1119,7 @@ class Screener:
         self.check_every_s = check_every_s
         self._signature = self._files_signature()
         self.blocklist = Blocklist.load(self.paths, use_defaults=use_defaults)
-        _index_for(self.blocklist, layers)
+        index_for(self.blocklist, layers)
         self._checked_at = time.monotonic()
 
     def _files_signature(self) -> tuple:
@@ -1141,7 +1141,7 @@ class Screener:
             return False
         self._signature = signature  # a failing file raises once, not on every prompt
         blocklist = Blocklist.load(self.paths, use_defaults=self.use_defaults)
-        _index_for(blocklist, self.layers)
+        index_for(blocklist, self.layers)
         self.blocklist = blocklist
         return True
 

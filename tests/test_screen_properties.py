@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from prompts.blocklist import Blocklist, Term
 from prompts.normalize import fold, normalize, normalize_with_flags
-from prompts.screen import Layers, Screener, ScreenResult, _index_for, _screen_reading, screen
+from prompts.screen import Layers, Screener, ScreenResult, index_for, screen_reading, screen
 from reelgate.errors import ConfigError
 from reelgate.records import Action
 from tests.examples import examples as tier_examples
@@ -304,9 +304,9 @@ def default_lists() -> Blocklist:
 
 
 def _assert_gate_sound(text: str, blocklist: Blocklist, layers: Layers) -> None:
-    index = _index_for(blocklist, layers)
+    index = index_for(blocklist, layers)
     for one_as in "li":
-        hits = _screen_reading(normalize(text, one_as=one_as), index)
+        hits = screen_reading(normalize(text, one_as=one_as), index)
         if hits:
             assert index.gate(fold(text, one_as=one_as)[0]), (text, one_as, [(h.term.term, h.layer) for h, _ in hits])
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from prompts.blocklist import Blocklist, Term
 from prompts.normalize import fold, normalize
-from prompts.screen import Layers, _index_for, _is_english, _screen_reading, screen
+from prompts.screen import Layers, index_for, is_english, screen_reading, screen
 from reelgate.records import Action
 from tests.examples import examples as tier_examples
 
@@ -56,7 +56,7 @@ def test_one_letter_written_two_or_three_times_is_caught(term, data, before) -> 
     at = data.draw(st.integers(0, len(term) - 1))
     times = data.draw(st.sampled_from([2, 3]))
     written = term[:at] + term[at] * times + term[at + 1 :]
-    assume(not _is_english(fold(written)[0]))  # an English word is that word (see below)
+    assume(not is_english(fold(written)[0]))  # an English word is that word (see below)
     text = f"{before}{written} at night"
     found = [m for m in screen(text, EN_LIST).matches if m.term == term]
     assert found and found[0].layer in ("elongated", "exact"), (text, _found(screen(text, EN_LIST)))
@@ -73,8 +73,8 @@ def test_elongated_terms_in_the_shipped_lists(defaults: Blocklist, text: str) ->
 def test_english_words_are_never_read_as_elongated_terms(defaults: Blocklist) -> None:
     # Every one-letter elongation of a shipped form that is an English word (rapper, rapped,
     # bidden, stabber...) must stay that word.
-    index = _index_for(defaults, Layers())
-    words = [v for v in index.elongated if _is_english(v)]
+    index = index_for(defaults, Layers())
+    words = [v for v in index.elongated if is_english(v)]
     assert {"rapper", "rapped", "rapping"} <= set(words)
     wrong = [(w, _found(screen(w, defaults))) for w in words if any(m.layer == "elongated" for m in screen(w, defaults).matches)]
     assert not wrong, wrong
@@ -299,8 +299,8 @@ _GATE_PIECES = [
 @given(text=st.lists(st.one_of(st.sampled_from(_GATE_PIECES), st.characters()), max_size=14).map("".join))
 def test_gate_never_turns_away_a_text_the_new_rules_would_flag(text: str) -> None:
     for layers in (Layers(), ENGLISH_ONLY):
-        index = _index_for(GATE_LIST, layers)
+        index = index_for(GATE_LIST, layers)
         for one_as in "li":
-            hits = _screen_reading(normalize(text, one_as=one_as), index)
+            hits = screen_reading(normalize(text, one_as=one_as), index)
             if hits:
                 assert index.gate(fold(text, one_as=one_as)[0]), (text, one_as, [(h.term.term, h.layer) for h, _ in hits])

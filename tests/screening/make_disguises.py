@@ -101,7 +101,7 @@ def main() -> int:
 
     from prompts.blocklist import Blocklist
     from prompts.normalize import fold, is_cjk
-    from prompts.screen import _dictionary_words, _is_chinese_word, _is_english, _readings
+    from prompts.screen import _dictionary_words, _is_chinese_word, is_english, _readings
 
     rng = random.Random(16)
     lists = Blocklist.load()
@@ -157,7 +157,7 @@ def main() -> int:
         word = words[0]
         if len(words) == 1 and len(word) >= 3:
             for written in _elongated(word, rng):
-                if not _is_english(fold(written)[0]):
+                if not is_english(fold(written)[0]):
                     add("elongated", term, written, EN_CARRIERS)
             if len(word) <= 5:
                 for written in _inflections(word):
