@@ -70,6 +70,12 @@ def _detector(name: str, settings: SafetySettings) -> Any:
     return _loaded[key]
 
 
+def forget_detectors() -> None:
+    """Drop the detectors this process has loaded: the next check builds them again (e.g. after a
+    model file was replaced under the same settings)."""
+    _loaded.clear()
+
+
 def _with_timeout(fn: Callable[[], Any], timeout_s: float, budget_s: float) -> Any:
     """Run `fn` in a worker thread; TimeoutError if it is not done in `timeout_s`.
 

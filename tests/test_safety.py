@@ -295,8 +295,15 @@ def test_a_failed_check_never_softens_a_block(clip):
     assert report.action == Action.BLOCK and len(report.reasons) == 2
 
 
-def test_a_missing_model_fails_closed_to_review(clip, tmp_path, monkeypatch):
-    monkeypatch.setattr(check_module, "_loaded", {})
+@pytest.fixture
+def no_loaded_detectors():
+    """Detectors built from scratch in this test, and none of its left for the next."""
+    check_module.forget_detectors()
+    yield
+    check_module.forget_detectors()
+
+
+def test_a_missing_model_fails_closed_to_review(clip, tmp_path, monkeypatch, no_loaded_detectors):
     monkeypatch.setattr(  # reelgate.registry.FRAME_CLASSIFIERS looks the builder up when it is used
         "safety.nudity.detector_from_settings", lambda settings: NudityDetector(model_path=tmp_path / "gone.onnx")
     )
@@ -317,8 +324,7 @@ def test_an_unreadable_video_is_bad_input_not_a_verdict(tmp_path):
 
 
 @pytest.mark.integration  # loads the real NudeNet and MTCNN models
-def test_real_models_allow_a_harmless_clip_and_report_the_face(tmp_path, monkeypatch):
-    monkeypatch.setattr(check_module, "_loaded", {})
+def test_real_models_allow_a_harmless_clip_and_report_the_face(tmp_path, monkeypatch, no_loaded_detectors):
     person, _ = with_astronaut(landscape(640, 360), 300)
     video = write_video(tmp_path / "person.mp4", [landscape(640, 360)] * 12 + [person] * 12)
     report = check_video(video, ONLY_NUDITY_AND_FACES, contact_sheet=tmp_path / "sheet.png")
