@@ -342,7 +342,7 @@ def wait_started(workers: list[LocalWorker], timeout_s: float = 120.0) -> list[L
             elif w.proc is not None and w.proc.poll() is not None:
                 raise ConfigError(f"worker {w.index} (pid {w.pid}) exited at start with code {w.proc.returncode}; "
                                   f"log {w.log_path}:\n{log_tail(w.log_path)}")
-        time.sleep(0.3)
+        time.sleep(0.1)
     return list(pending.values())
 
 
@@ -457,7 +457,7 @@ def _stop_group(pgid: int, others: list[int], grace_s: float = 15.0) -> None:
                 pass
         deadline = time.monotonic() + (grace_s if sig == signal.SIGTERM else 5.0)
         while time.monotonic() < deadline and any(_alive(p) for p in [pgid, *others]):
-            time.sleep(0.2)
+            time.sleep(0.05)
         if not any(_alive(p) for p in [pgid, *others]):
             return
 

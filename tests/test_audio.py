@@ -124,6 +124,7 @@ def _ebur128(path: Path) -> tuple[float, float]:
     return lufs, peak
 
 
+@pytest.mark.integration  # real ffmpeg: two ebur128 passes and the limiter per target
 @pytest.mark.parametrize("target", [-16.0, -23.0])
 def test_mix_meets_loudness_target_and_true_peak_ceiling(tmp_path: Path, target: float) -> None:
     # Speech-like tone with full-scale 1 ms clicks: normalising to the target pushes the
